@@ -1,0 +1,65 @@
+# walletsign — `make` builds the library, `make test` runs every suite,
+# `make check` adds sanitizers and valgrind, `make bench` the benchmarks.
+CC      ?= cc
+PKGS    := openssl libcurl libcjson libsecp256k1
+BUILD   ?= build
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+OPT     ?= -O2 -g
+CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread \
+             -Icsrc/include $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
+LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+CORE_SRC := $(wildcard csrc/*.c)
+CORE_OBJ := $(CORE_SRC:csrc/%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(wildcard tests/c/*.c)
+
+.PHONY: all deps lib test test-c test-python test-lua check bench demo clean
+
+all: lib
+
+deps:
+	@scripts/ensure-deps.sh
+
+lib: $(BUILD)/libwalletsign.a $(BUILD)/libwalletsign.so
+
+$(BUILD)/obj/%.o: csrc/%.c csrc/include/walletsign.h $(wildcard csrc/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/libwalletsign.a: $(CORE_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/libwalletsign.so: $(CORE_OBJ)
+	$(CC) -shared -o $@ $^ $(LIBS) $(EXTRA_LDFLAGS)
+
+$(BUILD)/test_c: $(TEST_SRC) $(BUILD)/libwalletsign.a $(wildcard tests/c/*.h)
+	$(CC) $(CFLAGS_ALL) -Itests/c -o $@ $(TEST_SRC) $(BUILD)/libwalletsign.a $(LIBS) $(EXTRA_LDFLAGS)
+
+test: deps
+	@$(MAKE) --no-print-directory lib
+	@scripts/run-tests.sh
+
+test-c: $(BUILD)/test_c
+	$(BUILD)/test_c
+
+# Sanitizer and valgrind runs of the suites (see scripts/check.sh).
+check: deps
+	@scripts/check.sh
+
+bench: deps lib
+	@scripts/bench.sh
+
+demo: deps lib
+	@scripts/demo.sh
+
+clean:
+	rm -rf $(BUILD)
+
+# The README's C examples, extracted, compiled and run by the tests and the demo.
+$(BUILD)/readme_examples: README.md $(BUILD)/libwalletsign.a scripts/extract-examples.sh
+	@rm -rf $@ $(BUILD)/readme_src
+	@scripts/extract-examples.sh README.md $(BUILD)/readme_src
+	@mkdir -p $@
+	@for src in $(BUILD)/readme_src/*.c; do \
+	  $(CC) $(CFLAGS_ALL) -o $@/$$(basename $$src .c) $$src $(BUILD)/libwalletsign.a $(LIBS) || exit 1; \
+	done

@@ -1,0 +1,84 @@
+/* One auth handle type for the three protocols, so clients and shims sign
+ * through a single call. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int wsig_auth_hmac_new(wsig_auth **out, const char *api_key, const char *secret,
+                       size_t secret_len, const wsig_hmac_options *opt, wsig_error *err)
+{
+    *out = NULL;
+    wsig__reset(err);
+    wsig_auth *a = calloc(1, sizeof *a);
+    if (!a)
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    a->kind = WSIG_AUTH_HMAC;
+    int rc = wsig__hmac_auth_init(&a->u.hmac, api_key, secret, secret_len, opt, err);
+    if (rc != WSIG_OK) {
+        wsig_auth_free(a);
+        return rc;
+    }
+    *out = a;
+    return WSIG_OK;
+}
+
+int wsig_auth_message_new(wsig_auth **out, const wsig_key *key, const wsig_message_options *opt,
+                          wsig_error *err)
+{
+    *out = NULL;
+    wsig__reset(err);
+    wsig_auth *a = calloc(1, sizeof *a);
+    if (!a)
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    a->kind = WSIG_AUTH_MESSAGE;
+    int rc = wsig__message_auth_init(&a->u.msg, key, opt, err);
+    if (rc != WSIG_OK) {
+        free(a);
+        return rc;
+    }
+    *out = a;
+    return WSIG_OK;
+}
+
+void wsig_auth_free(wsig_auth *auth)
+{
+    if (!auth)
+        return;
+    switch (auth->kind) {
+    case WSIG_AUTH_JWT:
+        wsig_key_free(auth->u.jwt.key);
+        break;
+    case WSIG_AUTH_HMAC:
+        wsig__hmac_auth_clear(&auth->u.hmac);
+        break;
+    case WSIG_AUTH_MESSAGE:
+        wsig__message_auth_clear(&auth->u.msg);
+        break;
+    }
+    free(auth);
+}
+
+int wsig_auth_kind_of(const wsig_auth *auth)
+{
+    return auth->kind;
+}
+
+int wsig_auth_sign(wsig_auth *auth, wsig_headers *out, const char *method, const char *path,
+                   const void *body, size_t body_len, int64_t now_ms, wsig_error *err)
+{
+    wsig__reset(err);
+    out->count = 0;
+    if (!body && body_len)
+        return wsig__fail(err, WSIG_ERR_ARG, "body is NULL but body_len is not 0");
+    switch (auth->kind) {
+    case WSIG_AUTH_JWT:
+        return wsig__jwt_sign_headers(&auth->u.jwt, out, path, body, body_len, now_ms, err);
+    case WSIG_AUTH_HMAC:
+        return wsig__hmac_sign_headers(&auth->u.hmac, out, method, path, body, body_len, now_ms,
+                                       err);
+    case WSIG_AUTH_MESSAGE:
+        return wsig__message_sign_headers(&auth->u.msg, out, body, body_len, now_ms, err);
+    }
+    return wsig__fail(err, WSIG_ERR_ARG, "unknown auth kind");
+}

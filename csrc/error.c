@@ -1,0 +1,126 @@
+/* Error records: the message lives in the caller's wsig_error, never in a global. */
+#include "internal.h"
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void vset(wsig_error *err, int status, const char *fmt, va_list ap)
+{
+    err->status = status;
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+}
+
+int wsig__fail(wsig_error *err, int status, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vset(err, status, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+/* OpenSSL's reason strings name the failing routine and never include key bytes. */
+int wsig__fail_ossl(wsig_error *err, int status, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vset(err, status, fmt, ap);
+        va_end(ap);
+    }
+    unsigned long e;
+    bool first = true;
+    while ((e = ERR_get_error()) != 0) {
+        if (!err)
+            continue;
+        size_t used = strlen(err->message);
+        if (used + 8 >= sizeof err->message)
+            continue;
+        const char *reason = ERR_reason_error_string(e);
+        char buf[128];
+        if (reason)
+            snprintf(buf, sizeof buf, "%s", reason);
+        else
+            ERR_error_string_n(e, buf, sizeof buf);
+        snprintf(err->message + used, sizeof err->message - used, "%s%s", first ? ": " : "; ",
+                 buf);
+        first = false;
+    }
+    return status;
+}
+
+int wsig__reject(wsig_error *err, int reason, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vset(err, WSIG_INVALID, fmt, ap);
+        va_end(ap);
+        err->reason = reason;
+    }
+    return WSIG_INVALID;
+}
+
+void wsig__reset(wsig_error *err)
+{
+    if (!err)
+        return;
+    wsig_error_clear(err);
+}
+
+void wsig_error_clear(wsig_error *err)
+{
+    if (!err)
+        return;
+    free(err->body);
+    free(err->data_json);
+    memset(err, 0, sizeof *err);
+    err->retry_after = -1.0;
+}
+
+const char *wsig_status_name(int status)
+{
+    static const char *const names[] = {
+        "ok",        "invalid",  "argument_error", "key_error",       "password_error",
+        "crypto_error", "out_of_memory", "io_error", "protocol_error", "transport_error",
+        "timeout",   "http_error", "rpc_error",
+    };
+    if (status < 0 || (size_t)status >= sizeof names / sizeof names[0])
+        return "unknown";
+    return names[status];
+}
+
+const char *wsig_reason_name(int reason)
+{
+    static const char *const names[] = {
+        "",        "bad_signature",    "untrusted_address", "stale_timestamp", "replay",
+        "malformed_header", "missing_header", "expired", "malformed",
+    };
+    if (reason < 0 || (size_t)reason >= sizeof names / sizeof names[0])
+        return "unknown";
+    return names[reason];
+}
+
+void wsig_free(void *p)
+{
+    free(p);
+}
+
+void wsig_free_secret(void *p, size_t len)
+{
+    if (!p)
+        return;
+    OPENSSL_cleanse(p, len);
+    free(p);
+}
+
+const char *wsig_version(void)
+{
+    return WSIG_VERSION;
+}

@@ -1,0 +1,445 @@
+/*
+ * walletsign — sign, send and verify requests for wallet and payment APIs.
+ *
+ * One public header. Every exported name starts with wsig_. The three wire
+ * protocols (jwt, hmac, message) are specified in docs/protocols.md.
+ *
+ * Conventions
+ *  - Every fallible function returns an int status (enum wsig_status). The
+ *    human-readable message, and for API failures the HTTP status, API code
+ *    and raw body, are written to a caller-owned wsig_error (may be NULL).
+ *    There is no global error state.
+ *  - Argument order: handle, outputs, inputs; each length follows its pointer.
+ *  - Strings returned through char ** are NUL-terminated, owned by the caller
+ *    and released with wsig_free() (wsig_free_secret() for private keys).
+ *  - Verification is three-way: WSIG_OK (valid), WSIG_INVALID (rejected, with
+ *    err->reason), or an error status (the library itself failed).
+ *  - Time arguments named now_ms / now_s: pass 0 to use the system clock.
+ *  - No secret (key bytes, HMAC secret, passphrase) ever appears in an error
+ *    message; key material is wiped with OPENSSL_cleanse when freed.
+ *
+ * Thread safety
+ *  - wsig_key, wsig_auth: immutable after creation except the message
+ *    sequence, which is taken under a lock: one handle may be shared by any
+ *    number of threads.
+ *  - wsig_hmac_verifier, wsig_msg_verifier: shareable (the replay cache has
+ *    its own lock).
+ *  - wsig_client: one thread at a time (it owns one libcurl handle). Use one
+ *    client per thread, or serialise calls yourself.
+ */
+#ifndef WALLETSIGN_H
+#define WALLETSIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define WSIG_API __attribute__((visibility("default")))
+#define WSIG_WARN_UNUSED __attribute__((warn_unused_result))
+#define WSIG_NONNULL(...) __attribute__((nonnull(__VA_ARGS__)))
+#else
+#define WSIG_API
+#define WSIG_WARN_UNUSED
+#define WSIG_NONNULL(...)
+#endif
+
+#define WSIG_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Status, reasons and the error record                               */
+
+enum wsig_status {
+    WSIG_OK = 0,
+    WSIG_INVALID = 1,         /* verification rejected; see err->reason */
+    WSIG_ERR_ARG = 2,         /* bad argument (NULL, out of range, bad option) */
+    WSIG_ERR_KEY = 3,         /* unreadable, wrong or weak key */
+    WSIG_ERR_PASSWORD = 4,    /* missing or wrong passphrase */
+    WSIG_ERR_CRYPTO = 5,      /* OpenSSL / libsecp256k1 failure */
+    WSIG_ERR_NOMEM = 6,
+    WSIG_ERR_IO = 7,          /* file read/write */
+    WSIG_ERR_PROTOCOL = 8,    /* malformed or non-JSON response/envelope */
+    WSIG_ERR_TRANSPORT = 9,   /* libcurl failure; err->curl_code */
+    WSIG_ERR_TIMEOUT = 10,    /* libcurl timeout; err->curl_code */
+    WSIG_ERR_HTTP = 11,       /* HTTP status >= 400; err->http_status, code, body */
+    WSIG_ERR_RPC = 12         /* JSON-RPC error object; err->rpc_code, data_json */
+};
+
+enum wsig_reason {
+    WSIG_REASON_NONE = 0,
+    WSIG_REASON_BAD_SIGNATURE,
+    WSIG_REASON_UNTRUSTED_ADDRESS,
+    WSIG_REASON_STALE_TIMESTAMP,
+    WSIG_REASON_REPLAY,
+    WSIG_REASON_MALFORMED_HEADER,
+    WSIG_REASON_MISSING_HEADER,
+    WSIG_REASON_EXPIRED,      /* jwt: exp passed or iat in the future */
+    WSIG_REASON_MALFORMED     /* jwt: not a well-formed token */
+};
+
+typedef struct wsig_error {
+    int status;               /* enum wsig_status of the last failure */
+    int reason;               /* enum wsig_reason when status == WSIG_INVALID */
+    long http_status;         /* WSIG_ERR_HTTP (and last HTTP status otherwise) */
+    int curl_code;            /* WSIG_ERR_TRANSPORT / WSIG_ERR_TIMEOUT */
+    long long rpc_code;       /* WSIG_ERR_RPC */
+    double retry_after;       /* seconds, from a 429's Retry-After; -1 if none */
+    char code[64];            /* Halogen error code, e.g. "ErrExpiredAuthToken" */
+    char message[512];        /* what went wrong, for humans */
+    char warning[256];        /* set on success when something deserves a warning */
+    char *body;               /* raw response body of an API error (owned) */
+    size_t body_len;
+    char *data_json;          /* JSON-RPC error "data" as JSON text (owned) */
+} wsig_error;
+
+#define WSIG_ERROR_INIT {0, 0, 0, 0, 0, -1.0, {0}, {0}, {0}, NULL, 0, NULL}
+
+/** Release what an error owns (body, data_json) and reset it to empty.
+ *  Safe on a zeroed or already-cleared record. */
+WSIG_API void wsig_error_clear(wsig_error *err);
+
+/** Name of a status ("ok", "invalid", "key_error", ...). Never NULL. */
+WSIG_API const char *wsig_status_name(int status);
+
+/** Name of a reason ("bad_signature", "replay", ...; "" for NONE). Never NULL. */
+WSIG_API const char *wsig_reason_name(int reason);
+
+/** Free a string or buffer returned by walletsign. NULL is a no-op. */
+WSIG_API void wsig_free(void *p);
+
+/** Wipe then free a secret buffer of len bytes returned by walletsign. */
+WSIG_API void wsig_free_secret(void *p, size_t len);
+
+/** Library version string, WSIG_VERSION. */
+WSIG_API const char *wsig_version(void);
+
+/* ------------------------------------------------------------------ */
+/* Keys                                                               */
+
+typedef struct wsig_key wsig_key;
+
+enum wsig_key_kind {
+    WSIG_KEY_P256 = 1,        /* ES256 */
+    WSIG_KEY_RSA = 2,         /* RS256 */
+    WSIG_KEY_SECP256K1 = 3    /* message protocol ("ES256K") */
+};
+
+/** Load a key from PEM: SEC1 "EC PRIVATE KEY" (P-256 or secp256k1), PKCS#1
+ *  "RSA PRIVATE KEY", PKCS#8 "PRIVATE KEY", "ENCRYPTED PRIVATE KEY" (needs
+ *  password), or a "PUBLIC KEY" (for verification only).
+ *  Returns: WSIG_OK; WSIG_ERR_KEY (malformed, unsupported type or curve, RSA
+ *           below 2048 bits); WSIG_ERR_PASSWORD; WSIG_ERR_NOMEM.
+ *  Out:     *out, a new key owned by the caller (wsig_key_free).
+ *  In:      pem/pem_len, password (NUL-terminated or NULL; not retained). */
+WSIG_API WSIG_WARN_UNUSED int wsig_key_load_pem(wsig_key **out, const char *pem, size_t pem_len,
+                                                const char *password, wsig_error *err)
+    WSIG_NONNULL(1, 2);
+
+/** Load a key from DER (PKCS#8, encrypted PKCS#8, SEC1, PKCS#1, or SPKI public).
+ *  Same returns and ownership as wsig_key_load_pem. */
+WSIG_API WSIG_WARN_UNUSED int wsig_key_load_der(wsig_key **out, const unsigned char *der,
+                                                size_t der_len, const char *password,
+                                                wsig_error *err) WSIG_NONNULL(1, 2);
+
+/** Load a key from a file holding PEM or DER. The file's bytes are wiped
+ *  from memory after parsing. Returns as wsig_key_load_pem, or WSIG_ERR_IO. */
+WSIG_API WSIG_WARN_UNUSED int wsig_key_load_file(wsig_key **out, const char *path,
+                                                 const char *password, wsig_error *err)
+    WSIG_NONNULL(1, 2);
+
+/** Make a secp256k1 key from 64 hex digits (optional 0x prefix).
+ *  Returns WSIG_OK or WSIG_ERR_KEY (bad hex, zero or out-of-range scalar). */
+WSIG_API WSIG_WARN_UNUSED int wsig_key_from_hex(wsig_key **out, const char *hex, wsig_error *err)
+    WSIG_NONNULL(1, 2);
+
+/** Generate a private key. rsa_bits is used for WSIG_KEY_RSA only (0 = 4096;
+ *  2048..16384). Returns WSIG_OK, WSIG_ERR_ARG or WSIG_ERR_CRYPTO. */
+WSIG_API WSIG_WARN_UNUSED int wsig_key_generate(wsig_key **out, int kind, int rsa_bits,
+                                                wsig_error *err) WSIG_NONNULL(1);
+
+/** Free a key and wipe its material. NULL is a no-op. */
+WSIG_API void wsig_key_free(wsig_key *key);
+
+/** enum wsig_key_kind of the key. */
+WSIG_API int wsig_key_kind_of(const wsig_key *key) WSIG_NONNULL(1);
+
+/** Key size in bits (256 for the curves). */
+WSIG_API int wsig_key_bits(const wsig_key *key) WSIG_NONNULL(1);
+
+/** 1 if the key holds private material, 0 for a public key. */
+WSIG_API int wsig_key_is_private(const wsig_key *key) WSIG_NONNULL(1);
+
+/** "ES256", "RS256" or "ES256K". */
+WSIG_API const char *wsig_key_algorithm(const wsig_key *key) WSIG_NONNULL(1);
+
+/** Private key as PKCS#8 PEM ("PRIVATE KEY"), or "ENCRYPTED PRIVATE KEY"
+ *  (PBES2: AES-256-CBC, PBKDF2) when password is non-NULL and non-empty.
+ *  Out: *out (release with wsig_free_secret(*out, *out_len)). */
+WSIG_API WSIG_WARN_UNUSED int wsig_key_private_pem(const wsig_key *key, char **out, size_t *out_len,
+                                                   const char *password, wsig_error *err)
+    WSIG_NONNULL(1, 2, 3);
+
+/** Public key as SubjectPublicKeyInfo PEM ("PUBLIC KEY"). Out: *out (wsig_free). */
+WSIG_API WSIG_WARN_UNUSED int wsig_key_public_pem(const wsig_key *key, char **out, size_t *out_len,
+                                                  wsig_error *err) WSIG_NONNULL(1, 2, 3);
+
+/** Write the private key PEM to path with mode 0600 (created or replaced
+ *  atomically through a temporary file in the same directory). */
+WSIG_API WSIG_WARN_UNUSED int wsig_key_save(const wsig_key *key, const char *path,
+                                            const char *password, wsig_error *err)
+    WSIG_NONNULL(1, 2);
+
+/** PKCS#10 CSR (PEM, SHA-256) for a P-256 or RSA private key. subject is in
+ *  openssl's form "/C=MY/ST=State/L=City/O=Organization/OU=Unit/CN=example.com"
+ *  ('\' escapes '/', '=' and '\'). Out: *out (wsig_free). */
+WSIG_API WSIG_WARN_UNUSED int wsig_key_csr(const wsig_key *key, char **out, size_t *out_len,
+                                           const char *subject, wsig_error *err)
+    WSIG_NONNULL(1, 2, 3, 4);
+
+/** EIP-55 checksummed Ethereum address ("0x" + 40 hex) of a secp256k1 key. */
+WSIG_API WSIG_WARN_UNUSED int wsig_key_address(const wsig_key *key, char out[43], wsig_error *err)
+    WSIG_NONNULL(1, 2);
+
+/** Keccak-256 (the original Keccak padding used by Ethereum, not SHA3-256). */
+WSIG_API void wsig_keccak256(unsigned char out[32], const void *data, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* Signing: one auth handle per credential, any of the three protocols */
+
+#define WSIG_MAX_HEADERS 6
+#define WSIG_HEADER_NAME_MAX 64
+#define WSIG_HEADER_VALUE_MAX 2048
+
+/** Headers produced by a signer, in the order they should be sent. */
+typedef struct wsig_headers {
+    size_t count;
+    struct {
+        char name[WSIG_HEADER_NAME_MAX];
+        char value[WSIG_HEADER_VALUE_MAX];
+    } h[WSIG_MAX_HEADERS];
+} wsig_headers;
+
+/** A header given to a verifier (names are matched case-insensitively). */
+typedef struct wsig_header_ref {
+    const char *name;
+    const char *value;
+} wsig_header_ref;
+
+typedef struct wsig_auth wsig_auth;
+
+enum wsig_auth_kind { WSIG_AUTH_JWT = 1, WSIG_AUTH_HMAC = 2, WSIG_AUTH_MESSAGE = 3 };
+
+enum wsig_jwt_format { WSIG_JWT_DER = 0, WSIG_JWT_RAW = 1 };
+
+typedef struct wsig_jwt_options {
+    int ttl_seconds;          /* 0 = 10 */
+    int signature_format;     /* enum wsig_jwt_format; ES256 only */
+} wsig_jwt_options;
+
+/** Halogen JWT auth. The key must be a P-256 or RSA private key; RSA below
+ *  4096 bits succeeds with err->warning set (Halogen accepts RSA-4096 only).
+ *  key_id: printable ASCII without '"' or '\', at most 256 bytes.
+ *  The key is borrowed by reference count: it may be freed after this call.
+ *  opt may be NULL for the defaults. */
+WSIG_API WSIG_WARN_UNUSED int wsig_auth_jwt_new(wsig_auth **out, const wsig_key *key,
+                                                const char *key_id, const wsig_jwt_options *opt,
+                                                wsig_error *err) WSIG_NONNULL(1, 2, 3);
+
+enum wsig_hmac_encoding { WSIG_HMAC_BASE64 = 0, WSIG_HMAC_HEX = 1 };
+
+typedef struct wsig_hmac_options {
+    int encoding;                 /* enum wsig_hmac_encoding */
+    const char *separator;        /* NULL = "|"; "" allowed */
+    const char *api_key_header;   /* NULL = "x-api-key" */
+    const char *signature_header; /* NULL = "x-signature" */
+    const char *timestamp_header; /* NULL = "x-timestamp" */
+} wsig_hmac_options;
+
+/** HMAC-SHA256 auth. secret/secret_len are copied (wiped on free). */
+WSIG_API WSIG_WARN_UNUSED int wsig_auth_hmac_new(wsig_auth **out, const char *api_key,
+                                                 const char *secret, size_t secret_len,
+                                                 const wsig_hmac_options *opt, wsig_error *err)
+    WSIG_NONNULL(1, 2, 3);
+
+enum wsig_digest { WSIG_DIGEST_SHA256 = 0, WSIG_DIGEST_KECCAK256 = 1, WSIG_DIGEST_EIP191 = 2 };
+enum wsig_msg_encoding { WSIG_MSG_RSV = 0, WSIG_MSG_DER_HEX = 1, WSIG_MSG_DER_BASE64 = 2 };
+enum wsig_empty_body { WSIG_EMPTY_OMIT = 0, WSIG_EMPTY_SEPARATOR = 1 };
+
+typedef struct wsig_message_options {
+    int digest;               /* enum wsig_digest */
+    int encoding;             /* enum wsig_msg_encoding */
+    int v_offset;             /* RSV only: 27 (default) or 0 */
+    int no_prefix;            /* 1: no "0x" before hex encodings */
+    int empty_body;           /* enum wsig_empty_body */
+} wsig_message_options;
+
+#define WSIG_MESSAGE_OPTIONS_INIT {WSIG_DIGEST_SHA256, WSIG_MSG_RSV, 27, 0, WSIG_EMPTY_OMIT}
+
+/** Ethereum-address signed messages (secp256k1). The session (a Snowflake id)
+ *  is made here, and made anew in a child process after fork(). opt may be
+ *  NULL for the defaults (WSIG_MESSAGE_OPTIONS_INIT). */
+WSIG_API WSIG_WARN_UNUSED int wsig_auth_message_new(wsig_auth **out, const wsig_key *key,
+                                                    const wsig_message_options *opt,
+                                                    wsig_error *err) WSIG_NONNULL(1, 2);
+
+/** Free an auth handle (wipes secrets). NULL is a no-op. */
+WSIG_API void wsig_auth_free(wsig_auth *auth);
+
+/** enum wsig_auth_kind. */
+WSIG_API int wsig_auth_kind_of(const wsig_auth *auth) WSIG_NONNULL(1);
+
+/** Sign one request and produce its headers.
+ *  method: any case (upper-cased for hmac); path: path and query exactly as
+ *  sent (for jwt this is the claim "uri"); body/body_len: the exact bytes
+ *  sent (body may be NULL when body_len is 0). now_ms: 0 = system clock.
+ *  Thread safety: one auth may sign from many threads at once.
+ *  Returns WSIG_OK, WSIG_ERR_ARG, WSIG_ERR_CRYPTO. */
+WSIG_API WSIG_WARN_UNUSED int wsig_auth_sign(wsig_auth *auth, wsig_headers *out,
+                                             const char *method, const char *path,
+                                             const void *body, size_t body_len, int64_t now_ms,
+                                             wsig_error *err) WSIG_NONNULL(1, 2, 3, 4);
+
+/** jwt only: the bare token (no "Bearer "). Out: *token (wsig_free). */
+WSIG_API WSIG_WARN_UNUSED int wsig_jwt_token(wsig_auth *auth, char **token, const char *uri,
+                                             const void *body, size_t body_len, int64_t now_s,
+                                             wsig_error *err) WSIG_NONNULL(1, 2, 3);
+
+/** jwt only, for known answers: a token with a fixed iat and nonce (20 bytes).
+ *  Never use in production: a fixed nonce defeats the server's replay check. */
+WSIG_API WSIG_WARN_UNUSED int wsig_jwt_token_fixed(wsig_auth *auth, char **token, const char *uri,
+                                                   const void *body, size_t body_len, int64_t iat,
+                                                   const unsigned char nonce[20], wsig_error *err)
+    WSIG_NONNULL(1, 2, 3, 7);
+
+/** message only: the current session id (decimal, as sent) and the signer's
+ *  EIP-55 address. */
+WSIG_API WSIG_WARN_UNUSED int wsig_auth_message_session(wsig_auth *auth, char out[24],
+                                                        wsig_error *err) WSIG_NONNULL(1, 2);
+WSIG_API WSIG_WARN_UNUSED int wsig_auth_message_address(const wsig_auth *auth, char out[43],
+                                                        wsig_error *err) WSIG_NONNULL(1, 2);
+
+/** message only, for known answers: sign with a given session and sequence. */
+WSIG_API WSIG_WARN_UNUSED int wsig_message_sign_fixed(wsig_auth *auth, wsig_headers *out,
+                                                      uint64_t session, uint64_t sequence,
+                                                      const void *body, size_t body_len,
+                                                      int64_t timestamp_ms, wsig_error *err)
+    WSIG_NONNULL(1, 2);
+
+/* ------------------------------------------------------------------ */
+/* Verification                                                       */
+
+typedef struct wsig_jwt_claims {
+    char alg[8];
+    char kid[257];
+    char sub[65];
+    int64_t iat;
+    int64_t exp;
+    char nonce[129];
+    char body_hash[65];
+    char uri[1025];
+} wsig_jwt_claims;
+
+/** Verify a Halogen JWT with a public (or private) P-256 or RSA key.
+ *  ES256 signatures are accepted DER-encoded or raw r||s. The header's alg
+ *  must match the key. exp/iat are checked against now_s (0 = clock) with
+ *  leeway_s. When expected_uri is non-NULL the uri claim must equal it; when
+ *  body is non-NULL the bodyHash claim must equal SHA-256(body).
+ *  Returns WSIG_OK (claims filled), WSIG_INVALID (err->reason: bad_signature,
+ *  expired, malformed), or an error status. */
+WSIG_API WSIG_WARN_UNUSED int wsig_jwt_verify(const wsig_key *key, wsig_jwt_claims *claims,
+                                              const char *token, size_t token_len, int64_t now_s,
+                                              int leeway_s, const char *expected_uri,
+                                              const void *body, size_t body_len, wsig_error *err)
+    WSIG_NONNULL(1, 2, 3);
+
+typedef struct wsig_hmac_verifier wsig_hmac_verifier;
+
+/** Server-side HMAC verifier. window_ms: 0 = 30000. opt as for signing
+ *  (encoding, separator, header names); NULL for the defaults. */
+WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verifier_new(wsig_hmac_verifier **out, int64_t window_ms,
+                                                     const wsig_hmac_options *opt, wsig_error *err)
+    WSIG_NONNULL(1);
+
+/** Register (or replace) an API key's secret. Not thread-safe against
+ *  concurrent verify: add every secret before sharing the verifier. */
+WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verifier_add(wsig_hmac_verifier *v, const char *api_key,
+                                                     const char *secret, size_t secret_len,
+                                                     wsig_error *err) WSIG_NONNULL(1, 2, 3);
+
+WSIG_API void wsig_hmac_verifier_free(wsig_hmac_verifier *v);
+
+/** Verify an HMAC-signed request. On WSIG_OK, api_key_out (if non-NULL, size
+ *  WSIG_HEADER_VALUE_MAX) receives the caller's API key. Unknown API keys are
+ *  reported as bad_signature. Constant-time comparison. */
+WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verify(const wsig_hmac_verifier *v, char *api_key_out,
+                                               const char *method, const char *path,
+                                               const wsig_header_ref *headers, size_t n_headers,
+                                               const void *body, size_t body_len, int64_t now_ms,
+                                               wsig_error *err) WSIG_NONNULL(1, 3, 4);
+
+typedef struct wsig_msg_verifier wsig_msg_verifier;
+
+typedef struct wsig_msg_verifier_options {
+    int64_t window_ms;        /* 0 = 60000 */
+    size_t cache_size;        /* replay cache entries; 0 = 100000 */
+    int no_replay_cache;      /* 1: skip the replay check (nginx keeps its own) */
+    int digest;               /* enum wsig_digest */
+} wsig_msg_verifier_options;
+
+/** Message verifier trusting the given addresses (any case, "0x" + 40 hex). */
+WSIG_API WSIG_WARN_UNUSED int wsig_msg_verifier_new(wsig_msg_verifier **out,
+                                                    const char *const *trusted, size_t n_trusted,
+                                                    const wsig_msg_verifier_options *opt,
+                                                    wsig_error *err) WSIG_NONNULL(1);
+
+WSIG_API void wsig_msg_verifier_free(wsig_msg_verifier *v);
+
+typedef struct wsig_message {
+    char address[43];         /* EIP-55 */
+    char session[24];         /* decimal, as received */
+    char sequence[24];
+    uint64_t session_id;
+    uint64_t sequence_no;
+    int64_t timestamp_ms;
+} wsig_message;
+
+/** Verify a signed message (a request to a Wallet Manager, or a callback).
+ *  Checks, in order: headers present and well formed, timestamp within the
+ *  window, signature recovers to X-Message-Address, address trusted, and
+ *  (address, session, sequence) not seen before. A verified message is
+ *  recorded in the replay cache. When the cache is full its oldest entry is
+ *  evicted and messages not newer than that entry are refused as stale, so a
+ *  replay can never slip through an eviction.
+ *  Returns WSIG_OK (out filled), WSIG_INVALID (err->reason), or an error. */
+WSIG_API WSIG_WARN_UNUSED int wsig_msg_verify(wsig_msg_verifier *v, wsig_message *out,
+                                              const wsig_header_ref *headers, size_t n_headers,
+                                              const void *body, size_t body_len, int64_t now_ms,
+                                              wsig_error *err) WSIG_NONNULL(1, 2);
+
+/* ------------------------------------------------------------------ */
+/* JSON-RPC-like envelope of the Wallet Manager                       */
+
+/** Parse a response body. {"result":X} (with or without "error":null) gives
+ *  WSIG_OK and *result_json = X as compact JSON text (wsig_free). An error
+ *  object gives WSIG_ERR_RPC with err->rpc_code, err->message, err->data_json.
+ *  Anything else gives WSIG_ERR_PROTOCOL. */
+WSIG_API WSIG_WARN_UNUSED int wsig_rpc_parse(char **result_json, const char *body, size_t body_len,
+                                             wsig_error *err) WSIG_NONNULL(1);
+
+/** Build {"result":X} from the JSON text X. Out: *out (wsig_free). */
+WSIG_API WSIG_WARN_UNUSED int wsig_rpc_result(char **out, size_t *out_len, const char *result_json,
+                                              size_t result_len, wsig_error *err)
+    WSIG_NONNULL(1, 2, 3);
+
+/** Build {"error":{"code":C,"message":M[,"data":D]}}; data_json may be NULL. */
+WSIG_API WSIG_WARN_UNUSED int wsig_rpc_error(char **out, size_t *out_len, long long code,
+                                             const char *message, const char *data_json,
+                                             wsig_error *err) WSIG_NONNULL(1, 2, 4);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WALLETSIGN_H */

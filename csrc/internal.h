@@ -1,0 +1,136 @@
+/* Private to the core: shared helpers and the handle layouts. */
+#ifndef WSIG_INTERNAL_H
+#define WSIG_INTERNAL_H
+
+#include "walletsign.h"
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <secp256k1.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#define WSIG_LOCAL __attribute__((visibility("hidden")))
+#define WSIG_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* --- errors (error.c) --- */
+/* Record a failure in err (if non-NULL) and return status. */
+WSIG_LOCAL int wsig__fail(wsig_error *err, int status, const char *fmt, ...) WSIG_PRINTF(3, 4);
+/* Record a failure and append OpenSSL's queued reasons (the queue is drained). */
+WSIG_LOCAL int wsig__fail_ossl(wsig_error *err, int status, const char *fmt, ...) WSIG_PRINTF(3, 4);
+/* Record a verification rejection: status WSIG_INVALID with a reason. */
+WSIG_LOCAL int wsig__reject(wsig_error *err, int reason, const char *fmt, ...) WSIG_PRINTF(3, 4);
+/* Reset err to "no error" at the start of a public call. */
+WSIG_LOCAL void wsig__reset(wsig_error *err);
+
+/* --- codecs (codec.c) --- */
+WSIG_LOCAL size_t wsig__hex_encode(char *out, const unsigned char *in, size_t len);
+/* Decode exactly out_len bytes from 2*out_len hex digits; false on bad input. */
+WSIG_LOCAL bool wsig__hex_decode(unsigned char *out, size_t out_len, const char *hex, size_t hex_len);
+WSIG_LOCAL size_t wsig__b64_len(size_t n, bool url);
+WSIG_LOCAL size_t wsig__b64_encode(char *out, const unsigned char *in, size_t len, bool url);
+/* Strict decode (standard padded, or url without padding). out must hold
+ * 3*len/4 + 3 bytes. Returns false on any invalid character or length. */
+WSIG_LOCAL bool wsig__b64_decode(unsigned char *out, size_t *out_len, const char *in, size_t len,
+                                 bool url);
+WSIG_LOCAL bool wsig__ct_equal(const void *a, const void *b, size_t len);
+WSIG_LOCAL bool wsig__parse_u64(const char *s, size_t len, uint64_t *out);
+WSIG_LOCAL int wsig__ascii_casecmp(const char *a, const char *b);
+WSIG_LOCAL const char *wsig__find_header(const wsig_header_ref *h, size_t n, const char *name);
+WSIG_LOCAL int64_t wsig__now_ms(void);
+WSIG_LOCAL bool wsig__set_header(wsig_headers *out, const char *name, const char *value);
+
+/* --- hashing (hash.c) --- */
+WSIG_LOCAL const EVP_MD *wsig__sha256(void);
+/* SHA-256 over up to n pieces, without concatenating them. */
+typedef struct { const void *p; size_t n; } wsig_piece;
+WSIG_LOCAL bool wsig__sha256_pieces(unsigned char out[32], const wsig_piece *pieces, size_t n);
+
+/* --- secp256k1 (secp.c) --- */
+WSIG_LOCAL const secp256k1_context *wsig__secp(void);
+/* True (and cleared) if libsecp256k1 reported an illegal argument on this thread. */
+WSIG_LOCAL bool wsig__secp_take_illegal(void);
+
+/* --- keys (key.c) --- */
+struct wsig_key {
+    atomic_int refs;
+    int kind;
+    int bits;
+    int is_private;
+    EVP_PKEY *pkey;                 /* all kinds (secp256k1: for PEM output) */
+    unsigned char seckey[32];       /* secp256k1 private scalar */
+    secp256k1_pubkey pub;           /* secp256k1 */
+    unsigned char address[20];      /* secp256k1 */
+};
+WSIG_LOCAL wsig_key *wsig__key_ref(const wsig_key *key);
+WSIG_LOCAL void wsig__address_eip55(char out[43], const unsigned char addr[20]);
+WSIG_LOCAL void wsig__pubkey_address(unsigned char addr[20], const secp256k1_pubkey *pub);
+
+/* --- auth (auth.c, jwt.c, hmac.c, message.c) --- */
+struct wsig_jwt_auth {
+    wsig_key *key;
+    char key_id[257];
+    int ttl;
+    int raw;
+};
+struct wsig_hmac_auth {
+    char *api_key;
+    unsigned char *secret;
+    size_t secret_len;
+    int encoding;
+    char separator[16];
+    char api_key_header[WSIG_HEADER_NAME_MAX];
+    char signature_header[WSIG_HEADER_NAME_MAX];
+    char timestamp_header[WSIG_HEADER_NAME_MAX];
+    EVP_MAC_CTX *mac_template;      /* keyed once; dup'ed per signature */
+};
+struct wsig_message_auth {
+    wsig_key *key;
+    wsig_message_options opt;
+    char address[43];
+    pthread_mutex_t lock;           /* guards pid, session, sequence */
+    long pid;
+    uint64_t session;
+    uint64_t sequence;
+};
+struct wsig_auth {
+    int kind;
+    union {
+        struct wsig_jwt_auth jwt;
+        struct wsig_hmac_auth hmac;
+        struct wsig_message_auth msg;
+    } u;
+};
+
+WSIG_LOCAL int wsig__jwt_sign_headers(struct wsig_jwt_auth *a, wsig_headers *out, const char *uri,
+                                      const void *body, size_t body_len, int64_t now_ms,
+                                      wsig_error *err);
+WSIG_LOCAL int wsig__hmac_sign_headers(struct wsig_hmac_auth *a, wsig_headers *out,
+                                       const char *method, const char *path, const void *body,
+                                       size_t body_len, int64_t now_ms, wsig_error *err);
+WSIG_LOCAL int wsig__message_sign_headers(struct wsig_message_auth *a, wsig_headers *out,
+                                          const void *body, size_t body_len, int64_t now_ms,
+                                          wsig_error *err);
+WSIG_LOCAL void wsig__hmac_auth_clear(struct wsig_hmac_auth *a);
+WSIG_LOCAL int wsig__hmac_auth_init(struct wsig_hmac_auth *a, const char *api_key,
+                                    const char *secret, size_t secret_len,
+                                    const wsig_hmac_options *opt, wsig_error *err);
+WSIG_LOCAL int wsig__message_auth_init(struct wsig_message_auth *a, const wsig_key *key,
+                                       const wsig_message_options *opt, wsig_error *err);
+WSIG_LOCAL void wsig__message_auth_clear(struct wsig_message_auth *a);
+
+/* Snowflake id: 41 bits ms since 2020-01-01, 10 bits worker, 12 bits counter. */
+WSIG_LOCAL uint64_t wsig__snowflake(void);
+
+/* Digest of a message prehash (message.c), shared by signer and verifier. */
+WSIG_LOCAL bool wsig__message_digest(unsigned char out[32], int digest, const char *ts,
+                                     const char *session, const char *sequence, const void *body,
+                                     size_t body_len, bool with_separator);
+
+/* --- JSON text scanning (json.c) --- */
+/* Find the raw text span of a member of a top-level JSON object. The text
+ * must already be valid JSON. Returns false if the member is absent. */
+WSIG_LOCAL bool wsig__json_member_span(const char *json, size_t len, const char *name,
+                                       size_t *start, size_t *span_len);
+
+#endif

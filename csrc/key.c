@@ -1,0 +1,543 @@
+/* Keys: load (PEM/DER/hex), generate, export, CSR, Ethereum address. */
+#define _GNU_SOURCE /* memmem */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/decoder.h>
+#include <openssl/err.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MIN_RSA_BITS 2048
+#define MAX_KEY_FILE (1 << 20)
+
+static wsig_key *key_alloc(void)
+{
+    wsig_key *k = calloc(1, sizeof *k);
+    if (k)
+        atomic_init(&k->refs, 1);
+    return k;
+}
+
+wsig_key *wsig__key_ref(const wsig_key *key)
+{
+    wsig_key *k = (wsig_key *)key; /* the count is the only mutable field */
+    atomic_fetch_add(&k->refs, 1);
+    return k;
+}
+
+void wsig_key_free(wsig_key *key)
+{
+    if (!key || atomic_fetch_sub(&key->refs, 1) != 1)
+        return;
+    EVP_PKEY_free(key->pkey);
+    OPENSSL_cleanse(key, sizeof *key);
+    free(key);
+}
+
+void wsig__pubkey_address(unsigned char addr[20], const secp256k1_pubkey *pub)
+{
+    unsigned char ser[65], hash[32];
+    size_t len = sizeof ser;
+    secp256k1_ec_pubkey_serialize(wsig__secp(), ser, &len, pub, SECP256K1_EC_UNCOMPRESSED);
+    wsig_keccak256(hash, ser + 1, 64);
+    memcpy(addr, hash + 12, 20);
+}
+
+void wsig__address_eip55(char out[43], const unsigned char addr[20])
+{
+    char lower[41];
+    unsigned char hash[32];
+    wsig__hex_encode(lower, addr, 20);
+    wsig_keccak256(hash, lower, 40);
+    out[0] = '0';
+    out[1] = 'x';
+    for (int i = 0; i < 40; i++) {
+        int nibble = i % 2 ? hash[i / 2] & 15 : hash[i / 2] >> 4;
+        char c = lower[i];
+        out[2 + i] = (c >= 'a' && nibble >= 8) ? (char)(c - 32) : c;
+    }
+    out[42] = '\0';
+}
+
+/* --- secp256k1 keys: the scalar for libsecp256k1, an EVP_PKEY for PEM --- */
+
+static int secp_pkey_from_parts(EVP_PKEY **out, const unsigned char *seckey,
+                                const unsigned char pub65[65], wsig_error *err)
+{
+    int rc = WSIG_ERR_CRYPTO;
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    BIGNUM *priv = seckey ? BN_secure_new() : NULL;
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (!bld || !ctx || (seckey && (!priv || !BN_bin2bn(seckey, 32, priv))))
+        goto done;
+    if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "secp256k1", 0) ||
+        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub65, 65) ||
+        (priv && !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv)))
+        goto done;
+    params = OSSL_PARAM_BLD_to_param(bld);
+    if (params && EVP_PKEY_fromdata_init(ctx) == 1 &&
+        EVP_PKEY_fromdata(ctx, out, seckey ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) == 1)
+        rc = WSIG_OK;
+done:
+    if (rc != WSIG_OK)
+        wsig__fail_ossl(err, rc, "cannot build secp256k1 key");
+    OSSL_PARAM_free(params); /* OSSL_PARAM_clear_free is 3.0-only in name; params hold a copy */
+    OSSL_PARAM_BLD_free(bld);
+    BN_clear_free(priv);
+    EVP_PKEY_CTX_free(ctx);
+    return rc;
+}
+
+static int secp_key_from_scalar(wsig_key **out, const unsigned char seckey[32], wsig_error *err)
+{
+    const secp256k1_context *ctx = wsig__secp();
+    if (!ctx)
+        return wsig__fail(err, WSIG_ERR_CRYPTO, "libsecp256k1 context unavailable");
+    if (!secp256k1_ec_seckey_verify(ctx, seckey))
+        return wsig__fail(err, WSIG_ERR_KEY, "secp256k1 private key is zero or not below the group order");
+    wsig_key *k = key_alloc();
+    if (!k)
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    k->kind = WSIG_KEY_SECP256K1;
+    k->bits = 256;
+    k->is_private = 1;
+    memcpy(k->seckey, seckey, 32);
+    unsigned char pub65[65];
+    size_t len = sizeof pub65;
+    if (!secp256k1_ec_pubkey_create(ctx, &k->pub, seckey) ||
+        !secp256k1_ec_pubkey_serialize(ctx, pub65, &len, &k->pub, SECP256K1_EC_UNCOMPRESSED)) {
+        wsig_key_free(k);
+        return wsig__fail(err, WSIG_ERR_CRYPTO, "cannot derive secp256k1 public key");
+    }
+    wsig__pubkey_address(k->address, &k->pub);
+    int rc = secp_pkey_from_parts(&k->pkey, seckey, pub65, err);
+    if (rc != WSIG_OK) {
+        wsig_key_free(k);
+        return rc;
+    }
+    *out = k;
+    return WSIG_OK;
+}
+
+/* Adopt an EVP_PKEY from a decoder: classify it and refuse what we do not use. */
+static int key_from_pkey(wsig_key **out, EVP_PKEY *pkey, wsig_error *err)
+{
+    int rc;
+    wsig_key *k = NULL;
+    if (EVP_PKEY_is_a(pkey, "RSA")) {
+        int bits = EVP_PKEY_get_bits(pkey);
+        if (bits < MIN_RSA_BITS) {
+            rc = wsig__fail(err, WSIG_ERR_KEY, "RSA key of %d bits refused: at least %d required",
+                            bits, MIN_RSA_BITS);
+            goto fail;
+        }
+        if (!(k = key_alloc()))
+            goto nomem;
+        k->kind = WSIG_KEY_RSA;
+        k->bits = bits;
+        BIGNUM *d = NULL;
+        k->is_private = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_D, &d) == 1;
+        BN_clear_free(d);
+        ERR_clear_error();
+        k->pkey = pkey;
+        *out = k;
+        return WSIG_OK;
+    }
+    if (!EVP_PKEY_is_a(pkey, "EC")) {
+        rc = wsig__fail(err, WSIG_ERR_KEY, "unsupported key type %s: use EC P-256, RSA or secp256k1",
+                        EVP_PKEY_get0_type_name(pkey) ? EVP_PKEY_get0_type_name(pkey) : "?");
+        goto fail;
+    }
+    char group[64] = "";
+    if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, NULL)) {
+        rc = wsig__fail_ossl(err, WSIG_ERR_KEY, "EC key without a named curve");
+        goto fail;
+    }
+    BIGNUM *priv = NULL;
+    int has_priv = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &priv) == 1;
+    ERR_clear_error();
+    if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0) {
+        BN_clear_free(priv);
+        if (!(k = key_alloc()))
+            goto nomem;
+        k->kind = WSIG_KEY_P256;
+        k->bits = 256;
+        k->is_private = has_priv;
+        k->pkey = pkey;
+        *out = k;
+        return WSIG_OK;
+    }
+    if (strcmp(group, "secp256k1") != 0) {
+        BN_clear_free(priv);
+        rc = wsig__fail(err, WSIG_ERR_KEY, "curve %s is not used by any walletsign protocol "
+                        "(P-256 for jwt, secp256k1 for message)", group);
+        goto fail;
+    }
+    if (has_priv) {
+        unsigned char seckey[32];
+        int ok = BN_bn2binpad(priv, seckey, 32) == 32;
+        BN_clear_free(priv);
+        rc = ok ? secp_key_from_scalar(out, seckey, err)
+                : wsig__fail(err, WSIG_ERR_KEY, "secp256k1 private key out of range");
+        OPENSSL_cleanse(seckey, sizeof seckey);
+        EVP_PKEY_free(pkey);
+        return rc;
+    }
+    unsigned char pub[65];
+    size_t pub_len = 0;
+    if (!EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof pub, &pub_len)) {
+        rc = wsig__fail_ossl(err, WSIG_ERR_KEY, "secp256k1 public key unreadable");
+        goto fail;
+    }
+    if (!(k = key_alloc()))
+        goto nomem;
+    k->kind = WSIG_KEY_SECP256K1;
+    k->bits = 256;
+    if (!secp256k1_ec_pubkey_parse(wsig__secp(), &k->pub, pub, pub_len)) {
+        free(k);
+        rc = wsig__fail(err, WSIG_ERR_KEY, "secp256k1 public key is not on the curve");
+        goto fail;
+    }
+    wsig__pubkey_address(k->address, &k->pub);
+    k->pkey = pkey;
+    *out = k;
+    return WSIG_OK;
+nomem:
+    rc = wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+fail:
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
+static bool looks_encrypted(const unsigned char *data, size_t len)
+{
+    static const char tag[] = "ENCRYPTED";
+    for (size_t i = 0; i + sizeof tag - 1 <= len; i++)
+        if (memcmp(data + i, tag, sizeof tag - 1) == 0)
+            return true;
+    return false;
+}
+
+static int decode_key(wsig_key **out, const unsigned char *data, size_t len, const char *type,
+                      const char *password, wsig_error *err)
+{
+    wsig__reset(err);
+    if (len == 0)
+        return wsig__fail(err, WSIG_ERR_KEY, "empty key data");
+    EVP_PKEY *pkey = NULL;
+    OSSL_DECODER_CTX *dctx =
+        OSSL_DECODER_CTX_new_for_pkey(&pkey, type, NULL, NULL, 0, NULL, NULL);
+    if (!dctx)
+        return wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "cannot create key decoder");
+    /* Without a passphrase the decoder has no UI, so it never prompts. */
+    if (password && *password &&
+        !OSSL_DECODER_CTX_set_passphrase(dctx, (const unsigned char *)password, strlen(password))) {
+        OSSL_DECODER_CTX_free(dctx);
+        return wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "cannot set passphrase");
+    }
+    const unsigned char *p = data;
+    size_t left = len;
+    int ok = OSSL_DECODER_from_data(dctx, &p, &left);
+    OSSL_DECODER_CTX_free(dctx);
+    if (!ok || !pkey) {
+        EVP_PKEY_free(pkey);
+        bool encrypted = strcmp(type, "PEM") == 0 ? looks_encrypted(data, len) : false;
+        if (encrypted && !(password && *password)) {
+            ERR_clear_error();
+            return wsig__fail(err, WSIG_ERR_PASSWORD, "the key is encrypted: a password is required");
+        }
+        if (encrypted || (password && *password && strcmp(type, "DER") == 0)) {
+            ERR_clear_error();
+            return wsig__fail(err, WSIG_ERR_PASSWORD,
+                              "cannot decrypt the key: wrong password or damaged key");
+        }
+        ERR_clear_error();
+        return wsig__fail(err, WSIG_ERR_KEY, "not a readable %s private or public key "
+                          "(truncated or garbage data?)", type);
+    }
+    ERR_clear_error();
+    return key_from_pkey(out, pkey, err);
+}
+
+int wsig_key_load_pem(wsig_key **out, const char *pem, size_t pem_len, const char *password,
+                      wsig_error *err)
+{
+    *out = NULL;
+    return decode_key(out, (const unsigned char *)pem, pem_len, "PEM", password, err);
+}
+
+int wsig_key_load_der(wsig_key **out, const unsigned char *der, size_t der_len,
+                      const char *password, wsig_error *err)
+{
+    *out = NULL;
+    return decode_key(out, der, der_len, "DER", password, err);
+}
+
+static int read_file(const char *path, unsigned char **data, size_t *len, wsig_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return wsig__fail(err, WSIG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    unsigned char *buf = malloc(MAX_KEY_FILE);
+    if (!buf) {
+        fclose(f);
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    }
+    size_t n = fread(buf, 1, MAX_KEY_FILE, f);
+    bool too_big = n == MAX_KEY_FILE, failed = ferror(f);
+    fclose(f);
+    if (too_big || failed) {
+        wsig_free_secret(buf, MAX_KEY_FILE);
+        return wsig__fail(err, too_big ? WSIG_ERR_KEY : WSIG_ERR_IO,
+                          too_big ? "%s is too large to be a key" : "cannot read %s", path);
+    }
+    *data = buf;
+    *len = n;
+    return WSIG_OK;
+}
+
+int wsig_key_load_file(wsig_key **out, const char *path, const char *password, wsig_error *err)
+{
+    *out = NULL;
+    wsig__reset(err);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    int rc = read_file(path, &data, &len, err);
+    if (rc != WSIG_OK)
+        return rc;
+    bool pem = len >= 10 && memmem(data, len, "-----BEGIN", 10) != NULL;
+    rc = decode_key(out, data, len, pem ? "PEM" : "DER", password, err);
+    wsig_free_secret(data, MAX_KEY_FILE);
+    return rc;
+}
+
+int wsig_key_from_hex(wsig_key **out, const char *hex, wsig_error *err)
+{
+    *out = NULL;
+    wsig__reset(err);
+    if (hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X'))
+        hex += 2;
+    unsigned char seckey[32];
+    if (!wsig__hex_decode(seckey, 32, hex, strlen(hex)))
+        return wsig__fail(err, WSIG_ERR_KEY, "a secp256k1 private key is 64 hex digits");
+    int rc = secp_key_from_scalar(out, seckey, err);
+    OPENSSL_cleanse(seckey, sizeof seckey);
+    return rc;
+}
+
+int wsig_key_generate(wsig_key **out, int kind, int rsa_bits, wsig_error *err)
+{
+    *out = NULL;
+    wsig__reset(err);
+    if (kind == WSIG_KEY_SECP256K1) {
+        unsigned char seckey[32];
+        int rc = WSIG_ERR_CRYPTO;
+        for (int tries = 0; tries < 8 && rc != WSIG_OK; tries++) {
+            if (RAND_priv_bytes(seckey, sizeof seckey) != 1)
+                return wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "random generator failed");
+            rc = secp_key_from_scalar(out, seckey, err);
+        }
+        OPENSSL_cleanse(seckey, sizeof seckey);
+        return rc;
+    }
+    EVP_PKEY *pkey;
+    if (kind == WSIG_KEY_P256) {
+        pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    } else if (kind == WSIG_KEY_RSA) {
+        if (rsa_bits == 0)
+            rsa_bits = 4096;
+        if (rsa_bits < MIN_RSA_BITS || rsa_bits > 16384)
+            return wsig__fail(err, WSIG_ERR_ARG, "RSA size must be 2048..16384 bits");
+        pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)rsa_bits);
+    } else {
+        return wsig__fail(err, WSIG_ERR_ARG, "unknown key kind %d", kind);
+    }
+    if (!pkey)
+        return wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "key generation failed");
+    return key_from_pkey(out, pkey, err);
+}
+
+int wsig_key_kind_of(const wsig_key *key) { return key->kind; }
+int wsig_key_bits(const wsig_key *key) { return key->bits; }
+int wsig_key_is_private(const wsig_key *key) { return key->is_private; }
+
+const char *wsig_key_algorithm(const wsig_key *key)
+{
+    switch (key->kind) {
+    case WSIG_KEY_P256: return "ES256";
+    case WSIG_KEY_RSA: return "RS256";
+    default: return "ES256K";
+    }
+}
+
+/* Copy a memory BIO's contents into a fresh NUL-terminated buffer. */
+static int bio_take(BIO *bio, char **out, size_t *out_len, wsig_error *err)
+{
+    char *data;
+    long n = BIO_get_mem_data(bio, &data);
+    char *copy = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (!copy)
+        return wsig__fail(err, n > 0 ? WSIG_ERR_NOMEM : WSIG_ERR_CRYPTO, "cannot produce PEM");
+    memcpy(copy, data, (size_t)n);
+    copy[n] = '\0';
+    *out = copy;
+    *out_len = (size_t)n;
+    return WSIG_OK;
+}
+
+int wsig_key_private_pem(const wsig_key *key, char **out, size_t *out_len, const char *password,
+                         wsig_error *err)
+{
+    *out = NULL;
+    *out_len = 0;
+    wsig__reset(err);
+    if (!key->is_private)
+        return wsig__fail(err, WSIG_ERR_KEY, "this is a public key: it has no private PEM");
+    BIO *bio = BIO_new(BIO_s_secmem());
+    if (!bio)
+        return wsig__fail_ossl(err, WSIG_ERR_NOMEM, "out of memory");
+    bool encrypt = password && *password;
+    int ok = PEM_write_bio_PKCS8PrivateKey(bio, key->pkey, encrypt ? EVP_aes_256_cbc() : NULL,
+                                           NULL, 0, NULL, encrypt ? (void *)password : NULL);
+    int rc = ok ? bio_take(bio, out, out_len, err)
+                : wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "cannot write private key");
+    BIO_free(bio); /* a secmem BIO clears its buffer */
+    return rc;
+}
+
+int wsig_key_public_pem(const wsig_key *key, char **out, size_t *out_len, wsig_error *err)
+{
+    *out = NULL;
+    *out_len = 0;
+    wsig__reset(err);
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (!bio)
+        return wsig__fail_ossl(err, WSIG_ERR_NOMEM, "out of memory");
+    int rc = PEM_write_bio_PUBKEY(bio, key->pkey) ? bio_take(bio, out, out_len, err)
+                                                  : wsig__fail_ossl(err, WSIG_ERR_CRYPTO,
+                                                                    "cannot write public key");
+    BIO_free(bio);
+    return rc;
+}
+
+int wsig_key_save(const wsig_key *key, const char *path, const char *password, wsig_error *err)
+{
+    char *pem;
+    size_t len;
+    int rc = wsig_key_private_pem(key, &pem, &len, password, err);
+    if (rc != WSIG_OK)
+        return rc;
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) {
+        wsig_free_secret(pem, len);
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    }
+    snprintf(tmp, plen + 16, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(tmp); /* created 0600 */
+    if (fd < 0) {
+        rc = wsig__fail(err, WSIG_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+    } else {
+        bool ok = fchmod(fd, 0600) == 0 && write(fd, pem, len) == (ssize_t)len && fsync(fd) == 0;
+        ok = (close(fd) == 0) && ok;
+        if (!ok || rename(tmp, path) != 0) {
+            rc = wsig__fail(err, WSIG_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+            unlink(tmp);
+        }
+    }
+    free(tmp);
+    wsig_free_secret(pem, len);
+    return rc;
+}
+
+/* Parse "/C=MY/ST=State/CN=x" ('\' escapes) into an X509_NAME. */
+static int parse_subject(X509_NAME *name, const char *subject, wsig_error *err)
+{
+    if (subject[0] != '/')
+        return wsig__fail(err, WSIG_ERR_ARG, "subject must look like /C=MY/O=Org/CN=example.com");
+    size_t n = strlen(subject);
+    char *buf = malloc(n + 1);
+    if (!buf)
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    const char *p = subject + 1;
+    int rc = WSIG_OK, entries = 0;
+    while (*p && rc == WSIG_OK) {
+        size_t o = 0, eq = 0;
+        for (; *p && *p != '/'; p++) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '=' && !eq)
+                eq = o + 1;
+            buf[o++] = *p;
+        }
+        buf[o] = '\0';
+        if (*p == '/')
+            p++;
+        if (!eq || eq == 1 || eq > o) {
+            rc = wsig__fail(err, WSIG_ERR_ARG, "subject component '%s' is not KEY=VALUE", buf);
+            break;
+        }
+        buf[eq - 1] = '\0';
+        if (!X509_NAME_add_entry_by_txt(name, buf, MBSTRING_UTF8,
+                                        (const unsigned char *)buf + eq, -1, -1, 0))
+            rc = wsig__fail_ossl(err, WSIG_ERR_ARG, "bad subject field %s", buf);
+        entries++;
+    }
+    free(buf);
+    if (rc == WSIG_OK && entries == 0)
+        rc = wsig__fail(err, WSIG_ERR_ARG, "empty subject");
+    return rc;
+}
+
+int wsig_key_csr(const wsig_key *key, char **out, size_t *out_len, const char *subject,
+                 wsig_error *err)
+{
+    *out = NULL;
+    *out_len = 0;
+    wsig__reset(err);
+    if (!key->is_private || key->kind == WSIG_KEY_SECP256K1)
+        return wsig__fail(err, WSIG_ERR_KEY, "a CSR needs a P-256 or RSA private key");
+    X509_REQ *req = X509_REQ_new();
+    X509_NAME *name = X509_NAME_new();
+    BIO *bio = BIO_new(BIO_s_mem());
+    int rc = WSIG_ERR_NOMEM;
+    if (!req || !name || !bio)
+        goto done;
+    if ((rc = parse_subject(name, subject, err)) != WSIG_OK)
+        goto done;
+    if (!X509_REQ_set_version(req, 0) || !X509_REQ_set_subject_name(req, name) ||
+        !X509_REQ_set_pubkey(req, key->pkey) || !X509_REQ_sign(req, key->pkey, EVP_sha256()) ||
+        !PEM_write_bio_X509_REQ(bio, req)) {
+        rc = wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "cannot make the CSR");
+        goto done;
+    }
+    rc = bio_take(bio, out, out_len, err);
+done:
+    if (rc == WSIG_ERR_NOMEM && !*out)
+        wsig__fail(err, rc, "out of memory");
+    X509_REQ_free(req);
+    X509_NAME_free(name);
+    BIO_free(bio);
+    return rc;
+}
+
+int wsig_key_address(const wsig_key *key, char out[43], wsig_error *err)
+{
+    wsig__reset(err);
+    if (key->kind != WSIG_KEY_SECP256K1)
+        return wsig__fail(err, WSIG_ERR_KEY, "only secp256k1 keys have an Ethereum address");
+    wsig__address_eip55(out, key->address);
+    return WSIG_OK;
+}

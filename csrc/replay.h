@@ -1,0 +1,23 @@
+/* Bounded replay cache of (address, session, sequence), private to verify.c. */
+#ifndef WSIG_REPLAY_H
+#define WSIG_REPLAY_H
+
+#include "internal.h"
+
+typedef struct wsig_replay_key {
+    unsigned char address[20];
+    uint64_t session;
+    uint64_t sequence;
+} wsig_replay_key;
+
+typedef struct wsig_replay wsig_replay;
+
+WSIG_LOCAL wsig_replay *wsig__replay_new(size_t capacity, int64_t window_ms);
+WSIG_LOCAL void wsig__replay_free(wsig_replay *r);
+/* Record key (message time ts_ms) unless already seen. Returns WSIG_OK,
+ * or the reason: WSIG_REASON_REPLAY, or WSIG_REASON_STALE_TIMESTAMP when the
+ * message is not newer than an entry evicted before it expired. */
+WSIG_LOCAL int wsig__replay_add(wsig_replay *r, const wsig_replay_key *key, int64_t ts_ms,
+                                int64_t now_ms);
+
+#endif

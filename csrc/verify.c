@@ -1,0 +1,238 @@
+/* Verifying X-Message-* signed messages (requests and callbacks). */
+#include "internal.h"
+#include "replay.h"
+
+#include <secp256k1_recovery.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SIGNATURE_TEXT 200
+
+struct wsig_msg_verifier {
+    unsigned char (*trusted)[20]; /* sorted for bsearch */
+    size_t n_trusted;
+    int64_t window_ms;
+    int digest;
+    wsig_replay *replay;          /* NULL when the caller keeps its own */
+};
+
+static int cmp20(const void *a, const void *b)
+{
+    return memcmp(a, b, 20);
+}
+
+static bool parse_address(unsigned char out[20], const char *s)
+{
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        s += 2;
+    return wsig__hex_decode(out, 20, s, strlen(s));
+}
+
+int wsig_msg_verifier_new(wsig_msg_verifier **out, const char *const *trusted, size_t n_trusted,
+                          const wsig_msg_verifier_options *opt, wsig_error *err)
+{
+    *out = NULL;
+    wsig__reset(err);
+    wsig_msg_verifier_options defaults = {0};
+    if (!opt)
+        opt = &defaults;
+    if (opt->window_ms < 0 || opt->digest < WSIG_DIGEST_SHA256 || opt->digest > WSIG_DIGEST_EIP191)
+        return wsig__fail(err, WSIG_ERR_ARG, "bad verifier option (window_ms, digest)");
+    if (n_trusted && !trusted)
+        return wsig__fail(err, WSIG_ERR_ARG, "trusted is NULL");
+    wsig_msg_verifier *v = calloc(1, sizeof *v);
+    if (!v || !(v->trusted = calloc(n_trusted ? n_trusted : 1, 20))) {
+        free(v);
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n_trusted; i++)
+        if (!trusted[i] || !parse_address(v->trusted[i], trusted[i])) {
+            wsig_msg_verifier_free(v);
+            return wsig__fail(err, WSIG_ERR_ARG, "trusted address %zu is not 0x + 40 hex digits", i);
+        }
+    qsort(v->trusted, n_trusted, 20, cmp20);
+    v->n_trusted = n_trusted;
+    v->window_ms = opt->window_ms ? opt->window_ms : 60000;
+    v->digest = opt->digest;
+    if (!opt->no_replay_cache &&
+        !(v->replay = wsig__replay_new(opt->cache_size ? opt->cache_size : 100000, v->window_ms))) {
+        wsig_msg_verifier_free(v);
+        return wsig__fail(err, WSIG_ERR_NOMEM, "cannot allocate the replay cache");
+    }
+    *out = v;
+    return WSIG_OK;
+}
+
+void wsig_msg_verifier_free(wsig_msg_verifier *v)
+{
+    if (!v)
+        return;
+    wsig__replay_free(v->replay);
+    free(v->trusted);
+    free(v);
+}
+
+/* A parsed X-Message-Signature: r||s plus the recovery ids worth trying. */
+typedef struct {
+    unsigned char rs[64];
+    int recids[2];
+    int n_recids;
+} parsed_sig;
+
+static int parse_der(parsed_sig *ps, const unsigned char *der, size_t len, wsig_error *err)
+{
+    secp256k1_ecdsa_signature sig;
+    if (!secp256k1_ecdsa_signature_parse_der(wsig__secp(), &sig, der, len))
+        return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER, "signature is not valid DER");
+    secp256k1_ecdsa_signature_serialize_compact(wsig__secp(), ps->rs, &sig);
+    ps->recids[0] = 0;
+    ps->recids[1] = 1;
+    ps->n_recids = 2;
+    return WSIG_OK;
+}
+
+static int parse_signature(parsed_sig *ps, const char *text, wsig_error *err)
+{
+    size_t n = strlen(text);
+    if (n > MAX_SIGNATURE_TEXT)
+        return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER, "signature too long");
+    const char *hex = text;
+    if (hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X'))
+        hex += 2;
+    size_t hn = strlen(hex);
+    unsigned char bytes[MAX_SIGNATURE_TEXT];
+    if (hn % 2 == 0 && wsig__hex_decode(bytes, hn / 2, hex, hn)) {
+        if (hn == 130) {
+            int v = bytes[64];
+            if (v >= 27)
+                v -= 27;
+            if (v != 0 && v != 1)
+                return wsig__reject(err, WSIG_REASON_BAD_SIGNATURE, "v must be 0, 1, 27 or 28");
+            memcpy(ps->rs, bytes, 64);
+            ps->recids[0] = v;
+            ps->n_recids = 1;
+            return WSIG_OK;
+        }
+        if (hn == 128) {
+            memcpy(ps->rs, bytes, 64);
+            ps->recids[0] = 0;
+            ps->recids[1] = 1;
+            ps->n_recids = 2;
+            return WSIG_OK;
+        }
+        if (hn >= 16 && bytes[0] == 0x30)
+            return parse_der(ps, bytes, hn / 2, err);
+        return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER,
+                            "signature is neither 65-byte r||s||v, 64-byte r||s nor DER");
+    }
+    size_t len;
+    if (wsig__b64_decode(bytes, &len, text, n, false) && len >= 8 && bytes[0] == 0x30)
+        return parse_der(ps, bytes, len, err);
+    return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER, "signature is not hex or base64");
+}
+
+/* Does the signature, over one of the digests, recover to addr? */
+static int check_recovery(const parsed_sig *ps, unsigned char digests[][32], size_t n_digests,
+                          const unsigned char addr[20], wsig_error *err)
+{
+    const secp256k1_context *ctx = wsig__secp();
+    secp256k1_ecdsa_signature plain;
+    if (!secp256k1_ecdsa_signature_parse_compact(ctx, &plain, ps->rs))
+        return wsig__reject(err, WSIG_REASON_BAD_SIGNATURE, "r or s out of range");
+    if (secp256k1_ecdsa_signature_normalize(ctx, NULL, &plain))
+        return wsig__reject(err, WSIG_REASON_BAD_SIGNATURE, "high-S signature refused");
+    for (size_t d = 0; d < n_digests; d++)
+        for (int i = 0; i < ps->n_recids; i++) {
+            secp256k1_ecdsa_recoverable_signature rsig;
+            secp256k1_pubkey pub;
+            unsigned char got[20];
+            if (!secp256k1_ecdsa_recoverable_signature_parse_compact(ctx, &rsig, ps->rs, ps->recids[i]) ||
+                !secp256k1_ecdsa_recover(ctx, &pub, &rsig, digests[d]))
+                continue;
+            wsig__pubkey_address(got, &pub);
+            if (memcmp(got, addr, 20) == 0)
+                return WSIG_OK;
+        }
+    wsig__secp_take_illegal();
+    return wsig__reject(err, WSIG_REASON_BAD_SIGNATURE,
+                        "signature does not recover to X-Message-Address");
+}
+
+typedef struct {
+    const char *address, *timestamp, *session, *sequence, *signature;
+} msg_headers;
+
+static int find_headers(msg_headers *h, const wsig_header_ref *headers, size_t n, wsig_error *err)
+{
+    static const char *const names[5] = {"X-Message-Address", "X-Message-Timestamp",
+                                         "X-Message-Session", "X-Message-Sequence",
+                                         "X-Message-Signature"};
+    const char **slots[5] = {&h->address, &h->timestamp, &h->session, &h->sequence, &h->signature};
+    for (int i = 0; i < 5; i++)
+        if (!(*slots[i] = wsig__find_header(headers, n, names[i])))
+            return wsig__reject(err, WSIG_REASON_MISSING_HEADER, "missing %s header", names[i]);
+    return WSIG_OK;
+}
+
+static bool parse_u64_header(uint64_t *out, const char *s)
+{
+    return wsig__parse_u64(s, strlen(s), out);
+}
+
+int wsig_msg_verify(wsig_msg_verifier *v, wsig_message *out, const wsig_header_ref *headers,
+                    size_t n_headers, const void *body, size_t body_len, int64_t now_ms,
+                    wsig_error *err)
+{
+    wsig__reset(err);
+    memset(out, 0, sizeof *out);
+    if ((!headers && n_headers) || (!body && body_len))
+        return wsig__fail(err, WSIG_ERR_ARG, "NULL headers or body with a length");
+    msg_headers h;
+    int rc = find_headers(&h, headers, n_headers, err);
+    if (rc != WSIG_OK)
+        return rc;
+    unsigned char addr[20];
+    uint64_t ts, session, sequence;
+    parsed_sig ps;
+    if (!parse_address(addr, h.address))
+        return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER, "X-Message-Address is not 0x + 40 hex");
+    if (!parse_u64_header(&ts, h.timestamp) || ts > INT64_MAX ||
+        !parse_u64_header(&session, h.session) || !parse_u64_header(&sequence, h.sequence))
+        return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER,
+                            "timestamp, session and sequence must be decimal integers");
+    if ((rc = parse_signature(&ps, h.signature, err)) != WSIG_OK)
+        return rc;
+    if (!bsearch(addr, v->trusted, v->n_trusted, 20, cmp20))
+        return wsig__reject(err, WSIG_REASON_UNTRUSTED_ADDRESS, "sender address is not trusted");
+    int64_t now = now_ms > 0 ? now_ms : wsig__now_ms();
+    int64_t skew = (int64_t)ts - now;
+    if (skew > v->window_ms || skew < -v->window_ms)
+        return wsig__reject(err, WSIG_REASON_STALE_TIMESTAMP, "timestamp outside the %lld ms window",
+                            (long long)v->window_ms);
+    /* With no body both prehash forms are accepted ("BODY is optional"). */
+    unsigned char digests[2][32];
+    size_t n_digests = body_len ? 1 : 2;
+    for (size_t i = 0; i < n_digests; i++)
+        if (!wsig__message_digest(digests[i], v->digest, h.timestamp, h.session, h.sequence, body,
+                                  body_len, i == 1))
+            return wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "digest failed");
+    if ((rc = check_recovery(&ps, digests, n_digests, addr, err)) != WSIG_OK)
+        return rc;
+    if (v->replay) {
+        wsig_replay_key key = {.session = session, .sequence = sequence};
+        memcpy(key.address, addr, 20);
+        int reason = wsig__replay_add(v->replay, &key, (int64_t)ts, now);
+        if (reason == WSIG_REASON_REPLAY)
+            return wsig__reject(err, reason, "message (session, sequence) already seen");
+        if (reason)
+            return wsig__reject(err, reason, "message older than the replay cache can vouch for");
+    }
+    wsig__address_eip55(out->address, addr);
+    snprintf(out->session, sizeof out->session, "%llu", (unsigned long long)session);
+    snprintf(out->sequence, sizeof out->sequence, "%llu", (unsigned long long)sequence);
+    out->session_id = session;
+    out->sequence_no = sequence;
+    out->timestamp_ms = (int64_t)ts;
+    return WSIG_OK;
+}

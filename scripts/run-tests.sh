@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Run every test suite that exists; print one closing line "all: N passed, M failed".
+# Each suite's own summary is printed too; a suite that runs nothing counts as a failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+total_pass=0; total_fail=0; log=$(mktemp); trap 'rm -f "$log"' EXIT
+
+# count SUITE: read "N passed" / "N failed" / "N error" from the suite's output.
+count() {
+  local name=$1 rc=$2 p f
+  p=$(grep -oE '[0-9]+ passed' "$log" | tail -1 | grep -oE '[0-9]+' || true)
+  f=$(grep -oE '[0-9]+ (failed|errors?)' "$log" | awk '{s+=$1} END {print s+0}')
+  p=${p:-0}
+  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+    echo "$name: ran no test (exit $rc)"; f=1
+  elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "$name: exited $rc"; f=1
+  fi
+  total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+}
+
+run() { # run NAME CMD...
+  local name=$1; shift
+  echo "== $name"
+  "$@" 2>&1 | tee "$log"
+  count "$name" "${PIPESTATUS[0]}"
+}
+
+make --no-print-directory -s "$BUILD/test_c" >/dev/null || { echo "build of C tests failed"; exit 1; }
+run c "$BUILD/test_c"
+
+readme_examples() {
+  make --no-print-directory -s "$BUILD/readme_examples" || { echo "0 passed, 1 failed"; return 1; }
+  local p=0 f=0
+  for ex in "$BUILD"/readme_examples/*; do
+    if "$ex" >/dev/null; then p=$((p + 1)); else f=$((f + 1)); echo "FAIL README example $(basename "$ex")"; fi
+  done
+  echo "$p passed, $f failed"
+  [ "$f" -eq 0 ]
+}
+run readme readme_examples
+
+PY=/usr/bin/python3
+if [ -d tests/mock_server ] && ls tests/mock_server/test_*.py >/dev/null 2>&1; then
+  run mock_server $PY -m pytest -q -p no:cacheprovider tests/mock_server
+fi
+if [ -f tests/vectors/generate.py ] && ls tests/vectors/test_*.py >/dev/null 2>&1; then
+  run vectors $PY -m pytest -q -p no:cacheprovider tests/vectors
+fi
+[ -x scripts/test-python.sh ] && run python scripts/test-python.sh
+[ -x scripts/test-lua.sh ] && run lua scripts/test-lua.sh
+[ -x scripts/test-extra.sh ] && run extra scripts/test-extra.sh
+
+echo "all: $total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
