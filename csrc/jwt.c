@@ -305,7 +305,8 @@ static int check_binding(const wsig_jwt_claims *c, int64_t now_s, int leeway_s,
 {
     if (now_s <= 0)
         now_s = wsig__now_ms() / 1000;
-    if (c->exp + leeway_s < now_s)
+    /* RFC 7519: expired on or after exp. */
+    if (now_s >= c->exp + leeway_s)
         return wsig__reject(err, WSIG_REASON_EXPIRED, "token expired at %lld", (long long)c->exp);
     if (c->iat - leeway_s > now_s)
         return wsig__reject(err, WSIG_REASON_EXPIRED, "token issued in the future (iat %lld)",

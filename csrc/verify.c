@@ -80,22 +80,9 @@ typedef struct {
     int n_recids;
 } parsed_sig;
 
-static int parse_der(parsed_sig *ps, const unsigned char *der, size_t len, wsig_error *err)
-{
-    secp256k1_ecdsa_signature sig;
-    if (!secp256k1_ecdsa_signature_parse_der(wsig__secp(), &sig, der, len))
-        return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER, "signature is not valid DER");
-    secp256k1_ecdsa_signature_serialize_compact(wsig__secp(), ps->rs, &sig);
-    ps->recids[0] = 0;
-    ps->recids[1] = 1;
-    ps->n_recids = 2;
-    return WSIG_OK;
-}
-
 static int parse_signature(parsed_sig *ps, const char *text, wsig_error *err)
 {
-    size_t n = strlen(text);
-    if (n > MAX_SIGNATURE_TEXT)
+    if (strlen(text) > MAX_SIGNATURE_TEXT)
         return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER, "signature too long");
     const char *hex = text;
     if (hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X'))
@@ -121,15 +108,10 @@ static int parse_signature(parsed_sig *ps, const char *text, wsig_error *err)
             ps->n_recids = 2;
             return WSIG_OK;
         }
-        if (hn >= 16 && bytes[0] == 0x30)
-            return parse_der(ps, bytes, hn / 2, err);
-        return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER,
-                            "signature is neither 65-byte r||s||v, 64-byte r||s nor DER");
     }
-    size_t len;
-    if (wsig__b64_decode(bytes, &len, text, n, false) && len >= 8 && bytes[0] == 0x30)
-        return parse_der(ps, bytes, len, err);
-    return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER, "signature is not hex or base64");
+    /* DER is a signer option for other systems; verifiers take r||s[||v] only. */
+    return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER,
+                        "signature is neither 65-byte r||s||v nor 64-byte r||s in hex");
 }
 
 /* Does the signature, over one of the digests, recover to addr? */

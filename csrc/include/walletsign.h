@@ -407,8 +407,11 @@ typedef struct wsig_message {
 } wsig_message;
 
 /** Verify a signed message (a request to a Wallet Manager, or a callback).
- *  Checks, in order: headers present and well formed, timestamp within the
- *  window, signature recovers to X-Message-Address, address trusted, and
+ *  The signature is 65-byte r||s||v (v 0, 1, 27 or 28) or 64-byte r||s, in
+ *  hex with or without 0x; DER and high-S are refused.
+ *  Checks, in order: headers present and well formed, address trusted,
+ *  timestamp within the window (inclusive), signature recovers to
+ *  X-Message-Address, and
  *  (address, session, sequence) not seen before. A verified message is
  *  recorded in the replay cache. When the cache is full its oldest entry is
  *  evicted and messages not newer than that entry are refused as stale, so a
@@ -438,6 +441,91 @@ WSIG_API WSIG_WARN_UNUSED int wsig_rpc_result(char **out, size_t *out_len, const
 WSIG_API WSIG_WARN_UNUSED int wsig_rpc_error(char **out, size_t *out_len, long long code,
                                              const char *message, const char *data_json,
                                              wsig_error *err) WSIG_NONNULL(1, 2, 4);
+
+/* ------------------------------------------------------------------ */
+/* HTTP client (libcurl)                                              */
+
+typedef struct wsig_client wsig_client;
+
+typedef struct wsig_client_options {
+    double timeout;             /* whole request, seconds; 0 = 10 */
+    double connect_timeout;     /* seconds; 0 = 5 */
+    int insecure;               /* 1 = do not verify TLS peers (explicit opt-out only) */
+    const char *ca_file;        /* CA bundle to trust instead of the system's; NULL = system */
+    const char *ca_path;        /* CA directory; NULL = system */
+    const char *user_agent;     /* NULL = "walletsign/VERSION (binding)" */
+    const char *binding;        /* "c" (NULL), "python" or "lua": names the User-Agent */
+    size_t max_response;        /* bytes; 0 = 16 MiB */
+    int max_429_attempts;       /* attempts when answered 429; 0 = 5 */
+    double max_retry_after;     /* cap on a Retry-After wait, seconds; 0 = 30 */
+    int max_retries;            /* retries of 5xx/transport failures; 0 = 3, -1 = none */
+    double backoff;             /* first backoff, seconds (doubles, with jitter); 0 = 0.25 */
+    double rate;                /* limiter tokens per second; 0 = 10, < 0 = no limiter */
+    double burst;               /* limiter bucket size; 0 = 10 */
+    wsig_msg_verifier *response_verifier; /* if set, responses must carry a valid
+                                             message signature (borrowed) */
+} wsig_client_options;
+
+/** A client for one base URL and one auth. auth (and response_verifier) are
+ *  borrowed and must outlive the client. Not thread-safe: one thread at a time.
+ *  opt may be NULL for the defaults. curl_global_init runs once per process. */
+WSIG_API WSIG_WARN_UNUSED int wsig_client_new(wsig_client **out, const char *base_url,
+                                              wsig_auth *auth, const wsig_client_options *opt,
+                                              wsig_error *err) WSIG_NONNULL(1, 2, 3);
+
+WSIG_API void wsig_client_free(wsig_client *client);
+
+typedef struct wsig_response {
+    long status;
+    char *headers;              /* the final response's header block, "Name: value\r\n"... */
+    size_t headers_len;
+    char *body;                 /* NUL-terminated for convenience; body_len is exact */
+    size_t body_len;
+    int attempts;               /* how many times the request was sent */
+} wsig_response;
+
+/** Free what a response owns and zero it. */
+WSIG_API void wsig_response_clear(wsig_response *res);
+
+/** Find a header in a response (case-insensitive). Returns a pointer into a
+ *  buffer of len bytes (not NUL-terminated), or NULL. */
+WSIG_API const char *wsig_response_header(const wsig_response *res, const char *name, size_t *len)
+    WSIG_NONNULL(1, 2, 3);
+
+/** Send one signed request and return whatever HTTP status came back
+ *  (WSIG_OK for any status; errors are transport, timeout, protocol). 429s
+ *  are retried; 5xx and transport failures only for GET/HEAD or when extra
+ *  headers carry Idempotency-Key. path_and_query is appended to the base URL.
+ *  Out: *res (wsig_response_clear). */
+WSIG_API WSIG_WARN_UNUSED int wsig_client_request(wsig_client *c, wsig_response *res,
+                                                  const char *method, const char *path_and_query,
+                                                  const void *body, size_t body_len,
+                                                  const wsig_header_ref *extra, size_t n_extra,
+                                                  wsig_error *err) WSIG_NONNULL(1, 2, 3, 4);
+
+/** Halogen: POST /query {"name":NAME,"payload":PAYLOAD} (payload_json NULL =
+ *  {}). Out: *result_json, the response body (wsig_free). Errors: WSIG_ERR_HTTP
+ *  with http_status, code, message, body and retry_after (429); transport,
+ *  timeout, protocol (non-JSON answer). */
+WSIG_API WSIG_WARN_UNUSED int wsig_client_query(wsig_client *c, char **result_json,
+                                                const char *name, const char *payload_json,
+                                                wsig_error *err) WSIG_NONNULL(1, 2, 3);
+
+/** Halogen: POST /command. Retried after it may have reached the server only
+ *  when idempotency_key is non-NULL (sent as Idempotency-Key). */
+WSIG_API WSIG_WARN_UNUSED int wsig_client_command(wsig_client *c, char **result_json,
+                                                  const char *name, const char *payload_json,
+                                                  const char *idempotency_key, wsig_error *err)
+    WSIG_NONNULL(1, 2, 3);
+
+/** Wallet Manager style: METHOD path with params_json as the body (POST; NULL
+ *  = {}) or no body (GET). Out: *result_json, the envelope's result
+ *  (wsig_free). Errors: WSIG_ERR_RPC (code, message, data_json), WSIG_ERR_HTTP,
+ *  WSIG_INVALID (a signed response failed verification), transport, protocol. */
+WSIG_API WSIG_WARN_UNUSED int wsig_client_call(wsig_client *c, char **result_json,
+                                               const char *method, const char *path,
+                                               const char *params_json, wsig_error *err)
+    WSIG_NONNULL(1, 2, 3, 4);
 
 #ifdef __cplusplus
 }
