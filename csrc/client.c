@@ -1,0 +1,605 @@
+/* The HTTP client: one libcurl easy handle per client, reused for keep-alive.
+ * Every attempt is signed afresh; retries are bounded (PROTOCOLS.md §1). */
+#include "internal.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_HEADER_BLOCK (64 * 1024)
+#define MAX_URL 4096
+
+struct wsig_client {
+    CURL *curl;
+    char errbuf[CURL_ERROR_SIZE];
+    char *base_url;
+    wsig_auth *auth;
+    wsig_client_options opt;
+    char user_agent[160];
+    double tokens;          /* rate limiter bucket */
+    double last_refill;
+    uint64_t rng;           /* jitter only */
+};
+
+typedef struct {
+    char *data;
+    size_t len, cap, limit;
+    bool overflow;
+} buffer;
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                      */
+
+static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode g_curl_init;
+
+static void curl_init_once(void)
+{
+    g_curl_init = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static double monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s)
+{
+    if (s <= 0)
+        return;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+        ;
+}
+
+static double jitter(wsig_client *c)
+{
+    c->rng ^= c->rng << 13;
+    c->rng ^= c->rng >> 7;
+    c->rng ^= c->rng << 17;
+    return (double)(c->rng >> 11) / 9007199254740992.0; /* [0, 1) */
+}
+
+static bool buffer_add(buffer *b, const void *p, size_t n)
+{
+    if (b->len + n > b->limit) {
+        b->overflow = true;
+        return false;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d)
+            return false;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return true;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    return buffer_add(ud, p, size * n) ? size * n : 0;
+}
+
+/* Keep only the final response's headers (drop 1xx and earlier hops). */
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    buffer *b = ud;
+    if (size * n >= 5 && memcmp(p, "HTTP/", 5) == 0)
+        b->len = 0;
+    return buffer_add(b, p, size * n) ? size * n : 0;
+}
+
+static bool header_safe(const char *s)
+{
+    return !strpbrk(s, "\r\n");
+}
+
+/* Retry-After: delta-seconds or an HTTP-date. Returns seconds, or -1. */
+WSIG_LOCAL double wsig__parse_retry_after(const char *value, size_t len, time_t now);
+double wsig__parse_retry_after(const char *value, size_t len, time_t now)
+{
+    char buf[64];
+    while (len && (*value == ' ' || *value == '\t'))
+        value++, len--;
+    while (len && (value[len - 1] == ' ' || value[len - 1] == '\t' || value[len - 1] == '\r'))
+        len--;
+    if (len == 0 || len >= sizeof buf)
+        return -1;
+    memcpy(buf, value, len);
+    buf[len] = '\0';
+    uint64_t secs;
+    if (wsig__parse_u64(buf, len, &secs))
+        return secs > 86400 * 365 ? 86400.0 * 365 : (double)secs;
+    time_t t = curl_getdate(buf, NULL);
+    if (t == -1)
+        return -1;
+    return t > now ? (double)(t - now) : 0.0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Construction                                                       */
+
+static void apply_defaults(wsig_client_options *o)
+{
+    if (o->timeout <= 0) o->timeout = 10;
+    if (o->connect_timeout <= 0) o->connect_timeout = 5;
+    if (o->max_response == 0) o->max_response = 16u << 20;
+    if (o->max_429_attempts <= 0) o->max_429_attempts = 5;
+    if (o->max_retry_after <= 0) o->max_retry_after = 30;
+    if (o->max_retries == 0) o->max_retries = 3;
+    if (o->max_retries < 0) o->max_retries = 0;
+    if (o->backoff <= 0) o->backoff = 0.25;
+    if (o->rate == 0) o->rate = 10;
+    if (o->burst <= 0) o->burst = 10;
+}
+
+int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
+                    const wsig_client_options *opt, wsig_error *err)
+{
+    *out = NULL;
+    wsig__reset(err);
+    size_t n = strlen(base_url);
+    if ((strncmp(base_url, "https://", 8) != 0 && strncmp(base_url, "http://", 7) != 0) ||
+        n >= MAX_URL / 2 || !header_safe(base_url))
+        return wsig__fail(err, WSIG_ERR_ARG, "base_url must be an http:// or https:// URL");
+    pthread_once(&g_curl_once, curl_init_once);
+    if (g_curl_init != CURLE_OK)
+        return wsig__fail(err, WSIG_ERR_TRANSPORT, "curl_global_init failed");
+    wsig_client *c = calloc(1, sizeof *c);
+    if (!c || !(c->base_url = strdup(base_url)) || !(c->curl = curl_easy_init())) {
+        wsig_client_free(c);
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    }
+    while (n && c->base_url[n - 1] == '/')
+        c->base_url[--n] = '\0';
+    if (opt)
+        c->opt = *opt;
+    apply_defaults(&c->opt);
+    if (c->opt.user_agent && !header_safe(c->opt.user_agent)) {
+        wsig_client_free(c);
+        return wsig__fail(err, WSIG_ERR_ARG, "bad user_agent");
+    }
+    snprintf(c->user_agent, sizeof c->user_agent, "%s",
+             c->opt.user_agent ? c->opt.user_agent : "");
+    if (!c->opt.user_agent)
+        snprintf(c->user_agent, sizeof c->user_agent, "walletsign/%s (%s)", WSIG_VERSION,
+                 c->opt.binding ? c->opt.binding : "c");
+    c->opt.user_agent = NULL; /* not retained: the copy above is used */
+    c->opt.binding = NULL;
+    c->opt.ca_file = c->opt.ca_file ? strdup(c->opt.ca_file) : NULL;
+    c->opt.ca_path = c->opt.ca_path ? strdup(c->opt.ca_path) : NULL;
+    c->auth = auth;
+    c->tokens = c->opt.burst;
+    c->last_refill = monotonic_s();
+    if (RAND_bytes((unsigned char *)&c->rng, sizeof c->rng) != 1 || !c->rng)
+        c->rng = 0x9e3779b97f4a7c15ULL;
+    *out = c;
+    return WSIG_OK;
+}
+
+void wsig_client_free(wsig_client *c)
+{
+    if (!c)
+        return;
+    if (c->curl)
+        curl_easy_cleanup(c->curl);
+    free((char *)c->opt.ca_file);
+    free((char *)c->opt.ca_path);
+    free(c->base_url);
+    free(c);
+}
+
+void wsig_response_clear(wsig_response *res)
+{
+    if (!res)
+        return;
+    free(res->headers);
+    free(res->body);
+    memset(res, 0, sizeof *res);
+}
+
+const char *wsig_response_header(const wsig_response *res, const char *name, size_t *len)
+{
+    size_t nl = strlen(name);
+    const char *p = res->headers, *end = res->headers ? res->headers + res->headers_len : NULL;
+    while (p && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = eol ? eol : end;
+        if ((size_t)(line_end - p) > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0) {
+            const char *v = p + nl + 1;
+            while (v < line_end && (*v == ' ' || *v == '\t'))
+                v++;
+            const char *ve = line_end;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            *len = (size_t)(ve - v);
+            return v;
+        }
+        p = eol ? eol + 1 : end;
+    }
+    *len = 0;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* One attempt                                                        */
+
+static void limiter_wait(wsig_client *c)
+{
+    if (c->opt.rate < 0)
+        return;
+    double now = monotonic_s();
+    c->tokens += (now - c->last_refill) * c->opt.rate;
+    if (c->tokens > c->opt.burst)
+        c->tokens = c->opt.burst;
+    c->last_refill = now;
+    if (c->tokens < 1) {
+        double wait = (1 - c->tokens) / c->opt.rate;
+        sleep_s(wait);
+        c->tokens = 1;
+        c->last_refill = monotonic_s();
+    }
+    c->tokens -= 1;
+}
+
+typedef struct {
+    const char *method, *path;
+    const void *body;
+    size_t body_len;
+    const wsig_header_ref *extra;
+    size_t n_extra;
+    bool json_body;
+} request_spec;
+
+static int build_headers(wsig_client *c, struct curl_slist **list, const request_spec *rq,
+                         wsig_error *err)
+{
+    wsig_headers signed_h;
+    int rc = wsig_auth_sign(c->auth, &signed_h, rq->method, rq->path, rq->body, rq->body_len, 0, err);
+    if (rc != WSIG_OK)
+        return rc;
+    char line[WSIG_HEADER_NAME_MAX + WSIG_HEADER_VALUE_MAX + 4];
+    struct curl_slist *l = NULL, *t;
+    bool ok = true;
+    for (size_t i = 0; ok && i < signed_h.count; i++) {
+        int n = snprintf(line, sizeof line, "%s: %s", signed_h.h[i].name, signed_h.h[i].value);
+        ok = n > 0 && (size_t)n < sizeof line && (t = curl_slist_append(l, line)) && (l = t);
+    }
+    for (size_t i = 0; ok && i < rq->n_extra; i++) {
+        const wsig_header_ref *h = &rq->extra[i];
+        if (!h->name || !h->value || !header_safe(h->name) || !header_safe(h->value) ||
+            strchr(h->name, ':') || strlen(h->name) + strlen(h->value) + 3 > sizeof line) {
+            curl_slist_free_all(l);
+            return wsig__fail(err, WSIG_ERR_ARG, "bad extra header");
+        }
+        int n = snprintf(line, sizeof line, "%s: %s", h->name, h->value);
+        ok = n > 0 && (size_t)n < sizeof line && (t = curl_slist_append(l, line)) && (l = t);
+    }
+    /* "Expect:" stops curl waiting for 100-continue, so headers and body leave together. */
+    ok = ok && (t = curl_slist_append(l, "Expect:")) && (l = t);
+    if (ok && rq->json_body)
+        ok = (t = curl_slist_append(l, "Content-Type: application/json")) && (l = t);
+    ok = ok && (t = curl_slist_append(l, "Accept: application/json")) && (l = t);
+    if (!ok) {
+        curl_slist_free_all(l);
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    }
+    *list = l;
+    return WSIG_OK;
+}
+
+static void set_options(wsig_client *c, const char *url, const request_spec *rq,
+                        struct curl_slist *headers, buffer *hdr, buffer *body)
+{
+    CURL *h = c->curl;
+    curl_easy_reset(h); /* keeps live connections */
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(c->opt.timeout * 1000));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->opt.connect_timeout * 1000));
+    curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->opt.insecure ? 0L : 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->opt.insecure ? 0L : 2L);
+    if (c->opt.ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->opt.ca_file);
+    if (c->opt.ca_path)
+        curl_easy_setopt(h, CURLOPT_CAPATH, c->opt.ca_path);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->opt.max_response);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, hdr);
+    if (strcmp(rq->method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (rq->body_len || strcmp(rq->method, "GET") != 0) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body_len ? rq->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+    }
+}
+
+/* Returns WSIG_OK (an HTTP answer in res) or a transport/timeout/protocol error. */
+static int attempt(wsig_client *c, wsig_response *res, const char *url, const request_spec *rq,
+                   CURLcode *code, wsig_error *err)
+{
+    struct curl_slist *headers = NULL;
+    int rc = build_headers(c, &headers, rq, err);
+    if (rc != WSIG_OK)
+        return rc;
+    buffer hdr = {.limit = MAX_HEADER_BLOCK}, body = {.limit = c->opt.max_response};
+    set_options(c, url, rq, headers, &hdr, &body);
+    c->errbuf[0] = '\0';
+    *code = curl_easy_perform(c->curl);
+    curl_slist_free_all(headers);
+    if (*code == CURLE_OK) {
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &res->status);
+        res->headers = hdr.data;
+        res->headers_len = hdr.len;
+        res->body = body.data ? body.data : calloc(1, 1);
+        res->body_len = body.len;
+        return res->body ? WSIG_OK : wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    }
+    free(hdr.data);
+    free(body.data);
+    if (body.overflow || *code == CURLE_FILESIZE_EXCEEDED)
+        return wsig__fail(err, WSIG_ERR_PROTOCOL, "response larger than %zu bytes",
+                          c->opt.max_response);
+    int status = *code == CURLE_OPERATION_TIMEDOUT ? WSIG_ERR_TIMEOUT : WSIG_ERR_TRANSPORT;
+    wsig__fail(err, status, "%s: %s", curl_easy_strerror(*code),
+               c->errbuf[0] ? c->errbuf : "no detail");
+    if (err)
+        err->curl_code = (int)*code;
+    return status;
+}
+
+/* Failures after which the request cannot have reached the server. */
+static bool never_sent(CURLcode code)
+{
+    return code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||
+           code == CURLE_COULDNT_RESOLVE_PROXY;
+}
+
+/* Failures worth another try when the request is safe to repeat. */
+static bool transient(CURLcode code)
+{
+    return never_sent(code) || code == CURLE_OPERATION_TIMEDOUT || code == CURLE_GOT_NOTHING ||
+           code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR || code == CURLE_PARTIAL_FILE;
+}
+
+static double backoff_s(wsig_client *c, int retry)
+{
+    double d = c->opt.backoff * (double)(1u << (retry < 10 ? retry : 10));
+    d *= 0.5 + jitter(c); /* jitter spreads clients that failed together */
+    return d < c->opt.max_retry_after ? d : c->opt.max_retry_after;
+}
+
+static int send_request(wsig_client *c, wsig_response *res, const request_spec *rq,
+                        bool idempotent, wsig_error *err)
+{
+    memset(res, 0, sizeof *res);
+    char url[MAX_URL];
+    if (rq->path[0] != '/' || !header_safe(rq->path) ||
+        (size_t)snprintf(url, sizeof url, "%s%s", c->base_url, rq->path) >= sizeof url)
+        return wsig__fail(err, WSIG_ERR_ARG, "path must start with '/' and fit in a URL");
+    int retries = 0, rate_limited = 0;
+    for (int attempts = 1;; attempts++) {
+        limiter_wait(c);
+        wsig_error_clear(err);
+        CURLcode code = CURLE_OK;
+        int rc = attempt(c, res, url, rq, &code, err);
+        res->attempts = attempts;
+        if (rc != WSIG_OK) {
+            bool retry = (rc == WSIG_ERR_TRANSPORT || rc == WSIG_ERR_TIMEOUT) &&
+                         (never_sent(code) || (idempotent && transient(code))) &&
+                         retries < c->opt.max_retries;
+            if (!retry)
+                return rc;
+            sleep_s(backoff_s(c, retries++));
+            continue;
+        }
+        if (res->status == 429 && ++rate_limited < c->opt.max_429_attempts) {
+            size_t len;
+            const char *v = wsig_response_header(res, "Retry-After", &len);
+            double wait = v ? wsig__parse_retry_after(v, len, time(NULL)) : -1;
+            if (wait < 0)
+                wait = backoff_s(c, rate_limited - 1);
+            if (wait > c->opt.max_retry_after)
+                return WSIG_OK; /* longer than we may wait: the caller sees the 429 */
+            wsig_response_clear(res);
+            sleep_s(wait);
+            continue;
+        }
+        if (res->status >= 500 && idempotent && retries < c->opt.max_retries) {
+            wsig_response_clear(res);
+            sleep_s(backoff_s(c, retries++));
+            continue;
+        }
+        res->attempts = attempts;
+        return WSIG_OK;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Public calls                                                       */
+
+static bool is_idempotent_method(const char *m)
+{
+    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
+}
+
+int wsig_client_request(wsig_client *c, wsig_response *res, const char *method,
+                        const char *path_and_query, const void *body, size_t body_len,
+                        const wsig_header_ref *extra, size_t n_extra, wsig_error *err)
+{
+    wsig__reset(err);
+    memset(res, 0, sizeof *res);
+    if ((!body && body_len) || (!extra && n_extra))
+        return wsig__fail(err, WSIG_ERR_ARG, "NULL body or headers with a length");
+    bool idempotent = is_idempotent_method(method) ||
+                      (extra && wsig__find_header(extra, n_extra, "Idempotency-Key"));
+    request_spec rq = {method, path_and_query, body, body_len, extra, n_extra, false};
+    return send_request(c, res, &rq, idempotent, err);
+}
+
+/* Map an HTTP error answer to WSIG_ERR_HTTP with Halogen's {code, message}. */
+static int http_failure(const wsig_response *res, wsig_error *err)
+{
+    cJSON *j = cJSON_ParseWithLength(res->body, res->body_len);
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(j, "code");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(j, "message");
+    wsig__fail(err, WSIG_ERR_HTTP, "HTTP %ld%s%s", res->status,
+               cJSON_IsString(msg) ? ": " : "", cJSON_IsString(msg) ? msg->valuestring : "");
+    if (err) {
+        err->http_status = res->status;
+        if (cJSON_IsString(code))
+            snprintf(err->code, sizeof err->code, "%s", code->valuestring);
+        size_t len;
+        const char *ra = wsig_response_header(res, "Retry-After", &len);
+        err->retry_after = ra ? wsig__parse_retry_after(ra, len, time(NULL)) : -1;
+        if ((err->body = malloc(res->body_len + 1))) {
+            memcpy(err->body, res->body, res->body_len + 1);
+            err->body_len = res->body_len;
+        }
+    }
+    cJSON_Delete(j);
+    return WSIG_ERR_HTTP;
+}
+
+static int take_json_body(wsig_response *res, char **result_json, wsig_error *err)
+{
+    cJSON *j = cJSON_ParseWithLength(res->body, res->body_len);
+    cJSON_Delete(j);
+    if (!j)
+        return wsig__fail(err, WSIG_ERR_PROTOCOL, "HTTP %ld with a body that is not JSON",
+                          res->status);
+    *result_json = res->body; /* hand over the buffer: no copy */
+    res->body = NULL;
+    return WSIG_OK;
+}
+
+static int halogen(wsig_client *c, char **result_json, const char *path, const char *name,
+                   const char *payload_json, const char *idempotency_key, wsig_error *err)
+{
+    *result_json = NULL;
+    wsig__reset(err);
+    const char *payload = payload_json ? payload_json : "{}";
+    cJSON *p = cJSON_Parse(payload);
+    bool object = cJSON_IsObject(p);
+    cJSON_Delete(p);
+    if (!object)
+        return wsig__fail(err, WSIG_ERR_ARG, "payload must be a JSON object");
+    cJSON *n = cJSON_CreateString(name);
+    char *quoted = n ? cJSON_PrintUnformatted(n) : NULL;
+    cJSON_Delete(n);
+    size_t cap = (quoted ? strlen(quoted) : 0) + strlen(payload) + 32;
+    char *body = quoted ? malloc(cap) : NULL;
+    if (!body) {
+        free(quoted);
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    }
+    /* Serialised once: these exact bytes are hashed into the JWT and sent. */
+    int len = snprintf(body, cap, "{\"name\":%s,\"payload\":%s}", quoted, payload);
+    free(quoted);
+    wsig_header_ref idem = {"Idempotency-Key", idempotency_key};
+    if (idempotency_key && (!*idempotency_key || !header_safe(idempotency_key))) {
+        free(body);
+        return wsig__fail(err, WSIG_ERR_ARG, "bad idempotency key");
+    }
+    request_spec rq = {"POST", path, body, (size_t)len, idempotency_key ? &idem : NULL,
+                       idempotency_key ? 1 : 0, true};
+    wsig_response res;
+    bool idempotent = strcmp(path, "/query") == 0 || idempotency_key;
+    int rc = send_request(c, &res, &rq, idempotent, err);
+    free(body);
+    if (rc == WSIG_OK)
+        rc = res.status >= 400 ? http_failure(&res, err) : take_json_body(&res, result_json, err);
+    wsig_response_clear(&res);
+    return rc;
+}
+
+int wsig_client_query(wsig_client *c, char **result_json, const char *name,
+                      const char *payload_json, wsig_error *err)
+{
+    return halogen(c, result_json, "/query", name, payload_json, NULL, err);
+}
+
+int wsig_client_command(wsig_client *c, char **result_json, const char *name,
+                        const char *payload_json, const char *idempotency_key, wsig_error *err)
+{
+    return halogen(c, result_json, "/command", name, payload_json, idempotency_key, err);
+}
+
+/* Verify a signed response with the client's verifier (message protocol). */
+static int verify_response(wsig_client *c, const wsig_response *res, wsig_error *err)
+{
+    static const char *const names[5] = {"X-Message-Address", "X-Message-Timestamp",
+                                         "X-Message-Session", "X-Message-Sequence",
+                                         "X-Message-Signature"};
+    wsig_header_ref refs[5];
+    char values[5][256];
+    size_t n = 0;
+    for (int i = 0; i < 5; i++) {
+        size_t len;
+        const char *v = wsig_response_header(res, names[i], &len);
+        if (!v || len >= sizeof values[i])
+            continue;
+        memcpy(values[i], v, len);
+        values[i][len] = '\0';
+        refs[n++] = (wsig_header_ref){names[i], values[i]};
+    }
+    wsig_message m;
+    return wsig_msg_verify(c->opt.response_verifier, &m, refs, n, res->body, res->body_len, 0, err);
+}
+
+int wsig_client_call(wsig_client *c, char **result_json, const char *method, const char *path,
+                     const char *params_json, wsig_error *err)
+{
+    *result_json = NULL;
+    wsig__reset(err);
+    bool get = strcmp(method, "GET") == 0;
+    const char *body = get ? NULL : (params_json ? params_json : "{}");
+    if (body) {
+        cJSON *p = cJSON_Parse(body);
+        cJSON_Delete(p);
+        if (!p)
+            return wsig__fail(err, WSIG_ERR_ARG, "params must be JSON");
+    }
+    request_spec rq = {method, path, body, body ? strlen(body) : 0, NULL, 0, body != NULL};
+    wsig_response res;
+    int rc = send_request(c, &res, &rq, is_idempotent_method(method), err);
+    if (rc == WSIG_OK && c->opt.response_verifier)
+        rc = verify_response(c, &res, err);
+    if (rc == WSIG_OK) {
+        rc = wsig_rpc_parse(result_json, res.body, res.body_len, err);
+        if (err && rc != WSIG_OK)
+            err->http_status = res.status;
+        if (rc == WSIG_ERR_PROTOCOL && res.status >= 400)
+            rc = http_failure(&res, err);
+        else if (rc == WSIG_OK && res.status >= 400) {
+            wsig_free(*result_json);
+            *result_json = NULL;
+            rc = http_failure(&res, err);
+        }
+    }
+    wsig_response_clear(&res);
+    return rc;
+}
