@@ -15,6 +15,9 @@ TEST_SRC := $(wildcard tests/c/*.c)
 
 .PHONY: all deps lib test test-c test-python test-lua check bench demo clean
 
+# Component fragments (CLI, fuzzing, ...) add their own rules here.
+-include $(wildcard mk/*.mk)
+
 all: lib
 
 deps:

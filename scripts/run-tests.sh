@@ -48,9 +48,11 @@ fi
 if [ -f tests/vectors/generate.py ] && ls tests/vectors/test_*.py >/dev/null 2>&1; then
   run vectors $PY -m pytest -q -p no:cacheprovider tests/vectors
 fi
-[ -x scripts/test-python.sh ] && run python scripts/test-python.sh
-[ -x scripts/test-lua.sh ] && run lua scripts/test-lua.sh
-[ -x scripts/test-extra.sh ] && run extra scripts/test-extra.sh
+# Further suites: every scripts/test-NAME.sh (python, lua, cli, ...) ends with its summary line.
+for suite in scripts/test-*.sh; do
+  [ -x "$suite" ] || continue
+  name=${suite#scripts/test-}; run "${name%.sh}" "$suite"
+done
 
 echo "all: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
