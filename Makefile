@@ -15,9 +15,6 @@ TEST_SRC := $(wildcard tests/c/*.c)
 
 .PHONY: all deps lib test test-c test-python test-lua check bench demo clean
 
-# Component fragments (CLI, fuzzing, ...) add their own rules here.
--include $(wildcard mk/*.mk)
-
 all: lib
 
 deps:
@@ -66,3 +63,6 @@ $(BUILD)/readme_examples: README.md $(BUILD)/libwalletsign.a scripts/extract-exa
 	@for src in $(BUILD)/readme_src/*.c; do \
 	  $(CC) $(CFLAGS_ALL) -o $@/$$(basename $$src .c) $$src $(BUILD)/libwalletsign.a $(LIBS) || exit 1; \
 	done
+
+# Component fragments (CLI, fuzzing, ...) add their own rules here.
+-include $(wildcard mk/*.mk)

@@ -108,3 +108,154 @@ double t_num(const cJSON *obj, const char *name)
     const cJSON *v = cJSON_GetObjectItem(obj, name);
     return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* Helpers shared by the protocol suites                              */
+
+#include "walletsign.h"
+
+#include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+unsigned char *t_hex_alloc(const char *hex, size_t *len)
+{
+    size_t n = strlen(hex);
+    if (n % 2)
+        return NULL;
+    unsigned char *b = malloc(n / 2 + 1);
+    if (!b)
+        return NULL;
+    if (!t_hex(b, n / 2, hex)) {
+        free(b);
+        return NULL;
+    }
+    b[n / 2] = '\0';
+    if (len)
+        *len = n / 2;
+    return b;
+}
+
+char *t_hex_str(const unsigned char *in, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = malloc(2 * len + 1);
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        s[2 * i] = digits[in[i] >> 4];
+        s[2 * i + 1] = digits[in[i] & 15];
+    }
+    s[2 * len] = '\0';
+    return s;
+}
+
+bool t_streq(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+const char *t_header(const wsig_headers *h, const char *name)
+{
+    for (size_t i = 0; i < h->count && i < WSIG_MAX_HEADERS; i++)
+        if (strcmp(h->h[i].name, name) == 0)
+            return h->h[i].value;
+    return NULL;
+}
+
+const char *t_key_path(const char *name)
+{
+    char rel[512];
+    snprintf(rel, sizeof rel, "vectors/keys/%s", name);
+    return t_path(rel);
+}
+
+static int b64url_value(char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+}
+
+unsigned char *t_b64url_decode(const char *s, size_t n, size_t *out_len)
+{
+    if (n % 4 == 1)
+        return NULL;
+    unsigned char *out = malloc(n * 3 / 4 + 4);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64url_value(s[i]);
+        if (v < 0) {
+            free(out);
+            return NULL;
+        }
+        acc = acc << 6 | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}
+
+char *t_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/wsig-test-XXXXXX", base && *base ? base : "/tmp");
+    char *dir = mkdtemp(tmpl);
+    return dir ? strdup(dir) : NULL;
+}
+
+void t_rmdir_all(char *dir)
+{
+    if (!dir)
+        return;
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char path[8192];
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+    free(dir);
+}
+
+int t_run(const char *cmd, char *out, size_t cap)
+{
+    fflush(NULL);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = 0;
+    if (out && cap) {
+        size_t got;
+        while (n + 1 < cap && (got = fread(out + n, 1, cap - 1 - n, p)) > 0)
+            n += got;
+        out[n] = '\0';
+    }
+    char sink[256];
+    while (fread(sink, 1, sizeof sink, p) > 0)
+        ;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

@@ -38,4 +38,26 @@ bool t_hex(unsigned char *out, size_t out_len, const char *hex);
 const char *t_str(const cJSON *obj, const char *name);
 double t_num(const cJSON *obj, const char *name);
 
+/* --- helpers shared by the protocol suites --- */
+
+struct wsig_headers;
+/* Decode hex of any even length into a fresh NUL-terminated buffer; NULL on bad hex. */
+unsigned char *t_hex_alloc(const char *hex, size_t *len);
+/* Lowercase hex of len bytes into a fresh string (caller frees). */
+char *t_hex_str(const unsigned char *in, size_t len);
+/* strcmp that treats NULL as distinct from every string (and equal to NULL). */
+bool t_streq(const char *a, const char *b);
+/* Value of header name (exact case) in a signer's output, NULL if absent. */
+const char *t_header(const struct wsig_headers *h, const char *name);
+/* Path of tests/vectors/keys/NAME (a static buffer, like t_path). */
+const char *t_key_path(const char *name);
+/* Strict base64url (no padding) decode into a fresh buffer; NULL on failure. */
+unsigned char *t_b64url_decode(const char *s, size_t n, size_t *out_len);
+/* Make a fresh temporary directory (mkdtemp); caller removes it with t_rmdir_all. */
+char *t_tmpdir(void);
+/* Remove a directory and the plain files directly inside it. */
+void t_rmdir_all(char *dir);
+/* Run a shell command, capture its stdout (up to cap-1 bytes); returns the exit status. */
+int t_run(const char *cmd, char *out, size_t cap);
+
 #endif
