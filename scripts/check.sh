@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# make check: the C suite under ASan+UBSan (halt on error, leaks on) and under
+# valgrind memcheck (0 errors, 0 definite leaks); the Python and Lua suites
+# under ASan when their scripts support it (scripts/check-*.sh).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+fail=0; pass=0
+
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+echo "== c under ASan+UBSan"
+if make --no-print-directory -s BUILD=build/asan OPT="-O1 -g" EXTRA_CFLAGS="$SAN" EXTRA_LDFLAGS="$SAN" \
+     build/asan/test_c build/asan/readme_examples; then
+  export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  if WSIG_TEST_SCALE=${WSIG_TEST_SCALE:-1} build/asan/test_c; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+  for ex in build/asan/readme_examples/*; do
+    if "$ex" >/dev/null; then pass=$((pass + 1)); else echo "FAIL $ex"; fail=$((fail + 1)); fi
+  done
+  unset ASAN_OPTIONS UBSAN_OPTIONS
+else
+  echo "ASan build failed"; fail=$((fail + 1))
+fi
+
+echo "== c under valgrind"
+make --no-print-directory -s build/test_c || fail=$((fail + 1))
+# The thread and fork stress groups shrink under valgrind (WSIG_TEST_SCALE).
+if WSIG_TEST_SCALE=10 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+     --show-leak-kinds=definite --trace-children=no build/test_c; then
+  pass=$((pass + 1))
+else
+  echo "valgrind reported errors"; fail=$((fail + 1))
+fi
+
+for extra in scripts/check-*.sh; do
+  [ -x "$extra" ] || continue
+  echo "== $extra"
+  if "$extra"; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+done
+
+echo "check: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
