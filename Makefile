@@ -33,7 +33,8 @@ $(BUILD)/libwalletsign.so: $(CORE_OBJ)
 	$(CC) -shared -o $@ $^ $(LIBS) $(EXTRA_LDFLAGS)
 
 $(BUILD)/test_c: $(TEST_SRC) $(BUILD)/libwalletsign.a $(wildcard tests/c/*.h)
-	$(CC) $(CFLAGS_ALL) -Itests/c -o $@ $(TEST_SRC) $(BUILD)/libwalletsign.a $(LIBS) $(EXTRA_LDFLAGS)
+	$(CC) $(CFLAGS_ALL) -Itests/c -o $@ $(TEST_SRC) $(BUILD)/libwalletsign.a $(LIBS) $(EXTRA_LDFLAGS) \
+	    -Wl,--wrap=free # test_secrets.c scans freed memory for secrets
 
 test: deps
 	@$(MAKE) --no-print-directory lib
@@ -55,10 +56,11 @@ demo: deps lib
 clean:
 	rm -rf $(BUILD)
 
-# The README's C examples, extracted, compiled and run by the tests and the demo.
-$(BUILD)/readme_examples: README.md $(BUILD)/libwalletsign.a scripts/extract-examples.sh
+# The C examples of the README and docs, extracted, compiled and run by the tests and the demo.
+DOC_EXAMPLES := README.md docs/c-api.md
+$(BUILD)/readme_examples: $(DOC_EXAMPLES) $(BUILD)/libwalletsign.a scripts/extract-examples.sh
 	@rm -rf $@ $(BUILD)/readme_src
-	@scripts/extract-examples.sh README.md $(BUILD)/readme_src
+	@for md in $(DOC_EXAMPLES); do scripts/extract-examples.sh $$md $(BUILD)/readme_src; done
 	@mkdir -p $@
 	@for src in $(BUILD)/readme_src/*.c; do \
 	  $(CC) $(CFLAGS_ALL) -o $@/$$(basename $$src .c) $$src $(BUILD)/libwalletsign.a $(LIBS) || exit 1; \

@@ -248,9 +248,6 @@ int wsig_hmac_verify(const wsig_hmac_verifier *v, char *api_key_out, const char 
     unsigned char given[32], expected[32];
     if (!wsig__parse_u64(ts, strlen(ts), &t) || t > INT64_MAX)
         return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER, "timestamp is not decimal milliseconds");
-    if (!decode_signature(given, sig, o->encoding))
-        return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER, "signature is not %s of 32 bytes",
-                            o->encoding == WSIG_HMAC_HEX ? "hex" : "base64");
     int64_t now = now_ms > 0 ? now_ms : wsig__now_ms();
     int64_t skew = (int64_t)t - now;
     if (skew > v->window_ms || skew < -v->window_ms)
@@ -262,6 +259,10 @@ int wsig_hmac_verify(const wsig_hmac_verifier *v, char *api_key_out, const char 
             k = &v->keys[i];
     if (!k)
         return wsig__reject(err, WSIG_REASON_BAD_SIGNATURE, "unknown api key");
+    /* An undecodable signature is simply not the right one. */
+    if (!decode_signature(given, sig, o->encoding))
+        return wsig__reject(err, WSIG_REASON_BAD_SIGNATURE, "signature is not %s of 32 bytes",
+                            o->encoding == WSIG_HMAC_HEX ? "hex" : "base64");
     char m[MAX_METHOD];
     int rc = upper_method(m, method, err);
     if (rc == WSIG_OK)

@@ -22,10 +22,14 @@ static int cmp20(const void *a, const void *b)
     return memcmp(a, b, 20);
 }
 
-static bool parse_address(unsigned char out[20], const char *s)
+/* "0x" + 40 hex digits, any case (the EIP-55 casing is not enforced).
+ * The prefix is optional only in the caller's trusted list. */
+static bool parse_address(unsigned char out[20], const char *s, bool prefix_required)
 {
     if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
         s += 2;
+    else if (prefix_required)
+        return false;
     return wsig__hex_decode(out, 20, s, strlen(s));
 }
 
@@ -47,7 +51,7 @@ int wsig_msg_verifier_new(wsig_msg_verifier **out, const char *const *trusted, s
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < n_trusted; i++)
-        if (!trusted[i] || !parse_address(v->trusted[i], trusted[i])) {
+        if (!trusted[i] || !parse_address(v->trusted[i], trusted[i], false)) {
             wsig_msg_verifier_free(v);
             return wsig__fail(err, WSIG_ERR_ARG, "trusted address %zu is not 0x + 40 hex digits", i);
         }
@@ -177,7 +181,7 @@ int wsig_msg_verify(wsig_msg_verifier *v, wsig_message *out, const wsig_header_r
     unsigned char addr[20];
     uint64_t ts, session, sequence;
     parsed_sig ps;
-    if (!parse_address(addr, h.address))
+    if (!parse_address(addr, h.address, true))
         return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER, "X-Message-Address is not 0x + 40 hex");
     if (!parse_u64_header(&ts, h.timestamp) || ts > INT64_MAX ||
         !parse_u64_header(&session, h.session) || !parse_u64_header(&sequence, h.sequence))

@@ -3,7 +3,13 @@
 #define WSIG_TESTS_H
 
 #define WSIG_TEST_GROUPS \
-    X(test_known_answers)
+    X(test_known_answers) \
+    X(test_secrets) \
+    X(test_keys) \
+    X(test_hmac) \
+    X(test_keccak) \
+    X(test_message) \
+    X(test_message_threads)
 
 #define X(name) void name(void);
 WSIG_TEST_GROUPS
