@@ -5,6 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 total_pass=0; total_fail=0; log=$(mktemp); trap 'rm -f "$log"' EXIT
+mkdir -p "$BUILD"; all_output="$BUILD/test-output.log"; : > "$all_output" 
 
 # count SUITE: read "N passed" / "N failed" / "N error" from the suite's output.
 count() {
@@ -24,7 +25,9 @@ run() { # run NAME CMD...
   local name=$1; shift
   echo "== $name"
   "$@" 2>&1 | tee "$log"
-  count "$name" "${PIPESTATUS[0]}"
+  local rc=${PIPESTATUS[0]}
+  cat "$log" >> "$all_output"
+  count "$name" "$rc"
 }
 
 make --no-print-directory -s "$BUILD/test_c" >/dev/null || { echo "build of C tests failed"; exit 1; }
@@ -53,6 +56,9 @@ for suite in scripts/test-*.sh; do
   [ -x "$suite" ] || continue
   name=${suite#scripts/test-}; run "${name%.sh}" "$suite"
 done
+
+# Last: no test secret may appear in anything the suites printed.
+run secrets /usr/bin/python3 scripts/grep-secrets.py "$all_output"
 
 echo "all: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
