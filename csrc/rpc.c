@@ -2,48 +2,98 @@
 #include "internal.h"
 
 #include <cjson/cJSON.h>
-#include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Copy the raw text of obj's member name (or cJSON's rendering when the key
- * was written with escapes and the raw scan cannot see it). */
+/* Copy JSON text without the whitespace between tokens; strings and numbers
+ * stay byte for byte. */
+static char *compact_copy(const char *json, size_t len)
+{
+    char *out = malloc(len + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = json[i];
+        if (in_string) {
+            out[o++] = c;
+            if (c == '\\' && i + 1 < len)
+                out[o++] = json[++i];
+            else if (c == '"')
+                in_string = false;
+        } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+            out[o++] = c;
+            in_string = c == '"';
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Copy the text of obj's member name as compact JSON (or cJSON's rendering
+ * when the key was written with escapes and the raw scan cannot see it). */
 static char *member_text(const char *json, size_t len, const cJSON *item, const char *name)
 {
     size_t start, span;
-    if (wsig__json_member_span(json, len, name, &start, &span)) {
-        char *out = malloc(span + 1);
-        if (out) {
-            memcpy(out, json + start, span);
-            out[span] = '\0';
-        }
-        return out;
-    }
+    if (wsig__json_member_span(json, len, name, &start, &span))
+        return compact_copy(json + start, span);
     return cJSON_PrintUnformatted(item);
+}
+
+/* Parse len bytes that must hold one JSON value and nothing but whitespace
+ * after it (cJSON alone stops at the end of the value). */
+static cJSON *parse_exact(const char *text, size_t len)
+{
+    const char *end = NULL;
+    cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!v)
+        return NULL;
+    for (const char *p = end; p && p < text + len; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            cJSON_Delete(v);
+            return NULL;
+        }
+    return v;
+}
+
+/* The integer "code" of an error object, read from its raw text so that
+ * codes beyond 2^53 keep every digit. */
+static bool error_code(long long *code, const char *error_json, size_t len)
+{
+    size_t start, span;
+    if (!wsig__json_member_span(error_json, len, "code", &start, &span) || span == 0 || span > 20)
+        return false;
+    char buf[24];
+    memcpy(buf, error_json + start, span);
+    buf[span] = '\0';
+    const char *digits = buf[0] == '-' ? buf + 1 : buf;
+    if (!*digits || strspn(digits, "0123456789") != strlen(digits))
+        return false;
+    errno = 0;
+    *code = strtoll(buf, NULL, 10);
+    return errno != ERANGE;
 }
 
 static int rpc_failure(const cJSON *error, const char *body, size_t len, wsig_error *err)
 {
-    const cJSON *code = cJSON_GetObjectItemCaseSensitive(error, "code");
     const cJSON *message = cJSON_GetObjectItemCaseSensitive(error, "message");
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(error, "data");
-    if (!cJSON_IsNumber(code) || code->valuedouble != floor(code->valuedouble) ||
-        fabs(code->valuedouble) > 9007199254740992.0)
+    size_t start = 0, span = 0;
+    long long code;
+    /* The raw text of "error" holds the raw texts of "code" and "data". */
+    if (!wsig__json_member_span(body, len, "error", &start, &span) ||
+        !error_code(&code, body + start, span))
         return wsig__fail(err, WSIG_ERR_PROTOCOL, "error object without an integer code");
     wsig__fail(err, WSIG_ERR_RPC, "%s",
                cJSON_IsString(message) ? message->valuestring : "(no message)");
     if (err) {
-        err->rpc_code = (long long)code->valuedouble;
-        snprintf(err->code, sizeof err->code, "%lld", err->rpc_code);
-        if (data) {
-            /* Raw text of "data" inside the raw text of "error". */
-            size_t start, span;
-            if (wsig__json_member_span(body, len, "error", &start, &span))
-                err->data_json = member_text(body + start, span, data, "data");
-            else
-                err->data_json = cJSON_PrintUnformatted(data);
-        }
+        err->rpc_code = code;
+        snprintf(err->code, sizeof err->code, "%lld", code);
+        if (data)
+            err->data_json = member_text(body + start, span, data, "data");
     }
     return WSIG_ERR_RPC;
 }
@@ -54,7 +104,7 @@ int wsig_rpc_parse(char **result_json, const char *body, size_t body_len, wsig_e
     wsig__reset(err);
     if (!body)
         return wsig__fail(err, WSIG_ERR_PROTOCOL, "empty response");
-    cJSON *root = cJSON_ParseWithLength(body, body_len);
+    cJSON *root = parse_exact(body, body_len);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return wsig__fail(err, WSIG_ERR_PROTOCOL, "response is not a JSON object");
@@ -77,7 +127,7 @@ int wsig_rpc_parse(char **result_json, const char *body, size_t body_len, wsig_e
 
 static bool valid_json(const char *text, size_t len)
 {
-    cJSON *v = cJSON_ParseWithLength(text, len);
+    cJSON *v = parse_exact(text, len);
     cJSON_Delete(v);
     return v != NULL;
 }

@@ -521,15 +521,15 @@ static void test_eviction(void)
 /* Threads: one auth, 8 x 10,000 signatures                           */
 
 #define N_THREADS 8
-#define PER_THREAD 10000
-#define SAMPLE_EVERY 400
+#define SAMPLES_PER_THREAD 25 /* 200 verified in all */
 
 typedef struct {
     wsig_auth *auth;
     int index;
+    int per_thread, sample_every;
     uint64_t *sessions;
     uint64_t *sequences;
-    wsig_headers *samples; /* PER_THREAD / SAMPLE_EVERY */
+    wsig_headers *samples; /* SAMPLES_PER_THREAD of them */
     char (*sample_bodies)[48];
     int failures;
 } thread_job;
@@ -540,7 +540,7 @@ static void *signer_thread(void *arg)
     wsig_error err = WSIG_ERROR_INIT;
     wsig_headers h;
     char body[48];
-    for (int i = 0; i < PER_THREAD; i++) {
+    for (int i = 0; i < job->per_thread; i++) {
         int len = snprintf(body, sizeof body, "{\"thread\":%d,\"i\":%d}", job->index, i);
         if (wsig_auth_sign(job->auth, &h, "POST", "/t", body, (size_t)len, 0, &err) != WSIG_OK ||
             h.count != 5) {
@@ -549,9 +549,9 @@ static void *signer_thread(void *arg)
         }
         job->sessions[i] = strtoull(h.h[2].value, NULL, 10);
         job->sequences[i] = strtoull(h.h[3].value, NULL, 10);
-        if (i % SAMPLE_EVERY == 0) {
-            job->samples[i / SAMPLE_EVERY] = h;
-            memcpy(job->sample_bodies[i / SAMPLE_EVERY], body, sizeof body);
+        if (i % job->sample_every == 0 && i / job->sample_every < SAMPLES_PER_THREAD) {
+            job->samples[i / job->sample_every] = h;
+            memcpy(job->sample_bodies[i / job->sample_every], body, sizeof body);
         }
     }
     return NULL;
@@ -575,18 +575,22 @@ static void test_threads(void)
     CHECK(rc == WSIG_OK, "thread signer: %s", err.message);
     if (rc)
         return;
-    const size_t total = (size_t)N_THREADS * PER_THREAD;
+    /* 8 x 10,000 signatures (divided by WSIG_TEST_SCALE under valgrind). */
+    const int per_thread = 10000 / t_scale() < 100 ? 100 : 10000 / t_scale();
+    const int sample_every = per_thread / SAMPLES_PER_THREAD;
+    const size_t total = (size_t)N_THREADS * (size_t)per_thread;
     uint64_t *sessions = calloc(total, sizeof *sessions);
     uint64_t *sequences = calloc(total, sizeof *sequences);
-    const size_t n_samples = PER_THREAD / SAMPLE_EVERY;
+    const size_t n_samples = SAMPLES_PER_THREAD;
     wsig_headers *samples = calloc((size_t)N_THREADS * n_samples, sizeof *samples);
     char(*bodies)[48] = calloc((size_t)N_THREADS * n_samples, sizeof *bodies);
     thread_job jobs[N_THREADS];
     pthread_t tids[N_THREADS];
     for (int t = 0; t < N_THREADS; t++) {
-        jobs[t] = (thread_job){auth, t, sessions + (size_t)t * PER_THREAD,
-                               sequences + (size_t)t * PER_THREAD, samples + (size_t)t * n_samples,
-                               bodies + (size_t)t * n_samples, 0};
+        jobs[t] = (thread_job){auth, t, per_thread, sample_every,
+                               sessions + (size_t)t * (size_t)per_thread,
+                               sequences + (size_t)t * (size_t)per_thread,
+                               samples + (size_t)t * n_samples, bodies + (size_t)t * n_samples, 0};
         CHECK(pthread_create(&tids[t], NULL, signer_thread, &jobs[t]) == 0, "pthread_create");
     }
     int failures = 0;
@@ -621,7 +625,10 @@ static void test_threads(void)
         wsig_header_ref refs[5];
         size_t nr = refs_of(refs, &samples[i]);
         wsig_message m;
-        rc = wsig_msg_verify(v, &m, refs, nr, bodies[i], strlen(bodies[i]), 0, &err);
+        /* At its own timestamp: a slow run must not make early samples stale. */
+        const char *ts = t_header(&samples[i], "X-Message-Timestamp");
+        rc = wsig_msg_verify(v, &m, refs, nr, bodies[i], strlen(bodies[i]),
+                             ts ? strtoll(ts, NULL, 10) : 0, &err);
         n++;
         if (rc == WSIG_OK)
             ok++;
@@ -699,7 +706,9 @@ static void test_fork(void)
     if (pid > 0) {
         int status = 0;
         waitpid(pid, &status, 0);
-        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child exit status %d", status);
+        /* The child's result travels through the pipe; its exit code is not
+         * checked (under valgrind it inherits the parent's error count). */
+        CHECK(WIFEXITED(status), "child did not exit normally: status %d", status);
     }
     CHECK(got == sizeof child && child.count == 5, "child headers: %zu bytes, count %zu", got,
           child.count);

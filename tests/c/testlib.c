@@ -259,3 +259,10 @@ int t_run(const char *cmd, char *out, size_t cap)
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+int t_scale(void)
+{
+    const char *s = getenv("WSIG_TEST_SCALE");
+    int v = s ? atoi(s) : 1;
+    return v >= 1 ? v : 1;
+}

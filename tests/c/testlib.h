@@ -57,6 +57,9 @@ unsigned char *t_b64url_decode(const char *s, size_t n, size_t *out_len);
 char *t_tmpdir(void);
 /* Remove a directory and the plain files directly inside it. */
 void t_rmdir_all(char *dir);
+/* Divisor for the stress groups' sizes: WSIG_TEST_SCALE (>= 1, default 1;
+ * make check sets 10 under valgrind). */
+int t_scale(void);
 /* Run a shell command, capture its stdout (up to cap-1 bytes); returns the exit status. */
 int t_run(const char *cmd, char *out, size_t cap);
 

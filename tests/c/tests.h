@@ -9,7 +9,9 @@
     X(test_hmac) \
     X(test_keccak) \
     X(test_message) \
-    X(test_message_threads)
+    X(test_message_threads) \
+    X(test_jwt) \
+    X(test_rpc)
 
 #define X(name) void name(void);
 WSIG_TEST_GROUPS
