@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_HEADER_BLOCK (64 * 1024)
 #define MAX_URL 4096
@@ -17,12 +18,14 @@
 struct wsig_client {
     CURL *curl;
     char errbuf[CURL_ERROR_SIZE];
+    int sends;              /* times libcurl was about to send this attempt */
     char *base_url;
     wsig_auth *auth;
     wsig_client_options opt;
     char user_agent[160];
     double tokens;          /* rate limiter bucket */
-    double last_refill;
+    double last_refill;     /* 0 until the first answer: see limiter_wait */
+    long pid;               /* a forked child makes its own curl handle */
     uint64_t rng;           /* jitter only */
 };
 
@@ -101,6 +104,17 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     if (size * n >= 5 && memcmp(p, "HTTP/", 5) == 0)
         b->len = 0;
     return buffer_add(b, p, size * n) ? size * n : 0;
+}
+
+/* libcurl silently sends a request again on a fresh connection when a reused
+ * one dies before any answer, even after the server may have received it.
+ * That would repeat a command, and a JWT nonce or message sequence. So a
+ * second send within one attempt is aborted here, and send_request decides
+ * (re-signed, and only for requests that are safe to repeat). */
+static int on_prerequest(void *ud, char *ip, char *local_ip, int port, int local_port)
+{
+    wsig_client *c = ud;
+    return ++c->sends > 1 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }
 
 static bool header_safe(const char *s)
@@ -184,7 +198,7 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
     c->opt.ca_path = c->opt.ca_path ? strdup(c->opt.ca_path) : NULL;
     c->auth = auth;
     c->tokens = c->opt.burst;
-    c->last_refill = monotonic_s();
+    c->pid = (long)getpid();
     if (RAND_bytes((unsigned char *)&c->rng, sizeof c->rng) != 1 || !c->rng)
         c->rng = 0x9e3779b97f4a7c15ULL;
     *out = c;
@@ -238,22 +252,47 @@ const char *wsig_response_header(const wsig_response *res, const char *name, siz
 /* ------------------------------------------------------------------ */
 /* One attempt                                                        */
 
+/* A token bucket that never runs ahead of the server's: the server's bucket
+ * starts at the arrival of our first request, so ours only starts refilling
+ * once the first answer is back (no earlier than that arrival). */
 static void limiter_wait(wsig_client *c)
 {
     if (c->opt.rate < 0)
         return;
     double now = monotonic_s();
-    c->tokens += (now - c->last_refill) * c->opt.rate;
-    if (c->tokens > c->opt.burst)
-        c->tokens = c->opt.burst;
-    c->last_refill = now;
-    if (c->tokens < 1) {
-        double wait = (1 - c->tokens) / c->opt.rate;
-        sleep_s(wait);
+    if (c->last_refill > 0) {
+        c->tokens += (now - c->last_refill) * c->opt.rate;
+        if (c->tokens > c->opt.burst)
+            c->tokens = c->opt.burst;
+        c->last_refill = now;
+    }
+    if (c->tokens < 1 && c->last_refill > 0) {
+        sleep_s((1 - c->tokens) / c->opt.rate);
         c->tokens = 1;
         c->last_refill = monotonic_s();
     }
     c->tokens -= 1;
+}
+
+static void limiter_answer_seen(wsig_client *c)
+{
+    if (c->last_refill == 0)
+        c->last_refill = monotonic_s();
+}
+
+/* After fork() the child must not touch the parent's connections (a TLS
+ * close_notify from the child would corrupt the parent's stream): it leaves
+ * the inherited handle alone and starts its own. */
+static int ensure_own_handle(wsig_client *c, wsig_error *err)
+{
+    if (c->pid == (long)getpid())
+        return WSIG_OK;
+    CURL *fresh = curl_easy_init();
+    if (!fresh)
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    c->curl = fresh; /* the inherited handle is deliberately not cleaned up */
+    c->pid = (long)getpid();
+    return WSIG_OK;
 }
 
 typedef struct {
@@ -291,8 +330,11 @@ static int build_headers(wsig_client *c, struct curl_slist **list, const request
     }
     /* "Expect:" stops curl waiting for 100-continue, so headers and body leave together. */
     ok = ok && (t = curl_slist_append(l, "Expect:")) && (l = t);
-    if (ok && rq->json_body)
-        ok = (t = curl_slist_append(l, "Content-Type: application/json")) && (l = t);
+    /* Without one, libcurl would label a body application/x-www-form-urlencoded. */
+    bool has_type = rq->extra && wsig__find_header(rq->extra, rq->n_extra, "Content-Type");
+    if (ok && !has_type)
+        ok = (t = curl_slist_append(l, rq->json_body ? "Content-Type: application/json"
+                                                     : "Content-Type:")) && (l = t);
     ok = ok && (t = curl_slist_append(l, "Accept: application/json")) && (l = t);
     if (!ok) {
         curl_slist_free_all(l);
@@ -328,6 +370,9 @@ static void set_options(wsig_client *c, const char *url, const request_spec *rq,
     curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, hdr);
+    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prerequest);
+    curl_easy_setopt(h, CURLOPT_PREREQDATA, c);
+    c->sends = 0;
     if (strcmp(rq->method, "HEAD") == 0) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (rq->body_len || strcmp(rq->method, "GET") != 0) {
@@ -363,6 +408,12 @@ static int attempt(wsig_client *c, wsig_response *res, const char *url, const re
     if (body.overflow || *code == CURLE_FILESIZE_EXCEEDED)
         return wsig__fail(err, WSIG_ERR_PROTOCOL, "response larger than %zu bytes",
                           c->opt.max_response);
+    if (*code == CURLE_ABORTED_BY_CALLBACK && c->sends > 1) {
+        /* Reported like an empty reply: the request may have been delivered. */
+        *code = CURLE_GOT_NOTHING;
+        snprintf(c->errbuf, sizeof c->errbuf,
+                 "the connection closed after the request was sent, before any answer");
+    }
     int status = *code == CURLE_OPERATION_TIMEDOUT ? WSIG_ERR_TIMEOUT : WSIG_ERR_TRANSPORT;
     wsig__fail(err, status, "%s: %s", curl_easy_strerror(*code),
                c->errbuf[0] ? c->errbuf : "no detail");
@@ -400,13 +451,18 @@ static int send_request(wsig_client *c, wsig_response *res, const request_spec *
     if (rq->path[0] != '/' || !header_safe(rq->path) ||
         (size_t)snprintf(url, sizeof url, "%s%s", c->base_url, rq->path) >= sizeof url)
         return wsig__fail(err, WSIG_ERR_ARG, "path must start with '/' and fit in a URL");
+    int rc = ensure_own_handle(c, err);
+    if (rc != WSIG_OK)
+        return rc;
     int retries = 0, rate_limited = 0;
     for (int attempts = 1;; attempts++) {
         limiter_wait(c);
         wsig_error_clear(err);
         CURLcode code = CURLE_OK;
-        int rc = attempt(c, res, url, rq, &code, err);
+        rc = attempt(c, res, url, rq, &code, err);
         res->attempts = attempts;
+        if (rc == WSIG_OK)
+            limiter_answer_seen(c);
         if (rc != WSIG_OK) {
             bool retry = (rc == WSIG_ERR_TRANSPORT || rc == WSIG_ERR_TIMEOUT) &&
                          (never_sent(code) || (idempotent && transient(code))) &&
@@ -463,7 +519,7 @@ int wsig_client_request(wsig_client *c, wsig_response *res, const char *method,
 /* Map an HTTP error answer to WSIG_ERR_HTTP with Halogen's {code, message}. */
 static int http_failure(const wsig_response *res, wsig_error *err)
 {
-    cJSON *j = cJSON_ParseWithLength(res->body, res->body_len);
+    cJSON *j = wsig__json_parse_exact(res->body, res->body_len);
     const cJSON *code = cJSON_GetObjectItemCaseSensitive(j, "code");
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(j, "message");
     wsig__fail(err, WSIG_ERR_HTTP, "HTTP %ld%s%s", res->status,
@@ -486,14 +542,13 @@ static int http_failure(const wsig_response *res, wsig_error *err)
 
 static int take_json_body(wsig_response *res, char **result_json, wsig_error *err)
 {
-    cJSON *j = cJSON_ParseWithLength(res->body, res->body_len);
+    cJSON *j = wsig__json_parse_exact(res->body, res->body_len);
     cJSON_Delete(j);
     if (!j)
         return wsig__fail(err, WSIG_ERR_PROTOCOL, "HTTP %ld with a body that is not JSON",
                           res->status);
-    *result_json = res->body; /* hand over the buffer: no copy */
-    res->body = NULL;
-    return WSIG_OK;
+    *result_json = wsig__json_compact(res->body, res->body_len);
+    return *result_json ? WSIG_OK : wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
 }
 
 static int halogen(wsig_client *c, char **result_json, const char *path, const char *name,
@@ -502,7 +557,8 @@ static int halogen(wsig_client *c, char **result_json, const char *path, const c
     *result_json = NULL;
     wsig__reset(err);
     const char *payload = payload_json ? payload_json : "{}";
-    cJSON *p = cJSON_Parse(payload);
+    /* Exactly one JSON object: trailing text could smuggle in other members. */
+    cJSON *p = wsig__json_parse_exact(payload, strlen(payload));
     bool object = cJSON_IsObject(p);
     cJSON_Delete(p);
     if (!object)
@@ -578,7 +634,7 @@ int wsig_client_call(wsig_client *c, char **result_json, const char *method, con
     bool get = strcmp(method, "GET") == 0;
     const char *body = get ? NULL : (params_json ? params_json : "{}");
     if (body) {
-        cJSON *p = cJSON_Parse(body);
+        cJSON *p = wsig__json_parse_exact(body, strlen(body));
         cJSON_Delete(p);
         if (!p)
             return wsig__fail(err, WSIG_ERR_ARG, "params must be JSON");

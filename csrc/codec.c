@@ -172,6 +172,19 @@ const char *wsig__find_header(const wsig_header_ref *h, size_t n, const char *na
     return NULL;
 }
 
+const char *wsig__find_unique_header(const wsig_header_ref *h, size_t n, const char *name,
+                                     bool *duplicate)
+{
+    const char *found = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (h[i].name && h[i].value && wsig__ascii_casecmp(h[i].name, name) == 0) {
+            if (found)
+                *duplicate = true;
+            found = h[i].value;
+        }
+    return found;
+}
+
 int64_t wsig__now_ms(void)
 {
     struct timespec ts;

@@ -165,8 +165,8 @@ int wsig_hmac_verifier_new(wsig_hmac_verifier **out, int64_t window_ms,
 {
     *out = NULL;
     wsig__reset(err);
-    if (window_ms < 0)
-        return wsig__fail(err, WSIG_ERR_ARG, "window_ms must be positive");
+    if (window_ms < 0 || window_ms > WSIG_MAX_WINDOW_MS)
+        return wsig__fail(err, WSIG_ERR_ARG, "window_ms must be 1..86400000 (0 = 30000)");
     wsig_hmac_verifier *v = calloc(1, sizeof *v);
     if (!v)
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
@@ -238,12 +238,15 @@ int wsig_hmac_verify(const wsig_hmac_verifier *v, char *api_key_out, const char 
 {
     wsig__reset(err);
     const struct wsig_hmac_auth *o = &v->opts;
-    const char *key = wsig__find_header(headers, n_headers, o->api_key_header);
-    const char *ts = wsig__find_header(headers, n_headers, o->timestamp_header);
-    const char *sig = wsig__find_header(headers, n_headers, o->signature_header);
+    bool dup = false;
+    const char *key = wsig__find_unique_header(headers, n_headers, o->api_key_header, &dup);
+    const char *ts = wsig__find_unique_header(headers, n_headers, o->timestamp_header, &dup);
+    const char *sig = wsig__find_unique_header(headers, n_headers, o->signature_header, &dup);
     if (!key || !ts || !sig)
         return wsig__reject(err, WSIG_REASON_MISSING_HEADER, "missing %s header",
                             !key ? o->api_key_header : !ts ? o->timestamp_header : o->signature_header);
+    if (dup)
+        return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER, "a signature header appears twice");
     uint64_t t;
     unsigned char given[32], expected[32];
     if (!wsig__parse_u64(ts, strlen(ts), &t) || t > INT64_MAX)

@@ -37,6 +37,10 @@ WSIG_LOCAL bool wsig__ct_equal(const void *a, const void *b, size_t len);
 WSIG_LOCAL bool wsig__parse_u64(const char *s, size_t len, uint64_t *out);
 WSIG_LOCAL int wsig__ascii_casecmp(const char *a, const char *b);
 WSIG_LOCAL const char *wsig__find_header(const wsig_header_ref *h, size_t n, const char *name);
+/* As wsig__find_header; sets *duplicate when the name occurs more than once
+ * (a verifier must not pick one of two differing copies). */
+WSIG_LOCAL const char *wsig__find_unique_header(const wsig_header_ref *h, size_t n,
+                                                const char *name, bool *duplicate);
 WSIG_LOCAL int64_t wsig__now_ms(void);
 WSIG_LOCAL bool wsig__set_header(wsig_headers *out, const char *name, const char *value);
 
@@ -127,10 +131,16 @@ WSIG_LOCAL bool wsig__message_digest(unsigned char out[32], int digest, const ch
                                      const char *session, const char *sequence, const void *body,
                                      size_t body_len, bool with_separator);
 
-/* --- JSON text scanning (json.c) --- */
-/* Find the raw text span of a member of a top-level JSON object. The text
- * must already be valid JSON. Returns false if the member is absent. */
+/* --- JSON text (json.c) --- */
+typedef struct cJSON cJSON;
+/* Find the raw text span of a member of a top-level JSON object, the same
+ * member cJSON_GetObjectItemCaseSensitive finds. The text must already have
+ * passed wsig__json_parse_exact. Returns false if the member is absent. */
 WSIG_LOCAL bool wsig__json_member_span(const char *json, size_t len, const char *name,
                                        size_t *start, size_t *span_len);
+/* Parse len bytes holding exactly one JSON value (plus whitespace). */
+WSIG_LOCAL cJSON *wsig__json_parse_exact(const char *text, size_t len);
+/* A malloc'd copy of JSON text without whitespace outside strings. */
+WSIG_LOCAL char *wsig__json_compact(const char *json, size_t len);
 
 #endif

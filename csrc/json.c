@@ -1,33 +1,46 @@
-/* Locating a member's raw text in JSON that cJSON has already validated, so
- * values pass through byte for byte (cJSON would reprint 2^53+ integers as
- * doubles and lose digits). */
+/* JSON helpers around cJSON.
+ *
+ * Values are passed on as their raw text (compacted), never re-printed by
+ * cJSON, which would turn integers beyond 2^53 into doubles. Every scan here
+ * follows cJSON's own reading of the text, so that what cJSON validated is
+ * exactly what is passed on: cJSON treats every byte <= 0x20 as whitespace,
+ * and its member look-up compares keys after unescaping and takes the first. */
 #include "internal.h"
 
+#include <cjson/cJSON.h>
+#include <stdlib.h>
 #include <string.h>
+
+static bool is_ws(char c)
+{
+    return (unsigned char)c <= 0x20;
+}
 
 static size_t skip_ws(const char *s, size_t i, size_t n)
 {
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+    while (i < n && is_ws(s[i]))
         i++;
     return i;
 }
 
-/* s[i] is '"': return the index just past the closing quote. */
+/* s[i] is '"': the index just past the closing quote (at most n). */
 static size_t skip_string(const char *s, size_t i, size_t n)
 {
     for (i++; i < n && s[i] != '"'; i++)
         if (s[i] == '\\')
             i++;
-    return i + 1;
+    return i < n ? i + 1 : n;
 }
 
-/* Return the index just past the value starting at s[i]. */
+/* The index just past the value starting at s[i] (at most n). */
 static size_t skip_value(const char *s, size_t i, size_t n)
 {
+    if (i >= n)
+        return n;
     if (s[i] == '"')
         return skip_string(s, i, n);
     if (s[i] != '{' && s[i] != '[') {
-        while (i < n && !strchr(",}] \t\r\n", s[i]))
+        while (i < n && !is_ws(s[i]) && s[i] != ',' && s[i] != '}' && s[i] != ']')
             i++;
         return i;
     }
@@ -37,25 +50,72 @@ static size_t skip_value(const char *s, size_t i, size_t n)
             i = skip_string(s, i, n) - 1;
         } else if (s[i] == '{' || s[i] == '[') {
             depth++;
-        } else if (s[i] == '}' || s[i] == ']') {
-            if (--depth == 0)
-                return i + 1;
+        } else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
+            return i + 1;
         }
     }
     return n;
 }
 
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Does the raw key text k[0..n) (between the quotes) unescape to the ASCII
+ * name? Escapes that decode to non-ASCII never match an ASCII name. */
+static bool key_equals(const char *k, size_t n, const char *name)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++, j++) {
+        char c = k[i];
+        if (c == '\\') {
+            if (++i >= n)
+                return false;
+            switch (k[i]) {
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'u': {
+                int v = 0;
+                for (int d = 1; d <= 4; d++) {
+                    int h = i + (size_t)d < n ? hex_digit(k[i + (size_t)d]) : -1;
+                    if (h < 0)
+                        return false;
+                    v = v << 4 | h;
+                }
+                if (v == 0 || v > 0x7f)
+                    return false;
+                c = (char)v;
+                i += 4;
+                break;
+            }
+            default: c = k[i]; /* \" \\ \/ */
+            }
+        }
+        if (name[j] != c)
+            return false;
+    }
+    return name[j] == '\0';
+}
+
 bool wsig__json_member_span(const char *json, size_t len, const char *name, size_t *start,
                             size_t *span_len)
 {
-    size_t name_len = strlen(name);
     size_t i = skip_ws(json, 0, len);
     if (i >= len || json[i] != '{')
         return false;
     i = skip_ws(json, i + 1, len);
     while (i < len && json[i] == '"') {
         size_t key_end = skip_string(json, i, len);
-        bool match = key_end - i - 2 == name_len && memcmp(json + i + 1, name, name_len) == 0;
+        if (key_end < i + 2)
+            return false;
+        bool match = key_equals(json + i + 1, key_end - i - 2, name);
         i = skip_ws(json, key_end, len);
         if (i >= len || json[i] != ':')
             return false;
@@ -71,4 +131,42 @@ bool wsig__json_member_span(const char *json, size_t len, const char *name, size
             i = skip_ws(json, i + 1, len);
     }
     return false;
+}
+
+cJSON *wsig__json_parse_exact(const char *text, size_t len)
+{
+    const char *end = NULL;
+    cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!v)
+        return NULL;
+    for (const char *p = end; p && p < text + len; p++)
+        if (!is_ws(*p)) {
+            cJSON_Delete(v);
+            return NULL;
+        }
+    return v;
+}
+
+char *wsig__json_compact(const char *json, size_t len)
+{
+    char *out = malloc(len + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = json[i];
+        if (in_string) {
+            out[o++] = c;
+            if (c == '\\' && i + 1 < len)
+                out[o++] = json[++i];
+            else if (c == '"')
+                in_string = false;
+        } else if (!is_ws(c)) {
+            out[o++] = c;
+            in_string = c == '"';
+        }
+    }
+    out[o] = '\0';
+    return out;
 }

@@ -211,10 +211,13 @@ static bool copy_claim_str(char *dst, size_t cap, const cJSON *obj, const char *
     return true;
 }
 
+/* An integer claim; times beyond 2^53 s are refused before any conversion. */
 static bool claim_int(int64_t *dst, const cJSON *obj, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble)
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= -9007199254740992.0 &&
+                                v->valuedouble <= 9007199254740992.0) ||
+        v->valuedouble != (double)(int64_t)v->valuedouble)
         return false;
     *dst = (int64_t)v->valuedouble;
     return true;
@@ -222,7 +225,7 @@ static bool claim_int(int64_t *dst, const cJSON *obj, const char *name)
 
 static int parse_claims(wsig_jwt_claims *c, const unsigned char *json, size_t len, wsig_error *err)
 {
-    cJSON *obj = cJSON_ParseWithLength((const char *)json, len);
+    cJSON *obj = wsig__json_parse_exact((const char *)json, len);
     bool ok = cJSON_IsObject(obj) && copy_claim_str(c->kid, sizeof c->kid, obj, "kid") &&
               copy_claim_str(c->sub, sizeof c->sub, obj, "sub") &&
               claim_int(&c->iat, obj, "iat") && claim_int(&c->exp, obj, "exp") &&
@@ -237,7 +240,7 @@ static int parse_claims(wsig_jwt_claims *c, const unsigned char *json, size_t le
 static int check_alg(const wsig_key *key, wsig_jwt_claims *c, const unsigned char *json,
                      size_t len, wsig_error *err)
 {
-    cJSON *obj = cJSON_ParseWithLength((const char *)json, len);
+    cJSON *obj = wsig__json_parse_exact((const char *)json, len);
     const cJSON *alg = cJSON_GetObjectItemCaseSensitive(obj, "alg");
     int rc;
     if (!cJSON_IsString(alg))
@@ -334,6 +337,8 @@ int wsig_jwt_verify(const wsig_key *key, wsig_jwt_claims *claims, const char *to
     memset(claims, 0, sizeof *claims);
     if (key->kind != WSIG_KEY_P256 && key->kind != WSIG_KEY_RSA)
         return wsig__fail(err, WSIG_ERR_KEY, "jwt verification needs a P-256 or RSA key");
+    if (leeway_s < 0 || leeway_s > WSIG_MAX_WINDOW_MS / 1000)
+        return wsig__fail(err, WSIG_ERR_ARG, "leeway must be 0..86400 seconds");
     if (token_len > MAX_TOKEN)
         return wsig__reject(err, WSIG_REASON_MALFORMED, "token too long");
     const char *dot1 = memchr(token, '.', token_len);

@@ -7,56 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Copy JSON text without the whitespace between tokens; strings and numbers
- * stay byte for byte. */
-static char *compact_copy(const char *json, size_t len)
-{
-    char *out = malloc(len + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = json[i];
-        if (in_string) {
-            out[o++] = c;
-            if (c == '\\' && i + 1 < len)
-                out[o++] = json[++i];
-            else if (c == '"')
-                in_string = false;
-        } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-            out[o++] = c;
-            in_string = c == '"';
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* Copy the text of obj's member name as compact JSON (or cJSON's rendering
  * when the key was written with escapes and the raw scan cannot see it). */
 static char *member_text(const char *json, size_t len, const cJSON *item, const char *name)
 {
     size_t start, span;
     if (wsig__json_member_span(json, len, name, &start, &span))
-        return compact_copy(json + start, span);
+        return wsig__json_compact(json + start, span);
     return cJSON_PrintUnformatted(item);
-}
-
-/* Parse len bytes that must hold one JSON value and nothing but whitespace
- * after it (cJSON alone stops at the end of the value). */
-static cJSON *parse_exact(const char *text, size_t len)
-{
-    const char *end = NULL;
-    cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!v)
-        return NULL;
-    for (const char *p = end; p && p < text + len; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            cJSON_Delete(v);
-            return NULL;
-        }
-    return v;
 }
 
 /* The integer "code" of an error object, read from its raw text so that
@@ -104,7 +62,7 @@ int wsig_rpc_parse(char **result_json, const char *body, size_t body_len, wsig_e
     wsig__reset(err);
     if (!body)
         return wsig__fail(err, WSIG_ERR_PROTOCOL, "empty response");
-    cJSON *root = parse_exact(body, body_len);
+    cJSON *root = wsig__json_parse_exact(body, body_len);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return wsig__fail(err, WSIG_ERR_PROTOCOL, "response is not a JSON object");
@@ -127,7 +85,7 @@ int wsig_rpc_parse(char **result_json, const char *body, size_t body_len, wsig_e
 
 static bool valid_json(const char *text, size_t len)
 {
-    cJSON *v = parse_exact(text, len);
+    cJSON *v = wsig__json_parse_exact(text, len);
     cJSON_Delete(v);
     return v != NULL;
 }

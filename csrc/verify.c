@@ -41,7 +41,7 @@ int wsig_msg_verifier_new(wsig_msg_verifier **out, const char *const *trusted, s
     wsig_msg_verifier_options defaults = {0};
     if (!opt)
         opt = &defaults;
-    if (opt->window_ms < 0 || opt->digest < WSIG_DIGEST_SHA256 || opt->digest > WSIG_DIGEST_EIP191)
+    if (opt->window_ms < 0 || opt->window_ms > WSIG_MAX_WINDOW_MS || opt->digest < WSIG_DIGEST_SHA256 || opt->digest > WSIG_DIGEST_EIP191)
         return wsig__fail(err, WSIG_ERR_ARG, "bad verifier option (window_ms, digest)");
     if (n_trusted && !trusted)
         return wsig__fail(err, WSIG_ERR_ARG, "trusted is NULL");
@@ -66,6 +66,11 @@ int wsig_msg_verifier_new(wsig_msg_verifier **out, const char *const *trusted, s
     }
     *out = v;
     return WSIG_OK;
+}
+
+int64_t wsig_msg_verifier_window_ms(const wsig_msg_verifier *v)
+{
+    return v->window_ms;
 }
 
 void wsig_msg_verifier_free(wsig_msg_verifier *v)
@@ -155,9 +160,12 @@ static int find_headers(msg_headers *h, const wsig_header_ref *headers, size_t n
                                          "X-Message-Session", "X-Message-Sequence",
                                          "X-Message-Signature"};
     const char **slots[5] = {&h->address, &h->timestamp, &h->session, &h->sequence, &h->signature};
+    bool dup = false;
     for (int i = 0; i < 5; i++)
-        if (!(*slots[i] = wsig__find_header(headers, n, names[i])))
+        if (!(*slots[i] = wsig__find_unique_header(headers, n, names[i], &dup)))
             return wsig__reject(err, WSIG_REASON_MISSING_HEADER, "missing %s header", names[i]);
+    if (dup)
+        return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER, "an X-Message-* header appears twice");
     return WSIG_OK;
 }
 

@@ -345,7 +345,7 @@ typedef struct wsig_jwt_claims {
 /** Verify a Halogen JWT with a public (or private) P-256 or RSA key.
  *  ES256 signatures are accepted DER-encoded or raw r||s. The header's alg
  *  must match the key. exp/iat are checked against now_s (0 = clock) with
- *  leeway_s. When expected_uri is non-NULL the uri claim must equal it; when
+ *  leeway_s (0..86400). When expected_uri is non-NULL the uri claim must equal it; when
  *  body is non-NULL the bodyHash claim must equal SHA-256(body).
  *  Returns WSIG_OK (claims filled), WSIG_INVALID (err->reason: bad_signature,
  *  expired, malformed), or an error status. */
@@ -357,7 +357,11 @@ WSIG_API WSIG_WARN_UNUSED int wsig_jwt_verify(const wsig_key *key, wsig_jwt_clai
 
 typedef struct wsig_hmac_verifier wsig_hmac_verifier;
 
-/** Server-side HMAC verifier. window_ms: 0 = 30000. opt as for signing
+/* Time windows and leeways are bounded to one day, so that time arithmetic
+ * can never overflow. */
+#define WSIG_MAX_WINDOW_MS 86400000LL
+
+/** Server-side HMAC verifier. window_ms: 0 = 30000, at most WSIG_MAX_WINDOW_MS. opt as for signing
  *  (encoding, separator, header names); NULL for the defaults. */
 WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verifier_new(wsig_hmac_verifier **out, int64_t window_ms,
                                                      const wsig_hmac_options *opt, wsig_error *err)
@@ -373,7 +377,8 @@ WSIG_API void wsig_hmac_verifier_free(wsig_hmac_verifier *v);
 
 /** Verify an HMAC-signed request. On WSIG_OK, api_key_out (if non-NULL, size
  *  WSIG_HEADER_VALUE_MAX) receives the caller's API key. Unknown API keys are
- *  reported as bad_signature. Constant-time comparison. */
+ *  reported as bad_signature; a signature header given twice is
+ *  malformed_header. Constant-time comparison. */
 WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verify(const wsig_hmac_verifier *v, char *api_key_out,
                                                const char *method, const char *path,
                                                const wsig_header_ref *headers, size_t n_headers,
@@ -383,7 +388,7 @@ WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verify(const wsig_hmac_verifier *v, char
 typedef struct wsig_msg_verifier wsig_msg_verifier;
 
 typedef struct wsig_msg_verifier_options {
-    int64_t window_ms;        /* 0 = 60000 */
+    int64_t window_ms;        /* 0 = 60000; at most WSIG_MAX_WINDOW_MS */
     size_t cache_size;        /* replay cache entries; 0 = 100000 */
     int no_replay_cache;      /* 1: skip the replay check (nginx keeps its own) */
     int digest;               /* enum wsig_digest */
@@ -397,6 +402,10 @@ WSIG_API WSIG_WARN_UNUSED int wsig_msg_verifier_new(wsig_msg_verifier **out,
 
 WSIG_API void wsig_msg_verifier_free(wsig_msg_verifier *v);
 
+/** The verifier's time window in ms (for callers keeping their own replay
+ *  store, such as nginx's lua_shared_dict). */
+WSIG_API int64_t wsig_msg_verifier_window_ms(const wsig_msg_verifier *v) WSIG_NONNULL(1);
+
 typedef struct wsig_message {
     char address[43];         /* EIP-55 */
     char session[24];         /* decimal, as received */
@@ -408,7 +417,8 @@ typedef struct wsig_message {
 
 /** Verify a signed message (a request to a Wallet Manager, or a callback).
  *  The signature is 65-byte r||s||v (v 0, 1, 27 or 28) or 64-byte r||s, in
- *  hex with or without 0x; DER and high-S are refused.
+ *  hex with or without 0x; DER and high-S are refused. A header given twice
+ *  is malformed_header.
  *  Checks, in order: headers present and well formed, address trusted,
  *  timestamp within the window (inclusive), signature recovers to
  *  X-Message-Address, and

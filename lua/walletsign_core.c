@@ -1,0 +1,2034 @@
+/*
+ * walletsign.core: the Lua shim over the public C API (walletsign.h).
+ *
+ * It converts values and errors, nothing else: every protocol rule lives in
+ * the C core. One source for Lua 5.4 and LuaJIT 2.1 (the 5.1 API), with small
+ * LUA_VERSION_NUM guards.
+ *
+ * Memory rule: nothing here raises a Lua error while C heap memory is only
+ * referenced from a C local. Everything the core hands back (strings, parsed
+ * JSON, error bodies, responses) lands in a "scratch" userdata whose __gc
+ * frees it, so even an out-of-memory error thrown by lua_pushlstring cannot
+ * leak; the normal path frees the scratch explicitly before returning.
+ *
+ * Handles (Key, Auth, HmacVerifier, MessageVerifier, Client) are userdata
+ * holding one core pointer. __gc, __close (5.4) and :close() share one closer
+ * that frees and then NULLs the pointer. A Client borrows its Auth and its
+ * response verifier (the core requires them to outlive it): the borrowed
+ * handles count their users and postpone the free until the last client is
+ * gone, so neither an explicit auth:close() nor any GC order can leave the
+ * client with a dangling pointer.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <walletsign.h>
+
+/* ------------------------------------------------------------------ */
+/* Lua 5.1 (LuaJIT) / 5.3 / 5.4 compatibility                         */
+
+#if LUA_VERSION_NUM < 502
+#define lua_rawlen(L, i) lua_objlen(L, (i))
+static int compat_absindex(lua_State *L, int i)
+{
+    return (i > 0 || i <= LUA_REGISTRYINDEX) ? i : lua_gettop(L) + i + 1;
+}
+#define lua_absindex compat_absindex
+static void *new_udata(lua_State *L, size_t size)
+{
+    return lua_newuserdata(L, size);
+}
+/* Pops a table and makes it the userdata's environment (its uservalue). */
+static void set_refs(lua_State *L, int ud)
+{
+    lua_setfenv(L, ud);
+}
+#elif LUA_VERSION_NUM < 504
+static void *new_udata(lua_State *L, size_t size)
+{
+    return lua_newuserdata(L, size);
+}
+static void set_refs(lua_State *L, int ud)
+{
+    lua_setuservalue(L, ud);
+}
+#else
+static void *new_udata(lua_State *L, size_t size)
+{
+    return lua_newuserdatauv(L, size, 1);
+}
+static void set_refs(lua_State *L, int ud)
+{
+    lua_setiuservalue(L, ud, 1);
+}
+#endif
+
+#define MAX_SAFE_INTEGER 9007199254740992.0 /* 2^53: doubles are exact below */
+#define JSON_MAX_DEPTH 1000                 /* cJSON's own nesting limit */
+
+static const char *const ERROR_MT = "walletsign.Error";
+static const char *const SCRATCH_MT = "walletsign.scratch";
+static const char *const ARRAY_MT = "walletsign.array";
+static const char *const RESPONSE_MT = "walletsign.Response";
+
+/* ------------------------------------------------------------------ */
+/* Integers: exact on 5.4; decimal strings above 2^53 on LuaJIT        */
+
+static void push_i64(lua_State *L, long long v)
+{
+#if LUA_VERSION_NUM >= 503
+    lua_pushinteger(L, (lua_Integer)v);
+#else
+    if ((double)v <= MAX_SAFE_INTEGER && (double)v >= -MAX_SAFE_INTEGER) {
+        lua_pushnumber(L, (lua_Number)v);
+    } else {
+        char buf[24];
+        snprintf(buf, sizeof buf, "%lld", v);
+        lua_pushstring(L, buf);
+    }
+#endif
+}
+
+/* Strict decimal: optional '-' (if allowed), digits only, no overflow. */
+static int parse_decimal(const char *s, size_t n, int allow_negative, unsigned long long *mag,
+                         int *negative)
+{
+    size_t i = 0;
+    *negative = 0;
+    if (allow_negative && n > 0 && s[0] == '-') {
+        *negative = 1;
+        i = 1;
+    }
+    if (i == n)
+        return 0;
+    unsigned long long v = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (~0ULL - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    *mag = v;
+    return 1;
+}
+
+/* An integer given as a Lua integer, an integral float, or a decimal string. */
+static int to_i64(lua_State *L, int idx, long long *out)
+{
+    int t = lua_type(L, idx);
+    if (t == LUA_TNUMBER) {
+#if LUA_VERSION_NUM >= 503
+        if (lua_isinteger(L, idx)) {
+            *out = (long long)lua_tointeger(L, idx);
+            return 1;
+        }
+#endif
+        lua_Number d = lua_tonumber(L, idx);
+        if (d != floor(d) || d < -9223372036854775808.0 || d >= 9223372036854775808.0)
+            return 0;
+        *out = (long long)d;
+        return 1;
+    }
+    if (t == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        unsigned long long mag;
+        int neg;
+        if (!parse_decimal(s, n, 1, &mag, &neg))
+            return 0;
+        if (neg ? mag > 9223372036854775808ULL : mag > 9223372036854775807ULL)
+            return 0;
+        *out = neg ? (long long)(0 - mag) : (long long)mag;
+        return 1;
+    }
+    return 0;
+}
+
+static int to_u64(lua_State *L, int idx, unsigned long long *out)
+{
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        int neg;
+        return parse_decimal(s, n, 0, out, &neg);
+    }
+    long long v;
+    if (!to_i64(L, idx, &v) || v < 0)
+        return 0;
+    *out = (unsigned long long)v;
+    return 1;
+}
+
+static long long check_i64(lua_State *L, int idx)
+{
+    long long v;
+    if (!to_i64(L, idx, &v))
+        luaL_argerror(L, idx, "integer (number or decimal string) expected");
+    return v;
+}
+
+static unsigned long long check_u64(lua_State *L, int idx)
+{
+    unsigned long long v;
+    if (!to_u64(L, idx, &v))
+        luaL_argerror(L, idx, "unsigned 64-bit integer (number or decimal string) expected");
+    return v;
+}
+
+/* The core takes C strings: an embedded NUL would silently cut what is
+ * signed or checked, so it is refused. */
+static const char *check_cstr(lua_State *L, int idx)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, idx, &n);
+    if (strlen(s) != n)
+        luaL_argerror(L, idx, "string must not contain NUL bytes");
+    return s;
+}
+
+static const char *opt_cstr(lua_State *L, int idx)
+{
+    return lua_isnoneornil(L, idx) ? NULL : check_cstr(L, idx);
+}
+
+/* ------------------------------------------------------------------ */
+/* Option tables: plain tables read with raw access, so every string  */
+/* stays anchored by the table after its stack slot is popped.         */
+
+static int get_field(lua_State *L, int t, const char *name)
+{
+    lua_pushstring(L, name);
+    lua_rawget(L, t);
+    return lua_type(L, -1);
+}
+
+static int field_error(lua_State *L, const char *name, const char *expected)
+{
+    return luaL_error(L, "bad option '%s' (%s expected, got %s)", name, expected,
+                      luaL_typename(L, -1));
+}
+
+/* Options argument at idx: a table or nothing. Returns its absolute index or 0. */
+static int opt_table(lua_State *L, int idx)
+{
+    if (lua_isnoneornil(L, idx))
+        return 0;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    return lua_absindex(L, idx);
+}
+
+static const char *opt_string(lua_State *L, int t, const char *name, const char *def, size_t *len)
+{
+    size_t n = def ? strlen(def) : 0;
+    const char *s = def;
+    if (t) {
+        int ty = get_field(L, t, name);
+        if (ty == LUA_TSTRING) {
+            s = lua_tolstring(L, -1, &n);
+            if (!len && strlen(s) != n)
+                luaL_error(L, "bad option '%s' (string must not contain NUL bytes)", name);
+        } else if (ty != LUA_TNIL) {
+            field_error(L, name, "string");
+        }
+        lua_pop(L, 1);
+    }
+    if (len)
+        *len = n;
+    return s;
+}
+
+static lua_Number opt_number(lua_State *L, int t, const char *name, lua_Number def)
+{
+    lua_Number v = def;
+    if (t) {
+        int ty = get_field(L, t, name);
+        if (ty == LUA_TNUMBER)
+            v = lua_tonumber(L, -1);
+        else if (ty != LUA_TNIL)
+            field_error(L, name, "number");
+        lua_pop(L, 1);
+    }
+    return v;
+}
+
+static long long opt_i64(lua_State *L, int t, const char *name, long long def)
+{
+    long long v = def;
+    if (t) {
+        int ty = get_field(L, t, name);
+        if (ty != LUA_TNIL && !to_i64(L, -1, &v))
+            field_error(L, name, "integer");
+        lua_pop(L, 1);
+    }
+    return v;
+}
+
+static int opt_bool(lua_State *L, int t, const char *name, int def)
+{
+    int v = def;
+    if (t) {
+        int ty = get_field(L, t, name);
+        if (ty == LUA_TBOOLEAN)
+            v = lua_toboolean(L, -1);
+        else if (ty != LUA_TNIL)
+            field_error(L, name, "boolean");
+        lua_pop(L, 1);
+    }
+    return v;
+}
+
+static int opt_enum(lua_State *L, int t, const char *name, const char *const names[], int def)
+{
+    const char *s = opt_string(L, t, name, NULL, NULL);
+    if (!s)
+        return def;
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], s) == 0)
+            return i;
+    return luaL_error(L, "bad option '%s' (unknown value '%s')", name, s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Scratch: C heap memory owned by a Lua userdata until released       */
+
+typedef struct scratch {
+    char *str;        /* a string the core returned */
+    size_t str_len;
+    int str_secret;   /* wipe it on release (private keys) */
+    char *buf;        /* JSON text being encoded */
+    size_t len, cap;
+    int oom;
+    cJSON *json;      /* a parsed JSON tree */
+    wsig_error err;   /* may own a response body and RPC data */
+    wsig_response res;
+    int has_res;
+    char why[160];    /* why a value could not be encoded */
+} scratch;
+
+static void scratch_release(scratch *s)
+{
+    if (s->str) {
+        if (s->str_secret)
+            wsig_free_secret(s->str, s->str_len);
+        else
+            wsig_free(s->str);
+        s->str = NULL;
+    }
+    free(s->buf);
+    s->buf = NULL;
+    s->len = s->cap = 0;
+    cJSON_Delete(s->json);
+    s->json = NULL;
+    wsig_error_clear(&s->err);
+    if (s->has_res) {
+        wsig_response_clear(&s->res);
+        s->has_res = 0;
+    }
+}
+
+static int scratch_gc(lua_State *L)
+{
+    scratch_release((scratch *)lua_touserdata(L, 1));
+    return 0;
+}
+
+static scratch *new_scratch(lua_State *L)
+{
+    scratch *s = (scratch *)lua_newuserdata(L, sizeof *s);
+    memset(s, 0, sizeof *s);
+    wsig_error_clear(&s->err);
+    luaL_getmetatable(L, SCRATCH_MT);
+    lua_setmetatable(L, -2);
+    return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON text -> Lua values (cJSON parses; this only converts)          */
+/* null -> walletsign.null (a NULL light userdata); arrays get the     */
+/* walletsign.array metatable so they encode back as arrays.           */
+
+static void push_cjson(lua_State *L, const cJSON *item)
+{
+    luaL_checkstack(L, 4, "JSON nested too deeply");
+    if (cJSON_IsNull(item)) {
+        lua_pushlightuserdata(L, NULL);
+    } else if (cJSON_IsFalse(item)) {
+        lua_pushboolean(L, 0);
+    } else if (cJSON_IsTrue(item)) {
+        lua_pushboolean(L, 1);
+    } else if (cJSON_IsNumber(item)) {
+        double d = item->valuedouble;
+#if LUA_VERSION_NUM >= 503
+        if (d == floor(d) && fabs(d) <= MAX_SAFE_INTEGER)
+            lua_pushinteger(L, (lua_Integer)d);
+        else
+#endif
+            lua_pushnumber(L, (lua_Number)d);
+    } else if (cJSON_IsString(item)) {
+        lua_pushstring(L, item->valuestring);
+    } else if (cJSON_IsArray(item)) {
+        lua_createtable(L, cJSON_GetArraySize(item), 0);
+        int i = 1;
+        for (const cJSON *c = item->child; c; c = c->next) {
+            push_cjson(L, c);
+            lua_rawseti(L, -2, i++);
+        }
+        luaL_getmetatable(L, ARRAY_MT);
+        lua_setmetatable(L, -2);
+    } else if (cJSON_IsObject(item)) {
+        lua_createtable(L, 0, cJSON_GetArraySize(item));
+        for (const cJSON *c = item->child; c; c = c->next) {
+            lua_pushstring(L, c->string ? c->string : "");
+            push_cjson(L, c);
+            lua_rawset(L, -3);
+        }
+    } else {
+        lua_pushnil(L);
+    }
+}
+
+/* Push the Lua value of JSON text; returns 0 (nothing pushed) if it is not JSON. */
+static int push_json_text(lua_State *L, const char *text, size_t len)
+{
+    scratch *s = new_scratch(L);
+    s->json = cJSON_ParseWithLength(text, len);
+    if (!s->json) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    push_cjson(L, s->json);
+    scratch_release(s);
+    lua_remove(L, -2);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lua values -> JSON text, into a scratch buffer                      */
+/* Tables: an empty table is {} (an object); a table whose keys are    */
+/* exactly 1..n is an array; a table with the walletsign.array         */
+/* metatable is always an array (so ws.array() gives []); any other    */
+/* table needs string keys. walletsign.null is null. 5.4 integers are  */
+/* written exactly; other numbers round-trip (%.14g, else %.17g).       */
+
+static int jb_add(scratch *s, const char *p, size_t n)
+{
+    if (s->oom)
+        return 0;
+    if (s->len + n + 1 > s->cap) {
+        size_t cap = s->cap ? s->cap : 256;
+        while (cap < s->len + n + 1)
+            cap *= 2;
+        char *nb = (char *)realloc(s->buf, cap);
+        if (!nb) {
+            s->oom = 1;
+            snprintf(s->why, sizeof s->why, "out of memory");
+            return 0;
+        }
+        s->buf = nb;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, p, n);
+    s->len += n;
+    s->buf[s->len] = '\0';
+    return 1;
+}
+
+#define JB_LIT(s, lit) jb_add((s), (lit), sizeof(lit) - 1)
+
+static int jb_string(scratch *s, const char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!JB_LIT(s, "\""))
+        return 0;
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        if (!jb_add(s, p + run, i - run))
+            return 0;
+        char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
+        size_t el = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            el = 6;
+        }
+        if (!jb_add(s, esc, el))
+            return 0;
+        run = i + 1;
+    }
+    return jb_add(s, p + run, n - run) && JB_LIT(s, "\"");
+}
+
+static int jb_number(lua_State *L, scratch *s, int idx)
+{
+    char buf[40];
+#if LUA_VERSION_NUM >= 503
+    if (lua_isinteger(L, idx)) {
+        snprintf(buf, sizeof buf, "%lld", (long long)lua_tointeger(L, idx));
+        return jb_add(s, buf, strlen(buf));
+    }
+#endif
+    double d = (double)lua_tonumber(L, idx);
+    if (!isfinite(d)) {
+        snprintf(s->why, sizeof s->why, "cannot encode NaN or infinity as JSON");
+        return 0;
+    }
+    snprintf(buf, sizeof buf, "%.14g", d);
+    if (strtod(buf, NULL) != d)
+        snprintf(buf, sizeof buf, "%.17g", d);
+    for (char *c = buf; *c; c++) /* a locale's decimal comma */
+        if (*c == ',')
+            *c = '.';
+    return jb_add(s, buf, strlen(buf));
+}
+
+static int jb_value(lua_State *L, scratch *s, int idx, int depth);
+
+static int is_array_mt(lua_State *L, int idx)
+{
+    if (!lua_getmetatable(L, idx))
+        return 0;
+    luaL_getmetatable(L, ARRAY_MT);
+    int yes = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return yes;
+}
+
+static int jb_table(lua_State *L, scratch *s, int idx, int depth)
+{
+    if (depth > JSON_MAX_DEPTH) {
+        snprintf(s->why, sizeof s->why, "table nested too deeply for JSON (or a cycle)");
+        return 0;
+    }
+    luaL_checkstack(L, 4, "JSON nested too deeply");
+    size_t n = 0;
+    int array = is_array_mt(L, idx);
+    if (array) {
+        n = lua_rawlen(L, idx);
+    } else {
+        size_t count = 0;
+        double max = 0;
+        int all_index = 1, all_string = 1;
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            count++;
+            if (lua_type(L, -2) == LUA_TSTRING) {
+                all_index = 0;
+            } else {
+                all_string = 0;
+                double k = lua_type(L, -2) == LUA_TNUMBER ? (double)lua_tonumber(L, -2) : 0;
+                if (k >= 1 && k == floor(k) && k <= MAX_SAFE_INTEGER) {
+                    if (k > max)
+                        max = k;
+                } else {
+                    all_index = 0;
+                }
+            }
+            lua_pop(L, 1);
+        }
+        if (count == 0)
+            return JB_LIT(s, "{}");
+        if (all_index && max == (double)count) {
+            array = 1;
+            n = count;
+        } else if (!all_string) {
+            snprintf(s->why, sizeof s->why,
+                     "cannot encode a table with non-string keys that is not a sequence 1..n");
+            return 0;
+        }
+    }
+    if (array) {
+        if (!JB_LIT(s, "["))
+            return 0;
+        for (size_t i = 1; i <= n; i++) {
+            if (i > 1 && !JB_LIT(s, ","))
+                return 0;
+            lua_rawgeti(L, idx, (int)i);
+            int ok = jb_value(L, s, lua_gettop(L), depth + 1);
+            lua_pop(L, 1);
+            if (!ok)
+                return 0;
+        }
+        return JB_LIT(s, "]");
+    }
+    if (!JB_LIT(s, "{"))
+        return 0;
+    int first = 1;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        size_t kl;
+        const char *k = lua_tolstring(L, -2, &kl); /* a string key: no conversion */
+        int ok = (first || JB_LIT(s, ",")) && jb_string(s, k, kl) && JB_LIT(s, ":") &&
+                 jb_value(L, s, lua_gettop(L), depth + 1);
+        first = 0;
+        lua_pop(L, 1);
+        if (!ok) {
+            lua_pop(L, 1);
+            return 0;
+        }
+    }
+    return JB_LIT(s, "}");
+}
+
+static int jb_value(lua_State *L, scratch *s, int idx, int depth)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+        return JB_LIT(s, "null");
+    case LUA_TBOOLEAN:
+        return lua_toboolean(L, idx) ? JB_LIT(s, "true") : JB_LIT(s, "false");
+    case LUA_TNUMBER:
+        return jb_number(L, s, idx);
+    case LUA_TSTRING: {
+        size_t n;
+        const char *p = lua_tolstring(L, idx, &n);
+        return jb_string(s, p, n);
+    }
+    case LUA_TTABLE:
+        return jb_table(L, s, idx, depth);
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, idx) == NULL)
+            return JB_LIT(s, "null");
+        /* fall through */
+    default:
+        snprintf(s->why, sizeof s->why, "cannot encode a %s as JSON", luaL_typename(L, idx));
+        return 0;
+    }
+}
+
+/* Encode the value at idx into a new scratch (left on the stack). A value
+ * that has no JSON form is a caller's mistake: raise, after freeing. */
+static scratch *encode_arg(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    scratch *s = new_scratch(L);
+    if (!jb_value(L, s, idx, 0)) {
+        char why[sizeof s->why];
+        memcpy(why, s->why, sizeof why);
+        scratch_release(s);
+        luaL_error(L, "%s", why);
+    }
+    return s;
+}
+
+/* JSON text for an optional payload argument: nil -> NULL, a string is
+ * taken as JSON text already, anything else is encoded into *enc (anchored
+ * in the argument's stack slot; release it after use). */
+static const char *payload_arg(lua_State *L, int idx, scratch **enc)
+{
+    *enc = NULL;
+    if (lua_isnoneornil(L, idx))
+        return NULL;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        size_t len;
+        const char *p = lua_tolstring(L, idx, &len);
+        if (strlen(p) != len)
+            luaL_argerror(L, idx, "JSON text must not contain NUL bytes");
+        return p;
+    }
+    *enc = encode_arg(L, idx);
+    lua_replace(L, idx);
+    return (*enc)->buf;
+}
+
+static void release_payload(scratch *enc)
+{
+    if (enc)
+        scratch_release(enc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Errors: nil, {kind=, reason=, status=, code=, message=, data=, ...} */
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static int push_error(lua_State *L, const wsig_error *e)
+{
+    lua_pushnil(L);
+    lua_createtable(L, 0, 10);
+    set_str(L, "kind", wsig_status_name(e->status));
+    if (e->status == WSIG_INVALID)
+        set_str(L, "reason", wsig_reason_name(e->reason));
+    set_str(L, "message", e->message);
+    if (e->http_status > 0) {
+        push_i64(L, e->http_status);
+        lua_setfield(L, -2, "status");
+    }
+    if (e->status == WSIG_ERR_RPC) {
+        push_i64(L, e->rpc_code);
+        lua_setfield(L, -2, "code");
+    } else if (e->code[0]) {
+        set_str(L, "code", e->code);
+    }
+    if (e->data_json) {
+        size_t n = strlen(e->data_json);
+        if (!push_json_text(L, e->data_json, n))
+            lua_pushlstring(L, e->data_json, n);
+        lua_setfield(L, -2, "data");
+    }
+    if (e->body) {
+        lua_pushlstring(L, e->body, e->body_len);
+        lua_setfield(L, -2, "body");
+    }
+    if (e->status == WSIG_ERR_TRANSPORT || e->status == WSIG_ERR_TIMEOUT) {
+        lua_pushinteger(L, e->curl_code);
+        lua_setfield(L, -2, "curl_code");
+    }
+    if (e->retry_after >= 0) {
+        lua_pushnumber(L, e->retry_after);
+        lua_setfield(L, -2, "retry_after");
+    }
+    luaL_getmetatable(L, ERROR_MT);
+    lua_setmetatable(L, -2);
+    return 2;
+}
+
+/* Push the error, then free what the scratch owns; returns 2 (nil, err). */
+static int scratch_error(lua_State *L, scratch *s)
+{
+    push_error(L, &s->err);
+    scratch_release(s);
+    return 2;
+}
+
+/* "walletsign invalid (bad_signature): signature does not recover ..." */
+static int error_tostring(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int base = lua_gettop(L);
+    lua_pushliteral(L, "walletsign ");
+    lua_getfield(L, 1, "kind");
+    if (!lua_isstring(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "error");
+    }
+    lua_getfield(L, 1, "reason");
+    if (lua_isstring(L, -1)) {
+        lua_pushliteral(L, " (");
+        lua_insert(L, -2);
+        lua_pushliteral(L, ")");
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, 1, "status");
+    if (lua_isnumber(L, -1)) {
+        lua_pushfstring(L, " HTTP %s", lua_tostring(L, -1));
+        lua_remove(L, -2);
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, 1, "code");
+    if (lua_isstring(L, -1)) {
+        lua_pushfstring(L, " [%s]", lua_tostring(L, -1));
+        lua_remove(L, -2);
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_pushliteral(L, ": ");
+    lua_getfield(L, 1, "message");
+    if (!lua_isstring(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "");
+    }
+    lua_concat(L, lua_gettop(L) - base);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Handles                                                             */
+
+enum { T_KEY, T_AUTH, T_HMACV, T_MSGV, T_CLIENT, T_COUNT };
+
+static const char *const TYPE_NAMES[T_COUNT] = {
+    "walletsign.Key", "walletsign.Auth", "walletsign.HmacVerifier",
+    "walletsign.MessageVerifier", "walletsign.Client",
+};
+
+typedef struct handle {
+    void *p;
+    int type;
+    int closed;
+    int users;                  /* clients borrowing p */
+    struct handle *borrowed[2]; /* a client's auth and response verifier */
+    long long window_ms;        /* a message verifier's window (walletsign.nginx needs it) */
+    int replay_cache;
+} handle;
+
+static void free_now(handle *h)
+{
+    void *p = h->p;
+    h->p = NULL;
+    switch (h->type) {
+    case T_KEY: wsig_key_free((wsig_key *)p); break;
+    case T_AUTH: wsig_auth_free((wsig_auth *)p); break;
+    case T_HMACV: wsig_hmac_verifier_free((wsig_hmac_verifier *)p); break;
+    case T_MSGV: wsig_msg_verifier_free((wsig_msg_verifier *)p); break;
+    case T_CLIENT: wsig_client_free((wsig_client *)p); break;
+    }
+}
+
+static void release(handle *h)
+{
+    if (h->p && h->closed && h->users == 0)
+        free_now(h);
+}
+
+/* __gc, __close and :close() (upvalue 1: the type). Idempotent. */
+static int handle_close(lua_State *L)
+{
+    int type = (int)lua_tointeger(L, lua_upvalueindex(1));
+    handle *h = (handle *)luaL_checkudata(L, 1, TYPE_NAMES[type]);
+    if (!h->closed) {
+        h->closed = 1;
+        release(h);
+        for (int i = 0; i < 2; i++) /* a client: give back what it borrowed */
+            if (h->borrowed[i]) {
+                h->borrowed[i]->users--;
+                release(h->borrowed[i]);
+                h->borrowed[i] = NULL;
+            }
+    }
+    return 0;
+}
+
+static handle *new_handle(lua_State *L, int type)
+{
+    handle *h = (handle *)new_udata(L, sizeof *h);
+    memset(h, 0, sizeof *h);
+    h->type = type;
+    luaL_getmetatable(L, TYPE_NAMES[type]);
+    lua_setmetatable(L, -2);
+    return h;
+}
+
+static handle *check_handle(lua_State *L, int idx, int type)
+{
+    handle *h = (handle *)luaL_checkudata(L, idx, TYPE_NAMES[type]);
+    if (h->closed || !h->p)
+        luaL_error(L, "attempt to use a closed %s", TYPE_NAMES[type]);
+    return h;
+}
+
+#define CHECK(L, idx, type, ctype) ((ctype *)check_handle((L), (idx), (type))->p)
+
+/* A handle stored in an option field (left on the stack). */
+static handle *field_handle(lua_State *L, int t, const char *name, int type, int required)
+{
+    int ty = t ? get_field(L, t, name) : (lua_pushnil(L), LUA_TNIL);
+    if (ty == LUA_TNIL && !required)
+        return NULL;
+    handle *h = (handle *)luaL_testudata(L, -1, TYPE_NAMES[type]);
+    if (!h)
+        field_error(L, name, TYPE_NAMES[type]);
+    if (h->closed || !h->p)
+        luaL_error(L, "bad option '%s' (a closed %s)", name, TYPE_NAMES[type]);
+    return h;
+}
+
+static int handle_tostring(lua_State *L)
+{
+    int type = (int)lua_tointeger(L, lua_upvalueindex(1));
+    handle *h = (handle *)luaL_checkudata(L, 1, TYPE_NAMES[type]);
+    if (h->closed || !h->p) {
+        lua_pushfstring(L, "%s (closed): %p", TYPE_NAMES[type], (void *)h);
+    } else if (type == T_KEY) {
+        const wsig_key *k = (const wsig_key *)h->p;
+        lua_pushfstring(L, "%s (%s, %d bits, %s): %p", TYPE_NAMES[type], wsig_key_algorithm(k),
+                        wsig_key_bits(k), wsig_key_is_private(k) ? "private" : "public",
+                        (void *)h);
+    } else if (type == T_AUTH) {
+        static const char *const kinds[] = {"?", "jwt", "hmac", "message"};
+        int kind = wsig_auth_kind_of((const wsig_auth *)h->p);
+        lua_pushfstring(L, "%s (%s): %p", TYPE_NAMES[type], kinds[kind >= 1 && kind <= 3 ? kind : 0],
+                        (void *)h);
+    } else {
+        lua_pushfstring(L, "%s: %p", TYPE_NAMES[type], (void *)h);
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Keys                                                                */
+
+/* The new Key is on top of the stack: return it, or nil, err (its empty
+ * handle is left to the GC). */
+static int key_result(lua_State *L, int rc, wsig_error *e)
+{
+    return rc != WSIG_OK ? push_error(L, e) : 1;
+}
+
+static int l_key_generate(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    int kind, bits = 0;
+    if (strcmp(name, "P-256") == 0) {
+        kind = WSIG_KEY_P256;
+    } else if (strcmp(name, "secp256k1") == 0) {
+        kind = WSIG_KEY_SECP256K1;
+    } else if (strcmp(name, "RSA") == 0) {
+        kind = WSIG_KEY_RSA;
+    } else if (strncmp(name, "RSA-", 4) == 0) {
+        unsigned long long b;
+        int neg;
+        if (!parse_decimal(name + 4, strlen(name + 4), 0, &b, &neg) || b > 65536)
+            return luaL_argerror(L, 1, "\"P-256\", \"RSA-4096\" or \"secp256k1\" expected");
+        kind = WSIG_KEY_RSA;
+        bits = (int)b;
+    } else {
+        return luaL_argerror(L, 1, "\"P-256\", \"RSA-4096\" or \"secp256k1\" expected");
+    }
+    handle *h = new_handle(L, T_KEY);
+    wsig_error e = WSIG_ERROR_INIT;
+    int rc = wsig_key_generate((wsig_key **)&h->p, kind, bits, &e);
+    return key_result(L, rc, &e);
+}
+
+static int l_key_load_pem(lua_State *L)
+{
+    size_t n;
+    const char *pem = luaL_checklstring(L, 1, &n);
+    const char *password = opt_cstr(L, 2);
+    handle *h = new_handle(L, T_KEY);
+    wsig_error e = WSIG_ERROR_INIT;
+    int rc = wsig_key_load_pem((wsig_key **)&h->p, pem, n, password, &e);
+    return key_result(L, rc, &e);
+}
+
+static int l_key_load_der(lua_State *L)
+{
+    size_t n;
+    const char *der = luaL_checklstring(L, 1, &n);
+    const char *password = opt_cstr(L, 2);
+    handle *h = new_handle(L, T_KEY);
+    wsig_error e = WSIG_ERROR_INIT;
+    int rc = wsig_key_load_der((wsig_key **)&h->p, (const unsigned char *)der, n, password, &e);
+    return key_result(L, rc, &e);
+}
+
+static int l_key_load_file(lua_State *L)
+{
+    const char *path = check_cstr(L, 1);
+    const char *password = opt_cstr(L, 2);
+    handle *h = new_handle(L, T_KEY);
+    wsig_error e = WSIG_ERROR_INIT;
+    int rc = wsig_key_load_file((wsig_key **)&h->p, path, password, &e);
+    return key_result(L, rc, &e);
+}
+
+/* key.load(pem_or_der_or_path [, password]): PEM if it holds a PEM armour
+ * line, DER if it starts like an ASN.1 SEQUENCE and holds a byte no path
+ * would, else a file path. */
+static int l_key_load(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    if (n >= 11 && strstr(s, "-----BEGIN ") != NULL)
+        return l_key_load_pem(L);
+    if (n >= 2 && (unsigned char)s[0] == 0x30) {
+        for (size_t i = 1; i < n; i++)
+            if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+                return l_key_load_der(L);
+    }
+    return l_key_load_file(L);
+}
+
+static int l_key_from_hex(lua_State *L)
+{
+    const char *hex = check_cstr(L, 1);
+    handle *h = new_handle(L, T_KEY);
+    wsig_error e = WSIG_ERROR_INIT;
+    int rc = wsig_key_from_hex((wsig_key **)&h->p, hex, &e);
+    return key_result(L, rc, &e);
+}
+
+static int l_key_kind(lua_State *L)
+{
+    const wsig_key *k = CHECK(L, 1, T_KEY, const wsig_key);
+    switch (wsig_key_kind_of(k)) {
+    case WSIG_KEY_P256: lua_pushliteral(L, "P-256"); break;
+    case WSIG_KEY_RSA: lua_pushliteral(L, "RSA"); break;
+    case WSIG_KEY_SECP256K1: lua_pushliteral(L, "secp256k1"); break;
+    default: lua_pushliteral(L, "unknown");
+    }
+    return 1;
+}
+
+static int l_key_bits(lua_State *L)
+{
+    lua_pushinteger(L, wsig_key_bits(CHECK(L, 1, T_KEY, const wsig_key)));
+    return 1;
+}
+
+static int l_key_is_private(lua_State *L)
+{
+    lua_pushboolean(L, wsig_key_is_private(CHECK(L, 1, T_KEY, const wsig_key)));
+    return 1;
+}
+
+static int l_key_algorithm(lua_State *L)
+{
+    lua_pushstring(L, wsig_key_algorithm(CHECK(L, 1, T_KEY, const wsig_key)));
+    return 1;
+}
+
+static int l_key_address(lua_State *L)
+{
+    const wsig_key *k = CHECK(L, 1, T_KEY, const wsig_key);
+    char out[43];
+    wsig_error e = WSIG_ERROR_INIT;
+    if (wsig_key_address(k, out, &e) != WSIG_OK)
+        return push_error(L, &e);
+    lua_pushstring(L, out);
+    return 1;
+}
+
+/* The core's string in s->str: push it (or nil, err) and free it. */
+static int scratch_string(lua_State *L, scratch *s, int rc)
+{
+    if (rc != WSIG_OK)
+        return scratch_error(L, s);
+    lua_pushlstring(L, s->str, s->str_len ? s->str_len : strlen(s->str));
+    scratch_release(s);
+    return 1;
+}
+
+static int l_key_public_pem(lua_State *L)
+{
+    const wsig_key *k = CHECK(L, 1, T_KEY, const wsig_key);
+    scratch *s = new_scratch(L);
+    int rc = wsig_key_public_pem(k, &s->str, &s->str_len, &s->err);
+    return scratch_string(L, s, rc);
+}
+
+static int l_key_private_pem(lua_State *L)
+{
+    const wsig_key *k = CHECK(L, 1, T_KEY, const wsig_key);
+    const char *password = opt_cstr(L, 2);
+    scratch *s = new_scratch(L);
+    s->str_secret = 1;
+    int rc = wsig_key_private_pem(k, &s->str, &s->str_len, password, &s->err);
+    return scratch_string(L, s, rc);
+}
+
+static int l_key_csr(lua_State *L)
+{
+    const wsig_key *k = CHECK(L, 1, T_KEY, const wsig_key);
+    const char *subject = check_cstr(L, 2);
+    scratch *s = new_scratch(L);
+    int rc = wsig_key_csr(k, &s->str, &s->str_len, subject, &s->err);
+    return scratch_string(L, s, rc);
+}
+
+static int l_key_save(lua_State *L)
+{
+    const wsig_key *k = CHECK(L, 1, T_KEY, const wsig_key);
+    const char *path = check_cstr(L, 2);
+    const char *password = opt_cstr(L, 3);
+    wsig_error e = WSIG_ERROR_INIT;
+    if (wsig_key_save(k, path, password, &e) != WSIG_OK)
+        return push_error(L, &e);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Auth: jwt, hmac, message                                            */
+
+/* auth handle at -2, key handle at -1 (or nil): remember the key in the
+ * auth's uservalue, pops the key. */
+static void keep_ref(lua_State *L, int ud, const char *name)
+{
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, name);
+    set_refs(L, ud);
+    lua_pop(L, 1);
+}
+
+/* Return the new auth (at stack index ud) and, if the core warned, the warning. */
+static int auth_result(lua_State *L, int ud, int rc, wsig_error *e)
+{
+    if (rc != WSIG_OK)
+        return push_error(L, e);
+    lua_pushvalue(L, ud);
+    if (e->warning[0]) {
+        lua_pushstring(L, e->warning);
+        return 2;
+    }
+    return 1;
+}
+
+static int l_jwt_auth(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const formats[] = {"der", "raw", NULL};
+    const char *key_id = opt_string(L, 1, "key_id", NULL, NULL);
+    if (!key_id)
+        return luaL_error(L, "bad option 'key_id' (string expected, got nil)");
+    wsig_jwt_options opt;
+    memset(&opt, 0, sizeof opt);
+    long long ttl = opt_i64(L, 1, "ttl", 10);
+    if (ttl < 1 || ttl > 86400)
+        return luaL_error(L, "bad option 'ttl' (1..86400 seconds expected)");
+    opt.ttl_seconds = (int)ttl;
+    opt.signature_format = opt_enum(L, 1, "signature_format", formats, 0) ? WSIG_JWT_RAW : WSIG_JWT_DER;
+    handle *h = new_handle(L, T_AUTH);
+    int ud = lua_gettop(L);
+    handle *k = field_handle(L, 1, "key", T_KEY, 1);
+    keep_ref(L, ud, "key");
+    wsig_error e = WSIG_ERROR_INIT;
+    int rc = wsig_auth_jwt_new((wsig_auth **)&h->p, (const wsig_key *)k->p, key_id, &opt, &e);
+    return auth_result(L, ud, rc, &e);
+}
+
+static int read_hmac_options(lua_State *L, int t, wsig_hmac_options *opt)
+{
+    static const char *const encodings[] = {"base64", "hex", NULL};
+    memset(opt, 0, sizeof *opt);
+    opt->encoding = opt_enum(L, t, "encoding", encodings, 0) ? WSIG_HMAC_HEX : WSIG_HMAC_BASE64;
+    opt->separator = opt_string(L, t, "separator", NULL, NULL);
+    opt->api_key_header = opt_string(L, t, "api_key_header", NULL, NULL);
+    opt->signature_header = opt_string(L, t, "signature_header", NULL, NULL);
+    opt->timestamp_header = opt_string(L, t, "timestamp_header", NULL, NULL);
+    return 0;
+}
+
+static int l_hmac_auth(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    const char *api_key = opt_string(L, 1, "api_key", NULL, NULL);
+    size_t secret_len;
+    const char *secret = opt_string(L, 1, "secret", NULL, &secret_len);
+    if (!api_key)
+        return luaL_error(L, "bad option 'api_key' (string expected, got nil)");
+    if (!secret)
+        return luaL_error(L, "bad option 'secret' (string expected, got nil)");
+    wsig_hmac_options opt;
+    read_hmac_options(L, 1, &opt);
+    handle *h = new_handle(L, T_AUTH);
+    int ud = lua_gettop(L);
+    wsig_error e = WSIG_ERROR_INIT;
+    int rc = wsig_auth_hmac_new((wsig_auth **)&h->p, api_key, secret, secret_len, &opt, &e);
+    return auth_result(L, ud, rc, &e);
+}
+
+static const char *const DIGESTS[] = {"sha256", "keccak256", "eip191", NULL};
+
+static int l_message_auth(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const encodings[] = {"rsv", "der_hex", "der_base64", NULL};
+    static const char *const empties[] = {"omit", "separator", NULL};
+    static const int enc_values[] = {WSIG_MSG_RSV, WSIG_MSG_DER_HEX, WSIG_MSG_DER_BASE64};
+    static const int digest_values[] = {WSIG_DIGEST_SHA256, WSIG_DIGEST_KECCAK256, WSIG_DIGEST_EIP191};
+    wsig_message_options opt = WSIG_MESSAGE_OPTIONS_INIT;
+    opt.encoding = enc_values[opt_enum(L, 1, "encoding", encodings, 0)];
+    opt.digest = digest_values[opt_enum(L, 1, "digest", DIGESTS, 0)];
+    long long v_offset = opt_i64(L, 1, "v_offset", 27);
+    if (v_offset != 0 && v_offset != 27)
+        return luaL_error(L, "bad option 'v_offset' (0 or 27 expected)");
+    opt.v_offset = (int)v_offset;
+    opt.empty_body = opt_enum(L, 1, "empty_body", empties, 0) ? WSIG_EMPTY_SEPARATOR : WSIG_EMPTY_OMIT;
+    opt.no_prefix = !opt_bool(L, 1, "prefix", 1);
+    handle *h = new_handle(L, T_AUTH);
+    int ud = lua_gettop(L);
+    handle *k = field_handle(L, 1, "key", T_KEY, 1);
+    keep_ref(L, ud, "key");
+    wsig_error e = WSIG_ERROR_INIT;
+    int rc = wsig_auth_message_new((wsig_auth **)&h->p, (const wsig_key *)k->p, &opt, &e);
+    return auth_result(L, ud, rc, &e);
+}
+
+static void push_headers(lua_State *L, const wsig_headers *h)
+{
+    lua_createtable(L, 0, (int)h->count);
+    for (size_t i = 0; i < h->count; i++) {
+        lua_pushstring(L, h->h[i].name);
+        lua_pushstring(L, h->h[i].value);
+        lua_rawset(L, -3);
+    }
+}
+
+/* auth:sign(method, path [, body [, {timestamp=ms}]]) -> headers | nil, err */
+static int l_auth_sign(lua_State *L)
+{
+    wsig_auth *a = CHECK(L, 1, T_AUTH, wsig_auth);
+    const char *method = check_cstr(L, 2);
+    const char *path = check_cstr(L, 3);
+    size_t body_len = 0;
+    const char *body = luaL_optlstring(L, 4, NULL, &body_len);
+    long long ts = opt_i64(L, opt_table(L, 5), "timestamp", 0);
+    wsig_headers h;
+    wsig_error e = WSIG_ERROR_INIT;
+    if (wsig_auth_sign(a, &h, method, path, body, body ? body_len : 0, ts, &e) != WSIG_OK)
+        return push_error(L, &e);
+    push_headers(L, &h);
+    return 1;
+}
+
+/* auth:token(uri [, body [, {now=seconds}]]) -> token (jwt only) */
+static int l_auth_token(lua_State *L)
+{
+    wsig_auth *a = CHECK(L, 1, T_AUTH, wsig_auth);
+    const char *uri = check_cstr(L, 2);
+    size_t body_len = 0;
+    const char *body = luaL_optlstring(L, 3, NULL, &body_len);
+    long long now = opt_i64(L, opt_table(L, 4), "now", 0);
+    scratch *s = new_scratch(L);
+    int rc = wsig_jwt_token(a, &s->str, uri, body, body ? body_len : 0, now, &s->err);
+    return scratch_string(L, s, rc);
+}
+
+/* auth:_token_fixed(uri, body, iat, nonce_hex): known answers only. */
+static int l_auth_token_fixed(lua_State *L)
+{
+    wsig_auth *a = CHECK(L, 1, T_AUTH, wsig_auth);
+    const char *uri = check_cstr(L, 2);
+    size_t body_len = 0;
+    const char *body = luaL_optlstring(L, 3, NULL, &body_len);
+    long long iat = check_i64(L, 4);
+    size_t hn;
+    const char *hex = luaL_checklstring(L, 5, &hn);
+    unsigned char nonce[20];
+    if (hn != 40)
+        return luaL_argerror(L, 5, "40 hex digits expected");
+    for (size_t i = 0; i < 20; i++) {
+        unsigned v = 0;
+        for (int j = 0; j < 2; j++) {
+            char c = hex[2 * i + j];
+            int d = c >= '0' && c <= '9' ? c - '0'
+                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            if (d < 0)
+                return luaL_argerror(L, 5, "40 hex digits expected");
+            v = v << 4 | (unsigned)d;
+        }
+        nonce[i] = (unsigned char)v;
+    }
+    scratch *s = new_scratch(L);
+    int rc = wsig_jwt_token_fixed(a, &s->str, uri, body, body ? body_len : 0, iat, nonce, &s->err);
+    return scratch_string(L, s, rc);
+}
+
+/* auth:_sign_fixed(session, sequence, body, timestamp): known answers only. */
+static int l_auth_sign_fixed(lua_State *L)
+{
+    wsig_auth *a = CHECK(L, 1, T_AUTH, wsig_auth);
+    unsigned long long session = check_u64(L, 2), sequence = check_u64(L, 3);
+    size_t body_len = 0;
+    const char *body = luaL_optlstring(L, 4, NULL, &body_len);
+    long long ts = check_i64(L, 5);
+    wsig_headers h;
+    wsig_error e = WSIG_ERROR_INIT;
+    if (wsig_message_sign_fixed(a, &h, session, sequence, body, body ? body_len : 0, ts, &e) !=
+        WSIG_OK)
+        return push_error(L, &e);
+    push_headers(L, &h);
+    return 1;
+}
+
+static int l_auth_session(lua_State *L)
+{
+    wsig_auth *a = CHECK(L, 1, T_AUTH, wsig_auth);
+    char out[24];
+    wsig_error e = WSIG_ERROR_INIT;
+    if (wsig_auth_message_session(a, out, &e) != WSIG_OK)
+        return push_error(L, &e);
+    lua_pushstring(L, out);
+    return 1;
+}
+
+static int l_auth_address(lua_State *L)
+{
+    wsig_auth *a = CHECK(L, 1, T_AUTH, wsig_auth);
+    char out[43];
+    wsig_error e = WSIG_ERROR_INIT;
+    if (wsig_auth_message_address(a, out, &e) != WSIG_OK)
+        return push_error(L, &e);
+    lua_pushstring(L, out);
+    return 1;
+}
+
+static int l_auth_kind(lua_State *L)
+{
+    switch (wsig_auth_kind_of(CHECK(L, 1, T_AUTH, wsig_auth))) {
+    case WSIG_AUTH_JWT: lua_pushliteral(L, "jwt"); break;
+    case WSIG_AUTH_HMAC: lua_pushliteral(L, "hmac"); break;
+    case WSIG_AUTH_MESSAGE: lua_pushliteral(L, "message"); break;
+    default: lua_pushliteral(L, "unknown");
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Verification                                                        */
+
+#define STACK_HEADERS 32
+
+/* Header refs from a table {name = value | {value, ...}}. Names and values
+ * must be strings (pointers into them stay valid: the table anchors them).
+ * More than STACK_HEADERS go into a userdata left on the stack. */
+static wsig_header_ref *collect_headers(lua_State *L, int t, wsig_header_ref *local, size_t *n_out)
+{
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_error(L, "bad headers (names must be strings)");
+        if (lua_type(L, -1) == LUA_TSTRING)
+            n++;
+        else if (lua_type(L, -1) == LUA_TTABLE)
+            n += lua_rawlen(L, -1);
+        else
+            luaL_error(L, "bad headers (values must be strings or lists of strings)");
+        lua_pop(L, 1);
+    }
+    wsig_header_ref *refs = local;
+    if (n > STACK_HEADERS)
+        refs = (wsig_header_ref *)lua_newuserdata(L, n * sizeof *refs);
+    size_t i = 0;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        size_t kl, vl;
+        const char *k = lua_tolstring(L, -2, &kl);
+        if (strlen(k) != kl)
+            luaL_error(L, "bad headers (NUL in a name)");
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            const char *v = lua_tolstring(L, -1, &vl);
+            if (strlen(v) != vl)
+                luaL_error(L, "bad headers (NUL in a value)");
+            if (i < n)
+                refs[i++] = (wsig_header_ref){k, v};
+        } else {
+            size_t m = lua_rawlen(L, -1);
+            for (size_t j = 1; j <= m; j++) {
+                lua_rawgeti(L, -1, (int)j);
+                if (lua_type(L, -1) != LUA_TSTRING)
+                    luaL_error(L, "bad headers (values must be strings or lists of strings)");
+                const char *v = lua_tolstring(L, -1, &vl);
+                if (strlen(v) != vl)
+                    luaL_error(L, "bad headers (NUL in a value)");
+                if (i < n)
+                    refs[i++] = (wsig_header_ref){k, v};
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);
+    }
+    *n_out = i;
+    return refs;
+}
+
+/* ws.verify_jwt(token, key_or_pem [, {leeway=, now=, uri=, body=}]) -> claims | nil, err */
+static int l_verify_jwt(lua_State *L)
+{
+    size_t token_len;
+    const char *token = luaL_checklstring(L, 1, &token_len);
+    int t = opt_table(L, 3);
+    long long leeway = opt_i64(L, t, "leeway", 0);
+    long long now = opt_i64(L, t, "now", 0);
+    const char *uri = opt_string(L, t, "uri", NULL, NULL);
+    size_t body_len = 0;
+    const char *body = opt_string(L, t, "body", NULL, &body_len);
+    if (leeway < 0 || leeway > 86400)
+        return luaL_error(L, "bad option 'leeway' (0..86400 seconds expected)");
+    const wsig_key *key;
+    handle *tmp = NULL;
+    wsig_error e = WSIG_ERROR_INIT;
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        size_t pem_len;
+        const char *pem = lua_tolstring(L, 2, &pem_len);
+        tmp = new_handle(L, T_KEY); /* freed below, or by __gc if something raises */
+        if (wsig_key_load_pem((wsig_key **)&tmp->p, pem, pem_len, NULL, &e) != WSIG_OK)
+            return push_error(L, &e);
+        key = (const wsig_key *)tmp->p;
+    } else {
+        key = CHECK(L, 2, T_KEY, const wsig_key);
+    }
+    wsig_jwt_claims c;
+    int rc = wsig_jwt_verify(key, &c, token, token_len, now, (int)leeway, uri, body, body_len, &e);
+    if (tmp) {
+        tmp->closed = 1;
+        release(tmp);
+    }
+    if (rc != WSIG_OK)
+        return push_error(L, &e);
+    lua_createtable(L, 0, 8);
+    set_str(L, "alg", c.alg);
+    set_str(L, "kid", c.kid);
+    set_str(L, "sub", c.sub);
+    push_i64(L, c.iat);
+    lua_setfield(L, -2, "iat");
+    push_i64(L, c.exp);
+    lua_setfield(L, -2, "exp");
+    set_str(L, "nonce", c.nonce);
+    set_str(L, "bodyHash", c.body_hash);
+    set_str(L, "uri", c.uri);
+    return 1;
+}
+
+/* ws.hmac_verifier{secrets={api_key=secret,...}, window_ms=30000, encoding=, separator=, ...} */
+static int l_hmac_verifier(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    long long window = opt_i64(L, 1, "window_ms", 30000);
+    if (window < 1)
+        return luaL_error(L, "bad option 'window_ms' (a positive number of ms expected)");
+    wsig_hmac_options opt;
+    read_hmac_options(L, 1, &opt);
+    if (get_field(L, 1, "secrets") != LUA_TTABLE)
+        field_error(L, "secrets", "table");
+    int secrets = lua_gettop(L);
+    handle *h = new_handle(L, T_HMACV);
+    int ud = lua_gettop(L);
+    wsig_error e = WSIG_ERROR_INIT;
+    if (wsig_hmac_verifier_new((wsig_hmac_verifier **)&h->p, window, &opt, &e) != WSIG_OK)
+        return push_error(L, &e);
+    lua_pushnil(L);
+    while (lua_next(L, secrets)) {
+        size_t kl, sl;
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "bad option 'secrets' (a table of api_key = secret strings expected)");
+        const char *k = lua_tolstring(L, -2, &kl);
+        const char *secret = lua_tolstring(L, -1, &sl);
+        if (strlen(k) != kl)
+            return luaL_error(L, "bad option 'secrets' (NUL in an api key)");
+        if (wsig_hmac_verifier_add((wsig_hmac_verifier *)h->p, k, secret, sl, &e) != WSIG_OK)
+            return push_error(L, &e);
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, ud);
+    return 1;
+}
+
+/* verifier:verify(method, path, headers, body [, {now=ms}]) -> api_key | nil, err */
+static int l_hmac_verify(lua_State *L)
+{
+    const wsig_hmac_verifier *v = CHECK(L, 1, T_HMACV, const wsig_hmac_verifier);
+    const char *method = check_cstr(L, 2);
+    const char *path = check_cstr(L, 3);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    size_t body_len = 0;
+    const char *body = luaL_optlstring(L, 5, NULL, &body_len);
+    long long now = opt_i64(L, opt_table(L, 6), "now", 0);
+    wsig_header_ref local[STACK_HEADERS];
+    size_t n;
+    const wsig_header_ref *refs = collect_headers(L, 4, local, &n);
+    char api_key[WSIG_HEADER_VALUE_MAX];
+    wsig_error e = WSIG_ERROR_INIT;
+    if (wsig_hmac_verify(v, api_key, method, path, refs, n, body, body ? body_len : 0, now, &e) !=
+        WSIG_OK)
+        return push_error(L, &e);
+    lua_pushstring(L, api_key);
+    return 1;
+}
+
+/* ws.message_verifier{trusted={...}, window_ms=60000, cache_size=100000, replay_cache=true, digest=} */
+static int l_message_verifier(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const int digest_values[] = {WSIG_DIGEST_SHA256, WSIG_DIGEST_KECCAK256, WSIG_DIGEST_EIP191};
+    wsig_msg_verifier_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.window_ms = opt_i64(L, 1, "window_ms", 60000);
+    long long cache = opt_i64(L, 1, "cache_size", 100000);
+    opt.no_replay_cache = !opt_bool(L, 1, "replay_cache", 1);
+    opt.digest = digest_values[opt_enum(L, 1, "digest", DIGESTS, 0)];
+    if (opt.window_ms < 1)
+        return luaL_error(L, "bad option 'window_ms' (a positive number of ms expected)");
+    if (cache < 1)
+        return luaL_error(L, "bad option 'cache_size' (a positive number expected)");
+    opt.cache_size = (size_t)cache;
+    if (get_field(L, 1, "trusted") != LUA_TTABLE)
+        field_error(L, "trusted", "table");
+    int trusted = lua_gettop(L);
+    size_t n = lua_rawlen(L, trusted);
+    const char **addrs = (const char **)lua_newuserdata(L, (n ? n : 1) * sizeof *addrs);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, trusted, (int)i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "bad option 'trusted' (a list of address strings expected)");
+        addrs[i] = lua_tostring(L, -1); /* anchored by the trusted table */
+        lua_pop(L, 1);
+    }
+    handle *h = new_handle(L, T_MSGV);
+    h->window_ms = opt.window_ms;
+    h->replay_cache = !opt.no_replay_cache;
+    wsig_error e = WSIG_ERROR_INIT;
+    if (wsig_msg_verifier_new((wsig_msg_verifier **)&h->p, addrs, n, &opt, &e) != WSIG_OK)
+        return push_error(L, &e);
+    return 1;
+}
+
+/* verifier:verify(headers, body [, {now=ms}]) -> {address=, session=, sequence=, timestamp=} | nil, err */
+static int l_message_verify(lua_State *L)
+{
+    wsig_msg_verifier *v = CHECK(L, 1, T_MSGV, wsig_msg_verifier);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    size_t body_len = 0;
+    const char *body = luaL_optlstring(L, 3, NULL, &body_len);
+    long long now = opt_i64(L, opt_table(L, 4), "now", 0);
+    wsig_header_ref local[STACK_HEADERS];
+    size_t n;
+    const wsig_header_ref *refs = collect_headers(L, 2, local, &n);
+    wsig_message m;
+    wsig_error e = WSIG_ERROR_INIT;
+    if (wsig_msg_verify(v, &m, refs, n, body, body ? body_len : 0, now, &e) != WSIG_OK)
+        return push_error(L, &e);
+    lua_createtable(L, 0, 4);
+    set_str(L, "address", m.address);
+    set_str(L, "session", m.session);
+    set_str(L, "sequence", m.sequence);
+    push_i64(L, m.timestamp_ms);
+    lua_setfield(L, -2, "timestamp");
+    return 1;
+}
+
+/* verifier:window_ms(), verifier:replay_cache(): what it was made with. */
+static int l_message_window(lua_State *L)
+{
+    handle *h = check_handle(L, 1, T_MSGV);
+    push_i64(L, h->window_ms);
+    return 1;
+}
+
+static int l_message_replay_cache(lua_State *L)
+{
+    lua_pushboolean(L, check_handle(L, 1, T_MSGV)->replay_cache);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON-RPC envelope                                                   */
+
+static int l_rpc_result(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    scratch *j = encode_arg(L, 1);
+    scratch *s = new_scratch(L);
+    int rc = wsig_rpc_result(&s->str, &s->str_len, j->buf, j->len, &s->err);
+    scratch_release(j);
+    return scratch_string(L, s, rc);
+}
+
+static int l_rpc_error(lua_State *L)
+{
+    long long code = check_i64(L, 1);
+    const char *message = check_cstr(L, 2);
+    scratch *d = lua_isnoneornil(L, 3) ? NULL : encode_arg(L, 3);
+    scratch *s = new_scratch(L);
+    int rc = wsig_rpc_error(&s->str, &s->str_len, code, message, d ? d->buf : NULL, &s->err);
+    if (d)
+        scratch_release(d);
+    return scratch_string(L, s, rc);
+}
+
+/* Push the Lua value of the JSON text in s->str and release s (or nil, err). */
+static int scratch_json(lua_State *L, scratch *s)
+{
+    if (!push_json_text(L, s->str, strlen(s->str))) {
+        scratch_release(s);
+        wsig_error e = WSIG_ERROR_INIT;
+        e.status = WSIG_ERR_PROTOCOL;
+        snprintf(e.message, sizeof e.message, "the response is not valid JSON");
+        return push_error(L, &e);
+    }
+    scratch_release(s);
+    return 1;
+}
+
+/* ws.rpc_parse(body) -> result | nil, err (kind "rpc_error": code, message, data) */
+static int l_rpc_parse(lua_State *L)
+{
+    size_t n;
+    const char *body = luaL_checklstring(L, 1, &n);
+    scratch *s = new_scratch(L);
+    if (wsig_rpc_parse(&s->str, body, n, &s->err) != WSIG_OK)
+        return scratch_error(L, s);
+    return scratch_json(L, s);
+}
+
+static int l_json_encode(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    scratch *s = encode_arg(L, 1);
+    lua_pushlstring(L, s->buf, s->len);
+    scratch_release(s);
+    return 1;
+}
+
+static int l_json_decode(lua_State *L)
+{
+    size_t n;
+    const char *text = luaL_checklstring(L, 1, &n);
+    if (!push_json_text(L, text, n)) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "not valid JSON");
+        return 2;
+    }
+    return 1;
+}
+
+static int l_keccak256_hex(lua_State *L)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n;
+    const char *data = luaL_checklstring(L, 1, &n);
+    unsigned char d[32];
+    char out[64];
+    wsig_keccak256(d, data, n);
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    lua_pushlstring(L, out, sizeof out);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Client                                                              */
+
+/* libcurl blocks: inside an nginx request handler (or timer) one call would
+ * stall every request of the worker, so the client refuses to run there. */
+static void refuse_in_nginx(lua_State *L)
+{
+    static const char *const blocking[] = {
+        "set", "rewrite", "server_rewrite", "access", "content", "header_filter", "body_filter",
+        "log", "timer", "balancer", "ssl_cert", "ssl_session_fetch", "ssl_session_store",
+        "ssl_client_hello", "preread", NULL,
+    };
+    lua_getglobal(L, "ngx");
+    if (lua_type(L, -1) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_getfield(L, -1, "get_phase");
+    if (lua_type(L, -1) != LUA_TFUNCTION) {
+        lua_pop(L, 2);
+        return;
+    }
+    lua_call(L, 0, 1);
+    const char *phase = lua_tostring(L, -1);
+    for (int i = 0; phase && blocking[i]; i++)
+        if (strcmp(phase, blocking[i]) == 0)
+            luaL_error(L, "walletsign: ws.client would block the nginx worker in the %s phase; "
+                          "sign with walletsign.nginx and let nginx do the I/O (proxy_pass)", phase);
+    lua_pop(L, 2);
+}
+
+/* ws.client{base_url=, auth=, timeout=10, connect_timeout=5, verify=true|false|cafile,
+ *           ca_path=, rate_limit={10, 10}|false, retries=, user_agent=, max_response=,
+ *           max_429_attempts=, max_retry_after=, backoff=, response_verifier=} */
+static int l_client(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    refuse_in_nginx(L);
+    const char *base_url = opt_string(L, 1, "base_url", NULL, NULL);
+    if (!base_url)
+        return luaL_error(L, "bad option 'base_url' (string expected, got nil)");
+    wsig_client_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.binding = "lua";
+    opt.timeout = opt_number(L, 1, "timeout", 0);
+    opt.connect_timeout = opt_number(L, 1, "connect_timeout", 0);
+    opt.ca_path = opt_string(L, 1, "ca_path", NULL, NULL);
+    opt.user_agent = opt_string(L, 1, "user_agent", NULL, NULL);
+    long long max_response = opt_i64(L, 1, "max_response", 0);
+    long long max_429 = opt_i64(L, 1, "max_429_attempts", 0);
+    if (max_429 < 0 || max_429 > 100)
+        return luaL_error(L, "bad option 'max_429_attempts' (0..100 expected)");
+    opt.max_429_attempts = (int)max_429;
+    opt.max_retry_after = opt_number(L, 1, "max_retry_after", 0);
+    opt.backoff = opt_number(L, 1, "backoff", 0);
+    if (opt.timeout < 0 || opt.connect_timeout < 0 || max_response < 0 || opt.max_retry_after < 0 ||
+        opt.backoff < 0)
+        return luaL_error(L, "bad client option (timeouts, sizes and counts must not be negative)");
+    opt.max_response = (size_t)max_response;
+
+    int ty = get_field(L, 1, "verify");
+    if (ty == LUA_TBOOLEAN)
+        opt.insecure = !lua_toboolean(L, -1);
+    else if (ty == LUA_TSTRING)
+        opt.ca_file = lua_tostring(L, -1);
+    else if (ty != LUA_TNIL)
+        field_error(L, "verify", "boolean or CA file path");
+    lua_pop(L, 1);
+
+    ty = get_field(L, 1, "rate_limit");
+    if (ty == LUA_TBOOLEAN) {
+        if (!lua_toboolean(L, -1))
+            opt.rate = -1;
+    } else if (ty == LUA_TTABLE) {
+        int t = lua_gettop(L);
+        lua_rawgeti(L, t, 1);
+        lua_rawgeti(L, t, 2);
+        opt.rate = lua_isnumber(L, -2) ? (double)lua_tonumber(L, -2) : opt_number(L, t, "rate", 0);
+        opt.burst = lua_isnumber(L, -1) ? (double)lua_tonumber(L, -1) : opt_number(L, t, "burst", 0);
+        lua_pop(L, 2);
+        if (opt.rate <= 0 || opt.burst < 1)
+            return luaL_error(L, "bad option 'rate_limit' ({rate > 0, burst >= 1} expected)");
+    } else if (ty != LUA_TNIL) {
+        field_error(L, "rate_limit", "{rate, burst} or false");
+    }
+    lua_pop(L, 1);
+
+    ty = get_field(L, 1, "retries");
+    if (ty != LUA_TNIL) {
+        long long r;
+        if (!to_i64(L, -1, &r) || r < 0 || r > 100)
+            field_error(L, "retries", "integer 0..100");
+        opt.max_retries = r == 0 ? -1 : (int)r;
+    }
+    lua_pop(L, 1);
+
+    handle *h = new_handle(L, T_CLIENT);
+    int ud = lua_gettop(L);
+    lua_createtable(L, 0, 2);
+    int refs = lua_gettop(L);
+    handle *auth = field_handle(L, 1, "auth", T_AUTH, 1);
+    lua_setfield(L, refs, "auth");
+    handle *verifier = field_handle(L, 1, "response_verifier", T_MSGV, 0);
+    lua_setfield(L, refs, "response_verifier");
+    set_refs(L, ud);
+    if (verifier)
+        opt.response_verifier = (wsig_msg_verifier *)verifier->p;
+    wsig_error e = WSIG_ERROR_INIT;
+    if (wsig_client_new((wsig_client **)&h->p, base_url, (wsig_auth *)auth->p, &opt, &e) != WSIG_OK)
+        return push_error(L, &e);
+    h->borrowed[0] = auth;
+    auth->users++;
+    if (verifier) {
+        h->borrowed[1] = verifier;
+        verifier->users++;
+    }
+    if (e.warning[0]) {
+        lua_pushvalue(L, ud);
+        lua_pushstring(L, e.warning);
+        return 2;
+    }
+    lua_pushvalue(L, ud);
+    return 1;
+}
+
+/* c:query(name [, payload]) -> decoded response | nil, err */
+static int l_client_query(lua_State *L)
+{
+    wsig_client *c = CHECK(L, 1, T_CLIENT, wsig_client);
+    refuse_in_nginx(L);
+    const char *name = check_cstr(L, 2);
+    scratch *enc;
+    const char *payload = payload_arg(L, 3, &enc);
+    scratch *s = new_scratch(L);
+    int rc = wsig_client_query(c, &s->str, name, payload, &s->err);
+    release_payload(enc);
+    if (rc != WSIG_OK)
+        return scratch_error(L, s);
+    return scratch_json(L, s);
+}
+
+/* c:command(name [, payload [, {idempotency_key=}]]) -> decoded response | nil, err */
+static int l_client_command(lua_State *L)
+{
+    wsig_client *c = CHECK(L, 1, T_CLIENT, wsig_client);
+    refuse_in_nginx(L);
+    const char *name = check_cstr(L, 2);
+    scratch *enc;
+    const char *payload = payload_arg(L, 3, &enc);
+    const char *idem = opt_string(L, opt_table(L, 4), "idempotency_key", NULL, NULL);
+    scratch *s = new_scratch(L);
+    int rc = wsig_client_command(c, &s->str, name, payload, idem, &s->err);
+    release_payload(enc);
+    if (rc != WSIG_OK)
+        return scratch_error(L, s);
+    return scratch_json(L, s);
+}
+
+/* c:call(method, path [, params]) -> the JSON-RPC result | nil, err */
+static int l_client_call(lua_State *L)
+{
+    wsig_client *c = CHECK(L, 1, T_CLIENT, wsig_client);
+    refuse_in_nginx(L);
+    const char *method = check_cstr(L, 2);
+    const char *path = check_cstr(L, 3);
+    scratch *enc;
+    const char *params = payload_arg(L, 4, &enc);
+    scratch *s = new_scratch(L);
+    int rc = wsig_client_call(c, &s->str, method, path, params, &s->err);
+    release_payload(enc);
+    if (rc != WSIG_OK)
+        return scratch_error(L, s);
+    return scratch_json(L, s);
+}
+
+/* Response headers block -> {lower-case name = value}; repeated names are
+ * joined with ", " (RFC 9110 §5.3); the status line is skipped. */
+static void push_response_headers(lua_State *L, const char *p, size_t n)
+{
+    lua_newtable(L);
+    int t = lua_gettop(L);
+    size_t i = 0;
+    while (i < n) {
+        size_t e = i;
+        while (e < n && p[e] != '\n')
+            e++;
+        size_t end = e;
+        if (end > i && p[end - 1] == '\r')
+            end--;
+        const char *colon = (const char *)memchr(p + i, ':', end - i);
+        if (colon && colon > p + i) {
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            for (const char *c = p + i; c < colon; c++)
+                luaL_addchar(&b, (*c >= 'A' && *c <= 'Z') ? (char)(*c + 32) : *c);
+            luaL_pushresult(&b);
+            const char *v = colon + 1;
+            const char *ve = p + end;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            lua_pushvalue(L, -1);
+            lua_rawget(L, t);
+            if (lua_isstring(L, -1)) {
+                lua_pushliteral(L, ", ");
+                lua_pushlstring(L, v, (size_t)(ve - v));
+                lua_concat(L, 3);
+            } else {
+                lua_pop(L, 1);
+                lua_pushlstring(L, v, (size_t)(ve - v));
+            }
+            lua_rawset(L, t);
+        }
+        i = e + 1;
+    }
+}
+
+/* c:request(method, path [, {json=, body=, headers=}]) -> {status=, headers=, body=, attempts=} | nil, err */
+static int l_client_request(lua_State *L)
+{
+    wsig_client *c = CHECK(L, 1, T_CLIENT, wsig_client);
+    refuse_in_nginx(L);
+    const char *method = check_cstr(L, 2);
+    const char *path = check_cstr(L, 3);
+    int t = opt_table(L, 4);
+    size_t body_len = 0;
+    const char *body = NULL;
+    wsig_header_ref local[STACK_HEADERS];
+    const wsig_header_ref *extra = NULL;
+    size_t n_extra = 0;
+    scratch *j = NULL;
+    if (t) {
+        body = opt_string(L, t, "body", NULL, &body_len);
+        if (get_field(L, t, "json") != LUA_TNIL) {
+            if (body)
+                return luaL_error(L, "bad options (json and body are exclusive)");
+            j = encode_arg(L, -1); /* stays on the stack while the text is in use */
+            body = j->buf;
+            body_len = j->len;
+        }
+        int ty = get_field(L, t, "headers");
+        if (ty == LUA_TTABLE)
+            extra = collect_headers(L, lua_gettop(L), local, &n_extra);
+        else if (ty != LUA_TNIL)
+            field_error(L, "headers", "table");
+        /* json= means a JSON body: say so unless the caller did. */
+        int typed = 0;
+        for (size_t i = 0; i < n_extra; i++)
+            typed |= strcasecmp(extra[i].name, "Content-Type") == 0;
+        if (j && !typed) {
+            wsig_header_ref *all = local;
+            if (extra != local || n_extra >= STACK_HEADERS)
+                all = (wsig_header_ref *)lua_newuserdata(L, (n_extra + 1) * sizeof *all);
+            if (n_extra && all != extra)
+                memcpy(all, extra, n_extra * sizeof *all);
+            all[n_extra++] = (wsig_header_ref){"Content-Type", "application/json"};
+            extra = all;
+        }
+    }
+    scratch *s = new_scratch(L);
+    s->has_res = 1;
+    int rc = wsig_client_request(c, &s->res, method, path, body, body_len, extra, n_extra, &s->err);
+    if (j)
+        scratch_release(j);
+    if (rc != WSIG_OK)
+        return scratch_error(L, s);
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, (lua_Integer)s->res.status);
+    lua_setfield(L, -2, "status");
+    lua_pushlstring(L, s->res.body ? s->res.body : "", s->res.body ? s->res.body_len : 0);
+    lua_setfield(L, -2, "body");
+    lua_pushinteger(L, s->res.attempts);
+    lua_setfield(L, -2, "attempts");
+    push_response_headers(L, s->res.headers ? s->res.headers : "",
+                          s->res.headers ? s->res.headers_len : 0);
+    lua_setfield(L, -2, "headers");
+    luaL_getmetatable(L, RESPONSE_MT);
+    lua_setmetatable(L, -2);
+    scratch_release(s);
+    return 1;
+}
+
+/* response:json() -> the decoded body | nil, err */
+static int l_response_json(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "body");
+    size_t n;
+    const char *body = lua_tolstring(L, -1, &n);
+    if (!body || !push_json_text(L, body, n)) {
+        wsig_error e = WSIG_ERROR_INIT;
+        e.status = WSIG_ERR_PROTOCOL;
+        snprintf(e.message, sizeof e.message, "the response body is not valid JSON");
+        return push_error(L, &e);
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Module                                                              */
+
+static const luaL_Reg KEY_METHODS[] = {
+    {"kind", l_key_kind},           {"bits", l_key_bits},
+    {"is_private", l_key_is_private}, {"algorithm", l_key_algorithm},
+    {"address", l_key_address},     {"public_pem", l_key_public_pem},
+    {"private_pem", l_key_private_pem}, {"csr", l_key_csr},
+    {"save", l_key_save},           {NULL, NULL},
+};
+
+static const luaL_Reg AUTH_METHODS[] = {
+    {"sign", l_auth_sign},         {"token", l_auth_token},
+    {"session", l_auth_session},   {"address", l_auth_address},
+    {"kind", l_auth_kind},         {"_sign_fixed", l_auth_sign_fixed},
+    {"_token_fixed", l_auth_token_fixed}, {NULL, NULL},
+};
+
+static const luaL_Reg HMACV_METHODS[] = {{"verify", l_hmac_verify}, {NULL, NULL}};
+
+static const luaL_Reg MSGV_METHODS[] = {
+    {"verify", l_message_verify},
+    {"window_ms", l_message_window},
+    {"replay_cache", l_message_replay_cache},
+    {NULL, NULL},
+};
+
+static const luaL_Reg CLIENT_METHODS[] = {
+    {"query", l_client_query}, {"command", l_client_command}, {"request", l_client_request},
+    {"call", l_client_call},   {NULL, NULL},
+};
+
+static const luaL_Reg *const METHODS[T_COUNT] = {KEY_METHODS, AUTH_METHODS, HMACV_METHODS,
+                                                 MSGV_METHODS, CLIENT_METHODS};
+
+static const luaL_Reg FUNCTIONS[] = {
+    {"key_generate", l_key_generate},
+    {"key_load", l_key_load},
+    {"key_load_pem", l_key_load_pem},
+    {"key_load_der", l_key_load_der},
+    {"key_load_file", l_key_load_file},
+    {"key_from_hex", l_key_from_hex},
+    {"jwt_auth", l_jwt_auth},
+    {"hmac_auth", l_hmac_auth},
+    {"message_auth", l_message_auth},
+    {"verify_jwt", l_verify_jwt},
+    {"hmac_verifier", l_hmac_verifier},
+    {"message_verifier", l_message_verifier},
+    {"rpc_result", l_rpc_result},
+    {"rpc_error", l_rpc_error},
+    {"rpc_parse", l_rpc_parse},
+    {"client", l_client},
+    {"json_encode", l_json_encode},
+    {"json_decode", l_json_decode},
+    {"keccak256_hex", l_keccak256_hex},
+    {NULL, NULL},
+};
+
+static void make_handle_type(lua_State *L, int type)
+{
+    luaL_newmetatable(L, TYPE_NAMES[type]);
+    lua_newtable(L); /* methods */
+    luaL_setfuncs(L, METHODS[type], 0);
+    lua_pushinteger(L, type);
+    lua_pushcclosure(L, handle_close, 1);
+    lua_setfield(L, -2, "close");
+    lua_setfield(L, -2, "__index");
+    lua_pushinteger(L, type);
+    lua_pushcclosure(L, handle_close, 1);
+    lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+    lua_pushinteger(L, type);
+    lua_pushcclosure(L, handle_close, 1);
+    lua_setfield(L, -2, "__close");
+#endif
+    lua_pushinteger(L, type);
+    lua_pushcclosure(L, handle_tostring, 1);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushstring(L, TYPE_NAMES[type]); /* luaL_newmetatable sets it on 5.4 only */
+    lua_setfield(L, -2, "__name");
+    lua_pop(L, 1);
+}
+
+#if defined(__GNUC__)
+__attribute__((visibility("default")))
+#endif
+int luaopen_walletsign_core(lua_State *L)
+{
+    for (int t = 0; t < T_COUNT; t++)
+        make_handle_type(L, t);
+
+    luaL_newmetatable(L, SCRATCH_MT);
+    lua_pushcfunction(L, scratch_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+
+    luaL_newmetatable(L, ERROR_MT);
+    lua_pushcfunction(L, error_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+
+    luaL_newmetatable(L, RESPONSE_MT);
+    lua_newtable(L);
+    lua_pushcfunction(L, l_response_json);
+    lua_setfield(L, -2, "json");
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+
+    luaL_newmetatable(L, ARRAY_MT);
+    lua_pop(L, 1);
+
+    lua_newtable(L);
+    luaL_setfuncs(L, FUNCTIONS, 0);
+    lua_pushlightuserdata(L, NULL);
+    lua_setfield(L, -2, "null");
+    luaL_getmetatable(L, ARRAY_MT);
+    lua_setfield(L, -2, "array_mt");
+    luaL_getmetatable(L, ERROR_MT);
+    lua_setfield(L, -2, "error_mt");
+    lua_pushstring(L, wsig_version());
+    lua_setfield(L, -2, "version");
+    return 1;
+}

@@ -1,0 +1,45 @@
+"""walletsign — sign, send and verify wallet-API requests.
+
+A thin native module over the walletsign C core, speaking three wire
+protocols byte for byte:
+
+* ``jwt``: Halogen Wallet API bearer tokens (:class:`JwtAuth`, :func:`verify_jwt`);
+* ``hmac``: API key + HMAC-SHA256 (:class:`HmacAuth`, :class:`HmacVerifier`);
+* ``message``: Ethereum-address signed messages of the Wallet Manager
+  (:class:`MessageAuth`, :class:`MessageVerifier`, :func:`rpc_result`...).
+
+:class:`Client` sends signed requests (libcurl, retries, rate limit)::
+
+    import walletsign as ws
+    key = ws.Key.load("halogen.pem")
+    with ws.Client("https://external-api.wallet.halogen.my", ws.JwtAuth(key, "my-key-id")) as c:
+        accounts = c.query("list_client_accounts")
+
+Every call that signs, verifies, generates keys or does I/O releases the GIL.
+Errors are subclasses of :class:`Error`; bad arguments raise TypeError/ValueError.
+:func:`requests_auth` and :func:`httpx_auth` sign requests made with those
+libraries; :func:`to_frame` turns results into a pandas DataFrame. The guide is
+docs/python.md.
+"""
+
+from ._adapters import httpx_auth, requests_auth, to_frame
+from ._errors import (ApiError, BadRequest, CryptoError, Error, FileError, Forbidden, Gone,
+                      KeyFormatError, NotFound, PasswordError, PreconditionFailed, ProtocolError,
+                      RateLimited, RpcError, ServerError, SignatureError, Timeout, TransportError,
+                      Unauthorized, WeakKeyWarning)
+from ._types import DEFAULT_BASE_URL, Message, Response
+from ._walletsign import (Auth, Client, HmacAuth, HmacVerifier, JwtAuth, Key, MessageAuth,
+                          MessageVerifier, __version__, rpc_error, rpc_parse, rpc_result,
+                          verify_jwt)
+
+__all__ = [
+    "__version__", "DEFAULT_BASE_URL",
+    "Key", "Auth", "JwtAuth", "HmacAuth", "MessageAuth",
+    "verify_jwt", "HmacVerifier", "MessageVerifier", "Message",
+    "rpc_result", "rpc_error", "rpc_parse",
+    "Client", "Response", "requests_auth", "httpx_auth", "to_frame",
+    "Error", "KeyFormatError", "PasswordError", "CryptoError", "FileError", "SignatureError",
+    "TransportError", "Timeout", "ProtocolError", "ApiError", "BadRequest", "Unauthorized",
+    "Forbidden", "NotFound", "Gone", "PreconditionFailed", "RateLimited", "ServerError",
+    "RpcError", "WeakKeyWarning",
+]

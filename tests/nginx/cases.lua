@@ -1,0 +1,486 @@
+-- The nginx end-to-end cases, driven from the luajit command line (run by
+-- tests/nginx/run.sh, which prepares the prefix, the mock server and the
+-- nginx.conf of docs/openresty.md, and stops everything afterwards).
+-- This process signs callbacks with walletsign itself and talks HTTP through
+-- curl; nginx signs and verifies with walletsign.nginx.
+local ws = require "walletsign"
+
+local DIR = assert(os.getenv("WS_NGINX_DIR"))
+local PORT = assert(os.getenv("WS_NGINX_PORT"))
+local BASE = "http://127.0.0.1:" .. PORT
+local WORK = DIR .. "/work"
+
+local function read(path)
+   local f = io.open(path, "rb")
+   if not f then return nil end
+   local s = f:read("*a")
+   f:close()
+   return s
+end
+
+local function write(path, data)
+   local f = assert(io.open(path, "wb"))
+   f:write(data)
+   f:close()
+end
+
+local mock = assert(ws._json_decode(assert(read(os.getenv("WS_MOCK_INFO")))))
+local MOCK = mock.url
+
+---------------------------------------------------------------- reporting
+
+local passed, failed, n = 0, 0, 0
+
+local function check(name, fn)
+   n = n + 1
+   local ok, err = pcall(fn)
+   if ok then
+      passed = passed + 1
+      print("ok " .. n .. " - " .. name)
+   else
+      failed = failed + 1
+      print("not ok " .. n .. " - " .. name)
+      print("# " .. tostring(err):gsub("\n", "\n# "))
+   end
+end
+
+local function eq(want, got, what)
+   if want ~= got then
+      error(string.format("%s: expected %s, got %s", what or "value", tostring(want), tostring(got)), 2)
+   end
+end
+
+---------------------------------------------------------------- HTTP via curl
+
+local function shq(s)
+   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local seq = 0
+-- http(method, url, {headers=, body=}) -> status, body, headers (lower-case names)
+local function http(method, url, opts)
+   opts = opts or {}
+   seq = seq + 1
+   local out, hdr = WORK .. "/out." .. seq, WORK .. "/hdr." .. seq
+   local cmd = {"curl -sS --max-time 20 -o", shq(out), "-D", shq(hdr), "-w '%{http_code}' -X", shq(method)}
+   for name, value in pairs(opts.headers or {}) do
+      cmd[#cmd + 1] = "-H " .. shq(name .. ": " .. value)
+   end
+   if opts.body then
+      local bodyfile = WORK .. "/body." .. seq
+      write(bodyfile, opts.body)
+      cmd[#cmd + 1] = "--data-binary @" .. shq(bodyfile)
+      local typed = false
+      for name in pairs(opts.headers or {}) do typed = typed or name:lower() == "content-type" end
+      if not typed then cmd[#cmd + 1] = "-H 'Content-Type: application/json'" end
+   end
+   cmd[#cmd + 1] = shq(url)
+   local p = assert(io.popen(table.concat(cmd, " ") .. " 2>&1"))
+   local code = p:read("*a")
+   p:close()
+   local headers = {}
+   for line in (read(hdr) or ""):gmatch("[^\r\n]+") do
+      local k, v = line:match("^([^:]+):%s*(.*)$")
+      if k then headers[k:lower()] = v end
+   end
+   return tonumber(code:match("(%d%d%d)$")) or 0, read(out) or "", headers
+end
+
+local function json(text)
+   return assert(ws._json_decode(text), "not JSON: " .. tostring(text):sub(1, 200))
+end
+
+local function mock_post(path, doc)
+   local status, body = http("POST", MOCK .. path, {body = ws._json_encode(doc)})
+   eq(200, status, "mock " .. path .. " " .. body)
+   return json(body)
+end
+
+local function access_log()
+   local lines = {}
+   for line in (read(DIR .. "/logs/access.log") or ""):gmatch("[^\n]+") do
+      local pid, status, method, uri = line:match("^(%d+) (%d+) (%S+) (%S+)")
+      if pid then lines[#lines + 1] = {pid = pid, status = tonumber(status), method = method, uri = uri} end
+   end
+   return lines
+end
+
+local function count_access(uri)
+   local n = 0
+   for _, line in ipairs(access_log()) do
+      if line.uri == uri then n = n + 1 end
+   end
+   return n
+end
+
+-- The (k)th access log line for uri. nginx logs after answering, so the
+-- line may lag behind curl's return: wait for it.
+local function access_line(uri, k)
+   for _ = 1, 100 do
+      local n = 0
+      for _, line in ipairs(access_log()) do
+         if line.uri == uri then
+            n = n + 1
+            if n == k then return line end
+         end
+      end
+      os.execute("sleep 0.02")
+   end
+   error("no access log line #" .. k .. " for " .. uri)
+end
+
+---------------------------------------------------------------- credentials
+
+-- Halogen: a P-256 key registered with the mock from its CSR.
+local halogen_key = assert(ws.key.generate("P-256"))
+local halogen_key_path = DIR .. "/halogen.pem"
+assert(halogen_key:save(halogen_key_path))
+local reg
+do
+   local status, body = http("POST", MOCK .. "/_mock/halogen/register?key_id=nginx-gateway",
+                             {body = assert(halogen_key:csr("/O=walletsign tests/CN=nginx-gateway")),
+                              headers = {["Content-Type"] = "application/pkcs10"}})
+   eq(200, status, "CSR registration: " .. body)
+   reg = json(body)
+end
+
+-- A second callback signer: this command line, with walletsign itself.
+local cli_key = assert(ws.key.generate("secp256k1"))
+local cli_auth = assert(ws.message_auth{key = cli_key})
+
+local env = {
+   HALOGEN_KEY_ID = reg.key_id,
+   HALOGEN_KEY_PATH = halogen_key_path,
+   HMAC_API_KEY = mock.hmac_api_key,
+   HMAC_SECRET = mock.hmac_secret,
+   MERCHANT_KEY_HEX = mock.merchant_private_key_hex,
+   WALLET_MANAGER_ADDRESSES = mock.wallet_manager_address .. "," .. cli_key:address(),
+}
+
+---------------------------------------------------------------- test-only servers
+
+-- conf.d/test.conf: a second gateway whose upstream is an nginx "echo" that
+-- verifies with walletsign's own verifiers, and a location that checks the
+-- client refuses to block a worker.
+local PORT2, PORT3 = assert(os.getenv("WS_NGINX_PORT2")), assert(os.getenv("WS_NGINX_PORT3"))
+local public_path = WORK .. "/halogen_public.pem"
+write(public_path, assert(halogen_key:public_pem()))
+local function lua_str(s) return string.format("%q", s) end
+write(DIR .. "/conf.d/test.conf", ([[
+init_worker_by_lua_block {
+    local ws = require "walletsign"
+    package.loaded.walletsign_echo = {
+        hmac = assert(ws.hmac_verifier{secrets = {[HMAC_KEY] = HMAC_SECRET}}),
+        jwt_key = assert(ws.key.load(PUBLIC_PEM)),
+        msg = assert(ws.message_verifier{trusted = {MERCHANT}}),
+    }
+}
+server {
+    listen 127.0.0.1:PORT2 reuseport;
+    location /hmac/ {
+        access_by_lua_block { require("walletsign.nginx").sign_upstream(gateway.hmac) }
+        proxy_pass http://127.0.0.1:PORT3;
+    }
+    location /jwt/ {
+        access_by_lua_block { require("walletsign.nginx").sign_upstream(gateway.halogen) }
+        proxy_pass http://127.0.0.1:PORT3;
+    }
+    location /msg/ {
+        access_by_lua_block { require("walletsign.nginx").sign_upstream(gateway.merchant) }
+        proxy_pass http://127.0.0.1:PORT3;
+    }
+    location = /guard {
+        content_by_lua_block {
+            local ws = require "walletsign"
+            local ok, err = pcall(ws.client, {base_url = "http://127.0.0.1:1", auth = gateway.hmac})
+            ngx.say(ok and "allowed" or tostring(err))
+        }
+    }
+}
+server {
+    listen 127.0.0.1:PORT3;
+    location / {
+        content_by_lua_block {
+            local ws = require "walletsign"
+            local echo = package.loaded.walletsign_echo
+            local body = assert(require("walletsign.nginx").read_body())
+            local headers, uri = ngx.req.get_headers(), ngx.var.request_uri
+            local who, err
+            if uri:sub(1, 6) == "/hmac/" then
+                who, err = echo.hmac:verify(ngx.req.get_method(), uri, headers, body)
+            elseif uri:sub(1, 5) == "/jwt/" then
+                local token = (headers["authorization"] or ""):match("^Bearer (.+)$") or ""
+                local claims
+                claims, err = ws.verify_jwt(token, echo.jwt_key, {uri = uri, body = body})
+                who = claims and claims.kid
+            else
+                local m
+                m, err = echo.msg:verify(headers, body)
+                who = m and (m.address .. " " .. m.session .. " " .. m.sequence)
+            end
+            if not who then
+                ngx.status = 401
+                ngx.say(tostring(err))
+                return
+            end
+            ngx.say(who, " ", #body)
+        }
+    }
+}
+]]):gsub("PORT2", PORT2):gsub("PORT3", PORT3)
+   :gsub("HMAC_KEY", lua_str(mock.hmac_api_key)):gsub("HMAC_SECRET", lua_str(mock.hmac_secret))
+   :gsub("PUBLIC_PEM", lua_str(public_path)):gsub("MERCHANT", lua_str(mock.merchant_address)))
+
+---------------------------------------------------------------- nginx
+
+local function start_nginx()
+   local parts = {"env"}
+   for k, v in pairs(env) do parts[#parts + 1] = k .. "=" .. shq(v) end
+   local cmd = table.concat(parts, " ") ..
+               string.format(" /usr/sbin/nginx -p %s -c %s -e %s", shq(DIR), shq(DIR .. "/nginx.conf"),
+                             shq(DIR .. "/logs/error.log"))
+   local t = io.popen("cd " .. shq(DIR) .. " && " .. table.concat(parts, " ") ..
+                      string.format(" /usr/sbin/nginx -t -p %s -c %s -e %s 2>&1", shq(DIR),
+                                    shq(DIR .. "/nginx.conf"), shq(DIR .. "/logs/error.log")))
+   local test_out = t:read("*a")
+   t:close()
+   assert(test_out:find("test is successful", 1, true), "nginx -t: " .. test_out)
+   local p = io.popen(cmd .. " 2>&1")
+   local out = p:read("*a")
+   p:close()
+   for _ = 1, 100 do
+      local status = http("GET", BASE .. "/nonexistent")
+      if status == 404 then return end
+      os.execute("sleep 0.1")
+   end
+   error("nginx did not start: " .. out .. (read(DIR .. "/logs/error.log") or ""))
+end
+
+local started = pcall(start_nginx)
+check("nginx starts with the documented nginx.conf and 2 workers", function()
+   assert(started, read(DIR .. "/logs/error.log") or "no error.log")
+   local master = assert(read(DIR .. "/logs/nginx.pid")):match("%d+")
+   -- the workers are the master's children (read from /proc: no procps needed)
+   local p = io.popen("grep -l '^PPid:[[:space:]]*" .. master .. "$' /proc/[0-9]*/status 2>/dev/null")
+   local workers = {}
+   for path in p:read("*a"):gmatch("%S+") do workers[#workers + 1] = path end
+   p:close()
+   eq(2, #workers, "worker processes")
+   -- a root master runs its workers as nobody: the module path must be readable by them
+   if (read("/proc/" .. master .. "/status") or ""):match("\nUid:%s+0%s") then
+      local nobody = io.popen("id -u nobody"):read("*l")
+      for _, status in ipairs(workers) do
+         eq(nobody, (read(status) or ""):match("\nUid:%s+(%d+)"), "worker uid")
+      end
+   end
+end)
+if not started then
+   print(passed .. " passed, " .. (failed + 1) .. " failed")
+   os.exit(1)
+end
+
+---------------------------------------------------------------- gateway: sign_upstream
+
+check("hmac: GET with a query string is signed and accepted upstream", function()
+   local status, body = http("GET", BASE .. "/v1/wallet/list?skip=0&take=3&orderBy=asc")
+   eq(200, status, body)
+   eq(3, #json(body).data, "wallets")
+end)
+
+check("hmac: POST body is signed and accepted upstream", function()
+   local status, body = http("POST", BASE .. "/v1/wallet/create", {body = '{"name":"via nginx"}'})
+   eq(200, status, body)
+   eq("via nginx", json(body).name, "name")
+end)
+
+check("hmac: a body spooled to a file (> client_body_buffer_size) is signed", function()
+   local big = '{"name":"spooled","pad":"' .. string.rep("x", 200000) .. '"}'
+   local status, body = http("POST", BASE .. "/v1/wallet/create", {body = big})
+   eq(200, status, body)
+   eq("spooled", json(body).name, "name")
+   local log = read(DIR .. "/logs/error.log") or ""
+   assert(log:find("buffered to a temporary file", 1, true), "nginx did not spool the body")
+end)
+
+check("jwt: Halogen /query gets an ES256 token the mock accepts", function()
+   local status, body = http("POST", BASE .. "/query", {body = '{"name":"list_client_accounts","payload":{}}'})
+   eq(200, status, body)
+   status, body = http("POST", BASE .. "/query", {body = '{"name":"get_client_profile","payload":{}}'})
+   eq(200, status, body)
+end)
+
+check("jwt: a client's own Authorization header is replaced, not forwarded", function()
+   local status, body = http("POST", BASE .. "/query", {body = '{"name":"list_client_accounts","payload":{}}',
+                                                        headers = {Authorization = "Bearer forged"}})
+   eq(200, status, body)
+end)
+
+check("message: each worker signs Wallet Manager requests with its own session", function()
+   local sessions, pids = {}, {}
+   local n_sessions, n_pids = 0, 0
+   local before = count_access("/access/get_address")
+   for i = 1, 40 do
+      local status, body = http("POST", BASE .. "/access/get_address",
+                                {body = '{"chain_type":"ETH","chain_id":"1","user_id":"u' .. i .. '"}'})
+      eq(200, status, body)
+      local result = assert(ws.rpc_parse(body))
+      assert(result.address:match("^0x%x+$"), "address")
+      local line = access_line("/access/get_address", before + i)
+      if not pids[line.pid] then pids[line.pid] = true; n_pids = n_pids + 1 end
+      if i >= 8 and n_pids >= 2 then break end
+   end
+   local status, logtext = http("GET", MOCK .. "/_mock/log")
+   eq(200, status, "mock log")
+   for _, e in ipairs(json(logtext)) do
+      if e.path == "/access/get_address" then
+         local s
+         for k, v in pairs(e.headers) do if k:lower() == "x-message-session" then s = v end end
+         if s and not sessions[s] then sessions[s] = true; n_sessions = n_sessions + 1 end
+      end
+   end
+   eq(2, n_pids, "workers that served requests")
+   eq(n_pids, n_sessions, "distinct sessions")
+end)
+
+---------------------------------------------------------------- gateway -> nginx echo
+
+local GW = "http://127.0.0.1:" .. PORT2
+
+check("echo: hmac signed by sign_upstream verifies with ws.hmac_verifier in nginx", function()
+   local status, body = http("GET", GW .. "/hmac/wallets?skip=0&take=2")
+   eq(200, status, body)
+   eq(mock.hmac_api_key .. " 0", body:match("^(.-)%s*$"), "echo")
+   local big = string.rep("z", 50000)
+   status, body = http("POST", GW .. "/hmac/upload", {body = big})
+   eq(200, status, body)
+   eq(mock.hmac_api_key .. " 50000", body:match("^(.-)%s*$"), "echo")
+end)
+
+check("echo: jwt signed by sign_upstream verifies with ws.verify_jwt in nginx", function()
+   local status, body = http("POST", GW .. "/jwt/query", {body = '{"name":"x","payload":{}}'})
+   eq(200, status, body)
+   eq(reg.key_id, body:match("^(%S+)"), "kid")
+end)
+
+check("echo: message signed by sign_upstream verifies with ws.message_verifier in nginx", function()
+   for _ = 1, 4 do
+      local status, body = http("POST", GW .. "/msg/callback", {body = '{"n":1}'})
+      eq(200, status, body)
+      eq(mock.merchant_address, body:match("^(%S+)"), "address")
+   end
+end)
+
+check("ws.client refuses to run inside a request handler", function()
+   local status, body = http("GET", GW .. "/guard")
+   eq(200, status, body)
+   assert(body:find("would block the nginx worker in the content phase", 1, true), body)
+end)
+
+---------------------------------------------------------------- callbacks: verify_callback
+
+local CALLBACK = BASE .. "/wallet/callback"
+
+local function mock_callback(extra)
+   local doc = {url = CALLBACK, type = "deposit_status",
+                data = {address = "0x8F9092CE573e41d72378Cf8c9d3335584e6843F1", amount = "1.5",
+                        txid = "0x" .. string.rep("ab", 32)}}
+   for k, v in pairs(extra or {}) do doc[k] = v end
+   return mock_post("/_mock/wm/callback", doc)
+end
+
+local function expect_rejected(status, body, reason)
+   eq(401, status, "status")
+   local res, err = ws.rpc_parse(body)
+   assert(res == nil, "expected a JSON-RPC error body, got " .. body)
+   eq(401, err.code, "rpc code")
+   eq(reason, err.data.reason, "reason")
+end
+
+local first -- the accepted callback: {headers, body, pid}
+
+check("a callback signed by the Wallet Manager is accepted", function()
+   local before = count_access("/wallet/callback")
+   local r = mock_callback()
+   eq(200, r.status, r.body)
+   local result = assert(ws.rpc_parse(r.body))
+   eq(true, result.received, "received")
+   eq(mock.wallet_manager_address, result.address, "sender")
+   local line = access_line("/wallet/callback", before + 1)
+   eq(200, line.status, "logged status")
+   first = {headers = r.sent.headers, body = r.sent.body, pid = line.pid}
+end)
+
+check("the same callback replayed by the Wallet Manager is refused", function()
+   local r = mock_callback{replay_last = true}
+   expect_rejected(r.status, r.body, "replay")
+end)
+
+check("the same callback replayed to the other worker is refused", function()
+   assert(first, "no accepted callback")
+   local other
+   for _ = 1, 40 do
+      local before = count_access("/wallet/callback")
+      local status, body = http("POST", CALLBACK, {headers = first.headers, body = first.body})
+      expect_rejected(status, body, "replay")
+      local line = access_line("/wallet/callback", before + 1)
+      eq(401, line.status, "logged status")
+      if line.pid ~= first.pid then other = line.pid; break end
+   end
+   assert(other, "no replay reached the other worker")
+end)
+
+check("a tampered callback body is refused (bad_signature)", function()
+   local r = mock_callback{tamper = true}
+   expect_rejected(r.status, r.body, "bad_signature")
+end)
+
+check("a callback from an untrusted signer is refused (untrusted_address)", function()
+   local r = mock_callback{untrusted_signer = true}
+   expect_rejected(r.status, r.body, "untrusted_address")
+end)
+
+check("a stale callback is refused (stale_timestamp)", function()
+   local r = mock_callback{timestamp_offset_ms = -180000}
+   expect_rejected(r.status, r.body, "stale_timestamp")
+end)
+
+check("a callback without its signature header is refused (missing_header)", function()
+   local r = mock_callback{omit_headers = {"X-Message-Signature"}}
+   expect_rejected(r.status, r.body, "missing_header")
+end)
+
+check("a callback signed by walletsign from the luajit command line is accepted", function()
+   local body = '{"type":"operation_status","data":{"operation_id":"42","status":"done"}}'
+   local headers = assert(cli_auth:sign("POST", "/wallet/callback", body))
+   local status, text = http("POST", CALLBACK, {headers = headers, body = body})
+   eq(200, status, text)
+   eq(cli_key:address(), assert(ws.rpc_parse(text)).address, "sender")
+   status, text = http("POST", CALLBACK, {headers = headers, body = body})
+   expect_rejected(status, text, "replay")
+end)
+
+check("a large callback (spooled by nginx) verifies, and its tampered copy does not", function()
+   local body = '{"type":"deposit_status","data":{"pad":"' .. string.rep("y", 100000) .. '"}}'
+   local headers = assert(cli_auth:sign("POST", "/wallet/callback", body))
+   local status, text = http("POST", CALLBACK, {headers = headers, body = body})
+   eq(200, status, text)
+   local h2 = assert(cli_auth:sign("POST", "/wallet/callback", body))
+   status, text = http("POST", CALLBACK, {headers = h2, body = body:sub(1, -3) .. "Y" .. body:sub(-2)})
+   expect_rejected(status, text, "bad_signature")
+end)
+
+check("rejections are logged at warn with their reason; no errors logged", function()
+   local log = read(DIR .. "/logs/error.log") or ""
+   for _, reason in ipairs{"replay", "bad_signature", "untrusted_address", "stale_timestamp", "missing_header"} do
+      assert(log:find("%[warn%][^\n]*walletsign: callback rejected: " .. reason),
+             "no warn line for " .. reason)
+   end
+   for line in log:gmatch("[^\n]+") do
+      local probe = line:find("GET /nonexistent", 1, true) -- the start-up probe's 404
+      assert(probe or not line:find("%[error%]") and not line:find("%[crit%]") and not line:find("%[alert%]")
+             and not line:find("%[emerg%]"), "unexpected: " .. line)
+   end
+end)
+
+print(passed .. " passed, " .. failed .. " failed")
+os.exit(failed == 0 and passed > 0 and 0 or 1)

@@ -1,0 +1,67 @@
+-- walletsign for Lua 5.4 and LuaJIT 2.1 (OpenResty): the C core plus a thin shim.
+--
+--   luarocks --lua-version 5.4 --tree build/lua54 make walletsign-0.1.0-1.rockspec
+--   luarocks --lua-version 5.1 --tree build/luajit make walletsign-0.1.0-1.rockspec \
+--       LUA_INCDIR=/usr/include/luajit-2.1
+--
+-- The builtin backend takes compiler flags from luarocks' CFLAGS/LIBFLAG
+-- variables; scripts/test-lua.sh passes -std=gnu11 -Werror and -z nodelete.
+rockspec_format = "3.0"
+package = "walletsign"
+version = "0.1.0-1"
+source = {
+   url = "git+file:///work/main",
+}
+description = {
+   summary = "Sign, send and verify wallet-API requests (Halogen JWT, HMAC, Ethereum-signed messages)",
+   detailed = [[
+walletsign signs requests for the Halogen Wallet API (ES256/RS256 JWT),
+API-key HMAC-SHA256 APIs and the Wallet Manager (secp256k1 X-Message-*
+headers), sends them with a libcurl client, and verifies them on the
+receiving side. One C core; this rock is its Lua module, for Lua 5.4 and for
+LuaJIT/OpenResty (walletsign.nginx signs upstream requests and verifies
+callbacks inside nginx).
+]],
+   license = "MIT",
+}
+dependencies = {
+   "lua >= 5.1",
+}
+external_dependencies = {
+   OPENSSL = { header = "openssl/evp.h" },
+   -- Debian keeps curl.h under /usr/include/<triplet>/curl, which luarocks'
+   -- header probe does not search; the compiler finds it by itself.
+   CURL = { library = "curl" },
+   CJSON = { header = "cjson/cJSON.h" },
+   SECP256K1 = { header = "secp256k1_recovery.h" },
+}
+build = {
+   type = "builtin",
+   modules = {
+      ["walletsign.core"] = {
+         sources = {
+            "lua/walletsign_core.c",
+            "csrc/auth.c",
+            "csrc/client.c",
+            "csrc/codec.c",
+            "csrc/error.c",
+            "csrc/hash.c",
+            "csrc/hmac.c",
+            "csrc/json.c",
+            "csrc/jwt.c",
+            "csrc/keccak.c",
+            "csrc/key.c",
+            "csrc/message.c",
+            "csrc/replay.c",
+            "csrc/rpc.c",
+            "csrc/secp.c",
+            "csrc/verify.c",
+         },
+         incdirs = { "csrc/include", "$(CJSON_INCDIR)", "$(OPENSSL_INCDIR)", "$(SECP256K1_INCDIR)" },
+         libdirs = { "$(OPENSSL_LIBDIR)", "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)", "$(SECP256K1_LIBDIR)" },
+         libraries = { "ssl", "crypto", "curl", "cjson", "secp256k1", "pthread" },
+      },
+      ["walletsign"] = "lua/walletsign/init.lua",
+      ["walletsign.nginx"] = "lua/walletsign/nginx.lua",
+   },
+}
