@@ -266,7 +266,9 @@ static void limiter_wait(wsig_client *c)
             c->tokens = c->opt.burst;
         c->last_refill = now;
     }
-    if (c->tokens < 1 && c->last_refill > 0) {
+    if (c->tokens < 1 && c->last_refill == 0)
+        c->last_refill = now; /* a burst with no answer at all: start the clock */
+    if (c->tokens < 1) {
         sleep_s((1 - c->tokens) / c->opt.rate);
         c->tokens = 1;
         c->last_refill = monotonic_s();
@@ -278,6 +280,13 @@ static void limiter_answer_seen(wsig_client *c)
 {
     if (c->last_refill == 0)
         c->last_refill = monotonic_s();
+}
+
+/* A request that never left (no connection) costs the server nothing. */
+static void limiter_refund(wsig_client *c)
+{
+    if (c->opt.rate >= 0 && c->tokens + 1 <= c->opt.burst)
+        c->tokens += 1;
 }
 
 /* After fork() the child must not touch the parent's connections (a TLS
@@ -464,6 +473,8 @@ static int send_request(wsig_client *c, wsig_response *res, const request_spec *
         if (rc == WSIG_OK)
             limiter_answer_seen(c);
         if (rc != WSIG_OK) {
+            if (never_sent(code))
+                limiter_refund(c);
             bool retry = (rc == WSIG_ERR_TRANSPORT || rc == WSIG_ERR_TIMEOUT) &&
                          (never_sent(code) || (idempotent && transient(code))) &&
                          retries < c->opt.max_retries;

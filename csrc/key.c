@@ -230,40 +230,95 @@ static bool looks_encrypted(const unsigned char *data, size_t len)
     return false;
 }
 
+/* Run OpenSSL's decoder over data. Hints (structure, key type) cut its cost
+ * several-fold: without them it tries every decoder chain it has. */
+static EVP_PKEY *run_decoder(const unsigned char *data, size_t len, const char *input,
+                             const char *structure, const char *keytype, const char *password)
+{
+    EVP_PKEY *pkey = NULL;
+    OSSL_DECODER_CTX *dctx =
+        OSSL_DECODER_CTX_new_for_pkey(&pkey, input, structure, keytype, 0, NULL, NULL);
+    /* Without a passphrase the decoder has no UI, so it never prompts. */
+    bool ok = dctx && (!password || !*password ||
+                       OSSL_DECODER_CTX_set_passphrase(dctx, (const unsigned char *)password,
+                                                       strlen(password)));
+    const unsigned char *p = data;
+    size_t left = len;
+    ok = ok && OSSL_DECODER_from_data(dctx, &p, &left);
+    OSSL_DECODER_CTX_free(dctx);
+    if (!ok) {
+        EVP_PKEY_free(pkey);
+        return NULL;
+    }
+    return pkey;
+}
+
+/* The key type named by the algorithm OID inside SPKI / PKCS#8 DER. */
+static const char *oid_keytype(const unsigned char *der, size_t len)
+{
+    static const unsigned char ec[] = {0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+    static const unsigned char rsa[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
+    size_t head = len < 32 ? len : 32; /* the AlgorithmIdentifier comes first */
+    if (memmem(der, head, ec, sizeof ec))
+        return "EC";
+    if (memmem(der, head, rsa, sizeof rsa))
+        return "RSA";
+    return NULL;
+}
+
+/* Decode a PEM block ourselves (base64 only), so the decoder can be told
+ * what the label says. Returns NULL when there is no plain PEM block (the
+ * caller then lets OpenSSL try everything, e.g. legacy encrypted PEM). */
+static EVP_PKEY *decode_pem_hinted(const unsigned char *data, size_t len, const char *password)
+{
+    static const struct { const char *label, *structure, *keytype; } kinds[] = {
+        {"PUBLIC KEY", "SubjectPublicKeyInfo", NULL},
+        {"PRIVATE KEY", "PrivateKeyInfo", NULL},
+        {"EC PRIVATE KEY", "type-specific", "EC"},
+        {"RSA PRIVATE KEY", "type-specific", "RSA"},
+        {"ENCRYPTED PRIVATE KEY", "EncryptedPrivateKeyInfo", NULL},
+    };
+    BIO *bio = BIO_new_mem_buf(data, (int)len);
+    char *name = NULL, *header = NULL;
+    unsigned char *der = NULL;
+    long der_len = 0;
+    EVP_PKEY *pkey = NULL;
+    if (bio && PEM_read_bio(bio, &name, &header, &der, &der_len) && header && !*header) {
+        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && !pkey; i++) {
+            if (strcmp(name, kinds[i].label) != 0)
+                continue;
+            const char *type = kinds[i].keytype ? kinds[i].keytype
+                                                : oid_keytype(der, (size_t)der_len);
+            pkey = run_decoder(der, (size_t)der_len, "DER", kinds[i].structure, type, password);
+        }
+    }
+    BIO_free(bio);
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_clear_free(der, der_len > 0 ? (size_t)der_len : 0);
+    ERR_clear_error();
+    return pkey;
+}
+
 static int decode_key(wsig_key **out, const unsigned char *data, size_t len, const char *type,
                       const char *password, wsig_error *err)
 {
     wsig__reset(err);
     if (len == 0)
         return wsig__fail(err, WSIG_ERR_KEY, "empty key data");
-    EVP_PKEY *pkey = NULL;
-    OSSL_DECODER_CTX *dctx =
-        OSSL_DECODER_CTX_new_for_pkey(&pkey, type, NULL, NULL, 0, NULL, NULL);
-    if (!dctx)
-        return wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "cannot create key decoder");
-    /* Without a passphrase the decoder has no UI, so it never prompts. */
-    if (password && *password &&
-        !OSSL_DECODER_CTX_set_passphrase(dctx, (const unsigned char *)password, strlen(password))) {
-        OSSL_DECODER_CTX_free(dctx);
-        return wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "cannot set passphrase");
-    }
-    const unsigned char *p = data;
-    size_t left = len;
-    int ok = OSSL_DECODER_from_data(dctx, &p, &left);
-    OSSL_DECODER_CTX_free(dctx);
-    if (!ok || !pkey) {
-        EVP_PKEY_free(pkey);
-        bool encrypted = strcmp(type, "PEM") == 0 ? looks_encrypted(data, len) : false;
-        if (encrypted && !(password && *password)) {
-            ERR_clear_error();
+    bool pem = strcmp(type, "PEM") == 0;
+    EVP_PKEY *pkey = pem ? decode_pem_hinted(data, len, password)
+                         : run_decoder(data, len, "DER", NULL, oid_keytype(data, len), password);
+    if (!pkey) /* the slow path: every decoder OpenSSL has */
+        pkey = run_decoder(data, len, type, NULL, NULL, password);
+    if (!pkey) {
+        bool encrypted = pem ? looks_encrypted(data, len) : false;
+        ERR_clear_error();
+        if (encrypted && !(password && *password))
             return wsig__fail(err, WSIG_ERR_PASSWORD, "the key is encrypted: a password is required");
-        }
-        if (encrypted || (password && *password && strcmp(type, "DER") == 0)) {
-            ERR_clear_error();
+        if (encrypted || (password && *password && !pem))
             return wsig__fail(err, WSIG_ERR_PASSWORD,
                               "cannot decrypt the key: wrong password or damaged key");
-        }
-        ERR_clear_error();
         return wsig__fail(err, WSIG_ERR_KEY, "not a readable %s private or public key "
                           "(truncated or garbage data?)", type);
     }
