@@ -653,8 +653,11 @@ int wsig_client_call(wsig_client *c, char **result_json, const char *method, con
     request_spec rq = {method, path, body, body ? strlen(body) : 0, NULL, 0, body != NULL};
     wsig_response res;
     int rc = send_request(c, &res, &rq, is_idempotent_method(method), err);
-    if (rc == WSIG_OK && c->opt.response_verifier)
+    if (rc == WSIG_OK && c->opt.response_verifier) {
         rc = verify_response(c, &res, err);
+        if (rc != WSIG_OK && err)
+            err->http_status = res.status; /* e.g. an unsigned 503 from a proxy */
+    }
     if (rc == WSIG_OK) {
         rc = wsig_rpc_parse(result_json, res.body, res.body_len, err);
         if (err && rc != WSIG_OK)

@@ -11,7 +11,9 @@
     X(test_message) \
     X(test_message_threads) \
     X(test_jwt) \
-    X(test_rpc)
+    X(test_rpc) \
+    X(test_client) \
+    X(test_client_tls)
 
 #define X(name) void name(void);
 WSIG_TEST_GROUPS
