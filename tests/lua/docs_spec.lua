@@ -1,15 +1,16 @@
--- The Lua examples of docs/openresty.md run as written.
+-- The Lua examples of the Lua docs run as written.
 local spec_dir = debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or "."
 package.path = spec_dir .. "/?.lua;" .. package.path
 local H = require "helpers"
 
-describe("docs/openresty.md", function()
-   local text = H.read_file(H.root .. "/docs/openresty.md")
+for _, doc in ipairs{"openresty.md", "quickstart-lua.md"} do
+describe("docs/" .. doc, function()
+   local text = H.read_file(H.root .. "/docs/" .. doc)
    local n = 0
    for block in text:gmatch("```lua\n(.-)```") do
       n = n + 1
       it("runs Lua example " .. n, function()
-         local chunk = assert((loadstring or load)(block, "=docs/openresty.md lua#" .. n))
+         local chunk = assert((loadstring or load)(block, "=docs/" .. doc .. " lua#" .. n))
          local printed = {}
          local env = setmetatable({print = function(...)
             local parts = {}
@@ -25,3 +26,4 @@ describe("docs/openresty.md", function()
       assert.is_true(n > 0)
    end)
 end)
+end

@@ -1,4 +1,4 @@
-"""Every `# example:` block of docs/python.md runs, against the mock server
+"""Every `# example:` block of docs/quickstart-python.md runs, against the mock server
 for the ones that talk to an API."""
 
 import re
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-DOC = Path(__file__).resolve().parent.parent.parent / "docs" / "python.md"
+DOC = Path(__file__).resolve().parent.parent.parent / "docs" / "quickstart-python.md"
 BLOCK = re.compile(r"```python\n# example: (\w+)\n(.*?)```", re.S)
 EXAMPLES = dict(BLOCK.findall(DOC.read_text(encoding="utf-8")))
 
