@@ -122,6 +122,17 @@ static bool header_safe(const char *s)
     return !strpbrk(s, "\r\n");
 }
 
+/* A request target is printable ASCII without spaces (RFC 9112). */
+static bool path_safe(const char *s)
+{
+    if (s[0] != '/')
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+            return false;
+    return true;
+}
+
 /* Retry-After: delta-seconds or an HTTP-date. Returns seconds, or -1. */
 WSIG_LOCAL double wsig__parse_retry_after(const char *value, size_t len, time_t now);
 double wsig__parse_retry_after(const char *value, size_t len, time_t now)
@@ -183,19 +194,26 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
     if (opt)
         c->opt = *opt;
     apply_defaults(&c->opt);
-    if (c->opt.user_agent && !header_safe(c->opt.user_agent)) {
+    /* The caller's strings are not retained: the client owns copies. */
+    const char *ca_file = c->opt.ca_file, *ca_path = c->opt.ca_path;
+    const char *user_agent = c->opt.user_agent, *binding = c->opt.binding;
+    c->opt.ca_file = c->opt.ca_path = c->opt.user_agent = c->opt.binding = NULL;
+    if (user_agent && !header_safe(user_agent)) {
         wsig_client_free(c);
         return wsig__fail(err, WSIG_ERR_ARG, "bad user_agent");
     }
-    snprintf(c->user_agent, sizeof c->user_agent, "%s",
-             c->opt.user_agent ? c->opt.user_agent : "");
-    if (!c->opt.user_agent)
+    if (user_agent)
+        snprintf(c->user_agent, sizeof c->user_agent, "%s", user_agent);
+    else
         snprintf(c->user_agent, sizeof c->user_agent, "walletsign/%s (%s)", WSIG_VERSION,
-                 c->opt.binding ? c->opt.binding : "c");
-    c->opt.user_agent = NULL; /* not retained: the copy above is used */
-    c->opt.binding = NULL;
-    c->opt.ca_file = c->opt.ca_file ? strdup(c->opt.ca_file) : NULL;
-    c->opt.ca_path = c->opt.ca_path ? strdup(c->opt.ca_path) : NULL;
+                 binding ? binding : "c");
+    c->opt.ca_file = ca_file ? strdup(ca_file) : NULL;
+    c->opt.ca_path = ca_path ? strdup(ca_path) : NULL;
+    /* A failed copy must not silently fall back to the system's CAs. */
+    if ((ca_file && !c->opt.ca_file) || (ca_path && !c->opt.ca_path)) {
+        wsig_client_free(c);
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    }
     c->auth = auth;
     c->tokens = c->opt.burst;
     c->pid = (long)getpid();
@@ -457,9 +475,10 @@ static int send_request(wsig_client *c, wsig_response *res, const request_spec *
 {
     memset(res, 0, sizeof *res);
     char url[MAX_URL];
-    if (rq->path[0] != '/' || !header_safe(rq->path) ||
+    if (!path_safe(rq->path) ||
         (size_t)snprintf(url, sizeof url, "%s%s", c->base_url, rq->path) >= sizeof url)
-        return wsig__fail(err, WSIG_ERR_ARG, "path must start with '/' and fit in a URL");
+        return wsig__fail(err, WSIG_ERR_ARG, "path must start with '/', be printable ASCII "
+                          "without spaces (percent-encode the rest) and fit in a URL");
     int rc = ensure_own_handle(c, err);
     if (rc != WSIG_OK)
         return rc;

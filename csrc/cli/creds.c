@@ -1,0 +1,206 @@
+/* Keys, secrets and auth handles from flags and the environment. */
+#include "cli.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --password-file's first line, or NULL when none is given. */
+static int read_password(const cli_args *a, char **pw, size_t *len)
+{
+    *pw = NULL;
+    *len = 0;
+    const char *path = cli_get_env(a, "password-file", "WALLETSIGN_PASSWORD_FILE");
+    return path ? cli_read_secret_line(a, path, pw, len) : CLI_OK;
+}
+
+int cli_load_key(const cli_args *a, wsig_key **out, const char *path)
+{
+    char *pw;
+    size_t pw_len;
+    int rc = read_password(a, &pw, &pw_len);
+    if (rc != CLI_OK)
+        return rc;
+    wsig_error err = WSIG_ERROR_INIT;
+    int st = wsig_key_load_file(out, path, pw, &err);
+    cli_free_secret(pw, pw_len);
+    if (st != WSIG_OK) {
+        char what[320];
+        snprintf(what, sizeof what, "key %s", path);
+        rc = cli_fail(a, &err, st, what);
+    }
+    wsig_error_clear(&err);
+    return rc;
+}
+
+/* 64 hex digits, optional 0x, surrounding blanks allowed: a raw secp256k1 scalar. */
+static int key_from_hex_text(const cli_args *a, wsig_key **out, char *text, size_t len,
+                             const char *path)
+{
+    char *p = text, *end = text + len;
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    while (end > p && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    wsig_error err = WSIG_ERROR_INIT;
+    int st = wsig_key_from_hex(out, p, &err);
+    if (st != WSIG_OK) {
+        char what[320];
+        snprintf(what, sizeof what, "key %s", path);
+        return cli_fail(a, &err, st, what);
+    }
+    return CLI_OK;
+}
+
+static int looks_like_hex_key(const char *s, size_t len)
+{
+    while (len && isspace((unsigned char)s[len - 1]))
+        len--;
+    while (len && isspace((unsigned char)*s))
+        s++, len--;
+    if (len >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        s += 2, len -= 2;
+    if (len != 64)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+int cli_load_message_key(const cli_args *a, wsig_key **out)
+{
+    char *text;
+    size_t len;
+    int rc;
+    const char *hex_path = cli_get(a, "hex-file");
+    if (hex_path) {
+        if ((rc = cli_read_secret_line(a, hex_path, &text, &len)) != CLI_OK)
+            return rc;
+        rc = key_from_hex_text(a, out, text, len, hex_path);
+        cli_free_secret(text, len);
+        return rc;
+    }
+    const char *path = cli_get_env(a, "key", "WALLETSIGN_MESSAGE_KEY_PATH");
+    if (!path)
+        return cli_usage_error(a, "a secp256k1 key is needed: --key FILE, --hex-file FILE "
+                                  "or WALLETSIGN_MESSAGE_KEY_PATH");
+    /* A file of 64 hex digits is the common way such keys are kept; PEM/DER otherwise. */
+    if ((rc = cli_read_file(a, path, &text, &len)) != CLI_OK)
+        return rc;
+    int hex = looks_like_hex_key(text, len);
+    if (hex)
+        rc = key_from_hex_text(a, out, text, len, path);
+    cli_free_secret(text, len);
+    return hex ? rc : cli_load_key(a, out, path);
+}
+
+int cli_auth_jwt(const cli_args *a, wsig_auth **out)
+{
+    const char *path = cli_get_env(a, "key", "HALOGEN_WALLET_PRIVATE_KEY_PATH");
+    const char *kid = cli_get_env(a, "key-id", "HALOGEN_WALLET_KEY_ID");
+    if (!path)
+        return cli_usage_error(a, "jwt needs a private key: --key FILE or "
+                                  "HALOGEN_WALLET_PRIVATE_KEY_PATH");
+    if (!kid)
+        return cli_usage_error(a, "jwt needs the API key id: --key-id ID or HALOGEN_WALLET_KEY_ID");
+    wsig_jwt_options o = {0, WSIG_JWT_DER};
+    int64_t ttl = 10;
+    static const char *const formats[] = {"der", "raw", NULL};
+    int rc;
+    if ((rc = cli_opt_i64(a, "ttl", 1, 3600, &ttl)) != CLI_OK ||
+        (rc = cli_opt_choice(a, "signature-format", formats, &o.signature_format)) != CLI_OK)
+        return rc;
+    o.ttl_seconds = (int)ttl;
+    wsig_key *key;
+    if ((rc = cli_load_key(a, &key, path)) != CLI_OK)
+        return rc;
+    wsig_error err = WSIG_ERROR_INIT;
+    int st = wsig_auth_jwt_new(out, key, kid, &o, &err);
+    wsig_key_free(key);
+    if (st != WSIG_OK)
+        return cli_fail(a, &err, st, "jwt");
+    cli_warn(a, &err);
+    return CLI_OK;
+}
+
+int cli_hmac_options(const cli_args *a, wsig_hmac_options *o)
+{
+    static const char *const encodings[] = {"base64", "hex", NULL};
+    memset(o, 0, sizeof *o);
+    o->separator = cli_get(a, "separator");
+    return cli_opt_choice(a, "encoding", encodings, &o->encoding);
+}
+
+int cli_hmac_secret(const cli_args *a, char **secret, size_t *len)
+{
+    const char *path = cli_get(a, "secret-file");
+    if (path)
+        return cli_read_secret_line(a, path, secret, len);
+    char *s = cli_get(a, "secret");
+    if (s)
+        fprintf(stderr,
+                "walletsign %s: warning: --secret shows in process lists; "
+                "prefer --secret-file or WALLETSIGN_SECRET\n",
+                a->cmd);
+    else if ((s = getenv("WALLETSIGN_SECRET")) && !*s)
+        s = NULL;
+    if (!s)
+        return cli_usage_error(a, "hmac needs a secret: --secret-file FILE or WALLETSIGN_SECRET");
+    *len = strlen(s);
+    if (!(*secret = malloc(*len + 1)))
+        return cli_error(a, CLI_INTERNAL, NULL, "out of memory");
+    memcpy(*secret, s, *len + 1);
+    /* Our own copies of argv and environ: wiping them shortens the time the
+     * secret is readable in /proc/PID/cmdline and /proc/PID/environ. */
+    cli_wipe(s, *len);
+    return CLI_OK;
+}
+
+int cli_auth_hmac(const cli_args *a, wsig_auth **out)
+{
+    const char *api_key = cli_get_env(a, "api-key", "WALLETSIGN_API_KEY");
+    if (!api_key)
+        return cli_usage_error(a, "hmac needs an API key: --api-key K or WALLETSIGN_API_KEY");
+    wsig_hmac_options o;
+    int rc = cli_hmac_options(a, &o);
+    if (rc != CLI_OK)
+        return rc;
+    char *secret;
+    size_t len;
+    if ((rc = cli_hmac_secret(a, &secret, &len)) != CLI_OK)
+        return rc;
+    wsig_error err = WSIG_ERROR_INIT;
+    int st = wsig_auth_hmac_new(out, api_key, secret, len, &o, &err);
+    cli_free_secret(secret, len); /* the auth keeps its own copy */
+    return st == WSIG_OK ? CLI_OK : cli_fail(a, &err, st, "hmac");
+}
+
+int cli_digest_option(const cli_args *a, int *digest)
+{
+    static const char *const digests[] = {"sha256", "keccak256", "eip191", NULL};
+    return cli_opt_choice(a, "digest", digests, digest); /* same order as enum wsig_digest */
+}
+
+int cli_auth_message(const cli_args *a, wsig_auth **out)
+{
+    static const char *const encodings[] = {"rsv", "der_hex", "der_base64", NULL};
+    static const char *const offsets[] = {"27", "0", NULL};
+    static const char *const empties[] = {"omit", "separator", NULL};
+    wsig_message_options o = WSIG_MESSAGE_OPTIONS_INIT;
+    int offset = 0, rc;
+    if ((rc = cli_digest_option(a, &o.digest)) != CLI_OK ||
+        (rc = cli_opt_choice(a, "sig-encoding", encodings, &o.encoding)) != CLI_OK ||
+        (rc = cli_opt_choice(a, "v-offset", offsets, &offset)) != CLI_OK ||
+        (rc = cli_opt_choice(a, "empty-body", empties, &o.empty_body)) != CLI_OK)
+        return rc;
+    o.v_offset = offset ? 0 : 27;
+    o.no_prefix = cli_flag(a, "no-prefix");
+    wsig_key *key;
+    if ((rc = cli_load_message_key(a, &key)) != CLI_OK)
+        return rc;
+    wsig_error err = WSIG_ERROR_INIT;
+    int st = wsig_auth_message_new(out, key, &o, &err);
+    wsig_key_free(key);
+    return st == WSIG_OK ? CLI_OK : cli_fail(a, &err, st, "message");
+}
