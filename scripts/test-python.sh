@@ -1,17 +1,12 @@
 #!/usr/bin/env bash
-# The Python suite: build the package into build/venv (offline, Debian's
-# setuptools/pytest via --system-site-packages) and run tests/python.
+# The Python suite: build the package into build/venv (scripts/build-python.sh:
+# offline, Debian's setuptools/pytest via --system-site-packages) and run tests/python.
 # Run by scripts/run-tests.sh as suite "python"; the last line is pytest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 VENV="$BUILD/venv"
-if [ ! -x "$VENV/bin/python" ]; then
-  /usr/bin/python3 -m venv --system-site-packages "$VENV"
-fi
-if ! "$VENV/bin/pip" install --quiet --no-build-isolation --disable-pip-version-check . \
-     >"$BUILD/pip-install.log" 2>&1; then
-  cat "$BUILD/pip-install.log"
+if ! BUILD=$BUILD scripts/build-python.sh; then
   echo "pip install failed: 0 passed, 1 failed"
   exit 1
 fi

@@ -630,8 +630,10 @@ static PyObject *raise_wsig(wsmod_state *st, int rc, wsig_error *err)
     }
     if (!bad) {
         switch (rc) {
-        case WSIG_INVALID:
-            bad = set_kw(kw, "reason", PyUnicode_FromString(reason));
+        case WSIG_INVALID: /* status: a signed HTTP answer that failed verification */
+            bad = set_kw(kw, "reason", PyUnicode_FromString(reason)) ||
+                  set_kw(kw, "status", http_status > 0 ? PyLong_FromLong(http_status)
+                                                       : Py_NewRef(Py_None));
             break;
         case WSIG_ERR_TRANSPORT:
         case WSIG_ERR_TIMEOUT:

@@ -395,6 +395,7 @@ def test_response_verifier_rejects_an_untrusted_server(server):
         with pytest.raises(ws.SignatureError) as err:
             client.call("POST", "/access/get_address", {"chain_type": "ETH", "chain_id": "1"})
     assert err.value.reason == "untrusted_address"
+    assert err.value.status == 200          # the HTTP answer that failed verification
 
 
 # ---------------------------------------------------------------- lifecycle, options
