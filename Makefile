@@ -50,7 +50,7 @@ check: deps
 bench: deps lib
 	@scripts/bench.sh
 
-demo: deps lib
+demo: deps
 	@scripts/demo.sh
 
 clean:

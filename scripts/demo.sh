@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job (`make demo`, after `make deps lib`): build what the demo needs,
+# The main job (`make demo`, after `make deps`): build what the demo needs,
 # start the mock server of tests/mock_server, and walk through the three APIs
 # end to end with the CLI, Python and Lua (scripts in demo/):
 #   0. build: CLI, README C examples, Python module (build/venv), Lua module
