@@ -47,7 +47,8 @@ test-c: $(BUILD)/test_c
 check: deps
 	@scripts/check.sh
 
-bench: deps lib
+bench: lib
+	@scripts/ensure-deps.sh --bench
 	@scripts/bench.sh
 
 demo: deps

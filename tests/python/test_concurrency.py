@@ -24,7 +24,7 @@ def test_threads_share_one_message_auth():
     def worker(out):
         try:
             barrier.wait()
-            for i in range(2000):
+            for i in range(10000):
                 out.append(auth.sign("POST", "/callback", b"%d" % i))
         except Exception as exc:   # pragma: no cover - reported below
             errors.append(exc)
@@ -35,11 +35,11 @@ def test_threads_share_one_message_auth():
         t.join()
     assert not errors
     headers = [h for r in results for h in r]
-    assert len(headers) == 16000
+    assert len(headers) == 80000
     pairs = {(h["X-Message-Session"], h["X-Message-Sequence"]) for h in headers}
-    assert len(pairs) == 16000
-    assert {int(seq) for _, seq in pairs} == set(range(1, 16001))
-    verifier = ws.MessageVerifier([key.address], cache_size=20000)
+    assert len(pairs) == 80000
+    assert {int(seq) for _, seq in pairs} == set(range(1, 80001))
+    verifier = ws.MessageVerifier([key.address], cache_size=100000)
     for r in results:
         for i, h in enumerate(r):
             verifier.verify(h, b"%d" % i)
