@@ -47,6 +47,7 @@ void wsig_auth_free(wsig_auth *auth)
         return;
     switch (auth->kind) {
     case WSIG_AUTH_JWT:
+        EVP_PKEY_CTX_free(auth->u.jwt.sign_tmpl);
         wsig_key_free(auth->u.jwt.key);
         break;
     case WSIG_AUTH_HMAC:

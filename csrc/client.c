@@ -158,6 +158,8 @@ double wsig__parse_retry_after(const char *value, size_t len, time_t now)
 /* ------------------------------------------------------------------ */
 /* Construction                                                       */
 
+static void set_fixed_options(wsig_client *c);
+
 static void apply_defaults(wsig_client_options *o)
 {
     if (o->timeout <= 0) o->timeout = 10;
@@ -217,6 +219,7 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
     c->auth = auth;
     c->tokens = c->opt.burst;
     c->pid = (long)getpid();
+    set_fixed_options(c);
     if (RAND_bytes((unsigned char *)&c->rng, sizeof c->rng) != 1 || !c->rng)
         c->rng = 0x9e3779b97f4a7c15ULL;
     *out = c;
@@ -319,6 +322,7 @@ static int ensure_own_handle(wsig_client *c, wsig_error *err)
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
     c->curl = fresh; /* the inherited handle is deliberately not cleaned up */
     c->pid = (long)getpid();
+    set_fixed_options(c);
     return WSIG_OK;
 }
 
@@ -371,12 +375,14 @@ static int build_headers(wsig_client *c, struct curl_slist **list, const request
     return WSIG_OK;
 }
 
-static void set_options(wsig_client *c, const char *url, const request_spec *rq,
-                        struct curl_slist *headers, buffer *hdr, buffer *body)
+/* What never changes for a handle, set when it is made (wsig_client_new,
+ * and ensure_own_handle after fork). Per attempt only the URL, headers,
+ * buffers and method are set: a curl_easy_reset and twenty-odd setopts on
+ * every request cost a few thousand instructions, and each reset frees the
+ * string options that the next request copies again. */
+static void set_fixed_options(wsig_client *c)
 {
     CURL *h = c->curl;
-    curl_easy_reset(h); /* keeps live connections */
-    curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -385,7 +391,6 @@ static void set_options(wsig_client *c, const char *url, const request_spec *rq,
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(c->opt.timeout * 1000));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->opt.connect_timeout * 1000));
     curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->opt.insecure ? 0L : 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->opt.insecure ? 0L : 2L);
     if (c->opt.ca_file)
@@ -394,18 +399,33 @@ static void set_options(wsig_client *c, const char *url, const request_spec *rq,
         curl_easy_setopt(h, CURLOPT_CAPATH, c->opt.ca_path);
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->opt.max_response);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, hdr);
     curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prerequest);
     curl_easy_setopt(h, CURLOPT_PREREQDATA, c);
+}
+
+static void set_options(wsig_client *c, const char *url, const request_spec *rq,
+                        struct curl_slist *headers, buffer *hdr, buffer *body)
+{
+    CURL *h = c->curl;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, hdr);
     c->sends = 0;
+    /* HTTPGET undoes what an earlier request left behind (a body, NOBODY). */
     if (strcmp(rq->method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (rq->body_len || strcmp(rq->method, "GET") != 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body_len ? rq->body : "");
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
     }
 }
 

@@ -9,6 +9,45 @@
 #include <string.h>
 
 #define MAX_METHOD 16
+#define POOL_SIZE 8
+
+/* Contexts that have already MACed once. EVP_MAC_init(ctx, NULL, 0, NULL)
+ * rewinds one to the keyed state without re-keying or allocating, half the
+ * cost of EVP_MAC_CTX_dup + EVP_MAC_CTX_free (OpenSSL 3.0: five allocations
+ * and three digest-context copies). The lock keeps one auth usable from many
+ * threads; a thread that finds the pool empty dups the template as before. */
+struct wsig_mac_pool {
+    pthread_mutex_t lock;
+    int n;
+    EVP_MAC_CTX *ctx[POOL_SIZE];
+};
+
+static EVP_MAC_CTX *mac_take(const struct wsig_hmac_auth *a)
+{
+    EVP_MAC_CTX *ctx = NULL;
+    struct wsig_mac_pool *p = a->pool;
+    pthread_mutex_lock(&p->lock);
+    if (p->n)
+        ctx = p->ctx[--p->n];
+    pthread_mutex_unlock(&p->lock);
+    if (ctx && !EVP_MAC_init(ctx, NULL, 0, NULL)) {
+        EVP_MAC_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return ctx ? ctx : EVP_MAC_CTX_dup(a->mac_template);
+}
+
+static void mac_give_back(const struct wsig_hmac_auth *a, EVP_MAC_CTX *ctx)
+{
+    struct wsig_mac_pool *p = a->pool;
+    pthread_mutex_lock(&p->lock);
+    if (ctx && p->n < POOL_SIZE) {
+        p->ctx[p->n++] = ctx;
+        ctx = NULL;
+    }
+    pthread_mutex_unlock(&p->lock);
+    EVP_MAC_CTX_free(ctx);
+}
 
 static EVP_MAC_CTX *keyed_template(const unsigned char *secret, size_t len, wsig_error *err)
 {
@@ -82,6 +121,9 @@ int wsig__hmac_auth_init(struct wsig_hmac_auth *a, const char *api_key, const ch
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
     memcpy(a->secret, secret, secret_len);
     a->secret_len = secret_len;
+    if (!(a->pool = calloc(1, sizeof *a->pool)))
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&a->pool->lock, NULL);
     a->mac_template = keyed_template(a->secret, secret_len, err);
     return a->mac_template ? WSIG_OK : WSIG_ERR_CRYPTO;
 }
@@ -91,6 +133,12 @@ void wsig__hmac_auth_clear(struct wsig_hmac_auth *a)
     free(a->api_key);
     wsig_free_secret(a->secret, a->secret_len ? a->secret_len : 1);
     EVP_MAC_CTX_free(a->mac_template); /* OpenSSL cleanses the keyed state */
+    if (a->pool) {
+        for (int i = 0; i < a->pool->n; i++)
+            EVP_MAC_CTX_free(a->pool->ctx[i]);
+        pthread_mutex_destroy(&a->pool->lock);
+        free(a->pool);
+    }
     memset(a, 0, sizeof *a);
 }
 
@@ -108,22 +156,56 @@ static int upper_method(char out[MAX_METHOD], const char *method, wsig_error *er
     return WSIG_OK;
 }
 
-/* MAC of TS SEP METHOD SEP PATH SEP BODY, streamed without building the prehash. */
+/* Decimal digits of v into out (at least 21 bytes); returns the length.
+ * snprintf("%lld") costs more than the rest of the header formatting. */
+static size_t format_ms(char *out, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? 0 : (uint64_t)v;
+    do
+        tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
+/* MAC of TS SEP METHOD SEP PATH SEP BODY. Small prehashes are assembled on
+ * the stack and MACed in one update (each EVP_MAC_update is four calls deep
+ * through the provider); larger ones are streamed without a copy. */
 static int compute_mac(const struct wsig_hmac_auth *a, unsigned char mac[32], const char *ts,
                        const char *method, const char *path, const void *body, size_t body_len,
                        wsig_error *err)
 {
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(a->mac_template);
-    size_t sl = strlen(a->separator), out_len = 0;
+    size_t tl = strlen(ts), ml = strlen(method), pl = strlen(path), sl = strlen(a->separator);
+    size_t out_len = 0;
     const unsigned char *sep = (const unsigned char *)a->separator;
-    bool ok = ctx && EVP_MAC_update(ctx, (const unsigned char *)ts, strlen(ts)) &&
-              EVP_MAC_update(ctx, sep, sl) &&
-              EVP_MAC_update(ctx, (const unsigned char *)method, strlen(method)) &&
-              EVP_MAC_update(ctx, sep, sl) &&
-              EVP_MAC_update(ctx, (const unsigned char *)path, strlen(path)) &&
-              EVP_MAC_update(ctx, sep, sl) && (body_len == 0 || EVP_MAC_update(ctx, body, body_len)) &&
-              EVP_MAC_final(ctx, mac, &out_len, 32) && out_len == 32;
-    EVP_MAC_CTX_free(ctx);
+    unsigned char small[1024];
+    size_t total = tl + ml + pl + 3 * sl + body_len;
+    EVP_MAC_CTX *ctx = mac_take(a);
+    bool ok = ctx != NULL;
+    if (ok && total <= sizeof small) {
+        unsigned char *p = small;
+        memcpy(p, ts, tl), p += tl, memcpy(p, sep, sl), p += sl;
+        memcpy(p, method, ml), p += ml, memcpy(p, sep, sl), p += sl;
+        memcpy(p, path, pl), p += pl, memcpy(p, sep, sl), p += sl;
+        if (body_len)
+            memcpy(p, body, body_len);
+        ok = EVP_MAC_update(ctx, small, total);
+    } else if (ok) {
+        ok = EVP_MAC_update(ctx, (const unsigned char *)ts, tl) && EVP_MAC_update(ctx, sep, sl) &&
+             EVP_MAC_update(ctx, (const unsigned char *)method, ml) &&
+             EVP_MAC_update(ctx, sep, sl) &&
+             EVP_MAC_update(ctx, (const unsigned char *)path, pl) &&
+             EVP_MAC_update(ctx, sep, sl) && (body_len == 0 || EVP_MAC_update(ctx, body, body_len));
+    }
+    ok = ok && EVP_MAC_final(ctx, mac, &out_len, 32) && out_len == 32;
+    if (ok)
+        mac_give_back(a, ctx);
+    else
+        EVP_MAC_CTX_free(ctx);
     return ok ? WSIG_OK : wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "HMAC-SHA256 failed");
 }
 
@@ -136,7 +218,7 @@ int wsig__hmac_sign_headers(struct wsig_hmac_auth *a, wsig_headers *out, const c
     int rc = upper_method(m, method, err);
     if (rc != WSIG_OK)
         return rc;
-    snprintf(ts, sizeof ts, "%lld", (long long)(now_ms > 0 ? now_ms : wsig__now_ms()));
+    format_ms(ts, now_ms > 0 ? now_ms : wsig__now_ms());
     if ((rc = compute_mac(a, mac, ts, m, path, body, body_len, err)) != WSIG_OK)
         return rc;
     if (a->encoding == WSIG_HMAC_HEX)

@@ -73,6 +73,7 @@ WSIG_LOCAL void wsig__pubkey_address(unsigned char addr[20], const secp256k1_pub
 /* --- auth (auth.c, jwt.c, hmac.c, message.c) --- */
 struct wsig_jwt_auth {
     wsig_key *key;
+    EVP_PKEY_CTX *sign_tmpl;        /* sign_init done once (fetches); dup'ed per token */
     char key_id[257];
     int ttl;
     int raw;
@@ -86,7 +87,8 @@ struct wsig_hmac_auth {
     char api_key_header[WSIG_HEADER_NAME_MAX];
     char signature_header[WSIG_HEADER_NAME_MAX];
     char timestamp_header[WSIG_HEADER_NAME_MAX];
-    EVP_MAC_CTX *mac_template;      /* keyed once; dup'ed per signature */
+    EVP_MAC_CTX *mac_template;      /* keyed once; dup'ed when the pool is empty */
+    struct wsig_mac_pool *pool;     /* used contexts, rewound instead of dup'ed */
 };
 struct wsig_message_auth {
     wsig_key *key;

@@ -2,9 +2,12 @@
  *
  * Values are passed on as their raw text (compacted), never re-printed by
  * cJSON, which would turn integers beyond 2^53 into doubles. Every scan here
- * follows cJSON's own reading of the text, so that what cJSON validated is
- * exactly what is passed on: cJSON treats every byte <= 0x20 as whitespace,
- * and its member look-up compares keys after unescaping and takes the first. */
+ * must read the text as cJSON does, so that what cJSON validated is exactly
+ * what is passed on. cJSON works on C strings and is lenient: it takes any
+ * byte <= 0x20 as whitespace and cannot represent a NUL inside a string (a
+ * key "result\u0000x" compares equal to "result"). So text with control
+ * bytes outside the JSON whitespace, or with \u0000, is refused before cJSON
+ * sees it; what remains is read the same way by cJSON and by the scans. */
 #include "internal.h"
 
 #include <cjson/cJSON.h>
@@ -13,7 +16,29 @@
 
 static bool is_ws(char c)
 {
-    return (unsigned char)c <= 0x20;
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* No raw control bytes (in strings or between tokens, beyond JSON's four
+ * whitespace characters outside strings) and no \u0000 escape. */
+static bool plain_text(const char *s, size_t n)
+{
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 && (in_string || !is_ws((char)c)))
+            return false;
+        if (!in_string) {
+            in_string = c == '"';
+        } else if (c == '"') {
+            in_string = false;
+        } else if (c == '\\' && i + 1 < n) {
+            if (s[i + 1] == 'u' && i + 5 < n && memcmp(s + i + 2, "0000", 4) == 0)
+                return false;
+            i++;
+        }
+    }
+    return true;
 }
 
 static size_t skip_ws(const char *s, size_t i, size_t n)
@@ -98,7 +123,7 @@ static bool key_equals(const char *k, size_t n, const char *name)
             default: c = k[i]; /* \" \\ \/ */
             }
         }
-        if (name[j] != c)
+        if (name[j] == '\0' || name[j] != c)
             return false;
     }
     return name[j] == '\0';
@@ -135,6 +160,8 @@ bool wsig__json_member_span(const char *json, size_t len, const char *name, size
 
 cJSON *wsig__json_parse_exact(const char *text, size_t len)
 {
+    if (!plain_text(text, len))
+        return NULL;
     const char *end = NULL;
     cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!v)

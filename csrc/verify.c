@@ -11,6 +11,7 @@
 
 struct wsig_msg_verifier {
     unsigned char (*trusted)[20]; /* sorted for bsearch */
+    char (*trusted_eip55)[43];    /* trusted[i] checksummed, made once */
     size_t n_trusted;
     int64_t window_ms;
     int digest;
@@ -57,6 +58,12 @@ int wsig_msg_verifier_new(wsig_msg_verifier **out, const char *const *trusted, s
         }
     qsort(v->trusted, n_trusted, 20, cmp20);
     v->n_trusted = n_trusted;
+    if (!(v->trusted_eip55 = calloc(n_trusted ? n_trusted : 1, 43))) {
+        wsig_msg_verifier_free(v);
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n_trusted; i++)
+        wsig__address_eip55(v->trusted_eip55[i], v->trusted[i]);
     v->window_ms = opt->window_ms ? opt->window_ms : 60000;
     v->digest = opt->digest;
     if (!opt->no_replay_cache &&
@@ -79,6 +86,7 @@ void wsig_msg_verifier_free(wsig_msg_verifier *v)
         return;
     wsig__replay_free(v->replay);
     free(v->trusted);
+    free(v->trusted_eip55);
     free(v);
 }
 
@@ -197,7 +205,8 @@ int wsig_msg_verify(wsig_msg_verifier *v, wsig_message *out, const wsig_header_r
                             "timestamp, session and sequence must be decimal integers");
     if ((rc = parse_signature(&ps, h.signature, err)) != WSIG_OK)
         return rc;
-    if (!bsearch(addr, v->trusted, v->n_trusted, 20, cmp20))
+    const unsigned char (*hit)[20] = bsearch(addr, v->trusted, v->n_trusted, 20, cmp20);
+    if (!hit)
         return wsig__reject(err, WSIG_REASON_UNTRUSTED_ADDRESS, "sender address is not trusted");
     int64_t now = now_ms > 0 ? now_ms : wsig__now_ms();
     int64_t skew = (int64_t)ts - now;
@@ -222,7 +231,7 @@ int wsig_msg_verify(wsig_msg_verifier *v, wsig_message *out, const wsig_header_r
         if (reason)
             return wsig__reject(err, reason, "message older than the replay cache can vouch for");
     }
-    wsig__address_eip55(out->address, addr);
+    memcpy(out->address, v->trusted_eip55[hit - v->trusted], 43);
     snprintf(out->session, sizeof out->session, "%llu", (unsigned long long)session);
     snprintf(out->sequence, sizeof out->sequence, "%llu", (unsigned long long)sequence);
     out->session_id = session;

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# make bench: build the benchmarks, then print in one run every ratio
+# walletsign / bare primitive, with the date and the machine.
+#
+# Only ratios measured in this one run mean anything: the machines are small
+# noisy VMs, so absolute times move from run to run. Everything runs pinned to
+# one core (BENCH_CPU, default 0): c_sign alone, then nginx and http_loop on
+# that same core, so client and server share it the same way for both loops.
+#
+# Knobs (environment): BENCH_CPU, BENCH_SIGN_ROUNDS (41), BENCH_SIGN_ROUND_MS (10),
+# BENCH_HTTP_REQUESTS (500), BENCH_HTTP_ROUNDS (31), BUILD (build), and
+# BENCH_CALLGRIND=0 to skip the instruction counts per operation (valgrind
+# --tool=callgrind: deterministic, so immune to the noise; ~30 s of the run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+CPU=${BENCH_CPU:-0}
+SIGN_ROUNDS=${BENCH_SIGN_ROUNDS:-41}
+SIGN_ROUND_MS=${BENCH_SIGN_ROUND_MS:-10}
+HTTP_REQUESTS=${BENCH_HTTP_REQUESTS:-500}
+HTTP_ROUNDS=${BENCH_HTTP_ROUNDS:-31}
+
+make --no-print-directory -s lib
+make --no-print-directory -s "$BUILD/bench/c_sign" "$BUILD/bench/http_loop"
+
+pin() { taskset -c "$CPU" "$@"; }
+version() { "$@" 2>&1 | head -1 || true; }
+
+# One temporary directory for everything (nginx prefix, results, callgrind
+# files); nginx is stopped and the directory removed however the run ends.
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/walletsign-bench.XXXXXX")
+results=$tmp/results
+nginx_pid=""
+cleanup() {
+  if [ -n "$nginx_pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
+    kill -QUIT "$nginx_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$nginx_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$nginx_pid" 2>/dev/null || true
+    wait "$nginx_pid" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+summary() {
+  echo
+  echo "== summary (median ratios of this run)"
+  awk '/ (PASS|MISS)$/ {
+         for (i = 1; i <= NF; i++) { if ($i == "ratio") r = $(i + 1); if ($i == "<=") t = $(i + 1) }
+         printf "  %-24s %s  (target <= %s)  %s\n", $1, r, t, $NF }' "$results"
+}
+
+echo "== walletsign bench  $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "machine: $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'),"\
+     "$(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "versions: walletsign $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- csrc 2>/dev/null || echo '+dirty csrc'),"\
+     "OpenSSL $(pkg-config --modversion openssl), libsecp256k1 $(pkg-config --modversion libsecp256k1),"\
+     "libcurl $(pkg-config --modversion libcurl), $(version nginx -v | sed 's/^nginx version: //')"
+echo "pinned to CPU $CPU (taskset); ratio = walletsign / raw, median of interleaved rounds"
+echo
+
+# ---------------------------------------------------------------- signing
+pin "$BUILD/bench/c_sign" --rounds "$SIGN_ROUNDS" --round-ms "$SIGN_ROUND_MS" | tee -a "$results"
+echo
+
+# ---------------------------------------------------------------- instructions
+# Ir per operation = (Ir of N operations - Ir of set-up alone) / N.
+if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
+  cg=$tmp/callgrind
+  mkdir -p "$cg"
+  ir() { # ir NAME N -> instructions of N operations, set-up included
+    valgrind --tool=callgrind --callgrind-out-file="$cg/out" "$BUILD/bench/c_sign" --profile "$1" "$2" \
+      >/dev/null 2>"$cg/log" || { cat "$cg/log" >&2; return 1; }
+    awk '/^(summary|totals):/ {print $2; exit}' "$cg/out"
+  }
+  base=$(ir es256 0)
+  echo "# callgrind: instructions per operation (deterministic), walletsign / raw"
+  for pair in es256_jwt_sign:es256:200 hmac_headers_sign:hmac:4000 message_headers_sign:msg_sign:200 \
+              message_verify:msg_verify:200 rs256_4096_jwt_sign:rs256:3; do
+    IFS=: read -r label name n <<<"$pair"
+    w=$(( ($(ir "$name" "$n") - base) / n )); r=$(( ($(ir "raw_$name" "$n") - base) / n ))
+    awk -v l="$label" -v w="$w" -v r="$r" \
+      'BEGIN {printf "%-26s walletsign %10d Ir  raw %10d Ir  ratio %5.3f\n", l, w, r, w / r}'
+  done
+  echo
+fi
+
+# ---------------------------------------------------------------- HTTP
+if ! command -v nginx >/dev/null 2>&1; then
+  echo "# http_loop: skipped, nginx is not installed (make deps)"
+  summary
+  exit 0
+fi
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+start_nginx() { # start_nginx PORT: 0 once nginx answers POST /query
+  local port=$1
+  cat >"$tmp/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+pid $tmp/nginx.pid;
+error_log $tmp/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    client_body_temp_path $tmp/body;
+    proxy_temp_path $tmp/proxy;
+    fastcgi_temp_path $tmp/fastcgi;
+    uwsgi_temp_path $tmp/uwsgi;
+    scgi_temp_path $tmp/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        location = /query {
+            default_type application/json;
+            return 200 '{}';
+        }
+    }
+}
+EOF
+  # Not through pin(): a backgrounded function is a bash subshell, whose pid
+  # would be $! and which ignores SIGQUIT. taskset execs nginx in place.
+  taskset -c "$CPU" nginx -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" &
+  nginx_pid=$!
+  for _ in $(seq 50); do
+    if curl -fs -o /dev/null -X POST --data '{}' "http://127.0.0.1:$port/query"; then return 0; fi
+    kill -0 "$nginx_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -QUIT "$nginx_pid" 2>/dev/null || true
+  wait "$nginx_pid" 2>/dev/null || true
+  nginx_pid=""
+  return 1
+}
+
+port=""
+for _ in 1 2 3; do
+  p=$(free_port)
+  if start_nginx "$p"; then port=$p; break; fi
+done
+if [ -z "$port" ]; then
+  echo "# http_loop: nginx did not start:"; cat "$tmp/error.log" 2>/dev/null || true
+  exit 1
+fi
+echo "# nginx $(version nginx -v | sed 's/^nginx version: //') on 127.0.0.1:$port, worker_processes 1, pinned to CPU $CPU with the client"
+pin "$BUILD/bench/http_loop" "http://127.0.0.1:$port" --requests "$HTTP_REQUESTS" --rounds "$HTTP_ROUNDS" |
+  tee -a "$results"
+summary
