@@ -789,9 +789,9 @@ static void server_errors(void)
           res.attempts, replayed ? "yes" : "no");
     wsig_response_clear(&res);
 
-    /* 50 consecutive 503s: 1 + max_retries attempts, bounded time. */
+    /* A storm of 10,000 consecutive 503s: 1 + max_retries attempts, bounded time. */
     t_mock_clean(&M);
-    t_mock_queue(&M, "/query", "status:503", 50);
+    t_mock_queue(&M, "/query", "status:503", 10000);
     double t0 = now_s();
     rc = wsig_client_query(c, &json, "list_client_accounts", NULL, &err);
     double dt = now_s() - t0;
