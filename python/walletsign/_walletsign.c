@@ -2316,6 +2316,20 @@ static int payload_json(wsmod_state *st, PyObject *o, PyObject **out)
     return *out ? 0 : -1;
 }
 
+/* The end of a client call that returns JSON text: the closed-client case,
+ * the error, or the text converted (and freed). */
+static PyObject *json_call_result(wsmod_state *st, int rc, char *out, wsig_error *err)
+{
+    if (rc < 0)
+        return closed_error();
+    if (rc != WSIG_OK)
+        return raise_wsig(st, rc, err);
+    wsig_error_clear(err);
+    PyObject *res = from_json(st, out, strlen(out));
+    wsig_free(out);
+    return res;
+}
+
 PyDoc_STRVAR(Client_query_doc,
 "query($self, /, name, payload=None)\n--\n\n"
 "Halogen read: POST /query {\"name\": name, \"payload\": payload} and return the\n"
@@ -2342,14 +2356,7 @@ static PyObject *Client_query(ClientObject *self, PyObject *const *args, Py_ssiz
     int rc;
     CLIENT_CALL(self, rc, wsig_client_query(self->client, &out, name, p, &err));
     Py_XDECREF(payload);
-    if (rc < 0)
-        return closed_error();
-    if (rc != WSIG_OK)
-        return raise_wsig(st, rc, &err);
-    wsig_error_clear(&err);
-    PyObject *res = from_json(st, out, strlen(out));
-    wsig_free(out);
-    return res;
+    return json_call_result(st, rc, out, &err);
 }
 
 PyDoc_STRVAR(Client_command_doc,
@@ -2379,14 +2386,7 @@ static PyObject *Client_command(ClientObject *self, PyObject *const *args, Py_ss
     int rc;
     CLIENT_CALL(self, rc, wsig_client_command(self->client, &out, name, p, idem, &err));
     Py_XDECREF(payload);
-    if (rc < 0)
-        return closed_error();
-    if (rc != WSIG_OK)
-        return raise_wsig(st, rc, &err);
-    wsig_error_clear(&err);
-    PyObject *res = from_json(st, out, strlen(out));
-    wsig_free(out);
-    return res;
+    return json_call_result(st, rc, out, &err);
 }
 
 PyDoc_STRVAR(Client_call_doc,
@@ -2414,14 +2414,7 @@ static PyObject *Client_call(ClientObject *self, PyObject *const *args, Py_ssize
     int rc;
     CLIENT_CALL(self, rc, wsig_client_call(self->client, &out, method, path, p, &err));
     Py_XDECREF(params);
-    if (rc < 0)
-        return closed_error();
-    if (rc != WSIG_OK)
-        return raise_wsig(st, rc, &err);
-    wsig_error_clear(&err);
-    PyObject *res = from_json(st, out, strlen(out));
-    wsig_free(out);
-    return res;
+    return json_call_result(st, rc, out, &err);
 }
 
 PyDoc_STRVAR(Client_request_doc,
