@@ -14,6 +14,23 @@
  *                                   valgrind --tool=callgrind); NAME is
  *                                   es256|hmac|msg_sign|msg_verify|rs256,
  *                                   prefixed with raw_ for the primitive.
+ *   c_sign --floor OP N [--url BASE_URL] [--wall]
+ *                                   the "C floor" of the Python and Lua
+ *                                   benchmarks: after a warm-up of ~N/4, time
+ *                                   N walletsign calls made straight from C,
+ *                                   exactly as a binding makes them (clock
+ *                                   read inside the call, the caller's error
+ *                                   record), and print one JSON line
+ *                                   {"op":..., "n":..., "ns_per_op":...,
+ *                                   "cpu_ns_per_op":..., "clock":...}.
+ *                                   OP is es256|hmac|msg_sign|msg_verify
+ *                                   (thread CPU time, like the rounds above)
+ *                                   or query (wsig_client_query of
+ *                                   "list_client_accounts" with the HMAC auth
+ *                                   on one keep-alive client, no limiter, no
+ *                                   retries, wall time; needs --url).
+ *                                   The calling script interleaves one such
+ *                                   run with each of its own rounds.
  */
 #define _GNU_SOURCE
 #include <walletsign.h>
@@ -95,6 +112,21 @@ static int op_wsig_verify(void *p)
 {
     verify_ctx *c = p;
     return wsig_msg_verify(c->v, &c->m, c->refs, c->n, BODY, sizeof BODY - 1, c->now_ms, &c->err);
+}
+
+/* --floor query: one Halogen read on a keep-alive client, answer freed */
+typedef struct {
+    wsig_client *client;
+    wsig_error err;
+} query_ctx;
+
+static int op_wsig_query(void *p)
+{
+    query_ctx *c = p;
+    char *result = NULL;
+    int rc = wsig_client_query(c->client, &result, "list_client_accounts", NULL, &c->err);
+    wsig_free(result);
+    return rc != WSIG_OK;
 }
 
 /* raw OpenSSL signature over a 32-byte digest, one EVP_PKEY_CTX reused */
@@ -436,9 +468,62 @@ static const struct {
     {"raw_msg_verify", op_raw_secp_recover, offsetof(bench, raw_secp)},
 };
 
+/* --floor OP N: warm-up, then N timed calls; one JSON line on stdout. */
+static int floor_run(bench *b, const char *op, long n, const char *url)
+{
+    static const struct {
+        const char *name;
+        op_fn fn;
+        size_t off;
+    } FLOORS[] = {
+        {"es256", op_wsig_sign, offsetof(bench, es256)},
+        {"hmac", op_wsig_sign, offsetof(bench, hmac)},
+        {"msg_sign", op_wsig_sign, offsetof(bench, msg)},
+        {"msg_verify", op_wsig_verify, offsetof(bench, verify)},
+    };
+    op_fn fn = NULL;
+    void *ctx = NULL;
+    static query_ctx q = {.err = WSIG_ERROR_INIT};
+    if (n < 1)
+        die("--floor: N must be at least 1", NULL);
+    for (size_t i = 0; i < sizeof FLOORS / sizeof FLOORS[0]; i++)
+        if (strcmp(op, FLOORS[i].name) == 0) {
+            fn = FLOORS[i].fn;
+            ctx = (char *)b + FLOORS[i].off;
+        }
+    if (strcmp(op, "query") == 0) {
+        if (!url)
+            die("--floor query needs --url BASE_URL", NULL);
+        /* As the bindings' Client(rate_limit=None, retries=0) and http_loop. */
+        wsig_client_options opt = {.rate = -1, .max_retries = -1};
+        wsig_error err = WSIG_ERROR_INIT;
+        if (wsig_client_new(&q.client, url, b->hmac.auth, &opt, &err) != WSIG_OK)
+            die("wsig_client_new", &err);
+        fn = op_wsig_query;
+        ctx = &q;
+        g_clock = CLOCK_MONOTONIC; /* the server's share of a request is part of it */
+    }
+    if (!fn)
+        die("--floor: OP is es256, hmac, msg_sign, msg_verify or query", NULL);
+    run(fn, ctx, n / 4 + 1); /* warm-up: caches, connection, allocator */
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    double t = run(fn, ctx, n);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+    /* cpu_ns_per_op: this thread's CPU time, whatever the clock (for query,
+     * the client's own share of a request). */
+    printf("{\"op\":\"%s\",\"n\":%ld,\"ns_per_op\":%.1f,\"cpu_ns_per_op\":%.1f,\"clock\":\"%s\"}\n",
+           op, n, t / (double)n * 1e9, cpu / (double)n * 1e9,
+           g_clock == CLOCK_MONOTONIC ? "wall" : "thread_cpu");
+    if (q.client)
+        wsig_client_free(q.client);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    const char *keys = "tests/vectors/keys", *profile = NULL;
+    const char *keys = "tests/vectors/keys", *profile = NULL, *floor_op = NULL, *url = NULL;
     int rounds = 41;
     double round_s = 0.01;
     long iters = 1000;
@@ -455,9 +540,14 @@ int main(int argc, char **argv)
             profile = argv[++i];
             if (i + 1 < argc)
                 iters = atol(argv[++i]);
+        } else if (strcmp(argv[i], "--floor") == 0 && i + 2 < argc) {
+            floor_op = argv[++i];
+            iters = atol(argv[++i]);
+        } else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc) {
+            url = argv[++i];
         } else {
             fprintf(stderr, "usage: c_sign [--keys DIR] [--rounds N] [--round-ms MS] [--wall] "
-                            "[--profile NAME [ITERS]]\n");
+                            "[--profile NAME [ITERS]] [--floor OP N [--url BASE_URL]]\n");
             return 2;
         }
     }
@@ -466,6 +556,9 @@ int main(int argc, char **argv)
 
     static bench b;
     setup(&b, keys);
+
+    if (floor_op)
+        return floor_run(&b, floor_op, iters, url);
 
     if (profile) {
         for (size_t i = 0; i < sizeof PROFILES / sizeof PROFILES[0]; i++)

@@ -1,16 +1,35 @@
 #!/usr/bin/env bash
 # make bench: build the benchmarks, then print in one run every ratio
-# walletsign / bare primitive, with the date and the machine.
+# walletsign / bare primitive (C), peer library / walletsign and walletsign /
+# C floor (Python, Lua 5.4, LuaJIT), with the date and the machine, and a
+# summary with PASS/MISS per target.
 #
 # Only ratios measured in this one run mean anything: the machines are small
 # noisy VMs, so absolute times move from run to run. Everything runs pinned to
-# one core (BENCH_CPU, default 0): c_sign alone, then nginx and http_loop on
-# that same core, so client and server share it the same way for both loops.
+# one core (BENCH_CPU, default 0): c_sign alone, then nginx (started once, for
+# every HTTP benchmark) and the HTTP clients on that same core, so client and
+# server share it the same way for every loop.
 #
-# Knobs (environment): BENCH_CPU, BENCH_SIGN_ROUNDS (41), BENCH_SIGN_ROUND_MS (10),
-# BENCH_HTTP_REQUESTS (500), BENCH_HTTP_ROUNDS (31), BUILD (build), and
-# BENCH_CALLGRIND=0 to skip the instruction counts per operation (valgrind
-# --tool=callgrind: deterministic, so immune to the noise; ~30 s of the run).
+# Parts, in this order:
+#   c          bench/c_sign.c: walletsign / the bare primitive
+#   callgrind  instructions per operation of the same (deterministic)
+#   http       bench/http_loop.c: wsig_client_query / bare libcurl, vs nginx
+#   python     bench/python_bench.py in build/venv: JwtAuth, HmacAuth,
+#              MessageAuth, MessageVerifier, Client.query vs PyJWT, hmac +
+#              base64, python-ecdsa, requests, and vs the C floor
+#              (`c_sign --floor OP N`, interleaved with the Python rounds)
+#   lua        bench/lua_bench.lua under lua5.4, then luajit: HMAC headers
+#              and ES256 vs luaossl, and vs the C floor
+# The Python and Lua modules are (re)built first by scripts/build-python.sh
+# and scripts/build-lua.sh (both are no-ops when nothing changed).
+#
+# Knobs (environment): BENCH_ONLY (comma list of parts; default all),
+# BENCH_CPU, BENCH_SIGN_ROUNDS (41), BENCH_SIGN_ROUND_MS (10),
+# BENCH_HTTP_REQUESTS (500), BENCH_HTTP_ROUNDS (31), BENCH_PY_ROUNDS (21),
+# BENCH_PY_ROUND_MS (10), BENCH_PY_HTTP_ROUND_MS (30), BENCH_LUA_ROUNDS (21),
+# BENCH_LUA_ROUND_MS (10), BUILD (build), and BENCH_CALLGRIND=0 to skip the
+# instruction counts per operation (valgrind --tool=callgrind: deterministic,
+# so immune to the noise; ~30 s of the run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -19,17 +38,27 @@ SIGN_ROUNDS=${BENCH_SIGN_ROUNDS:-41}
 SIGN_ROUND_MS=${BENCH_SIGN_ROUND_MS:-10}
 HTTP_REQUESTS=${BENCH_HTTP_REQUESTS:-500}
 HTTP_ROUNDS=${BENCH_HTTP_ROUNDS:-31}
+ONLY=${BENCH_ONLY:-c,callgrind,http,python,lua}
+if [ "${BENCH_CALLGRIND:-1}" != 1 ]; then
+  ONLY=$(echo "$ONLY" | sed 's/callgrind//; s/,,*/,/g; s/^,//; s/,$//')
+fi
+want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 make --no-print-directory -s lib
 make --no-print-directory -s "$BUILD/bench/c_sign" "$BUILD/bench/http_loop"
+if want python; then scripts/build-python.sh; fi
+if want lua; then scripts/build-lua.sh; fi
 
 pin() { taskset -c "$CPU" "$@"; }
 version() { "$@" 2>&1 | head -1 || true; }
+abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+C_SIGN=$(abspath "$BUILD/bench/c_sign")
 
 # One temporary directory for everything (nginx prefix, results, callgrind
 # files); nginx is stopped and the directory removed however the run ends.
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/walletsign-bench.XXXXXX")
 results=$tmp/results
+: >"$results"
 nginx_pid=""
 cleanup() {
   if [ -n "$nginx_pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
@@ -43,34 +72,45 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# One line per target: every printed line ending in PASS or MISS, with its
+# label, the figure the target is on (the token after "ratio", "speedup" or
+# "per-op") and the target.
 summary() {
   echo
-  echo "== summary (median ratios of this run)"
+  echo "== summary (medians of this run; ratio = walletsign / baseline, speedup = peer / walletsign)"
   awk '/ (PASS|MISS)$/ {
-         for (i = 1; i <= NF; i++) { if ($i == "ratio") r = $(i + 1); if ($i == "<=") t = $(i + 1) }
-         printf "  %-24s %s  (target <= %s)  %s\n", $1, r, t, $NF }' "$results"
+         k = ""; v = ""; t = ""
+         for (i = 1; i <= NF; i++) {
+           if ($i == "ratio" || $i == "speedup" || $i == "per-op") { k = $i; v = $(i + 1) }
+           if ($i == "target") t = $(i + 1) " " $(i + 2)
+         }
+         printf "  %-30s %-7s %7s  (target %s%s)  %s\n", $1, k, v, t, (k == "per-op" ? " us" : ""), $NF
+         n++; m += ($NF == "MISS") }
+       END { printf "  %d target(s), %d missed\n", n, m }' "$results"
 }
 
 echo "== walletsign bench  $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 echo "machine: $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'),"\
      "$(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "versions: walletsign $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- csrc 2>/dev/null || echo '+dirty csrc'),"\
+echo "versions: walletsign $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- csrc python lua 2>/dev/null || echo '+dirty'),"\
      "OpenSSL $(pkg-config --modversion openssl), libsecp256k1 $(pkg-config --modversion libsecp256k1),"\
      "libcurl $(pkg-config --modversion libcurl), $(version nginx -v | sed 's/^nginx version: //')"
-echo "pinned to CPU $CPU (taskset); ratio = walletsign / raw, median of interleaved rounds"
+echo "pinned to CPU $CPU (taskset); ratio = walletsign / raw, median of interleaved rounds; parts: $ONLY"
 echo
 
 # ---------------------------------------------------------------- signing
-pin "$BUILD/bench/c_sign" --rounds "$SIGN_ROUNDS" --round-ms "$SIGN_ROUND_MS" | tee -a "$results"
-echo
+if want c; then
+  pin "$C_SIGN" --rounds "$SIGN_ROUNDS" --round-ms "$SIGN_ROUND_MS" | tee -a "$results"
+  echo
+fi
 
 # ---------------------------------------------------------------- instructions
 # Ir per operation = (Ir of N operations - Ir of set-up alone) / N.
-if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
+if want callgrind && command -v valgrind >/dev/null 2>&1; then
   cg=$tmp/callgrind
   mkdir -p "$cg"
   ir() { # ir NAME N -> instructions of N operations, set-up included
-    valgrind --tool=callgrind --callgrind-out-file="$cg/out" "$BUILD/bench/c_sign" --profile "$1" "$2" \
+    valgrind --tool=callgrind --callgrind-out-file="$cg/out" "$C_SIGN" --profile "$1" "$2" \
       >/dev/null 2>"$cg/log" || { cat "$cg/log" >&2; return 1; }
     awk '/^(summary|totals):/ {print $2; exit}' "$cg/out"
   }
@@ -86,13 +126,9 @@ if [ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
   echo
 fi
 
-# ---------------------------------------------------------------- HTTP
-if ! command -v nginx >/dev/null 2>&1; then
-  echo "# http_loop: skipped, nginx is not installed (make deps)"
-  summary
-  exit 0
-fi
-
+# ---------------------------------------------------------------- nginx
+# Started once, for every HTTP benchmark (http_loop and Python's
+# Client.query); stopped by the trap at the end of the run.
 free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -139,16 +175,50 @@ EOF
   return 1
 }
 
-port=""
-for _ in 1 2 3; do
-  p=$(free_port)
-  if start_nginx "$p"; then port=$p; break; fi
-done
-if [ -z "$port" ]; then
-  echo "# http_loop: nginx did not start:"; cat "$tmp/error.log" 2>/dev/null || true
-  exit 1
+base_url=""
+if want http || want python; then
+  if ! command -v nginx >/dev/null 2>&1; then
+    echo "# nginx is not installed (make deps): http_loop and Client.query skipped"
+    echo
+  else
+    port=""
+    for _ in 1 2 3; do
+      p=$(free_port)
+      if start_nginx "$p"; then port=$p; break; fi
+    done
+    if [ -z "$port" ]; then
+      echo "# nginx did not start:"; cat "$tmp/error.log" 2>/dev/null || true
+      exit 1
+    fi
+    base_url="http://127.0.0.1:$port"
+    echo "# nginx $(version nginx -v | sed 's/^nginx version: //') on 127.0.0.1:$port, worker_processes 1,"\
+         "pinned to CPU $CPU with the clients; serves http_loop and Python's Client.query"
+  fi
 fi
-echo "# nginx $(version nginx -v | sed 's/^nginx version: //') on 127.0.0.1:$port, worker_processes 1, pinned to CPU $CPU with the client"
-pin "$BUILD/bench/http_loop" "http://127.0.0.1:$port" --requests "$HTTP_REQUESTS" --rounds "$HTTP_ROUNDS" |
-  tee -a "$results"
+
+# ---------------------------------------------------------------- HTTP (C)
+if want http && [ -n "$base_url" ]; then
+  pin "$BUILD/bench/http_loop" "$base_url" --requests "$HTTP_REQUESTS" --rounds "$HTTP_ROUNDS" |
+    tee -a "$results"
+  echo
+fi
+
+# ---------------------------------------------------------------- Python
+if want python; then
+  PYTHONUNBUFFERED=1 WALLETSIGN_C_SIGN=$C_SIGN WALLETSIGN_BENCH_URL=$base_url \
+    pin "$BUILD/venv/bin/python" bench/python_bench.py | tee -a "$results"
+  echo
+fi
+
+# ---------------------------------------------------------------- Lua
+if want lua; then
+  for spec in lua54:5.4:lua5.4 luajit:5.1:luajit; do
+    IFS=: read -r tree v interp <<<"$spec"
+    t=$(abspath "$BUILD/$tree")
+    LUA_PATH="$t/share/lua/$v/?.lua;$t/share/lua/$v/?/init.lua;;" LUA_CPATH="$t/lib/lua/$v/?.so;;" \
+      WALLETSIGN_C_SIGN=$C_SIGN pin "$interp" bench/lua_bench.lua | tee -a "$results"
+    echo
+  done
+fi
+
 summary
