@@ -223,8 +223,12 @@ int wsig_msg_verify(wsig_msg_verifier *v, wsig_message *out, const wsig_header_r
     if ((rc = check_recovery(&ps, digests, n_digests, addr, err)) != WSIG_OK)
         return rc;
     if (v->replay) {
-        wsig_replay_key key = {.session = session, .sequence = sequence};
+        /* The cache hashes and compares whole keys: zero the padding too. */
+        wsig_replay_key key;
+        memset(&key, 0, sizeof key);
         memcpy(key.address, addr, 20);
+        key.session = session;
+        key.sequence = sequence;
         int reason = wsig__replay_add(v->replay, &key, (int64_t)ts, now);
         if (reason == WSIG_REASON_REPLAY)
             return wsig__reject(err, reason, "message (session, sequence) already seen");
