@@ -444,6 +444,13 @@ static int attempt(wsig_client *c, wsig_response *res, const char *url, const re
     curl_slist_free_all(headers);
     if (*code == CURLE_OK) {
         curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &res->status);
+        if (res->status < 100 || res->status > 599) {
+            long status = res->status;
+            res->status = 0;
+            free(hdr.data);
+            free(body.data);
+            return wsig__fail(err, WSIG_ERR_PROTOCOL, "HTTP status %ld is not a status", status);
+        }
         res->headers = hdr.data;
         res->headers_len = hdr.len;
         res->body = body.data ? body.data : calloc(1, 1);
