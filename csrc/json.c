@@ -19,8 +19,26 @@ static bool is_ws(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+static int hex_digit(char c);
+
+/* Four hex digits, not all zero. */
+static bool nonzero_hex4(const char *s, size_t left)
+{
+    if (left < 4)
+        return false;
+    int v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = hex_digit(s[k]);
+        if (h < 0)
+            return false;
+        v = v << 4 | h;
+    }
+    return v != 0;
+}
+
 /* No raw control bytes (in strings or between tokens, beyond JSON's four
- * whitespace characters outside strings) and no \u0000 escape. */
+ * whitespace characters outside strings), and no \u escape that cJSON
+ * would read as NUL (\u0000, or one with a non-hex digit). */
 static bool plain_text(const char *s, size_t n)
 {
     bool in_string = false;
@@ -33,7 +51,8 @@ static bool plain_text(const char *s, size_t n)
         } else if (c == '"') {
             in_string = false;
         } else if (c == '\\' && i + 1 < n) {
-            if (s[i + 1] == 'u' && i + 5 < n && memcmp(s + i + 2, "0000", 4) == 0)
+            /* cJSON reads a \u escape with a non-hex digit as \u0000. */
+            if (s[i + 1] == 'u' && !nonzero_hex4(s + i + 2, n - i - 2))
                 return false;
             i++;
         }
