@@ -40,7 +40,7 @@ $(FUZZ_DIR)/obj/%.o: csrc/%.c csrc/include/walletsign.h $(wildcard csrc/*.h)
 FUZZ_COV := -fsanitize=fuzzer-no-link
 $(FUZZ_DIR)/obj/keccak.o: FUZZ_COV :=
 
-$(FUZZ_BINS): $(FUZZ_DIR)/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(FUZZ_CORE_OBJ)
+$(FUZZ_BINS): $(FUZZ_DIR)/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(FUZZ_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< $(FUZZ_CORE_OBJ) $(LIBS)
 

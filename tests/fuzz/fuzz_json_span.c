@@ -19,27 +19,7 @@
 
 #include <cjson/cJSON.h>
 
-/* Same JSON value: compared by their printed forms, since cJSON_Compare looks
- * members up by name and so calls an object with a duplicate key unequal to
- * its own copy. */
-static bool same_json(const cJSON *a, const cJSON *b)
-{
-    char *x = a ? cJSON_PrintUnformatted(a) : NULL, *y = b ? cJSON_PrintUnformatted(b) : NULL;
-    bool same = x && y && strcmp(x, y) == 0;
-    free(x);
-    free(y);
-    return same;
-}
-
-static cJSON *parse_complete(const char *s, size_t len)
-{
-    char *z = malloc(len + 1);
-    memcpy(z, s, len);
-    z[len] = '\0';
-    cJSON *j = cJSON_ParseWithLengthOpts(z, len + 1, NULL, 1);
-    free(z);
-    return j;
-}
+#include "fuzz_json.h"
 
 /* Names like the core's: printable ASCII without quote or backslash. */
 static bool plain_name(const char *s)
