@@ -48,7 +48,7 @@ size_t wsig__b64_len(size_t n, bool url)
     return url ? (n / 3) * 4 + (n % 3 ? n % 3 + 1 : 0) : (n + 2) / 3 * 4;
 }
 
-size_t wsig__b64_encode(char *out, const unsigned char *in, size_t len, bool url)
+size_t wsig__b64_encode(char *restrict out, const unsigned char *restrict in, size_t len, bool url)
 {
     const char *a = url ? B64URL : B64;
     size_t o = 0, i = 0;
@@ -192,13 +192,23 @@ int64_t wsig__now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool wsig__set_header_n(wsig_headers *out, const char *name, size_t name_len, const char *value,
+                        size_t value_len)
+{
+    if (out->count >= WSIG_MAX_HEADERS || name_len >= WSIG_HEADER_NAME_MAX ||
+        value_len >= WSIG_HEADER_VALUE_MAX)
+        return false;
+    size_t i = out->count++;
+    memcpy(out->h[i].name, name, name_len);
+    out->h[i].name[name_len] = '\0';
+    out->h[i].name_len = name_len;
+    memcpy(out->h[i].value, value, value_len);
+    out->h[i].value[value_len] = '\0';
+    out->h[i].value_len = value_len;
+    return true;
+}
+
 bool wsig__set_header(wsig_headers *out, const char *name, const char *value)
 {
-    if (out->count >= WSIG_MAX_HEADERS || strlen(name) >= WSIG_HEADER_NAME_MAX ||
-        strlen(value) >= WSIG_HEADER_VALUE_MAX)
-        return false;
-    strcpy(out->h[out->count].name, name);
-    strcpy(out->h[out->count].value, value);
-    out->count++;
-    return true;
+    return wsig__set_header_n(out, name, strlen(name), value, strlen(value));
 }

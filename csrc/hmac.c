@@ -1,80 +1,60 @@
 /* HMAC-SHA256 request signing: x-api-key / x-timestamp / x-signature. */
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init & co., see key_states() */
 #include "internal.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/params.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_METHOD 16
-#define POOL_SIZE 8
 
-/* Contexts that have already MACed once. EVP_MAC_init(ctx, NULL, 0, NULL)
- * rewinds one to the keyed state without re-keying or allocating, half the
- * cost of EVP_MAC_CTX_dup + EVP_MAC_CTX_free (OpenSSL 3.0: five allocations
- * and three digest-context copies). The lock keeps one auth usable from many
- * threads; a thread that finds the pool empty dups the template as before. */
-struct wsig_mac_pool {
-    pthread_mutex_t lock;
-    int n;
-    EVP_MAC_CTX *ctx[POOL_SIZE];
+/* HMAC-SHA256 (RFC 2104) from the two SHA-256 states left after hashing the
+ * ipad and opad key blocks, saved once per key. A signature copies them and
+ * hashes only its own data: no allocation, no lock, and half the time of
+ * OpenSSL 3.0's EVP_MAC, whose per-call provider dispatch and digest-context
+ * copies cost more than the two compressions of a short request
+ * (bench/RESULTS.md). The low-level SHA256_* calls are deprecated in 3.0 but
+ * present; they bypass providers, so this HMAC never runs in a FIPS module. */
+struct wsig_hmac_keyed {
+    SHA256_CTX inner, outer;
 };
 
-static EVP_MAC_CTX *mac_take(const struct wsig_hmac_auth *a)
+static struct wsig_hmac_keyed *key_states(const unsigned char *secret, size_t len)
 {
-    EVP_MAC_CTX *ctx = NULL;
-    struct wsig_mac_pool *p = a->pool;
-    pthread_mutex_lock(&p->lock);
-    if (p->n)
-        ctx = p->ctx[--p->n];
-    pthread_mutex_unlock(&p->lock);
-    if (ctx && !EVP_MAC_init(ctx, NULL, 0, NULL)) {
-        EVP_MAC_CTX_free(ctx);
-        ctx = NULL;
-    }
-    return ctx ? ctx : EVP_MAC_CTX_dup(a->mac_template);
-}
-
-static void mac_give_back(const struct wsig_hmac_auth *a, EVP_MAC_CTX *ctx)
-{
-    struct wsig_mac_pool *p = a->pool;
-    pthread_mutex_lock(&p->lock);
-    if (ctx && p->n < POOL_SIZE) {
-        p->ctx[p->n++] = ctx;
-        ctx = NULL;
-    }
-    pthread_mutex_unlock(&p->lock);
-    EVP_MAC_CTX_free(ctx);
-}
-
-static EVP_MAC_CTX *keyed_template(const unsigned char *secret, size_t len, wsig_error *err)
-{
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-    EVP_MAC_free(mac); /* the context keeps its own reference */
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-        OSSL_PARAM_construct_end(),
-    };
-    /* An empty secret is legal HMAC; OpenSSL wants a non-NULL pointer. */
-    static const unsigned char none[1];
-    if (!ctx || !EVP_MAC_init(ctx, len ? secret : none, len, params)) {
-        EVP_MAC_CTX_free(ctx);
-        wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "cannot set up HMAC-SHA256");
+    struct wsig_hmac_keyed *k = malloc(sizeof *k);
+    unsigned char block[64] = {0}, pad[64];
+    if (!k)
         return NULL;
+    if (len > sizeof block) { /* longer keys are replaced by their hash */
+        SHA256_Init(&k->inner);
+        SHA256_Update(&k->inner, secret, len);
+        SHA256_Final(block, &k->inner);
+    } else if (len) {
+        memcpy(block, secret, len);
     }
-    return ctx;
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] = block[i] ^ 0x36;
+    SHA256_Init(&k->inner);
+    SHA256_Update(&k->inner, pad, sizeof pad);
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] = block[i] ^ 0x5c;
+    SHA256_Init(&k->outer);
+    SHA256_Update(&k->outer, pad, sizeof pad);
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
+    return k;
 }
 
-static int copy_name(char *dst, const char *src, const char *def, wsig_error *err)
+static int copy_name(char *dst, size_t *len, const char *src, const char *def, wsig_error *err)
 {
     const char *s = src ? src : def;
     size_t n = strlen(s);
     if (n == 0 || n >= WSIG_HEADER_NAME_MAX || strpbrk(s, ": \r\n\t"))
         return wsig__fail(err, WSIG_ERR_ARG, "bad header name");
     memcpy(dst, s, n + 1);
+    *len = n;
     return WSIG_OK;
 }
 
@@ -91,10 +71,14 @@ static int apply_options(struct wsig_hmac_auth *a, const wsig_hmac_options *opt,
     if (strlen(sep) >= sizeof a->separator)
         return wsig__fail(err, WSIG_ERR_ARG, "separator too long");
     strcpy(a->separator, sep);
+    a->separator_len = strlen(sep);
     int rc;
-    if ((rc = copy_name(a->api_key_header, opt->api_key_header, "x-api-key", err)) ||
-        (rc = copy_name(a->signature_header, opt->signature_header, "x-signature", err)) ||
-        (rc = copy_name(a->timestamp_header, opt->timestamp_header, "x-timestamp", err)))
+    if ((rc = copy_name(a->api_key_header, &a->api_key_header_len, opt->api_key_header,
+                        "x-api-key", err)) ||
+        (rc = copy_name(a->signature_header, &a->signature_header_len, opt->signature_header,
+                        "x-signature", err)) ||
+        (rc = copy_name(a->timestamp_header, &a->timestamp_header_len, opt->timestamp_header,
+                        "x-timestamp", err)))
         return rc;
     return WSIG_OK;
 }
@@ -116,35 +100,24 @@ int wsig__hmac_auth_init(struct wsig_hmac_auth *a, const char *api_key, const ch
     if (api_key && (!*api_key || strlen(api_key) >= WSIG_HEADER_VALUE_MAX || !header_safe(api_key)))
         return wsig__fail(err, WSIG_ERR_ARG, "api_key must be a non-empty single-line header value");
     a->api_key = api_key ? strdup(api_key) : NULL;
-    a->secret = malloc(secret_len ? secret_len : 1);
-    if ((api_key && !a->api_key) || !a->secret)
+    a->api_key_len = api_key ? strlen(api_key) : 0;
+    a->keyed = key_states((const unsigned char *)secret, secret_len);
+    if ((api_key && !a->api_key) || !a->keyed)
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
-    memcpy(a->secret, secret, secret_len);
-    a->secret_len = secret_len;
-    if (!(a->pool = calloc(1, sizeof *a->pool)))
-        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
-    pthread_mutex_init(&a->pool->lock, NULL);
-    a->mac_template = keyed_template(a->secret, secret_len, err);
-    return a->mac_template ? WSIG_OK : WSIG_ERR_CRYPTO;
+    return WSIG_OK;
 }
 
 void wsig__hmac_auth_clear(struct wsig_hmac_auth *a)
 {
     free(a->api_key);
-    wsig_free_secret(a->secret, a->secret_len ? a->secret_len : 1);
-    EVP_MAC_CTX_free(a->mac_template); /* OpenSSL cleanses the keyed state */
-    if (a->pool) {
-        for (int i = 0; i < a->pool->n; i++)
-            EVP_MAC_CTX_free(a->pool->ctx[i]);
-        pthread_mutex_destroy(&a->pool->lock);
-        free(a->pool);
-    }
+    wsig_free_secret(a->keyed, sizeof *a->keyed); /* the states are as good as the key */
     memset(a, 0, sizeof *a);
 }
 
-static int upper_method(char out[MAX_METHOD], const char *method, wsig_error *err)
+/* Out: the method in upper case, and its length in *len. */
+static int upper_method(char out[MAX_METHOD], size_t *len, const char *method, wsig_error *err)
 {
-    size_t n = strlen(method);
+    size_t n = strnlen(method, MAX_METHOD);
     if (n == 0 || n >= MAX_METHOD)
         return wsig__fail(err, WSIG_ERR_ARG, "bad HTTP method");
     for (size_t i = 0; i <= n; i++) {
@@ -153,60 +126,70 @@ static int upper_method(char out[MAX_METHOD], const char *method, wsig_error *er
             return wsig__fail(err, WSIG_ERR_ARG, "bad HTTP method");
         out[i] = c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
     }
+    *len = n;
     return WSIG_OK;
 }
 
 /* Decimal digits of v into out (at least 21 bytes); returns the length.
- * snprintf("%lld") costs more than the rest of the header formatting. */
+ * Two digits per division, written straight into place: the divisions are a
+ * dependency chain that costs more than the rest of the header formatting
+ * (snprintf costs more still). */
 static size_t format_ms(char *out, int64_t v)
 {
-    char tmp[24];
-    size_t n = 0;
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
     uint64_t u = v < 0 ? 0 : (uint64_t)v;
-    do
-        tmp[n++] = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    out[n] = '\0';
+    size_t n = 1;
+    for (uint64_t p = 10; n < 20 && u >= p; p *= 10)
+        n++;
+    char *p = out + n;
+    *p = '\0';
+    for (; u >= 100; u /= 100) {
+        unsigned d = (unsigned)(u % 100);
+        *--p = pairs[2 * d + 1];
+        *--p = pairs[2 * d];
+    }
+    if (u >= 10) {
+        *--p = pairs[2 * u + 1];
+        *--p = pairs[2 * u];
+    } else {
+        *--p = (char)('0' + u);
+    }
     return n;
 }
 
 /* MAC of TS SEP METHOD SEP PATH SEP BODY. Small prehashes are assembled on
- * the stack and MACed in one update (each EVP_MAC_update is four calls deep
- * through the provider); larger ones are streamed without a copy. */
-static int compute_mac(const struct wsig_hmac_auth *a, unsigned char mac[32], const char *ts,
-                       const char *method, const char *path, const void *body, size_t body_len,
-                       wsig_error *err)
+ * the stack and hashed in one update; larger ones are streamed without a copy. */
+static void compute_mac(const struct wsig_hmac_auth *a, unsigned char mac[32], const char *ts,
+                        size_t tl, const char *method, size_t ml, const char *path,
+                        const void *body, size_t body_len)
 {
-    size_t tl = strlen(ts), ml = strlen(method), pl = strlen(path), sl = strlen(a->separator);
-    size_t out_len = 0;
-    const unsigned char *sep = (const unsigned char *)a->separator;
-    unsigned char small[1024];
+    size_t pl = strlen(path), sl = a->separator_len;
+    const char *sep = a->separator;
+    unsigned char small[1024], inner_hash[32];
     size_t total = tl + ml + pl + 3 * sl + body_len;
-    EVP_MAC_CTX *ctx = mac_take(a);
-    bool ok = ctx != NULL;
-    if (ok && total <= sizeof small) {
+    SHA256_CTX c = a->keyed->inner;
+    if (total <= sizeof small) {
         unsigned char *p = small;
         memcpy(p, ts, tl), p += tl, memcpy(p, sep, sl), p += sl;
         memcpy(p, method, ml), p += ml, memcpy(p, sep, sl), p += sl;
         memcpy(p, path, pl), p += pl, memcpy(p, sep, sl), p += sl;
         if (body_len)
             memcpy(p, body, body_len);
-        ok = EVP_MAC_update(ctx, small, total);
-    } else if (ok) {
-        ok = EVP_MAC_update(ctx, (const unsigned char *)ts, tl) && EVP_MAC_update(ctx, sep, sl) &&
-             EVP_MAC_update(ctx, (const unsigned char *)method, ml) &&
-             EVP_MAC_update(ctx, sep, sl) &&
-             EVP_MAC_update(ctx, (const unsigned char *)path, pl) &&
-             EVP_MAC_update(ctx, sep, sl) && (body_len == 0 || EVP_MAC_update(ctx, body, body_len));
+        SHA256_Update(&c, small, total);
+    } else {
+        SHA256_Update(&c, ts, tl), SHA256_Update(&c, sep, sl);
+        SHA256_Update(&c, method, ml), SHA256_Update(&c, sep, sl);
+        SHA256_Update(&c, path, pl), SHA256_Update(&c, sep, sl);
+        SHA256_Update(&c, body, body_len);
     }
-    ok = ok && EVP_MAC_final(ctx, mac, &out_len, 32) && out_len == 32;
-    if (ok)
-        mac_give_back(a, ctx);
-    else
-        EVP_MAC_CTX_free(ctx);
-    return ok ? WSIG_OK : wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "HMAC-SHA256 failed");
+    SHA256_Final(inner_hash, &c);
+    c = a->keyed->outer;
+    SHA256_Update(&c, inner_hash, sizeof inner_hash);
+    SHA256_Final(mac, &c);
+    OPENSSL_cleanse(&c, sizeof c);
 }
 
 int wsig__hmac_sign_headers(struct wsig_hmac_auth *a, wsig_headers *out, const char *method,
@@ -215,19 +198,18 @@ int wsig__hmac_sign_headers(struct wsig_hmac_auth *a, wsig_headers *out, const c
 {
     char m[MAX_METHOD], ts[24], sig[65];
     unsigned char mac[32];
-    int rc = upper_method(m, method, err);
+    size_t ml, tl, sl;
+    int rc = upper_method(m, &ml, method, err);
     if (rc != WSIG_OK)
         return rc;
-    format_ms(ts, now_ms > 0 ? now_ms : wsig__now_ms());
-    if ((rc = compute_mac(a, mac, ts, m, path, body, body_len, err)) != WSIG_OK)
-        return rc;
-    if (a->encoding == WSIG_HMAC_HEX)
-        wsig__hex_encode(sig, mac, 32);
-    else
-        wsig__b64_encode(sig, mac, 32, false);
-    if (!wsig__set_header(out, a->api_key_header, a->api_key) ||
-        !wsig__set_header(out, a->timestamp_header, ts) ||
-        !wsig__set_header(out, a->signature_header, sig))
+    tl = format_ms(ts, now_ms > 0 ? now_ms : wsig__now_ms());
+    compute_mac(a, mac, ts, tl, m, ml, path, body, body_len);
+    sl = a->encoding == WSIG_HMAC_HEX ? wsig__hex_encode(sig, mac, 32)
+                                      : wsig__b64_encode(sig, mac, 32, false);
+    if (!wsig__set_header_n(out, a->api_key_header, a->api_key_header_len, a->api_key,
+                            a->api_key_len) ||
+        !wsig__set_header_n(out, a->timestamp_header, a->timestamp_header_len, ts, tl) ||
+        !wsig__set_header_n(out, a->signature_header, a->signature_header_len, sig, sl))
         return wsig__fail(err, WSIG_ERR_ARG, "header too long");
     return WSIG_OK;
 }
@@ -349,11 +331,11 @@ int wsig_hmac_verify(const wsig_hmac_verifier *v, char *api_key_out, const char 
         return wsig__reject(err, WSIG_REASON_BAD_SIGNATURE, "signature is not %s of 32 bytes",
                             o->encoding == WSIG_HMAC_HEX ? "hex" : "base64");
     char m[MAX_METHOD];
-    int rc = upper_method(m, method, err);
-    if (rc == WSIG_OK)
-        rc = compute_mac(k, expected, ts, m, path, body, body_len, err);
+    size_t ml;
+    int rc = upper_method(m, &ml, method, err);
     if (rc != WSIG_OK)
         return rc;
+    compute_mac(k, expected, ts, strlen(ts), m, ml, path, body, body_len);
     if (!wsig__ct_equal(given, expected, 32))
         return wsig__reject(err, WSIG_REASON_BAD_SIGNATURE, "signature does not match");
     if (api_key_out)

@@ -28,7 +28,7 @@ WSIG_LOCAL size_t wsig__hex_encode(char *out, const unsigned char *in, size_t le
 /* Decode exactly out_len bytes from 2*out_len hex digits; false on bad input. */
 WSIG_LOCAL bool wsig__hex_decode(unsigned char *out, size_t out_len, const char *hex, size_t hex_len);
 WSIG_LOCAL size_t wsig__b64_len(size_t n, bool url);
-WSIG_LOCAL size_t wsig__b64_encode(char *out, const unsigned char *in, size_t len, bool url);
+WSIG_LOCAL size_t wsig__b64_encode(char *restrict out, const unsigned char *restrict in, size_t len, bool url);
 /* Strict decode (standard padded, or url without padding). out must hold
  * 3*len/4 + 3 bytes. Returns false on any invalid character or length. */
 WSIG_LOCAL bool wsig__b64_decode(unsigned char *out, size_t *out_len, const char *in, size_t len,
@@ -43,6 +43,8 @@ WSIG_LOCAL const char *wsig__find_unique_header(const wsig_header_ref *h, size_t
                                                 const char *name, bool *duplicate);
 WSIG_LOCAL int64_t wsig__now_ms(void);
 WSIG_LOCAL bool wsig__set_header(wsig_headers *out, const char *name, const char *value);
+WSIG_LOCAL bool wsig__set_header_n(wsig_headers *out, const char *name, size_t name_len,
+                                   const char *value, size_t value_len);
 
 /* --- hashing (hash.c) --- */
 WSIG_LOCAL const EVP_MD *wsig__sha256(void);
@@ -80,15 +82,15 @@ struct wsig_jwt_auth {
 };
 struct wsig_hmac_auth {
     char *api_key;
-    unsigned char *secret;
-    size_t secret_len;
+    struct wsig_hmac_keyed *keyed;  /* SHA-256 states after the ipad/opad blocks */
     int encoding;
     char separator[16];
     char api_key_header[WSIG_HEADER_NAME_MAX];
     char signature_header[WSIG_HEADER_NAME_MAX];
     char timestamp_header[WSIG_HEADER_NAME_MAX];
-    EVP_MAC_CTX *mac_template;      /* keyed once; dup'ed when the pool is empty */
-    struct wsig_mac_pool *pool;     /* used contexts, rewound instead of dup'ed */
+    /* strlen of the above, taken once: a signature is short enough to notice */
+    size_t api_key_len, separator_len, api_key_header_len, signature_header_len,
+        timestamp_header_len;
 };
 struct wsig_message_auth {
     wsig_key *key;

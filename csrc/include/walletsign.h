@@ -219,6 +219,7 @@ typedef struct wsig_headers {
     struct {
         char name[WSIG_HEADER_NAME_MAX];
         char value[WSIG_HEADER_VALUE_MAX];
+        size_t name_len, value_len; /* strlen(name), strlen(value) */
     } h[WSIG_MAX_HEADERS];
 } wsig_headers;
 

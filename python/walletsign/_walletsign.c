@@ -193,6 +193,11 @@ static int inbuf_get(inbuf *b, PyObject *o, const char *what)
         b->len = (size_t)len;
         return 0;
     }
+    if (PyBytes_CheckExact(o)) { /* immutable, and the caller holds it: no view needed */
+        b->ptr = PyBytes_AS_STRING(o);
+        b->len = (size_t)PyBytes_GET_SIZE(o);
+        return 0;
+    }
     if (!PyObject_CheckBuffer(o)) {
         PyErr_Format(PyExc_TypeError, "%s must be bytes, a bytes-like object or str, not %.100s",
                      what, Py_TYPE(o)->tp_name);
@@ -504,26 +509,6 @@ static void header_list_release(header_list *h)
     memset(h, 0, sizeof *h);
 }
 
-static PyObject *headers_to_dict(const wsig_headers *h)
-{
-    PyObject *d = PyDict_New();
-    if (!d)
-        return NULL;
-    for (size_t i = 0; i < h->count; i++) {
-        PyObject *k = PyUnicode_FromString(h->h[i].name);
-        PyObject *v = k ? PyUnicode_FromString(h->h[i].value) : NULL;
-        if (!v || PyDict_SetItem(d, k, v) < 0) {
-            Py_XDECREF(k);
-            Py_XDECREF(v);
-            Py_DECREF(d);
-            return NULL;
-        }
-        Py_DECREF(k);
-        Py_DECREF(v);
-    }
-    return d;
-}
-
 /* ------------------------------------------------------------------ */
 /* Errors                                                             */
 
@@ -560,6 +545,10 @@ static PyObject *opt_text(const char *s)
  * Always returns NULL. */
 static PyObject *raise_wsig(wsmod_state *st, int rc, wsig_error *err)
 {
+    if (!st) { /* the module's state is gone: its exception is already set */
+        wsig_error_clear(err);
+        return NULL;
+    }
     char message[sizeof err->message], code[sizeof err->code];
     memcpy(message, err->message, sizeof message);
     message[sizeof message - 1] = '\0';
@@ -1126,6 +1115,7 @@ typedef struct {
     wsig_auth *auth;
     PyObject *label;   /* key id / api key (not secret), for repr */
     char address[43];  /* MessageAuth only */
+    PyObject *last[WSIG_MAX_HEADERS][2]; /* str objects of the last headers made */
 } AuthObject;
 
 static void Auth_dealloc(AuthObject *self)
@@ -1134,8 +1124,59 @@ static void Auth_dealloc(AuthObject *self)
     wsig_auth_free(self->auth);
     self->auth = NULL;
     Py_CLEAR(self->label);
+    for (int i = 0; i < WSIG_MAX_HEADERS; i++) {
+        Py_CLEAR(self->last[i][0]);
+        Py_CLEAR(self->last[i][1]);
+    }
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
+}
+
+/* The str for a header name or value: the one made last time when the text
+ * is the same (names, the api key, an address, a repeated millisecond), else
+ * a new one that replaces it. Reuse also keeps the name's cached hash, so
+ * HmacAuth.sign makes two new objects per call instead of six. The GIL guards
+ * the slots. */
+static PyObject *header_str(PyObject **slot, const char *s, size_t n)
+{
+    PyObject *o = *slot;
+    if (o && PyUnicode_IS_COMPACT_ASCII(o) && (size_t)PyUnicode_GET_LENGTH(o) == n &&
+        memcmp(PyUnicode_DATA(o), s, n) == 0)
+        return Py_NewRef(o);
+    o = PyUnicode_FromStringAndSize(s, (Py_ssize_t)n);
+    if (o)
+        Py_XSETREF(*slot, Py_NewRef(o));
+    return o;
+}
+
+static PyObject *headers_to_dict(AuthObject *self, const wsig_headers *h)
+{
+    PyObject *d = PyDict_New();
+    for (size_t i = 0; d && i < h->count; i++) {
+        PyObject *k = header_str(&self->last[i][0], h->h[i].name, h->h[i].name_len);
+        PyObject *v = k ? header_str(&self->last[i][1], h->h[i].value, h->h[i].value_len) : NULL;
+        if (!v || PyDict_SetItem(d, k, v) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+    }
+    return d;
+}
+
+/* A signature's error record. Only body and data_json need a value before
+ * the call: the core sets the rest on entry, and skipping the ~900-byte
+ * zeroing of WSIG_ERROR_INIT is a tenth of a sub-microsecond HMAC. */
+#define SIGN_ERROR_INIT(err) ((err).body = NULL, (err).data_json = NULL)
+
+/* An HMAC over a small body takes well under a microsecond, less than handing
+ * the GIL over and back; releasing it would also let another thread keep the
+ * GIL for up to a switch interval (5 ms). So, like hashlib (which releases
+ * it from 2 KiB up), keep it for those; every other signature releases it. */
+#define HMAC_GIL_MINSIZE 2048
+
+static int holds_gil_for(wsig_auth *auth, size_t body_len)
+{
+    return wsig_auth_kind_of(auth) == WSIG_AUTH_HMAC && body_len < HMAC_GIL_MINSIZE;
 }
 
 PyDoc_STRVAR(Auth_sign_doc,
@@ -1150,8 +1191,7 @@ static PyObject *Auth_sign(AuthObject *self, PyObject *const *args, Py_ssize_t n
 {
     static const char *const names[] = {"method", "path", "body", "timestamp", NULL};
     PyObject *a[NARGS(names)];
-    wsmod_state *st = STATE_OF(self);
-    if (!st || parse_args("sign", names, 3, 2, args, nargs, kwnames, a) < 0)
+    if (parse_args("sign", names, 3, 2, args, nargs, kwnames, a) < 0)
         return NULL;
     if (!self->auth)
         return PyErr_Format(PyExc_TypeError, "uninitialised auth object");
@@ -1164,16 +1204,20 @@ static PyObject *Auth_sign(AuthObject *self, PyObject *const *args, Py_ssize_t n
     if (inbuf_get(&body, a[2], "body") < 0)
         return NULL;
     wsig_headers h;
-    wsig_error err = WSIG_ERROR_INIT;
+    wsig_error err;
+    SIGN_ERROR_INIT(err);
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = wsig_auth_sign(self->auth, &h, method, path, body.ptr, body.len, ts, &err);
-    Py_END_ALLOW_THREADS
+    if (holds_gil_for(self->auth, body.len)) {
+        rc = wsig_auth_sign(self->auth, &h, method, path, body.ptr, body.len, ts, &err);
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        rc = wsig_auth_sign(self->auth, &h, method, path, body.ptr, body.len, ts, &err);
+        Py_END_ALLOW_THREADS
+    }
     inbuf_release(&body);
     if (rc != WSIG_OK)
-        return raise_wsig(st, rc, &err);
-    wsig_error_clear(&err);
-    return headers_to_dict(&h);
+        return raise_wsig(STATE_OF(self), rc, &err);
+    return headers_to_dict(self, &h);
 }
 
 static PyMethodDef Auth_methods[] = {
@@ -1577,7 +1621,8 @@ static PyObject *MessageAuth_sign_fixed(AuthObject *self, PyObject *const *args,
     if (inbuf_get(&body, a[2], "body") < 0)
         return NULL;
     wsig_headers h;
-    wsig_error err = WSIG_ERROR_INIT;
+    wsig_error err;
+    SIGN_ERROR_INIT(err);
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = wsig_message_sign_fixed(self->auth, &h, session, sequence, body.ptr, body.len, ts, &err);
@@ -1585,8 +1630,7 @@ static PyObject *MessageAuth_sign_fixed(AuthObject *self, PyObject *const *args,
     inbuf_release(&body);
     if (rc != WSIG_OK)
         return raise_wsig(st, rc, &err);
-    wsig_error_clear(&err);
-    return headers_to_dict(&h);
+    return headers_to_dict(self, &h);
 }
 
 static PyObject *MessageAuth_repr(AuthObject *self)

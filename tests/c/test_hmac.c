@@ -370,6 +370,35 @@ static void edge_cases(void)
     wsig_error_clear(&err);
 }
 
+/* x-timestamp is the decimal millisecond count at every length, and each
+ * header carries its own length. */
+static void timestamp_digits(void)
+{
+    static const int64_t stamps[] = {1, 9, 10, 11, 99, 100, 101, 999, 1000, 1234567,
+                                     99999999999, 100000000000, 1795453287511,
+                                     1000000000000000000, INT64_MAX};
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_auth *auth = NULL;
+    int rc = wsig_auth_hmac_new(&auth, "k", "s", 1, NULL, &err);
+    CHECK(rc == WSIG_OK, "hmac_new: %s", err.message);
+    for (size_t i = 0; rc == WSIG_OK && i < sizeof stamps / sizeof *stamps; i++) {
+        char want[24];
+        snprintf(want, sizeof want, "%lld", (long long)stamps[i]);
+        wsig_headers h;
+        memset(&h, 0x5a, sizeof h);
+        int r = wsig_auth_sign(auth, &h, "get", "/p", NULL, 0, stamps[i], &err);
+        CHECK(r == WSIG_OK && h.count == 3 && strcmp(h.h[1].value, want) == 0,
+              "timestamp %s: got \"%s\"", want, r == WSIG_OK ? h.h[1].value : err.message);
+        for (size_t j = 0; r == WSIG_OK && j < h.count; j++)
+            CHECK(h.h[j].name_len == strlen(h.h[j].name) &&
+                      h.h[j].value_len == strlen(h.h[j].value),
+                  "timestamp %s: header %zu lengths %zu/%zu", want, j, h.h[j].name_len,
+                  h.h[j].value_len);
+    }
+    wsig_auth_free(auth);
+    wsig_error_clear(&err);
+}
+
 void test_hmac(void)
 {
     cJSON *v = t_vectors("hmac.json");
@@ -390,4 +419,5 @@ void test_hmac(void)
     CHECK(n >= 74 && neg >= 24, "hmac.json: %d cases, %d negative", n, neg);
     cJSON_Delete(v);
     edge_cases();
+    timestamp_digits();
 }
