@@ -2,12 +2,14 @@
  * walletsign (through libc, linked with --wrap=free) or by OpenSSL (through
  * CRYPTO_set_mem_functions) is scanned for the secret while a watch is armed. */
 #define _GNU_SOURCE
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init & co., as csrc/hmac.c */
 #include "testlib.h"
 #include "walletsign.h"
 
 #include <malloc.h>
 #include <valgrind/memcheck.h>
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,26 +112,51 @@ static void secp256k1_key_lifecycle(void)
     CHECK(leaks == 0, "%d walletsign blocks still held the secp256k1 private scalar", leaks);
 }
 
+/* One signer and a verifier holding five keys (its table is reallocated). */
+static int hmac_lifecycle(const char *secret, wsig_error *err)
+{
+    wsig_auth *auth = NULL;
+    wsig_hmac_verifier *v = NULL;
+    wsig_headers h;
+    int rc = wsig_auth_hmac_new(&auth, "k", secret, strlen(secret), NULL, err);
+    if (rc == WSIG_OK)
+        rc = wsig_auth_sign(auth, &h, "GET", "/", NULL, 0, 0, err);
+    if (rc == WSIG_OK)
+        rc = wsig_hmac_verifier_new(&v, 0, NULL, err);
+    for (int i = 0; rc == WSIG_OK && i < 5; i++) {
+        char api_key[8];
+        snprintf(api_key, sizeof api_key, "k%d", i);
+        rc = wsig_hmac_verifier_add(v, api_key, secret, strlen(secret), err);
+    }
+    wsig_hmac_verifier_free(v);
+    wsig_auth_free(auth);
+    return rc;
+}
+
+/* The HMAC secret, and the SHA-256 state after its ipad block (kept per key
+ * instead of the secret, and as good as the secret for forging). */
 static void hmac_secret_lifecycle(void)
 {
     static const char secret[] = "s3cr3t-that-must-not-linger-0123456789";
     wsig_error err = WSIG_ERROR_INIT;
     arm(secret, strlen(secret));
-    wsig_auth *auth = NULL;
-    wsig_hmac_verifier *v = NULL;
-    wsig_headers h;
-    int rc = wsig_auth_hmac_new(&auth, "k", secret, strlen(secret), NULL, &err);
-    if (rc == WSIG_OK)
-        rc = wsig_auth_sign(auth, &h, "GET", "/", NULL, 0, 0, &err);
-    if (rc == WSIG_OK)
-        rc = wsig_hmac_verifier_new(&v, 0, NULL, &err);
-    if (rc == WSIG_OK)
-        rc = wsig_hmac_verifier_add(v, "k", secret, strlen(secret), &err);
-    wsig_hmac_verifier_free(v);
-    wsig_auth_free(auth);
+    int rc = hmac_lifecycle(secret, &err);
     int leaks = disarm(true);
     CHECK(rc == WSIG_OK, "hmac lifecycle: %s", err.message);
     CHECK(leaks == 0, "%d freed blocks still held the HMAC secret", leaks);
+
+    unsigned char pad[64] = {0};
+    memcpy(pad, secret, strlen(secret));
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] ^= 0x36;
+    SHA256_CTX inner;
+    SHA256_Init(&inner);
+    SHA256_Update(&inner, pad, sizeof pad);
+    arm(inner.h, sizeof inner.h);
+    rc = hmac_lifecycle(secret, &err);
+    leaks = disarm(true);
+    CHECK(rc == WSIG_OK, "hmac lifecycle: %s", err.message);
+    CHECK(leaks == 0, "%d freed blocks still held the HMAC inner state", leaks);
 }
 
 static void key_file_lifecycle(void)
