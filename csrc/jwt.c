@@ -165,13 +165,17 @@ int wsig_jwt_token(wsig_auth *auth, char **token, const char *uri, const void *b
 }
 
 int wsig_jwt_token_fixed(wsig_auth *auth, char **token, const char *uri, const void *body,
-                         size_t body_len, int64_t iat, const unsigned char nonce[20],
-                         wsig_error *err)
+                         size_t body_len, int64_t iat, const char *nonce_hex, wsig_error *err)
 {
     *token = NULL;
     wsig__reset(err);
     struct wsig_jwt_auth *a = jwt_of(auth, err);
-    return a ? make_token(a, token, uri, body, body_len, iat, nonce, err) : WSIG_ERR_ARG;
+    unsigned char nonce[20];
+    if (!a)
+        return WSIG_ERR_ARG;
+    if (!wsig__hex_decode(nonce, sizeof nonce, nonce_hex, strlen(nonce_hex)))
+        return wsig__fail(err, WSIG_ERR_ARG, "nonce must be 40 hex digits");
+    return make_token(a, token, uri, body, body_len, iat, nonce, err);
 }
 
 int wsig_auth_jwt_new(wsig_auth **out, const wsig_key *key, const char *key_id,

@@ -1215,26 +1215,10 @@ static int l_auth_token_fixed(lua_State *L)
     size_t body_len = 0;
     const char *body = luaL_optlstring(L, 3, NULL, &body_len);
     long long iat = check_i64(L, 4);
-    size_t hn;
-    const char *hex = luaL_checklstring(L, 5, &hn);
-    unsigned char nonce[20];
-    if (hn != 40)
-        return luaL_argerror(L, 5, "40 hex digits expected");
-    for (size_t i = 0; i < 20; i++) {
-        unsigned v = 0;
-        for (int j = 0; j < 2; j++) {
-            char c = hex[2 * i + j];
-            int d = c >= '0' && c <= '9' ? c - '0'
-                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                  : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-            if (d < 0)
-                return luaL_argerror(L, 5, "40 hex digits expected");
-            v = v << 4 | (unsigned)d;
-        }
-        nonce[i] = (unsigned char)v;
-    }
+    const char *nonce_hex = check_cstr(L, 5);
     scratch *s = new_scratch(L);
-    int rc = wsig_jwt_token_fixed(a, &s->str, uri, body, body ? body_len : 0, iat, nonce, &s->err);
+    int rc = wsig_jwt_token_fixed(a, &s->str, uri, body, body ? body_len : 0, iat, nonce_hex,
+                                  &s->err);
     return scratch_string(L, s, rc);
 }
 

@@ -308,11 +308,12 @@ WSIG_API WSIG_WARN_UNUSED int wsig_jwt_token(wsig_auth *auth, char **token, cons
                                              const void *body, size_t body_len, int64_t now_s,
                                              wsig_error *err) WSIG_NONNULL(1, 2, 3);
 
-/** jwt only, for known answers: a token with a fixed iat and nonce (20 bytes).
- *  Never use in production: a fixed nonce defeats the server's replay check. */
+/** jwt only, for known answers: a token with a fixed iat and nonce (20 bytes,
+ *  given as 40 hex digits). Never use in production: a fixed nonce defeats
+ *  the server's replay check. */
 WSIG_API WSIG_WARN_UNUSED int wsig_jwt_token_fixed(wsig_auth *auth, char **token, const char *uri,
                                                    const void *body, size_t body_len, int64_t iat,
-                                                   const unsigned char nonce[20], wsig_error *err)
+                                                   const char *nonce_hex, wsig_error *err)
     WSIG_NONNULL(1, 2, 3, 7);
 
 /** message only: the current session id (decimal, as sent) and the signer's

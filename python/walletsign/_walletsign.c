@@ -1329,17 +1329,6 @@ static PyObject *JwtAuth_token(AuthObject *self, PyObject *const *args, Py_ssize
     return res;
 }
 
-static int hex_nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 PyDoc_STRVAR(JwtAuth_token_fixed_doc,
 "_token_fixed($self, /, uri, body, iat, nonce_hex)\n--\n\n"
 "For known-answer tests only: a token with a fixed iat and a fixed 20-byte\n"
@@ -1360,15 +1349,6 @@ static PyObject *JwtAuth_token_fixed(AuthObject *self, PyObject *const *args, Py
     long long iat = PyLong_AsLongLong(a[2]);
     if (iat == -1 && PyErr_Occurred())
         return NULL;
-    unsigned char nonce[20];
-    if (strlen(nonce_hex) != 40)
-        return PyErr_Format(PyExc_ValueError, "nonce_hex must be 40 hex digits");
-    for (int i = 0; i < 20; i++) {
-        int hi = hex_nibble(nonce_hex[2 * i]), lo = hex_nibble(nonce_hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return PyErr_Format(PyExc_ValueError, "nonce_hex must be 40 hex digits");
-        nonce[i] = (unsigned char)(hi << 4 | lo);
-    }
     inbuf body;
     if (inbuf_get(&body, a[1], "body") < 0)
         return NULL;
@@ -1376,7 +1356,7 @@ static PyObject *JwtAuth_token_fixed(AuthObject *self, PyObject *const *args, Py
     wsig_error err = WSIG_ERROR_INIT;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = wsig_jwt_token_fixed(self->auth, &token, uri, body.ptr, body.len, iat, nonce, &err);
+    rc = wsig_jwt_token_fixed(self->auth, &token, uri, body.ptr, body.len, iat, nonce_hex, &err);
     Py_END_ALLOW_THREADS
     inbuf_release(&body);
     if (rc != WSIG_OK)

@@ -89,8 +89,6 @@ static void rs256_exact(const cJSON *c)
     wsig_key *pub = key_file(t_str(c, "public_key_file"), NULL);
     if (!key || !pub)
         return;
-    unsigned char nonce[20];
-    CHECK(t_hex(nonce, 20, nonce_hex), "%s: nonce_hex", name);
     size_t body_len = 0;
     unsigned char *body = t_body(c, &body_len);
     int64_t iat = (int64_t)t_num(c, "iat");
@@ -103,10 +101,21 @@ static void rs256_exact(const cJSON *c)
         CHECK((wsig_key_bits(key) < 4096) == (err.warning[0] != '\0'),
               "%s: RSA-%d warning \"%s\"", name, wsig_key_bits(key), err.warning);
         char *got = NULL;
-        rc = wsig_jwt_token_fixed(auth, &got, uri, body, body_len, iat, nonce, &err);
+        rc = wsig_jwt_token_fixed(auth, &got, uri, body, body_len, iat, nonce_hex, &err);
         CHECK(rc == WSIG_OK && t_streq(got, token), "%s: token differs:\n got %s\nwant %s", name,
               got ? got : "(null)", token);
         wsig_free(got);
+        /* A nonce that is not 40 hex digits is refused, not read past. */
+        static const char *const bad_nonces[] = {
+            "", "abcd", "0123456789abcdef0123456789abcdef0123456",
+            "0123456789abcdef0123456789abcdef01234567a", "0123456789abcdef0123456789abcdef0123456g"};
+        for (size_t i = 0; i < sizeof bad_nonces / sizeof *bad_nonces; i++) {
+            got = NULL;
+            int r = wsig_jwt_token_fixed(auth, &got, uri, body, body_len, iat, bad_nonces[i], &err);
+            CHECK(r == WSIG_ERR_ARG && !got, "%s: nonce \"%s\": %s", name, bad_nonces[i],
+                  wsig_status_name(r));
+            wsig_free(got);
+        }
     }
     wsig_auth_free(auth);
     wsig_jwt_claims claims;

@@ -124,7 +124,7 @@ static int hmac_lifecycle(const char *secret, wsig_error *err)
     if (rc == WSIG_OK)
         rc = wsig_hmac_verifier_new(&v, 0, NULL, err);
     for (int i = 0; rc == WSIG_OK && i < 5; i++) {
-        char api_key[8];
+        char api_key[16];
         snprintf(api_key, sizeof api_key, "k%d", i);
         rc = wsig_hmac_verifier_add(v, api_key, secret, strlen(secret), err);
     }

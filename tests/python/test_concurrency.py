@@ -122,7 +122,7 @@ def hmac_auth_big_body():
 
 
 @pytest.mark.parametrize("make", [rsa_auth, hmac_auth_big_body], ids=["rsa4096", "hmac_4MiB"])
-def test_long_signatures_release_the_gil(make):
+def test_signing_releases_the_gil(make):
     """A thread signs in a loop (RSA-4096, or HMAC over 4 MiB: a few ms
     each) while this thread counts.
 
