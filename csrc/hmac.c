@@ -14,7 +14,7 @@
  * ipad and opad key blocks, saved once per key. A signature copies them and
  * hashes only its own data: no allocation, no lock, and half the time of
  * OpenSSL 3.0's EVP_MAC, whose per-call provider dispatch and digest-context
- * copies cost more than the two compressions of a short request
+ * copies cost more than the three compressions of a short request
  * (bench/RESULTS.md). The low-level SHA256_* calls are deprecated in 3.0 but
  * present; they bypass providers, so this HMAC never runs in a FIPS module. */
 struct wsig_hmac_keyed {
