@@ -1,8 +1,11 @@
 /* hmac: every known answer of hmac.json signed and verified, the negative
- * cases, and single-byte tampering of signature, body and path. */
+ * cases, single-byte tampering of signature, body and path, and one signer
+ * and one verifier shared by threads. */
 #include "testlib.h"
 #include "walletsign.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -399,6 +402,70 @@ static void timestamp_digits(void)
     wsig_error_clear(&err);
 }
 
+/* One auth and one verifier shared by 8 threads (neither takes a lock: the
+ * keyed states are read-only); every signature made must verify. */
+typedef struct {
+    wsig_auth *auth;
+    const wsig_hmac_verifier *verifier;
+    int index, count, failures;
+} hmac_job;
+
+static void *hmac_thread(void *arg)
+{
+    hmac_job *job = arg;
+    wsig_error err = WSIG_ERROR_INIT;
+    for (int i = 0; i < job->count; i++) {
+        char body[48], key_out[WSIG_HEADER_VALUE_MAX];
+        int len = snprintf(body, sizeof body, "{\"thread\":%d,\"i\":%d}", job->index, i);
+        wsig_headers h;
+        int rc = wsig_auth_sign(job->auth, &h, "POST", "/t", body, (size_t)len, 0, &err);
+        wsig_header_ref refs[3];
+        for (size_t j = 0; rc == WSIG_OK && j < 3; j++)
+            refs[j] = (wsig_header_ref){h.h[j].name, h.h[j].value};
+        if (rc == WSIG_OK)
+            rc = wsig_hmac_verify(job->verifier, key_out, "POST", "/t", refs, 3, body, (size_t)len,
+                                  0, &err);
+        if (rc != WSIG_OK || strcmp(key_out, "k") != 0)
+            job->failures++;
+    }
+    wsig_error_clear(&err);
+    return NULL;
+}
+
+static void threads_share_auth_and_verifier(void)
+{
+    enum { N_THREADS = 8 };
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_auth *auth = NULL;
+    wsig_hmac_verifier *v = NULL;
+    int rc = wsig_auth_hmac_new(&auth, "k", "shared-secret", 13, NULL, &err);
+    if (rc == WSIG_OK)
+        rc = wsig_hmac_verifier_new(&v, 0, NULL, &err);
+    if (rc == WSIG_OK)
+        rc = wsig_hmac_verifier_add(v, "k", "shared-secret", 13, &err);
+    CHECK(rc == WSIG_OK, "hmac threads set-up: %s", err.message);
+    /* 8 x 20,000 sign + verify (divided by WSIG_TEST_SCALE under valgrind). */
+    int per_thread = 20000 / t_scale() < 200 ? 200 : 20000 / t_scale();
+    hmac_job jobs[N_THREADS];
+    pthread_t tids[N_THREADS];
+    int started = 0, failures = 0;
+    for (int t = 0; rc == WSIG_OK && t < N_THREADS; t++, started++) {
+        jobs[t] = (hmac_job){auth, v, t, per_thread, 0};
+        if (pthread_create(&tids[t], NULL, hmac_thread, &jobs[t]) != 0)
+            break;
+    }
+    for (int t = 0; t < started; t++) {
+        pthread_join(tids[t], NULL);
+        failures += jobs[t].failures;
+    }
+    CHECK(rc != WSIG_OK || started == N_THREADS, "only %d threads started", started);
+    CHECK(failures == 0, "%d of %d shared-auth signatures did not verify", failures,
+          started * per_thread);
+    wsig_hmac_verifier_free(v);
+    wsig_auth_free(auth);
+    wsig_error_clear(&err);
+}
+
 void test_hmac(void)
 {
     cJSON *v = t_vectors("hmac.json");
@@ -420,4 +487,5 @@ void test_hmac(void)
     cJSON_Delete(v);
     edge_cases();
     timestamp_digits();
+    threads_share_auth_and_verifier();
 }
