@@ -14,14 +14,18 @@ rm -rf "$DIR/src/python/walletsign.egg-info" "$DIR"/src/python/walletsign/*.so
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 (cd "$DIR/src" && CFLAGS="$SAN -O1 -g" LDFLAGS="$SAN" \
    ../venv/bin/pip install --quiet --no-build-isolation --disable-pip-version-check .)
-# libcrypto: OpenSSL objects that CPython's own modules (ssl, hashlib, the
-# cryptography package used by the mock server) keep until exit. libcrypto has
-# no frame pointers, so their stacks stop inside it and cannot be attributed;
-# walletsign's own allocations keep full stacks and are still reported, and
-# the core's OpenSSL use is leak-checked by the C suite (ASan and valgrind).
+# Leaks are told apart by the one frame that called malloc: CPython's own
+# (/usr/bin/python3.11, kept until exit), the cryptography package's
+# (_rust.abi3.so) and OpenSSL's (libcrypto.so.3: objects that CPython's ssl and
+# hashlib modules keep until exit) are suppressed; anything malloc'ed by
+# walletsign's core or shim, or by libc/cJSON/libcurl on its behalf, is
+# reported. A deeper malloc context would not do: LSan suppresses a leak when
+# *any* frame matches, and every walletsign stack runs through python3.11. To
+# see a reported leak's whole stack, rerun with malloc_context_size=30. Leaks of
+# OpenSSL objects by the core are caught by the C suite (ASan and valgrind).
 printf 'leak:/usr/bin/python3.11\nleak:_rust.abi3.so\nleak:libcrypto.so.3\n' > "$DIR/lsan.supp"
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
-export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:malloc_context_size=8
+export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:malloc_context_size=2
 export LSAN_OPTIONS="suppressions=$PWD/$DIR/lsan.supp"
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # Timing-based tests (GIL, rate limiter) mean nothing at ASan speed.
