@@ -34,6 +34,7 @@
  */
 #define _GNU_SOURCE
 #include <walletsign.h>
+#include "stats.h"
 
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
@@ -49,7 +50,7 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_ROUNDS 256
+#define MAX_ROUNDS STATS_MAX_ROUNDS
 
 static const char BODY[] = "{\"name\":\"list_client_accounts\",\"payload\":{}}";
 static const char PATH[] = "/query";
@@ -406,20 +407,6 @@ static long calibrate(op_fn f, void *c, double target)
     }
     long m = (long)(target / best);
     return m > 0 ? m : 1;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-    double s[MAX_ROUNDS];
-    memcpy(s, v, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 static int misses;

@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <walletsign.h>
+#include "stats.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include <time.h>
 
 #define MAX_ROUNDS 64
+_Static_assert(MAX_ROUNDS <= STATS_MAX_ROUNDS, "median() sorts at most STATS_MAX_ROUNDS");
 
 static const char NAME[] = "list_client_accounts";
 /* What wsig_client_query sends for NAME with payload NULL. */
@@ -142,20 +144,6 @@ static void bare_setup(bare_side *b, const char *base_url)
     curl_easy_setopt(b->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(sizeof BODY - 1));
     curl_easy_setopt(b->h, CURLOPT_WRITEFUNCTION, bare_write);
     curl_easy_setopt(b->h, CURLOPT_WRITEDATA, b);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-    double s[MAX_ROUNDS];
-    memcpy(s, v, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 static void range(const double *v, int n, double *lo, double *hi)

@@ -1187,10 +1187,8 @@ static int l_auth_sign(lua_State *L)
     const char *body = luaL_optlstring(L, 4, NULL, &body_len);
     long long ts = opt_i64(L, opt_table(L, 5), "timestamp", 0);
     wsig_headers h;
-    /* Only body and data_json need a value first: the core sets the rest on
-     * entry, and copying all of WSIG_ERROR_INIT (~900 bytes) shows in an HMAC. */
     wsig_error e;
-    e.body = e.data_json = NULL;
+    WSIG_ERROR_PREPARE(&e);
     if (wsig_auth_sign(a, &h, method, path, body, body ? body_len : 0, ts, &e) != WSIG_OK)
         return push_error(L, &e);
     push_headers(L, &h);

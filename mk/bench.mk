@@ -9,7 +9,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .PHONY: bench-bin bench-c bench-python bench-lua
 bench-bin: $(BENCH_BIN)
 
-$(BENCH_BIN): $(BUILD)/bench/%: bench/%.c $(BUILD)/libwalletsign.a csrc/include/walletsign.h
+$(BENCH_BIN): $(BUILD)/bench/%: bench/%.c bench/stats.h $(BUILD)/libwalletsign.a csrc/include/walletsign.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libwalletsign.a $(LIBS) $(EXTRA_LDFLAGS)
 

@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 fail=0; pass=0
 
-SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+. scripts/lib.sh # SAN
 echo "== c under ASan+UBSan"
 if make --no-print-directory -s BUILD=build/asan OPT="-O1 -g" EXTRA_CFLAGS="$SAN" EXTRA_LDFLAGS="$SAN" \
      build/asan/test_c build/asan/readme_examples; then

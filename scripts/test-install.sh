@@ -6,6 +6,7 @@
 # Python's hmac + base64 do. Ends with "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 BUILD=${BUILD:-build}
 ROOT="$PWD/$BUILD/install-test"
 pass=0; fail=0
@@ -37,9 +38,7 @@ install_one() { # install_one NAME PIP_ARGS...
   local name=$1; shift
   local src="$ROOT/$name/src" venv="$ROOT/$name/venv" log="$ROOT/$name/pip.log"
   rm -rf "$ROOT/$name"
-  mkdir -p "$src"
-  cp -r setup.py pyproject.toml MANIFEST.in README.md csrc python "$src/"
-  rm -rf "$src"/python/*.egg-info "$src"/python/walletsign/*.so
+  copy_python_tree "$src"
   /usr/bin/python3 -m venv --system-site-packages "$venv"
   if (cd "$src" && "$venv/bin/pip" install --no-build-isolation --disable-pip-version-check \
         "$@" >"$log" 2>&1); then

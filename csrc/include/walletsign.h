@@ -97,6 +97,12 @@ typedef struct wsig_error {
 
 #define WSIG_ERROR_INIT {0, 0, 0, 0, 0, -1.0, {0}, {0}, {0}, NULL, 0, NULL}
 
+/** The cheapest valid set-up of an error record before a call, for hot
+ *  paths: every function that takes a wsig_error resets it on entry, so only
+ *  the two owned pointers need a value first (WSIG_ERROR_INIT zeroes all
+ *  ~900 bytes, a tenth of a sub-microsecond HMAC). */
+#define WSIG_ERROR_PREPARE(err) ((void)((err)->body = NULL, (err)->data_json = NULL))
+
 /** Release what an error owns (body, data_json) and reset it to empty.
  *  Safe on a zeroed or already-cleared record. */
 WSIG_API void wsig_error_clear(wsig_error *err);

@@ -1163,11 +1163,6 @@ static PyObject *headers_to_dict(AuthObject *self, const wsig_headers *h)
     return d;
 }
 
-/* A signature's error record. Only body and data_json need a value before
- * the call: the core sets the rest on entry, and skipping the ~900-byte
- * zeroing of WSIG_ERROR_INIT is a tenth of a sub-microsecond HMAC. */
-#define SIGN_ERROR_INIT(err) ((err).body = NULL, (err).data_json = NULL)
-
 /* An HMAC over a small body takes well under a microsecond, less than handing
  * the GIL over and back; releasing it would also let another thread keep the
  * GIL for up to a switch interval (5 ms). So, like hashlib (which releases
@@ -1205,7 +1200,7 @@ static PyObject *Auth_sign(AuthObject *self, PyObject *const *args, Py_ssize_t n
         return NULL;
     wsig_headers h;
     wsig_error err;
-    SIGN_ERROR_INIT(err);
+    WSIG_ERROR_PREPARE(&err);
     int rc;
     if (holds_gil_for(self->auth, body.len)) {
         rc = wsig_auth_sign(self->auth, &h, method, path, body.ptr, body.len, ts, &err);
@@ -1602,7 +1597,7 @@ static PyObject *MessageAuth_sign_fixed(AuthObject *self, PyObject *const *args,
         return NULL;
     wsig_headers h;
     wsig_error err;
-    SIGN_ERROR_INIT(err);
+    WSIG_ERROR_PREPARE(&err);
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = wsig_message_sign_fixed(self->auth, &h, session, sequence, body.ptr, body.len, ts, &err);
