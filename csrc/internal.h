@@ -36,6 +36,7 @@ WSIG_LOCAL bool wsig__b64_decode(unsigned char *out, size_t *out_len, const char
 WSIG_LOCAL bool wsig__ct_equal(const void *a, const void *b, size_t len);
 WSIG_LOCAL bool wsig__parse_u64(const char *s, size_t len, uint64_t *out);
 WSIG_LOCAL int wsig__ascii_casecmp(const char *a, const char *b);
+WSIG_LOCAL bool wsig__utf8_valid(const unsigned char *s, size_t len);
 WSIG_LOCAL const char *wsig__find_header(const wsig_header_ref *h, size_t n, const char *name);
 /* As wsig__find_header; sets *duplicate when the name occurs more than once
  * (a verifier must not pick one of two differing copies). */
@@ -142,7 +143,8 @@ typedef struct cJSON cJSON;
  * passed wsig__json_parse_exact. Returns false if the member is absent. */
 WSIG_LOCAL bool wsig__json_member_span(const char *json, size_t len, const char *name,
                                        size_t *start, size_t *span_len);
-/* Parse len bytes holding exactly one JSON value (plus whitespace). */
+/* Parse len bytes holding exactly one JSON value (plus whitespace), in which
+ * no object names a member twice. NULL when it is anything else. */
 WSIG_LOCAL cJSON *wsig__json_parse_exact(const char *text, size_t len);
 /* A malloc'd copy of JSON text without whitespace outside strings. */
 WSIG_LOCAL char *wsig__json_compact(const char *json, size_t len);

@@ -177,6 +177,40 @@ bool wsig__json_member_span(const char *json, size_t len, const char *name, size
     return false;
 }
 
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* No object below node names a member twice. cJSON keeps every duplicate and
+ * finds the first, while most parsers (Python's json, Go's encoding/json)
+ * keep the last: a verifier reading {"uri":"/query","uri":"/command"} would
+ * see another claim than the backend behind it. Names hold no NUL (refused
+ * before parsing), so strcmp compares them whole. */
+static bool unique_member_names(const cJSON *node)
+{
+    size_t n = 0;
+    for (const cJSON *c = node->child; c; c = c->next) {
+        if (!unique_member_names(c))
+            return false;
+        n++;
+    }
+    if (!cJSON_IsObject(node) || n < 2)
+        return true;
+    const char **names = malloc(n * sizeof *names);
+    if (!names)
+        return false;
+    n = 0;
+    for (const cJSON *c = node->child; c; c = c->next)
+        names[n++] = c->string;
+    qsort(names, n, sizeof *names, compare_names);
+    bool unique = true;
+    for (size_t i = 1; i < n && unique; i++)
+        unique = strcmp(names[i - 1], names[i]) != 0;
+    free(names);
+    return unique;
+}
+
 cJSON *wsig__json_parse_exact(const char *text, size_t len)
 {
     if (!plain_text(text, len))
@@ -185,11 +219,13 @@ cJSON *wsig__json_parse_exact(const char *text, size_t len)
     cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!v)
         return NULL;
+    bool trailing = false;
     for (const char *p = end; p && p < text + len; p++)
-        if (!is_ws(*p)) {
-            cJSON_Delete(v);
-            return NULL;
-        }
+        trailing = trailing || !is_ws(*p);
+    if (trailing || !unique_member_names(v)) {
+        cJSON_Delete(v);
+        return NULL;
+    }
     return v;
 }
 

@@ -229,6 +229,20 @@ static bool b64url_part(unsigned char **out, size_t *out_len, const char *s, siz
     return true;
 }
 
+/* Header and payload are UTF-8 JSON objects (RFC 7519 §7.2) with no member
+ * named twice (see wsig__json_parse_exact). */
+static cJSON *parse_part(const unsigned char *json, size_t len)
+{
+    if (!wsig__utf8_valid(json, len))
+        return NULL;
+    cJSON *obj = wsig__json_parse_exact((const char *)json, len);
+    if (!cJSON_IsObject(obj)) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
+}
+
 static bool copy_claim_str(char *dst, size_t cap, const cJSON *obj, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
@@ -238,40 +252,57 @@ static bool copy_claim_str(char *dst, size_t cap, const cJSON *obj, const char *
     return true;
 }
 
-/* An integer claim; times beyond 2^53 s are refused before any conversion. */
-static bool claim_int(int64_t *dst, const cJSON *obj, const char *name)
+/* A NumericDate claim (RFC 7519 §2: may be fractional), rounded down or up;
+ * times beyond 2^53 s are refused before any conversion. */
+static bool claim_time(int64_t *dst, const cJSON *obj, const char *name, bool round_up)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= -9007199254740992.0 &&
-                                v->valuedouble <= 9007199254740992.0) ||
-        v->valuedouble != (double)(int64_t)v->valuedouble)
+    if (!cJSON_IsNumber(v) ||
+        !(v->valuedouble >= -9007199254740992.0 && v->valuedouble <= 9007199254740992.0))
         return false;
-    *dst = (int64_t)v->valuedouble;
+    int64_t t = (int64_t)v->valuedouble; /* toward zero */
+    if ((double)t > v->valuedouble)
+        t--;
+    if (round_up && (double)t < v->valuedouble)
+        t++;
+    *dst = t;
     return true;
 }
 
 static int parse_claims(wsig_jwt_claims *c, const unsigned char *json, size_t len, wsig_error *err)
 {
-    cJSON *obj = wsig__json_parse_exact((const char *)json, len);
-    bool ok = cJSON_IsObject(obj) && copy_claim_str(c->kid, sizeof c->kid, obj, "kid") &&
-              copy_claim_str(c->sub, sizeof c->sub, obj, "sub") &&
-              claim_int(&c->iat, obj, "iat") && claim_int(&c->exp, obj, "exp") &&
-              copy_claim_str(c->nonce, sizeof c->nonce, obj, "nonce") &&
-              copy_claim_str(c->body_hash, sizeof c->body_hash, obj, "bodyHash") &&
-              copy_claim_str(c->uri, sizeof c->uri, obj, "uri");
+    cJSON *obj = parse_part(json, len);
+    if (!obj)
+        return wsig__reject(err, WSIG_REASON_MALFORMED,
+                            "payload is not a UTF-8 JSON object with unique member names");
+    const char *bad = !copy_claim_str(c->kid, sizeof c->kid, obj, "kid")     ? "kid"
+                      : !copy_claim_str(c->sub, sizeof c->sub, obj, "sub")   ? "sub"
+                      : !claim_time(&c->iat, obj, "iat", true)               ? "iat"
+                      : !claim_time(&c->exp, obj, "exp", false)              ? "exp"
+                      : !copy_claim_str(c->nonce, sizeof c->nonce, obj, "nonce") ? "nonce"
+                      : !copy_claim_str(c->body_hash, sizeof c->body_hash, obj, "bodyHash")
+                          ? "bodyHash"
+                      : !copy_claim_str(c->uri, sizeof c->uri, obj, "uri") ? "uri"
+                                                                           : NULL;
     cJSON_Delete(obj);
-    return ok ? WSIG_OK
-              : wsig__reject(err, WSIG_REASON_MALFORMED, "payload lacks a required claim or is not JSON");
+    return bad ? wsig__reject(err, WSIG_REASON_MALFORMED,
+                              "claim %s is missing, of the wrong type or too long", bad)
+               : WSIG_OK;
 }
 
-static int check_alg(const wsig_key *key, wsig_jwt_claims *c, const unsigned char *json,
-                     size_t len, wsig_error *err)
+static int check_header(const wsig_key *key, wsig_jwt_claims *c, const unsigned char *json,
+                        size_t len, wsig_error *err)
 {
-    cJSON *obj = wsig__json_parse_exact((const char *)json, len);
+    cJSON *obj = parse_part(json, len);
     const cJSON *alg = cJSON_GetObjectItemCaseSensitive(obj, "alg");
     int rc;
     if (!cJSON_IsString(alg))
-        rc = wsig__reject(err, WSIG_REASON_MALFORMED, "header is not JSON with an alg");
+        rc = wsig__reject(err, WSIG_REASON_MALFORMED,
+                          "header is not a UTF-8 JSON object with unique member names and an alg");
+    else if (cJSON_GetObjectItemCaseSensitive(obj, "crit"))
+        /* RFC 7515 §4.1.11: extensions named in crit must be understood; we
+         * understand none. */
+        rc = wsig__reject(err, WSIG_REASON_MALFORMED, "header has crit: no extension is supported");
     else if (strcmp(alg->valuestring, wsig_key_algorithm(key)) != 0)
         rc = wsig__reject(err, WSIG_REASON_BAD_SIGNATURE, "alg %.16s does not match the %s key",
                           alg->valuestring, wsig_key_algorithm(key));
@@ -329,18 +360,27 @@ static int check_signature(const wsig_key *key, const unsigned char *sig, size_t
     return verify_der(key, use, use_len, input, input_len, err);
 }
 
-static int check_binding(const wsig_jwt_claims *c, int64_t now_s, int leeway_s,
-                         const char *expected_uri, const void *body, size_t body_len,
-                         wsig_error *err)
+static int check_times(const wsig_jwt_claims *c, int64_t now_s, const wsig_jwt_verify_options *o,
+                       wsig_error *err)
 {
+    if (c->exp - c->iat > o->max_ttl_s)
+        return wsig__reject(err, WSIG_REASON_LIFETIME_TOO_LONG,
+                            "token lives %lld s, more than the %d s accepted",
+                            (long long)(c->exp - c->iat), o->max_ttl_s);
     if (now_s <= 0)
         now_s = wsig__now_ms() / 1000;
     /* RFC 7519: expired on or after exp. */
-    if (now_s >= c->exp + leeway_s)
+    if (now_s >= c->exp + o->leeway_s)
         return wsig__reject(err, WSIG_REASON_EXPIRED, "token expired at %lld", (long long)c->exp);
-    if (c->iat - leeway_s > now_s)
+    if (c->iat - o->leeway_s > now_s)
         return wsig__reject(err, WSIG_REASON_EXPIRED, "token issued in the future (iat %lld)",
                             (long long)c->iat);
+    return WSIG_OK;
+}
+
+static int check_binding(const wsig_jwt_claims *c, const char *expected_uri, const void *body,
+                         size_t body_len, wsig_error *err)
+{
     if (expected_uri && strcmp(expected_uri, c->uri) != 0)
         return wsig__reject(err, WSIG_REASON_BAD_SIGNATURE, "uri claim does not match the request");
     if (body) {
@@ -356,16 +396,32 @@ static int check_binding(const wsig_jwt_claims *c, int64_t now_s, int leeway_s,
     return WSIG_OK;
 }
 
+static int verify_options(wsig_jwt_verify_options *o, const wsig_jwt_verify_options *given,
+                          wsig_error *err)
+{
+    const int max = (int)(WSIG_MAX_WINDOW_MS / 1000);
+    *o = given ? *given : (wsig_jwt_verify_options){0, 0};
+    if (!o->max_ttl_s)
+        o->max_ttl_s = WSIG_JWT_MAX_TTL_DEFAULT;
+    if (o->leeway_s < 0 || o->leeway_s > max)
+        return wsig__fail(err, WSIG_ERR_ARG, "leeway must be 0..%d seconds", max);
+    if (o->max_ttl_s < 1 || o->max_ttl_s > max)
+        return wsig__fail(err, WSIG_ERR_ARG, "max_ttl must be 1..%d seconds", max);
+    return WSIG_OK;
+}
+
 int wsig_jwt_verify(const wsig_key *key, wsig_jwt_claims *claims, const char *token,
-                    size_t token_len, int64_t now_s, int leeway_s, const char *expected_uri,
-                    const void *body, size_t body_len, wsig_error *err)
+                    size_t token_len, int64_t now_s, const wsig_jwt_verify_options *opt,
+                    const char *expected_uri, const void *body, size_t body_len, wsig_error *err)
 {
     wsig__reset(err);
     memset(claims, 0, sizeof *claims);
+    wsig_jwt_verify_options o;
+    int rc;
     if (key->kind != WSIG_KEY_P256 && key->kind != WSIG_KEY_RSA)
         return wsig__fail(err, WSIG_ERR_KEY, "jwt verification needs a P-256 or RSA key");
-    if (leeway_s < 0 || leeway_s > WSIG_MAX_WINDOW_MS / 1000)
-        return wsig__fail(err, WSIG_ERR_ARG, "leeway must be 0..86400 seconds");
+    if ((rc = verify_options(&o, opt, err)) != WSIG_OK)
+        return rc;
     if (token_len > MAX_TOKEN)
         return wsig__reject(err, WSIG_REASON_MALFORMED, "token too long");
     const char *dot1 = memchr(token, '.', token_len);
@@ -374,7 +430,6 @@ int wsig_jwt_verify(const wsig_key *key, wsig_jwt_claims *claims, const char *to
         return wsig__reject(err, WSIG_REASON_MALFORMED, "a JWT has three dot-separated parts");
     unsigned char *hdr = NULL, *pay = NULL, *sig = NULL;
     size_t hdr_len, pay_len, sig_len;
-    int rc;
     if (!b64url_part(&hdr, &hdr_len, token, (size_t)(dot1 - token)) ||
         !b64url_part(&pay, &pay_len, dot1 + 1, (size_t)(dot2 - dot1 - 1)) ||
         !b64url_part(&sig, &sig_len, dot2 + 1, token_len - (size_t)(dot2 + 1 - token))) {
@@ -383,11 +438,12 @@ int wsig_jwt_verify(const wsig_key *key, wsig_jwt_claims *claims, const char *to
     }
     /* The signature is checked before the claims are read, so a tampered
      * payload is reported as bad_signature whatever it decodes to. */
-    if ((rc = check_alg(key, claims, hdr, hdr_len, err)) != WSIG_OK ||
+    if ((rc = check_header(key, claims, hdr, hdr_len, err)) != WSIG_OK ||
         (rc = check_signature(key, sig, sig_len, token, (size_t)(dot2 - token), err)) != WSIG_OK ||
-        (rc = parse_claims(claims, pay, pay_len, err)) != WSIG_OK)
+        (rc = parse_claims(claims, pay, pay_len, err)) != WSIG_OK ||
+        (rc = check_times(claims, now_s, &o, err)) != WSIG_OK)
         goto done;
-    rc = check_binding(claims, now_s, leeway_s, expected_uri, body, body_len, err);
+    rc = check_binding(claims, expected_uri, body, body_len, err);
 done:
     free(hdr);
     free(pay);

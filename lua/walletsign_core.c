@@ -1332,7 +1332,7 @@ static wsig_header_ref *collect_headers(lua_State *L, int t, wsig_header_ref *lo
     return refs;
 }
 
-/* ws.verify_jwt(token, key_or_pem [, {leeway=, now=, uri=, body=}]) -> claims | nil, err */
+/* ws.verify_jwt(token, key_or_pem [, {leeway=, now=, uri=, body=, max_ttl=}]) -> claims | nil, err */
 static int l_verify_jwt(lua_State *L)
 {
     size_t token_len;
@@ -1343,8 +1343,11 @@ static int l_verify_jwt(lua_State *L)
     const char *uri = opt_string(L, t, "uri", NULL, NULL);
     size_t body_len = 0;
     const char *body = opt_string(L, t, "body", NULL, &body_len);
+    long long max_ttl = opt_i64(L, t, "max_ttl", 0);
     if (leeway < 0 || leeway > 86400)
         return luaL_error(L, "bad option 'leeway' (0..86400 seconds expected)");
+    /* The core checks max_ttl's range (argument_error); this keeps it an int. */
+    wsig_jwt_verify_options vo = {(int)leeway, max_ttl < 0 ? -1 : max_ttl > INT_MAX ? INT_MAX : (int)max_ttl};
     const wsig_key *key;
     handle *tmp = NULL;
     wsig_error e = WSIG_ERROR_INIT;
@@ -1359,7 +1362,7 @@ static int l_verify_jwt(lua_State *L)
         key = CHECK(L, 2, T_KEY, const wsig_key);
     }
     wsig_jwt_claims c;
-    int rc = wsig_jwt_verify(key, &c, token, token_len, now, (int)leeway, uri, body, body_len, &e);
+    int rc = wsig_jwt_verify(key, &c, token, token_len, now, &vo, uri, body, body_len, &e);
     if (tmp) {
         tmp->closed = 1;
         release(tmp);

@@ -93,11 +93,13 @@ static const char verify_jwt_usage[] =
     "  --token T                 the token ('Bearer ' prefix allowed)\n"
     "  --token-file F            read the token from a file ('-' = stdin)\n"
     "  --leeway N                seconds of clock skew allowed (default 0)\n"
+    "  --max-ttl N               longest token lifetime (exp - iat) accepted (default 300)\n"
     "  --now S                   verify as of this Unix time in seconds (default now)\n"
     "  --uri PATH                require this uri claim\n"
     "  --body FILE               require bodyHash to match this body ('-' = stdin)\n"
     "  --format text|json        output (default text)\n"
-    "Exit: 0 valid, 1 invalid (bad_signature, expired, malformed), 2 usage, 3 key, 8 I/O.\n";
+    "Exit: 0 valid, 1 invalid (bad_signature, expired, lifetime_too_long, malformed), 2 usage,\n"
+    "3 key, 8 I/O.\n";
 
 static const char verify_hmac_usage[] =
     "Usage: walletsign verify hmac --api-key K --secret-file F --method M --path P\n"
@@ -406,10 +408,11 @@ static int verify_jwt(cli_args *a)
 {
     static const char *const formats[] = {"text", "json", NULL};
     int json = 0, rc;
-    int64_t leeway = 0, now = 0;
+    int64_t leeway = 0, max_ttl = 0, now = 0;
     if ((rc = cli_positionals(a, 0, 0)) != CLI_OK ||
         (rc = cli_opt_choice(a, "format", formats, &json)) != CLI_OK ||
         (rc = cli_opt_i64(a, "leeway", 0, 86400, &leeway)) != CLI_OK ||
+        (rc = cli_opt_i64(a, "max-ttl", 1, 86400, &max_ttl)) != CLI_OK ||
         (rc = cli_opt_i64(a, "now", 1, INT64_MAX / 4, &now)) != CLI_OK)
         return rc;
     const char *key_path = cli_get(a, "key");
@@ -435,7 +438,8 @@ static int verify_jwt(cli_args *a)
         len--;
     wsig_error err = WSIG_ERROR_INIT;
     wsig_jwt_claims c;
-    int st = wsig_jwt_verify(key, &c, token, len, now, (int)leeway, cli_get(a, "uri"),
+    wsig_jwt_verify_options vo = {(int)leeway, (int)max_ttl};
+    int st = wsig_jwt_verify(key, &c, token, len, now, &vo, cli_get(a, "uri"),
                              cli_get(a, "body") ? (body ? body : "") : NULL, body_len, &err);
     if (st != WSIG_OK) {
         rc = report_invalid(a, &err, st, json);
@@ -527,7 +531,7 @@ int cmd_verify(int argc, char **argv)
                                       {"digest", CLI_VALUE},    {"format", CLI_VALUE}};
     static const cli_opt jwt[] = {
         {"key", CLI_VALUE},    {"token", CLI_VALUE},  {"token-file", CLI_VALUE},
-        {"leeway", CLI_VALUE}, {"now", CLI_VALUE},    {"uri", CLI_VALUE},
+        {"leeway", CLI_VALUE}, {"max-ttl", CLI_VALUE}, {"now", CLI_VALUE},    {"uri", CLI_VALUE},
         {"body", CLI_VALUE},   {"format", CLI_VALUE}, {"password-file", CLI_VALUE}};
     static const cli_opt hmac[] = {
         {"api-key", CLI_VALUE}, {"secret-file", CLI_VALUE}, {"secret", CLI_VALUE},

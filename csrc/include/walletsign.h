@@ -77,7 +77,8 @@ enum wsig_reason {
     WSIG_REASON_MALFORMED_HEADER,
     WSIG_REASON_MISSING_HEADER,
     WSIG_REASON_EXPIRED,      /* jwt: exp passed or iat in the future */
-    WSIG_REASON_MALFORMED     /* jwt: not a well-formed token */
+    WSIG_REASON_MALFORMED,    /* jwt: not a well-formed token */
+    WSIG_REASON_LIFETIME_TOO_LONG /* jwt: exp - iat above the verifier's max_ttl */
 };
 
 typedef struct wsig_error {
@@ -350,17 +351,34 @@ typedef struct wsig_jwt_claims {
     char uri[1025];
 } wsig_jwt_claims;
 
+typedef struct wsig_jwt_verify_options {
+    int leeway_s;             /* clock skew allowed on exp and iat; 0..86400 */
+    int max_ttl_s;            /* longest lifetime (exp - iat) accepted; 0 = 300, at most 86400 */
+} wsig_jwt_verify_options;
+
+#define WSIG_JWT_MAX_TTL_DEFAULT 300
+
 /** Verify a Halogen JWT with a public (or private) P-256 or RSA key.
- *  ES256 signatures are accepted DER-encoded or raw r||s. The header's alg
- *  must match the key. exp/iat are checked against now_s (0 = clock) with
- *  leeway_s (0..86400). When expected_uri is non-NULL the uri claim must equal it; when
- *  body is non-NULL the bodyHash claim must equal SHA-256(body).
- *  Returns WSIG_OK (claims filled), WSIG_INVALID (err->reason: bad_signature,
- *  expired, malformed), or an error status. */
+ *  Returns: WSIG_OK (claims filled); WSIG_INVALID with err->reason:
+ *           malformed (not three base64url parts of UTF-8 JSON objects with
+ *           all seven claims, a member named twice, a "crit" header),
+ *           bad_signature (the signature, alg, uri or bodyHash do not match),
+ *           lifetime_too_long (exp - iat above max_ttl_s), expired (now at or
+ *           after exp, or before iat, beyond the leeway); WSIG_ERR_KEY (not a
+ *           P-256 or RSA key); WSIG_ERR_ARG (options out of range).
+ *  Out:     claims. iat and exp may be fractional (NumericDate): exp is
+ *           rounded down and iat up, the stricter way for each check.
+ *  In:      token/token_len; now_s (0 = clock); opt (NULL = no leeway and a
+ *           300 s lifetime cap); expected_uri (non-NULL: the uri claim must
+ *           equal it); body/body_len (body non-NULL: bodyHash must equal
+ *           SHA-256 of these bytes). ES256 signatures are accepted
+ *           DER-encoded or raw r||s; the header's alg must match the key.
+ *  Thread safety: any number of threads may verify with one key at once. */
 WSIG_API WSIG_WARN_UNUSED int wsig_jwt_verify(const wsig_key *key, wsig_jwt_claims *claims,
                                               const char *token, size_t token_len, int64_t now_s,
-                                              int leeway_s, const char *expected_uri,
-                                              const void *body, size_t body_len, wsig_error *err)
+                                              const wsig_jwt_verify_options *opt,
+                                              const char *expected_uri, const void *body,
+                                              size_t body_len, wsig_error *err)
     WSIG_NONNULL(1, 2, 3);
 
 typedef struct wsig_hmac_verifier wsig_hmac_verifier;

@@ -41,7 +41,7 @@ local ws = {
    hmac_auth = core.hmac_auth,       -- {api_key=, secret=, encoding="base64"|"hex", separator="|"}
    message_auth = core.message_auth, -- {key=, encoding=, v_offset=, empty_body=, digest=, prefix=}
 
-   verify_jwt = core.verify_jwt,             -- (token, key_or_pem [, {leeway=, now=, uri=, body=}])
+   verify_jwt = core.verify_jwt,             -- (token, key_or_pem [, {leeway=, now=, uri=, body=, max_ttl=}])
    hmac_verifier = core.hmac_verifier,       -- {secrets={api_key=secret}, window_ms=30000}
    message_verifier = core.message_verifier, -- {trusted={...}, window_ms=60000, cache_size=, replay_cache=}
 

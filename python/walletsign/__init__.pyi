@@ -76,7 +76,7 @@ class MessageAuth(Auth):
 
 def verify_jwt(token: _Text, key: Union[Key, _Text], *, leeway: int = 0,
                now: Optional[int] = None, uri: Optional[str] = None,
-               body: _Body = None) -> Dict[str, Any]: ...
+               body: _Body = None, max_ttl: int = 300) -> Dict[str, Any]: ...
 
 class HmacVerifier:
     def __new__(cls, secrets: Mapping[str, Union[str, _Bytes]], window_ms: int = 30000,

@@ -1657,20 +1657,24 @@ static PyType_Spec MessageAuth_spec = {
 /* Verification                                                       */
 
 PyDoc_STRVAR(verify_jwt_doc,
-"verify_jwt($module, /, token, key, *, leeway=0, now=None, uri=None, body=None)\n--\n\n"
+"verify_jwt($module, /, token, key, *, leeway=0, now=None, uri=None, body=None,\n"
+"           max_ttl=300)\n--\n\n"
 "Verify a Halogen JWT and return its claims as a dict (kid, sub, iat, exp,\n"
 "nonce, bodyHash, uri).\n\n"
 "key: a Key (public or private) or public-key PEM (str or bytes; parsing PEM\n"
 "costs milliseconds, so keep a Key when verifying many tokens). ES256\n"
 "signatures are accepted DER or raw. now: Unix seconds (None: the clock);\n"
-"leeway: seconds of clock skew allowed. When uri is given the uri claim must\n"
+"leeway: seconds of clock skew allowed; max_ttl: the longest lifetime\n"
+"(exp - iat) accepted, in seconds. When uri is given the uri claim must\n"
 "equal it; when body is given bodyHash must equal SHA-256(body). Raises\n"
-"SignatureError with .reason bad_signature, expired or malformed.");
+"SignatureError with .reason bad_signature, expired, lifetime_too_long or\n"
+"malformed.");
 
 static PyObject *verify_jwt(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                             PyObject *kwnames)
 {
-    static const char *const names[] = {"token", "key", "leeway", "now", "uri", "body", NULL};
+    static const char *const names[] = {"token", "key", "leeway", "now", "uri", "body", "max_ttl",
+                                        NULL};
     PyObject *a[NARGS(names)];
     wsmod_state *st = state_of_module(module);
     if (parse_args("verify_jwt", names, 2, 2, args, nargs, kwnames, a) < 0)
@@ -1679,12 +1683,15 @@ static PyObject *verify_jwt(PyObject *module, PyObject *const *args, Py_ssize_t 
     const char *token = as_cstr(a[0], "token", &token_len);
     if (!token)
         return NULL;
-    long leeway = 0;
+    long leeway = 0, max_ttl = 0;
     int64_t now;
     int failed;
-    if ((a[2] && as_long_in(a[2], "leeway", 0, 86400, &leeway) < 0) ||
+    /* The core checks the ranges; INT_MAX only keeps the conversion exact. */
+    if ((a[2] && as_long_in(a[2], "leeway", INT_MIN, INT_MAX, &leeway) < 0) ||
+        (a[6] && as_long_in(a[6], "max_ttl", INT_MIN, INT_MAX, &max_ttl) < 0) ||
         as_time(a[3], "now", &now) < 0)
         return NULL;
+    wsig_jwt_verify_options opt = {(int)leeway, (int)max_ttl};
     const char *uri = as_opt_str(a[4], "uri", &failed);
     if (failed)
         return NULL;
@@ -1716,7 +1723,7 @@ static PyObject *verify_jwt(PyObject *module, PyObject *const *args, Py_ssize_t 
         key = owned;
     }
     if (rc == WSIG_OK)
-        rc = wsig_jwt_verify(key, &c, token, (size_t)token_len, now, (int)leeway, uri,
+        rc = wsig_jwt_verify(key, &c, token, (size_t)token_len, now, &opt, uri,
                              check_body ? (body.ptr ? body.ptr : "") : NULL, body.len, &err);
     wsig_key_free(owned);
     Py_END_ALLOW_THREADS

@@ -201,8 +201,9 @@ static void negative_case(const cJSON *c)
         return;
     wsig_error err = WSIG_ERROR_INIT;
     wsig_jwt_claims claims;
-    int rc = wsig_jwt_verify(pub, &claims, token, strlen(token), (int64_t)t_num(c, "now"),
-                             (int)t_num(c, "leeway"), NULL, NULL, 0, &err);
+    wsig_jwt_verify_options opt = {(int)t_num(c, "leeway"), (int)t_num(c, "max_ttl")};
+    int rc = wsig_jwt_verify(pub, &claims, token, strlen(token), (int64_t)t_num(c, "now"), &opt,
+                             NULL, NULL, 0, &err);
     if (cJSON_IsNull(reason))
         CHECK(rc == WSIG_OK, "%s: expected OK, got %s/%s (%s)", name, wsig_status_name(rc),
               wsig_reason_name(err.reason), err.message);
@@ -363,6 +364,10 @@ static int64_t realtime_s(void)
     return (int64_t)ts.tv_sec;
 }
 
+/* Our signer allows lifetimes up to an hour; the verifier's cap defaults to 300 s. */
+static const wsig_jwt_verify_options any_ttl = {0, 3600};
+static const wsig_jwt_verify_options leeway_60 = {60, 3600};
+
 static void own_tokens(const char *key_file_name, const char *pub_file, const char *alg,
                        int format, int ttl)
 {
@@ -405,31 +410,31 @@ static void own_tokens(const char *key_file_name, const char *pub_file, const ch
                                   "/query", body, strlen(body), what, &iat);
         /* Verified at its iat: a slow run (valgrind) must not see a 1 s token expire. */
         wsig_jwt_claims c;
-        rc = wsig_jwt_verify(pub, &c, token, strlen(token), iat, 0, "/query", body, strlen(body),
+        rc = wsig_jwt_verify(pub, &c, token, strlen(token), iat, &any_ttl, "/query", body, strlen(body),
                              &err);
         CHECK(rc == WSIG_OK && strcmp(c.alg, alg) == 0 && c.exp == c.iat + ttl,
               "%s: wsig_jwt_verify: %s/%s (%s)", what, wsig_status_name(rc),
               wsig_reason_name(err.reason), err.message);
         /* Bindings. */
-        rc = wsig_jwt_verify(pub, &c, token, strlen(token), iat, 0, "/command", NULL, 0, &err);
+        rc = wsig_jwt_verify(pub, &c, token, strlen(token), iat, &any_ttl, "/command", NULL, 0, &err);
         CHECK(rc == WSIG_INVALID && reason_is(&err, "bad_signature"), "%s: uri mismatch: %s/%s",
               what, wsig_status_name(rc), wsig_reason_name(err.reason));
-        rc = wsig_jwt_verify(pub, &c, token, strlen(token), iat, 0, "/query", body,
+        rc = wsig_jwt_verify(pub, &c, token, strlen(token), iat, &any_ttl, "/query", body,
                              strlen(body) - 1, &err);
         CHECK(rc == WSIG_INVALID && reason_is(&err, "bad_signature"), "%s: body mismatch: %s/%s",
               what, wsig_status_name(rc), wsig_reason_name(err.reason));
-        rc = wsig_jwt_verify(pub, &c, token, strlen(token), iat, 0, "/query", "", 0, &err);
+        rc = wsig_jwt_verify(pub, &c, token, strlen(token), iat, &any_ttl, "/query", "", 0, &err);
         CHECK(rc == WSIG_INVALID && reason_is(&err, "bad_signature"), "%s: empty body: %s/%s",
               what, wsig_status_name(rc), wsig_reason_name(err.reason));
         /* Expiry around now. */
-        rc = wsig_jwt_verify(pub, &c, token, strlen(token), iat + ttl, 0, NULL, NULL, 0, &err);
+        rc = wsig_jwt_verify(pub, &c, token, strlen(token), iat + ttl, &any_ttl, NULL, NULL, 0, &err);
         CHECK(rc == WSIG_INVALID && reason_is(&err, "expired"), "%s: at exp: %s", what,
               wsig_reason_name(err.reason));
         /* A single changed character in the signature. */
         size_t tl = strlen(token);
         char saved = token[tl - 3];
         token[tl - 3] = saved == 'A' ? 'B' : 'A';
-        rc = wsig_jwt_verify(pub, &c, token, tl, iat, 0, NULL, NULL, 0, &err);
+        rc = wsig_jwt_verify(pub, &c, token, tl, iat, &any_ttl, NULL, NULL, 0, &err);
         CHECK(rc == WSIG_INVALID && reason_is(&err, "bad_signature"),
               "%s: tampered signature: %s/%s", what, wsig_status_name(rc),
               wsig_reason_name(err.reason));
@@ -450,7 +455,7 @@ static void own_tokens(const char *key_file_name, const char *pub_file, const ch
     if (rc == WSIG_OK && h.count == 1) {
         const char *tok = h.h[0].value + 7;
         wsig_jwt_claims c;
-        rc = wsig_jwt_verify(pub, &c, tok, strlen(tok), 0, 60, "/command", "", 0, &err);
+        rc = wsig_jwt_verify(pub, &c, tok, strlen(tok), 0, &leeway_60, "/command", "", 0, &err);
         CHECK(rc == WSIG_OK &&
                   strcmp(c.body_hash,
                          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0,

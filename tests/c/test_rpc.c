@@ -108,6 +108,9 @@ void test_rpc(void)
     /* Success. */
     parse_ok("{\"result\":{\"a\":1}}", "{\"a\":1}");
     parse_ok("{\"error\":null,\"result\":{\"a\":1}}", "{\"a\":1}");
+    /* The same name in different objects is no duplicate. */
+    parse_ok("{\"result\":{\"a\":{\"a\":1},\"b\":[{\"a\":1},{\"a\":2}]}}",
+             "{\"a\":{\"a\":1},\"b\":[{\"a\":1},{\"a\":2}]}");
     parse_ok("{\"result\":{\"a\":1},\"error\":null}", "{\"a\":1}");
     parse_ok("{\"result\":5}", "5");
     parse_ok("{\"result\":\"ok\"}", "\"ok\"");
@@ -169,6 +172,13 @@ void test_rpc(void)
         "{\"error\":[1]}",
         "{\"error\":true,\"result\":1}",
         "{\"result\":1} trailing",
+        /* A member named twice: json.loads keeps the last, cJSON the first. */
+        "{\"result\":1,\"result\":2}",
+        "{\"result\":{\"to\":\"a\",\"to\":\"b\"}}",
+        "{\"result\":[{\"x\":{\"k\":1,\"k\":1}}]}",
+        "{\"result\":1,\"error\":null,\"error\":{\"code\":1,\"message\":\"m\"}}",
+        "{\"error\":{\"code\":1,\"code\":2,\"message\":\"m\"}}",
+        "{\"result\":1,\"\\u0072esult\":2}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         parse_protocol_error(bad[i], strlen(bad[i]));
@@ -199,7 +209,8 @@ void test_rpc(void)
     build_error(0, "", NULL, "{\"error\":{\"code\":0,\"message\":\"\"}}");
 
     /* Invalid JSON is refused by the builders. */
-    static const char *const bad_json[] = {"{\"a\":", "", "{a:1}", "[1,]", "nul", "{\"a\":1}}"};
+    static const char *const bad_json[] = {"{\"a\":", "", "{a:1}", "[1,]", "nul", "{\"a\":1}}",
+                                           "{\"a\":1,\"a\":1}"};
     for (size_t i = 0; i < sizeof bad_json / sizeof bad_json[0]; i++) {
         wsig_error err = WSIG_ERROR_INIT;
         char *out = (char *)"sentinel";

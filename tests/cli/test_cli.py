@@ -847,7 +847,7 @@ def jwt_verify_vector(c, kind):
     args = ["verify", "jwt", "--key", key, "--token", c["token"], "--now", c["now"],
             "--format", "json"]
     if kind == "negative":
-        args += ["--leeway", c["leeway"]]
+        args += ["--leeway", c["leeway"], "--max-ttl", c["max_ttl"]]
         r = ws(*args).ok(0 if c["expect_reason"] is None else 1)
         if c["expect_reason"]:
             expect(json.loads(r.out)["reason"] == c["expect_reason"], r)

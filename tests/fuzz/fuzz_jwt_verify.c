@@ -112,14 +112,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     wsig_jwt_claims claims;
     wsig_error err = WSIG_ERROR_INIT;
-    int rc = wsig_jwt_verify(key, &claims, token, token_len, now_s, leeway,
+    wsig_jwt_verify_options opt = {leeway, (flags & 64) ? 86400 : 0};
+    int rc = wsig_jwt_verify(key, &claims, token, token_len, now_s, &opt,
                              (flags & 8) ? uri : NULL, (flags & 16) ? body : NULL, body_len, &err);
     fz_check_err(&err, rc);
     FZ_CHECK(rc == WSIG_OK || rc == WSIG_INVALID, "unexpected status %s: %s", wsig_status_name(rc),
              err.message);
     if (rc == WSIG_INVALID)
         FZ_CHECK(err.reason == WSIG_REASON_BAD_SIGNATURE || err.reason == WSIG_REASON_EXPIRED ||
-                     err.reason == WSIG_REASON_MALFORMED,
+                     err.reason == WSIG_REASON_MALFORMED ||
+                     err.reason == WSIG_REASON_LIFETIME_TOO_LONG,
                  "reason %s", wsig_reason_name(err.reason));
     if (rc == WSIG_OK) {
         FZ_CHECK(strcmp(claims.alg, wsig_key_algorithm(key)) == 0, "alg %s accepted", claims.alg);
@@ -128,6 +130,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                      memchr(claims.body_hash, 0, sizeof claims.body_hash) &&
                      memchr(claims.uri, 0, sizeof claims.uri),
                  "claim not terminated");
+        FZ_CHECK(claims.exp - claims.iat <= ((flags & 64) ? 86400 : WSIG_JWT_MAX_TTL_DEFAULT),
+                 "accepted a lifetime of %lld s", (long long)(claims.exp - claims.iat));
         if (now_s > 0) {
             /* Exact arithmetic: an accepted token is inside its window. */
             __int128 now = now_s, exp = claims.exp, iat = claims.iat, lw = leeway;

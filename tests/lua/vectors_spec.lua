@@ -164,7 +164,8 @@ describe("jwt vectors", function()
    for _, c in ipairs(v.verify_negative) do
       it("verifies " .. c.name, function()
          local pem = H.read_file(keys .. c.public_key_file)
-         local claims, err = ws.verify_jwt(c.token, pem, {now = c.now, leeway = c.leeway})
+         local claims, err = ws.verify_jwt(c.token, pem, {now = c.now, leeway = c.leeway,
+                                                           max_ttl = c.max_ttl})
          expect_reason(claims, err, H.value(c.expect_reason), c.name)
       end)
    end

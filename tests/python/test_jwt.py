@@ -81,11 +81,13 @@ def test_es256_signing_same_claims_as_vector(case):
 def test_verify_negative(case):
     public = (KEYS / case["public_key_file"]).read_text()
     if case["expect_reason"] is None:
-        claims = ws.verify_jwt(case["token"], public, now=case["now"], leeway=case["leeway"])
+        claims = ws.verify_jwt(case["token"], public, now=case["now"], leeway=case["leeway"],
+                               max_ttl=case["max_ttl"])
         assert set(claims) == {"kid", "sub", "iat", "exp", "nonce", "bodyHash", "uri"}
         return
     with pytest.raises(ws.SignatureError) as info:
-        ws.verify_jwt(case["token"], public, now=case["now"], leeway=case["leeway"])
+        ws.verify_jwt(case["token"], public, now=case["now"], leeway=case["leeway"],
+                      max_ttl=case["max_ttl"])
     assert info.value.reason == case["expect_reason"], str(info.value)
 
 

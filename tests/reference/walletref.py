@@ -16,6 +16,7 @@ import binascii
 import hashlib
 import hmac as _hmac
 import json
+import math
 import os
 import re
 from typing import Iterable
@@ -265,11 +266,37 @@ _REQUIRED_CLAIMS = {"kid": str, "sub": str, "iat": int, "exp": int,
                     "nonce": str, "bodyHash": str, "uri": str}
 
 
-def jwt_verify(token: str, public_pem: bytes, now: int, leeway: int = 0) -> dict:
+def _json_object_unique(data: bytes, what: str) -> dict:
+    """A UTF-8 JSON object in which no object names a member twice."""
+    def pairs(items):
+        names = [k for k, _ in items]
+        if len(set(names)) != len(names):
+            raise RefError("malformed", f"{what} names a member twice")
+        return dict(items)
+    try:
+        value = json.loads(data.decode("utf-8"), object_pairs_hook=pairs)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RefError("malformed", f"{what} is not UTF-8 JSON") from exc
+    if not isinstance(value, dict):
+        raise RefError("malformed", f"{what} is not an object")
+    return value
+
+
+def _numeric_date(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def jwt_verify(token: str, public_pem: bytes, now: int, leeway: int = 0,
+               max_ttl: int = 300) -> dict:
     """Verify a Halogen token and return its claims.
 
     Order: structure/header (malformed) -> signature (bad_signature) ->
-    payload/claims (malformed) -> time (expired).  The token is expired iff
+    payload/claims (malformed) -> lifetime (lifetime_too_long) -> time
+    (expired).  Header and payload are UTF-8 JSON objects that name no
+    member twice; a header with ``crit`` is refused (RFC 7515 4.1.11: no
+    extension is understood).  iat and exp are NumericDates and may be
+    fractional: exp counts rounded down and iat rounded up.  A token lives
+    ``exp - iat`` seconds, at most ``max_ttl``.  The token is expired iff
     ``now >= exp + leeway`` (RFC 7519 "on or after", as PyJWT) and not yet
     valid iff ``iat > now + leeway``; both report ``expired``.
     ES256 signatures are accepted DER-encoded or raw (exactly 64 bytes).
@@ -283,12 +310,11 @@ def jwt_verify(token: str, public_pem: bytes, now: int, leeway: int = 0) -> dict
     header_b = _b64url_decode_strict(h_seg)
     payload_b = _b64url_decode_strict(p_seg)
     sig = _b64url_decode_strict(s_seg)
-    try:
-        header = json.loads(header_b.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise RefError("malformed", "header is not JSON") from exc
-    if not isinstance(header, dict) or not isinstance(header.get("alg"), str):
+    header = _json_object_unique(header_b, "header")
+    if not isinstance(header.get("alg"), str):
         raise RefError("malformed", "header has no alg")
+    if "crit" in header:
+        raise RefError("malformed", "header has crit")
     alg = header["alg"]
     key = _load_public_key(public_pem)
     signing_input = f"{h_seg}.{p_seg}".encode("ascii")
@@ -316,19 +342,18 @@ def jwt_verify(token: str, public_pem: bytes, now: int, leeway: int = 0) -> dict
     else:
         # "none", HS256 and any alg/key mismatch are signature failures.
         raise RefError("bad_signature", f"alg {alg!r} not acceptable for this key")
-    try:
-        claims = json.loads(payload_b.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise RefError("malformed", "payload is not JSON") from exc
-    if not isinstance(claims, dict):
-        raise RefError("malformed", "payload is not an object")
+    claims = _json_object_unique(payload_b, "payload")
     for name, typ in _REQUIRED_CLAIMS.items():
         v = claims.get(name)
-        if not isinstance(v, typ) or isinstance(v, bool):
+        ok = _numeric_date(v) if typ is int else isinstance(v, typ)
+        if not ok:
             raise RefError("malformed", f"claim {name} missing or wrong type")
-    if now >= claims["exp"] + leeway:
+    iat, exp = math.ceil(claims["iat"]), math.floor(claims["exp"])
+    if exp - iat > max_ttl:
+        raise RefError("lifetime_too_long", f"{exp - iat} s")
+    if now >= exp + leeway:
         raise RefError("expired", "exp")
-    if claims["iat"] > now + leeway:
+    if iat > now + leeway:
         raise RefError("expired", "iat in the future")
     return claims
 

@@ -784,11 +784,11 @@ def gen_jwt(keys: dict) -> dict:
     hES = {"alg": "ES256", "typ": "JWT"}
     hRS = {"alg": "RS256", "typ": "JWT"}
 
-    def nc(name, token, expect, pubfile="p256_public.pem", now_=now, leeway=0):
+    def nc(name, token, expect, pubfile="p256_public.pem", now_=now, leeway=0, max_ttl=300):
         c = {"name": name, "public_key_file": pubfile, "token": token, "now": now_,
-             "leeway": leeway, "expect_reason": expect}
+             "leeway": leeway, "max_ttl": max_ttl, "expect_reason": expect}
         try:
-            W.jwt_verify(token, pem[pubfile], now_, leeway)
+            W.jwt_verify(token, pem[pubfile], now_, leeway, max_ttl)
             got = None
         except W.RefError as e:
             got = e.reason
@@ -884,6 +884,55 @@ def gen_jwt(keys: dict) -> dict:
        "malformed")
     nc("claim_iat_is_string", make_token(hES, dict(claims, iat=str(claims["iat"])), p256, "ES256"),
        "malformed")
+
+    # Members named twice: PyJWT (json.loads) keeps the last, so a verifier
+    # keeping the first would read other claims than the backend behind it.
+    def dup_payload(name, value):
+        text = compact(claims)[:-1] + b',"' + name.encode() + b'":' + json.dumps(value).encode() + b"}"
+        tok = make_token(hES, text, p256, "ES256", "raw")  # JWS form, as PyJWT reads it
+        assert pyjwt.decode(tok, pem["p256_public.pem"], algorithms=["ES256"],
+                            options={"verify_exp": False, "verify_iat": False})[name] == value
+        return tok
+    nc("duplicate_claim_uri", dup_payload("uri", "/query"), "malformed")
+    nc("duplicate_claim_kid", dup_payload("kid", "other-key"), "malformed")
+    nc("duplicate_claim_exp", dup_payload("exp", T + 86400), "malformed")
+    nc("duplicate_claim_same_value", dup_payload("sub", "wallet"), "malformed")
+    nc("duplicate_header_alg",
+       make_token(b'{"alg":"ES256","typ":"JWT","alg":"none"}', claims, p256, "ES256"), "malformed")
+    nc("duplicate_member_nested_in_header",
+       make_token(b'{"alg":"ES256","typ":"JWT","x":{"a":1,"a":2}}', claims, p256, "ES256"),
+       "malformed")
+    nc("duplicate_key_escaped_spelling",
+       make_token(hES, compact(claims)[:-1] + b',"\\u0075ri":"/query"}', p256, "ES256"),
+       "malformed")
+    # RFC 7515 4.1.11: crit names extensions that must be understood; none is.
+    nc("crit_header_names_extension",
+       make_token(dict(hES, crit=["exp"], exp=1), claims, p256, "ES256"), "malformed")
+    nc("crit_header_empty_list", make_token(dict(hES, crit=[]), claims, p256, "ES256"), "malformed")
+    # NumericDate may be fractional: exp counts rounded down, iat rounded up.
+    def frac(iat_, exp_):
+        return make_token(hES, dict(claims, iat=iat_, exp=exp_), p256, "ES256")
+    nc("valid_fractional_iat_exp", frac(T + 0.5, T + 10.5), None, now_=T + 9)
+    nc("fractional_exp_rounds_down", frac(T + 0.5, T + 10.5), "expired", now_=T + 10)
+    nc("fractional_iat_rounds_up", frac(T + 3.25, T + 10), "expired", now_=T + 3)
+    nc("valid_fractional_iat_reached", frac(T + 3.25, T + 10), None, now_=T + 4)
+    # Claims that are not UTF-8 (RFC 7519 7.2), validly signed.
+    bad_utf8 = compact(dict(claims, kid="KID"))
+    bad_utf8 = bad_utf8.replace(b'"KID"', b'"K\xff\xfeD"')
+    nc("payload_not_utf8_signed", make_token(hES, bad_utf8, p256, "ES256"), "malformed")
+    nc("header_not_utf8_signed",
+       make_token(b'{"alg":"ES256","typ":"J\xc3\x28"}', claims, p256, "ES256"), "malformed")
+    # Lifetime cap: exp - iat at most max_ttl (300 s unless the verifier says).
+    nc("lifetime_at_cap", timed(T, ttl=300), None, now_=T + 3)
+    nc("lifetime_above_cap", timed(T, ttl=301), "lifetime_too_long", now_=T + 3)
+    nc("lifetime_one_day_default_cap", timed(T, ttl=86400), "lifetime_too_long", now_=T + 3)
+    nc("valid_lifetime_one_hour_cap_raised", timed(T, ttl=3600), None, now_=T + 3, max_ttl=3600)
+    nc("lifetime_above_raised_cap", timed(T, ttl=3601), "lifetime_too_long", now_=T + 3,
+       max_ttl=3600)
+    nc("lifetime_above_cap_rs256",
+       make_token(hRS, dict(claims, exp=T + 3600), r2048, "RS256"), "lifetime_too_long",
+       "rsa2048_public.pem")
+    nc("valid_fractional_lifetime_within_cap", frac(T + 0.5, T + 300.9), None, now_=T + 3)
     return {"format_version": 1, "password": PASSWORD, "rs256_exact": rs, "es256_verify": es,
             "verify_negative": neg}
 
