@@ -17,7 +17,8 @@ struct wsig_replay {
     uint32_t *slots; /* ring index + 1; 0 = empty */
     size_t mask;
     int64_t window_ms;
-    int64_t floor_ts; /* messages at or before this time can no longer be proven fresh */
+    int64_t floor_ts; /* messages at or before this time can no longer be proven fresh:
+                         the newest timestamp that left the cache, evicted or expired */
 };
 
 wsig_replay *wsig__replay_new(size_t capacity, int64_t window_ms)
@@ -111,8 +112,14 @@ int wsig__replay_add(wsig_replay *r, const wsig_replay_key *key, int64_t ts_ms, 
 {
     int rc = WSIG_OK;
     pthread_mutex_lock(&r->lock);
-    while (r->count && r->ring[r->head].ts_ms + r->window_ms < now_ms)
+    /* Expired entries go, and so does the proof that they were seen: raise
+     * the floor to their time, or a caller whose clock reads a little earlier
+     * (another thread, a clock step back) would take them as fresh again. */
+    while (r->count && r->ring[r->head].ts_ms + r->window_ms < now_ms) {
+        if (r->ring[r->head].ts_ms > r->floor_ts)
+            r->floor_ts = r->ring[r->head].ts_ms;
         pop_oldest(r);
+    }
     bool found;
     size_t slot = find_slot(r, key, &found);
     if (found) {

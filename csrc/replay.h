@@ -16,7 +16,8 @@ WSIG_LOCAL wsig_replay *wsig__replay_new(size_t capacity, int64_t window_ms);
 WSIG_LOCAL void wsig__replay_free(wsig_replay *r);
 /* Record key (message time ts_ms) unless already seen. Returns WSIG_OK,
  * or the reason: WSIG_REASON_REPLAY, or WSIG_REASON_STALE_TIMESTAMP when the
- * message is not newer than an entry evicted before it expired. */
+ * message is not newer than an entry that left the cache (evicted when full,
+ * or expired at an earlier now_ms). */
 WSIG_LOCAL int wsig__replay_add(wsig_replay *r, const wsig_replay_key *key, int64_t ts_ms,
                                 int64_t now_ms);
 

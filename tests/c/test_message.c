@@ -517,6 +517,55 @@ static void test_eviction(void)
     wsig_error_clear(&err);
 }
 
+/* An entry that expired is not forgotten: verify X at T, let it expire with
+ * Y at T + window + 1, then offer X again with a clock reading T + window
+ * (inside X's window): it must be refused, never accepted. */
+static void test_expiry_floor(void)
+{
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_key *key = NULL;
+    wsig_auth *auth = NULL;
+    int rc = wsig_key_from_hex(&key, "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",
+                               &err);
+    if (rc == WSIG_OK)
+        rc = wsig_auth_message_new(&auth, key, NULL, &err);
+    wsig_key_free(key);
+    CHECK(rc == WSIG_OK, "message auth: %s", err.message);
+    char addr[43];
+    if (rc != WSIG_OK || wsig_auth_message_address(auth, addr, &err) != WSIG_OK) {
+        wsig_auth_free(auth);
+        return;
+    }
+    const int64_t window = 60000, t = now_ms();
+    wsig_msg_verifier *v = make_verifier(addr, window, 0, 0, WSIG_DIGEST_SHA256);
+    static const char body[] = "{\"type\":\"deposit_status\"}";
+    wsig_headers x, y;
+    wsig_header_ref refs[5];
+    wsig_message m;
+    rc = wsig_auth_sign(auth, &x, "POST", "/cb", body, strlen(body), t, &err) |
+         wsig_auth_sign(auth, &y, "POST", "/cb", body, strlen(body), t + window + 1, &err);
+    CHECK(rc == WSIG_OK && v, "sign: %s", err.message);
+    if (rc == WSIG_OK && v) {
+        rc = wsig_msg_verify(v, &m, refs, refs_of(refs, &x), body, strlen(body), t, &err);
+        CHECK(rc == WSIG_OK, "X at T: %s", wsig_reason_name(err.reason));
+        rc = wsig_msg_verify(v, &m, refs, refs_of(refs, &y), body, strlen(body), t + window + 1,
+                             &err);
+        CHECK(rc == WSIG_OK, "Y at T + window + 1: %s", wsig_reason_name(err.reason));
+        rc = wsig_msg_verify(v, &m, refs, refs_of(refs, &x), body, strlen(body), t + window, &err);
+        CHECK(rc == WSIG_INVALID && reason_is(&err, "stale_timestamp"),
+              "X replayed at T + window after it expired: %s/%s", wsig_status_name(rc),
+              wsig_reason_name(err.reason));
+        /* Y (newer than the floor) is still a replay, and a new message is fresh. */
+        rc = wsig_msg_verify(v, &m, refs, refs_of(refs, &y), body, strlen(body), t + window + 1,
+                             &err);
+        CHECK(rc == WSIG_INVALID && reason_is(&err, "replay"), "Y again: %s",
+              wsig_reason_name(err.reason));
+    }
+    wsig_msg_verifier_free(v);
+    wsig_auth_free(auth);
+    wsig_error_clear(&err);
+}
+
 /* ------------------------------------------------------------------ */
 /* Threads: one auth, 8 x 10,000 signatures                           */
 
@@ -846,6 +895,7 @@ void test_message(void)
     test_snowflake(v);
     cJSON_Delete(v);
     test_eviction();
+    test_expiry_floor();
     test_fork();
     test_message_edges();
 }

@@ -134,6 +134,22 @@ def test_replay_and_window():
     no_cache.verify(headers, b"x", now=1730998051892)
 
 
+def test_expired_entry_still_refused():
+    """Verify X at T, let it expire with Y at T + window + 1, offer X again
+    with the clock at T + window (inside X's window): refused, never taken."""
+    key = ws.Key.generate("secp256k1")
+    auth = ws.MessageAuth(key)
+    verifier = ws.MessageVerifier([key.address], window_ms=60000)
+    t = 1730998051892
+    x = auth.sign("POST", "/cb", b"x", timestamp=t)
+    y = auth.sign("POST", "/cb", b"y", timestamp=t + 60001)
+    verifier.verify(x, b"x", now=t)
+    verifier.verify(y, b"y", now=t + 60001)
+    with pytest.raises(ws.SignatureError) as info:
+        verifier.verify(x, b"x", now=t + 60000)
+    assert info.value.reason == "stale_timestamp"
+
+
 def test_headers_as_pairs_bytes_and_mappings():
     key = ws.Key.generate("secp256k1")
     auth = ws.MessageAuth(key)
