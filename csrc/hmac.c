@@ -1,6 +1,7 @@
 /* HMAC-SHA256 request signing: x-api-key / x-timestamp / x-signature. */
 #define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init & co., see key_states() */
 #include "internal.h"
+#include "replay.h"
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -221,6 +222,7 @@ struct wsig_hmac_verifier {
     int64_t window_ms;
     struct wsig_hmac_auth *keys;
     size_t n_keys, cap;
+    wsig_replay *replay;            /* NULL unless the caller opted in */
 };
 
 int wsig_hmac_verifier_new(wsig_hmac_verifier **out, int64_t window_ms,
@@ -275,10 +277,54 @@ int wsig_hmac_verifier_add(wsig_hmac_verifier *v, const char *api_key, const cha
     return WSIG_OK;
 }
 
+int wsig_hmac_verifier_replay_cache(wsig_hmac_verifier *v, size_t capacity, wsig_error *err)
+{
+    wsig__reset(err);
+    wsig_replay *r = wsig__replay_new(capacity ? capacity : 100000, v->window_ms);
+    if (!r)
+        return capacity > (1u << 30) ? wsig__fail(err, WSIG_ERR_ARG, "cache_size too large")
+                                     : wsig__fail(err, WSIG_ERR_NOMEM, "cannot allocate the replay cache");
+    wsig__replay_free(v->replay);
+    v->replay = r;
+    return WSIG_OK;
+}
+
+/* The replay identity of an accepted request: (api key, timestamp, MAC).
+ * The MAC stands for the prehash, so a request re-framed across the
+ * separator (docs/protocols.md) is the same request. */
+static bool replay_key(wsig_replay_key *key, const char *api_key, uint64_t ts,
+                       const unsigned char mac[32])
+{
+    unsigned char digest[32];
+    wsig_piece pieces[2] = {{api_key, strlen(api_key) + 1}, {mac, 32}};
+    if (!wsig__sha256_pieces(digest, pieces, 2))
+        return false;
+    memset(key, 0, sizeof *key); /* padding too: keys are hashed and compared whole */
+    memcpy(key->address, digest, sizeof key->address);
+    memcpy(&key->sequence, digest + sizeof key->address, sizeof key->sequence);
+    key->session = ts;
+    return true;
+}
+
+static int check_replay(const wsig_hmac_verifier *v, const char *api_key, uint64_t ts,
+                        const unsigned char mac[32], int64_t now, wsig_error *err)
+{
+    wsig_replay_key key;
+    if (!replay_key(&key, api_key, ts, mac))
+        return wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "SHA-256 failed");
+    int reason = wsig__replay_add(v->replay, &key, (int64_t)ts, now);
+    if (reason == WSIG_REASON_REPLAY)
+        return wsig__reject(err, reason, "request (api key, timestamp, signature) already accepted");
+    if (reason != WSIG_OK)
+        return wsig__reject(err, reason, "request older than the replay cache can vouch for");
+    return WSIG_OK;
+}
+
 void wsig_hmac_verifier_free(wsig_hmac_verifier *v)
 {
     if (!v)
         return;
+    wsig__replay_free(v->replay);
     for (size_t i = 0; i < v->n_keys; i++)
         wsig__hmac_auth_clear(&v->keys[i]);
     free(v->keys);
@@ -337,6 +383,8 @@ int wsig_hmac_verify(const wsig_hmac_verifier *v, char *api_key_out, const char 
     compute_mac(k, expected, ts, strlen(ts), m, ml, path, body, body_len);
     if (!wsig__ct_equal(given, expected, 32))
         return wsig__reject(err, WSIG_REASON_BAD_SIGNATURE, "signature does not match");
+    if (v->replay && (rc = check_replay(v, k->api_key, t, expected, now, err)) != WSIG_OK)
+        return rc;
     if (api_key_out)
         strcpy(api_key_out, k->api_key);
     return WSIG_OK;

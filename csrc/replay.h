@@ -1,4 +1,6 @@
-/* Bounded replay cache of (address, session, sequence), private to verify.c. */
+/* Bounded replay cache of (address, session, sequence) for the message
+ * verifier (verify.c); the HMAC verifier's opt-in cache (hmac.c) fills the
+ * same key with a digest of (api key, MAC) and the timestamp. */
 #ifndef WSIG_REPLAY_H
 #define WSIG_REPLAY_H
 

@@ -1383,13 +1383,18 @@ static int l_verify_jwt(lua_State *L)
     return 1;
 }
 
-/* ws.hmac_verifier{secrets={api_key=secret,...}, window_ms=30000, encoding=, separator=, ...} */
+/* ws.hmac_verifier{secrets={api_key=secret,...}, window_ms=30000, encoding=, separator=, ...,
+ *                  replay_cache=false, cache_size=100000} */
 static int l_hmac_verifier(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     long long window = opt_i64(L, 1, "window_ms", 30000);
+    int replay_cache = opt_bool(L, 1, "replay_cache", 0);
+    long long cache = opt_i64(L, 1, "cache_size", 0);
     if (window < 1)
         return luaL_error(L, "bad option 'window_ms' (a positive number of ms expected)");
+    if (cache < 0)
+        return luaL_error(L, "bad option 'cache_size' (a positive number expected)");
     wsig_hmac_options opt;
     read_hmac_options(L, 1, &opt);
     if (get_field(L, 1, "secrets") != LUA_TTABLE)
@@ -1413,6 +1418,9 @@ static int l_hmac_verifier(lua_State *L)
             return push_error(L, &e);
         lua_pop(L, 1);
     }
+    if (replay_cache && wsig_hmac_verifier_replay_cache((wsig_hmac_verifier *)h->p,
+                                                        (size_t)cache, &e) != WSIG_OK)
+        return push_error(L, &e);
     lua_pushvalue(L, ud);
     return 1;
 }

@@ -399,12 +399,29 @@ WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verifier_add(wsig_hmac_verifier *v, cons
                                                      const char *secret, size_t secret_len,
                                                      wsig_error *err) WSIG_NONNULL(1, 2, 3);
 
+/** Opt in to refusing repeats: a request whose (api key, timestamp,
+ *  signature) was already accepted within the window is refused as replay.
+ *  Trade-off: a client that legitimately sends the same request twice in one
+ *  millisecond is refused; the cache lives in this process only (several
+ *  workers or hosts each keep their own, see docs/security.md); it holds
+ *  capacity entries (0 = 100000) and, when full of live ones, refuses as
+ *  stale_timestamp anything not newer than the entry it evicts. Calling it
+ *  again starts an empty cache.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (capacity above 2^30); WSIG_ERR_NOMEM.
+ *  Thread safety: call before sharing the verifier (as wsig_hmac_verifier_add);
+ *  the cache has its own lock for verification. */
+WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verifier_replay_cache(wsig_hmac_verifier *v,
+                                                              size_t capacity, wsig_error *err)
+    WSIG_NONNULL(1);
+
 WSIG_API void wsig_hmac_verifier_free(wsig_hmac_verifier *v);
 
 /** Verify an HMAC-signed request. On WSIG_OK, api_key_out (if non-NULL, size
- *  WSIG_HEADER_VALUE_MAX) receives the caller's API key. Unknown API keys are
- *  reported as bad_signature; a signature header given twice is
- *  malformed_header. Constant-time comparison. */
+ *  WSIG_HEADER_VALUE_MAX) receives the caller's API key. An unknown API key
+ *  has the same reason as a wrong signature (bad_signature), so the answer to
+ *  a caller does not tell which keys exist; err->message keeps the detail
+ *  for logs. A signature header given twice is malformed_header; with the
+ *  opt-in replay cache, a repeat is replay. Constant-time comparison. */
 WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verify(const wsig_hmac_verifier *v, char *api_key_out,
                                                const char *method, const char *path,
                                                const wsig_header_ref *headers, size_t n_headers,

@@ -42,7 +42,7 @@ local ws = {
    message_auth = core.message_auth, -- {key=, encoding=, v_offset=, empty_body=, digest=, prefix=}
 
    verify_jwt = core.verify_jwt,             -- (token, key_or_pem [, {leeway=, now=, uri=, body=, max_ttl=}])
-   hmac_verifier = core.hmac_verifier,       -- {secrets={api_key=secret}, window_ms=30000}
+   hmac_verifier = core.hmac_verifier,       -- {secrets={api_key=secret}, window_ms=30000, replay_cache=false}
    message_verifier = core.message_verifier, -- {trusted={...}, window_ms=60000, cache_size=, replay_cache=}
 
    rpc_result = core.rpc_result,

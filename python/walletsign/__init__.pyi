@@ -82,7 +82,8 @@ class HmacVerifier:
     def __new__(cls, secrets: Mapping[str, Union[str, _Bytes]], window_ms: int = 30000,
                 encoding: Literal["base64", "hex"] = "base64", separator: str = "|", *,
                 api_key_header: str = "x-api-key", signature_header: str = "x-signature",
-                timestamp_header: str = "x-timestamp") -> "HmacVerifier": ...
+                timestamp_header: str = "x-timestamp", replay_cache: bool = False,
+                cache_size: int = 100000) -> "HmacVerifier": ...
     def verify(self, method: _Text, path: _Text, headers: _Headers, body: _Body = b"", *,
                now: Optional[int] = None) -> str: ...
 

@@ -1754,13 +1754,21 @@ static void HmacVerifier_dealloc(HmacVerifierObject *self)
 
 static PyObject *HmacVerifier_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"secrets", "window_ms", "encoding", "separator", "api_key_header",
-                             "signature_header", "timestamp_header", NULL};
+    static char *kwlist[] = {"secrets",          "window_ms",        "encoding",
+                             "separator",        "api_key_header",   "signature_header",
+                             "timestamp_header", "replay_cache",     "cache_size",
+                             NULL};
     PyObject *secrets_o, *win_o = NULL, *enc = NULL, *sep = NULL, *akh = NULL, *sigh = NULL,
-                         *tsh = NULL;
+                         *tsh = NULL, *cache_o = NULL;
+    int replay_cache = 0;
     wsmod_state *st = state_of_type(tp);
-    if (!st || !PyArg_ParseTupleAndKeywords(args, kwargs, "O|OOO$OOO:HmacVerifier", kwlist,
-                                            &secrets_o, &win_o, &enc, &sep, &akh, &sigh, &tsh))
+    if (!st || !PyArg_ParseTupleAndKeywords(args, kwargs, "O|OOO$OOOpO:HmacVerifier", kwlist,
+                                            &secrets_o, &win_o, &enc, &sep, &akh, &sigh, &tsh,
+                                            &replay_cache, &cache_o))
+        return NULL;
+    long cache_size = 0;
+    /* size_t needs >= 0; the core checks the range. */
+    if (cache_o && as_long_in(cache_o, "cache_size", 0, LONG_MAX, &cache_size) < 0)
         return NULL;
     if (!PyDict_Check(secrets_o) && !PyObject_HasAttrString(secrets_o, "items"))
         return PyErr_Format(PyExc_TypeError, "secrets must be a mapping of api_key -> secret");
@@ -1795,6 +1803,8 @@ static PyObject *HmacVerifier_new(PyTypeObject *tp, PyObject *args, PyObject *kw
     }
     Py_DECREF(list);
     list = NULL;
+    if (rc == WSIG_OK && replay_cache)
+        rc = wsig_hmac_verifier_replay_cache(v, (size_t)cache_size, &err);
     if (rc != WSIG_OK) {
         wsig_hmac_verifier_free(v);
         return raise_wsig(st, rc, &err);
@@ -1819,8 +1829,10 @@ PyDoc_STRVAR(HmacVerifier_verify_doc,
 "Verify an HMAC-signed request (server side) and return the caller's API key.\n\n"
 "headers: a mapping or a list of (name, value) pairs; names match\n"
 "case-insensitively. now: Unix ms (None: the clock). Raises SignatureError\n"
-"(.reason bad_signature, stale_timestamp, missing_header, malformed_header);\n"
-"an unknown API key is bad_signature. Constant-time comparison.");
+"(.reason bad_signature, stale_timestamp, missing_header, malformed_header,\n"
+"replay); an unknown API key is bad_signature, like a wrong signature (the\n"
+"message tells them apart for logs: answer callers with .reason only).\n"
+"Constant-time comparison.");
 
 static PyObject *HmacVerifier_verify(HmacVerifierObject *self, PyObject *const *args,
                                      Py_ssize_t nargs, PyObject *kwnames)
@@ -1878,10 +1890,14 @@ static PyMethodDef HmacVerifier_methods[] = {
 PyDoc_STRVAR(HmacVerifier_doc,
 "HmacVerifier(secrets, window_ms=30000, encoding='base64', separator='|', *,\n"
 "             api_key_header='x-api-key', signature_header='x-signature',\n"
-"             timestamp_header='x-timestamp')\n--\n\n"
+"             timestamp_header='x-timestamp', replay_cache=False, cache_size=100000)\n"
+"--\n\n"
 "Server side of HmacAuth. secrets maps API keys to their secrets (copied\n"
 "into C memory; never shown). Timestamps more than window_ms away from now\n"
-"are refused. Immutable and shareable between threads.");
+"are refused. replay_cache=True also refuses a request whose (api key,\n"
+"timestamp, signature) was already accepted (reason replay): a client that\n"
+"sends the same request twice in one millisecond is refused, and the cache\n"
+"is this process's only. Shareable between threads.");
 
 static PyType_Slot HmacVerifier_slots[] = {
     {Py_tp_new, HmacVerifier_new},

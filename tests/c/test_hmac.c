@@ -4,6 +4,8 @@
 #include "testlib.h"
 #include "walletsign.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -466,6 +468,89 @@ static void threads_share_auth_and_verifier(void)
     wsig_error_clear(&err);
 }
 
+/* The MAC of a prehash by OpenSSL alone, Base64: the oracle for the
+ * separator ambiguity below. */
+static void openssl_mac_b64(char out[45], const char *secret, const char *prehash)
+{
+    unsigned char mac[32];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)prehash,
+         strlen(prehash), mac, &len);
+    EVP_EncodeBlock((unsigned char *)out, mac, 32);
+}
+
+static int verify_post(wsig_hmac_verifier *v, const char *key, const char *path, const char *body,
+                       const char *ts, const char *sig, wsig_error *err)
+{
+    wsig_header_ref h[] = {{"x-api-key", key}, {"x-timestamp", ts}, {"x-signature", sig}};
+    return wsig_hmac_verify(v, NULL, "POST", path, h, 3, body, strlen(body),
+                            strtoll(ts, NULL, 10), err);
+}
+
+static bool is_reason(const wsig_error *err, const char *name)
+{
+    return strcmp(wsig_reason_name(err->reason), name) == 0;
+}
+
+/* docs/protocols.md: "/a|b" with an empty body and "/a" with body "b|" have
+ * the same prehash, so one signature fits both. Without the replay cache a
+ * verifier accepts both (each within the window, as it would accept a plain
+ * replay); with it, the second is the same (api key, timestamp, MAC) and
+ * refused as replay. Also: an unknown api key and a wrong signature give the
+ * same reason. */
+static void replay_cache_and_separator(void)
+{
+    wsig_error err = WSIG_ERROR_INIT;
+    static const char ts[] = "1730998051892";
+    char sig[45];
+    openssl_mac_b64(sig, "s3cret", "1730998051892|POST|/a|b|");
+    wsig_hmac_verifier *plain = NULL, *guarded = NULL;
+    int rc = wsig_hmac_verifier_new(&plain, 0, NULL, &err) |
+             wsig_hmac_verifier_new(&guarded, 0, NULL, &err);
+    if (rc == WSIG_OK)
+        rc = wsig_hmac_verifier_add(plain, "ak", "s3cret", 6, &err) |
+             wsig_hmac_verifier_add(guarded, "ak", "s3cret", 6, &err) |
+             wsig_hmac_verifier_add(guarded, "ak2", "s3cret", 6, &err) |
+             wsig_hmac_verifier_replay_cache(guarded, 0, &err);
+    CHECK(rc == WSIG_OK, "verifiers: %s", err.message);
+    if (rc != WSIG_OK)
+        goto out;
+    for (int i = 0; i < 2; i++) {
+        CHECK(verify_post(plain, "ak", "/a|b", "", ts, sig, &err) == WSIG_OK,
+              "plain verifier, /a|b + empty body, try %d: %s", i, err.message);
+        CHECK(verify_post(plain, "ak", "/a", "b|", ts, sig, &err) == WSIG_OK,
+              "plain verifier, /a + body b|, try %d: %s", i, err.message);
+    }
+    CHECK(verify_post(guarded, "ak", "/a", "b|", ts, sig, &err) == WSIG_OK,
+          "replay cache, first: %s", err.message);
+    rc = verify_post(guarded, "ak", "/a", "b|", ts, sig, &err);
+    CHECK(rc == WSIG_INVALID && is_reason(&err, "replay"), "replay cache, same request: %s/%s",
+          wsig_status_name(rc), wsig_reason_name(err.reason));
+    rc = verify_post(guarded, "ak", "/a|b", "", ts, sig, &err);
+    CHECK(rc == WSIG_INVALID && is_reason(&err, "replay"), "replay cache, re-framed: %s/%s",
+          wsig_status_name(rc), wsig_reason_name(err.reason));
+    /* Another api key with the same secret is another identity. */
+    CHECK(verify_post(guarded, "ak2", "/a", "b|", ts, sig, &err) == WSIG_OK,
+          "replay cache, other api key: %s", err.message);
+    /* The next millisecond is a new request. */
+    openssl_mac_b64(sig, "s3cret", "1730998051893|POST|/a|b|");
+    CHECK(verify_post(guarded, "ak", "/a", "b|", "1730998051893", sig, &err) == WSIG_OK,
+          "replay cache, next ms: %s", err.message);
+    /* Unknown api key and wrong signature: one reason, details for logs only. */
+    rc = verify_post(plain, "no-such-key", "/a", "b|", ts, sig, &err);
+    CHECK(rc == WSIG_INVALID && is_reason(&err, "bad_signature"), "unknown key: %s/%s",
+          wsig_status_name(rc), wsig_reason_name(err.reason));
+    rc = verify_post(plain, "ak", "/a", "b|", ts, sig, &err); /* sig is for ...893 */
+    CHECK(rc == WSIG_INVALID && is_reason(&err, "bad_signature"), "wrong signature: %s/%s",
+          wsig_status_name(rc), wsig_reason_name(err.reason));
+    rc = wsig_hmac_verifier_replay_cache(plain, (size_t)1 << 31, &err);
+    CHECK(rc == WSIG_ERR_ARG, "cache of 2^31 entries: %s", wsig_status_name(rc));
+out:
+    wsig_hmac_verifier_free(plain);
+    wsig_hmac_verifier_free(guarded);
+    wsig_error_clear(&err);
+}
+
 void test_hmac(void)
 {
     cJSON *v = t_vectors("hmac.json");
@@ -488,4 +573,5 @@ void test_hmac(void)
     edge_cases();
     timestamp_digits();
     threads_share_auth_and_verifier();
+    replay_cache_and_separator();
 }

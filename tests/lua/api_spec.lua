@@ -286,6 +286,25 @@ describe("verifiers", function()
       local _, berr = v:verify("POST", "/v1/x", h, "B", {now = 1000000})
       assert.equals("bad_signature", berr.reason)
    end)
+
+   it("refuses repeated hmac requests only with the opt-in replay cache", function()
+      local a = assert(ws.hmac_auth{api_key = "ak", secret = "sk"})
+      local h = assert(a:sign("POST", "/a", "b|", {timestamp = 1000000}))
+      local plain = assert(ws.hmac_verifier{secrets = {ak = "sk"}})
+      assert.equals("ak", plain:verify("POST", "/a", h, "b|", {now = 1000000}))
+      assert.equals("ak", plain:verify("POST", "/a", h, "b|", {now = 1000000}))
+      local guarded = assert(ws.hmac_verifier{secrets = {ak = "sk"}, replay_cache = true,
+                                              cache_size = 16})
+      assert.equals("ak", guarded:verify("POST", "/a", h, "b|", {now = 1000000}))
+      local _, err = guarded:verify("POST", "/a", h, "b|", {now = 1000000})
+      assert.equals("replay", err.reason)
+      -- the same prehash framed the other way round the separator
+      local _, rerr = guarded:verify("POST", "/a|b", h, "", {now = 1000000})
+      assert.equals("replay", rerr.reason)
+      local _, uerr = plain:verify("POST", "/a", {["x-api-key"] = "nobody", ["x-timestamp"] = h["x-timestamp"],
+                                                   ["x-signature"] = h["x-signature"]}, "b|", {now = 1000000})
+      assert.equals("bad_signature", uerr.reason)
+   end)
 end)
 
 describe("handles", function()

@@ -101,6 +101,42 @@ def test_verifier_reasons_for_missing_and_unknown():
     assert info.value.reason == "malformed_header"
 
 
+def test_unknown_key_and_wrong_signature_share_a_reason():
+    verifier = ws.HmacVerifier({"k": "s"})
+    unknown = ws.HmacAuth("unknown", "s").sign("GET", "/", timestamp=1730998051892)
+    wrong = ws.HmacAuth("k", "not-s").sign("GET", "/", timestamp=1730998051892)
+    reasons = []
+    for headers in (unknown, wrong):
+        with pytest.raises(ws.SignatureError) as info:
+            verifier.verify("GET", "/", headers, now=1730998051892)
+        reasons.append(info.value.reason)
+    assert reasons == ["bad_signature", "bad_signature"]
+
+
+def test_opt_in_replay_cache():
+    """Off by default (a repeat within the window verifies, as the protocol
+    allows); on, a repeated (api key, timestamp, signature) is a replay, also
+    when re-framed across the separator ("/a|b" + "" vs "/a" + "b|")."""
+    t = 1730998051892
+    headers = ws.HmacAuth("k", "s").sign("POST", "/a", b"b|", timestamp=t)
+    assert headers == ws.HmacAuth("k", "s").sign("POST", "/a|b", b"", timestamp=t)
+    assert walletref.hmac_sign("s", walletref.hmac_prehash(t, "POST", "/a|b", b"")) == \
+        headers["x-signature"]
+    plain = ws.HmacVerifier({"k": "s"})
+    assert plain.verify("POST", "/a", headers, b"b|", now=t) == "k"
+    assert plain.verify("POST", "/a", headers, b"b|", now=t) == "k"
+    guarded = ws.HmacVerifier({"k": "s"}, replay_cache=True, cache_size=10)
+    assert guarded.verify("POST", "/a", headers, b"b|", now=t) == "k"
+    for path, body in (("/a", b"b|"), ("/a|b", b"")):
+        with pytest.raises(ws.SignatureError) as info:
+            guarded.verify("POST", path, headers, body, now=t)
+        assert info.value.reason == "replay"
+    fresh = ws.HmacAuth("k", "s").sign("POST", "/a", b"b|", timestamp=t + 1)
+    assert guarded.verify("POST", "/a", fresh, b"b|", now=t + 1) == "k"
+    with pytest.raises(ValueError):
+        ws.HmacVerifier({"k": "s"}, replay_cache=True, cache_size=2 ** 31)
+
+
 def test_secret_never_shown():
     secret = "very-secret-hmac-key-0123456789"
     auth = ws.HmacAuth("public-key-id", secret)
