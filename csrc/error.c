@@ -113,6 +113,7 @@ const char *wsig_reason_name(int reason)
     static const char *const names[] = {
         "",        "bad_signature",    "untrusted_address", "stale_timestamp", "replay",
         "malformed_header", "missing_header", "expired", "malformed", "lifetime_too_long",
+        "request_mismatch",
     };
     if (reason < 0 || (size_t)reason >= sizeof names / sizeof names[0])
         return "unknown";

@@ -382,7 +382,7 @@ static int check_binding(const wsig_jwt_claims *c, const char *expected_uri, con
                          size_t body_len, wsig_error *err)
 {
     if (expected_uri && strcmp(expected_uri, c->uri) != 0)
-        return wsig__reject(err, WSIG_REASON_BAD_SIGNATURE, "uri claim does not match the request");
+        return wsig__reject(err, WSIG_REASON_REQUEST_MISMATCH, "uri claim does not match the request");
     if (body) {
         unsigned char hash[32];
         char hex[65];
@@ -391,7 +391,7 @@ static int check_binding(const wsig_jwt_claims *c, const char *expected_uri, con
             return wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "SHA-256 failed");
         wsig__hex_encode(hex, hash, 32);
         if (wsig__ascii_casecmp(hex, c->body_hash) != 0)
-            return wsig__reject(err, WSIG_REASON_BAD_SIGNATURE, "bodyHash does not match the body");
+            return wsig__reject(err, WSIG_REASON_REQUEST_MISMATCH, "bodyHash does not match the body");
     }
     return WSIG_OK;
 }

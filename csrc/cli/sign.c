@@ -98,8 +98,8 @@ static const char verify_jwt_usage[] =
     "  --uri PATH                require this uri claim\n"
     "  --body FILE               require bodyHash to match this body ('-' = stdin)\n"
     "  --format text|json        output (default text)\n"
-    "Exit: 0 valid, 1 invalid (bad_signature, expired, lifetime_too_long, malformed), 2 usage,\n"
-    "3 key, 8 I/O.\n";
+    "Exit: 0 valid, 1 invalid (bad_signature, request_mismatch, expired, lifetime_too_long,\n"
+    "malformed), 2 usage, 3 key, 8 I/O.\n";
 
 static const char verify_hmac_usage[] =
     "Usage: walletsign verify hmac --api-key K --secret-file F --method M --path P\n"

@@ -78,7 +78,8 @@ enum wsig_reason {
     WSIG_REASON_MISSING_HEADER,
     WSIG_REASON_EXPIRED,      /* jwt: exp passed or iat in the future */
     WSIG_REASON_MALFORMED,    /* jwt: not a well-formed token */
-    WSIG_REASON_LIFETIME_TOO_LONG /* jwt: exp - iat above the verifier's max_ttl */
+    WSIG_REASON_LIFETIME_TOO_LONG, /* jwt: exp - iat above the verifier's max_ttl */
+    WSIG_REASON_REQUEST_MISMATCH   /* jwt: a valid token made for another uri or body */
 };
 
 typedef struct wsig_error {
@@ -362,7 +363,9 @@ typedef struct wsig_jwt_verify_options {
  *  Returns: WSIG_OK (claims filled); WSIG_INVALID with err->reason:
  *           malformed (not three base64url parts of UTF-8 JSON objects with
  *           all seven claims, a member named twice, a "crit" header),
- *           bad_signature (the signature, alg, uri or bodyHash do not match),
+ *           bad_signature (the signature or alg do not match),
+ *           request_mismatch (a valid token whose uri or bodyHash is not
+ *           this request's: misrouted rather than forged),
  *           lifetime_too_long (exp - iat above max_ttl_s), expired (now at or
  *           after exp, or before iat, beyond the leeway); WSIG_ERR_KEY (not a
  *           P-256 or RSA key); WSIG_ERR_ARG (options out of range).

@@ -178,10 +178,10 @@ static void es256_verify_case(const cJSON *c)
     /* The body binding and the uri binding. */
     int rc = wsig_jwt_verify(pub, &claims, token, strlen(token), now, 0,
                              strcmp(uri, "/query") == 0 ? "/command" : "/query", NULL, 0, &err);
-    CHECK(rc == WSIG_INVALID && reason_is(&err, "bad_signature"), "%s: other uri: %s/%s", name,
+    CHECK(rc == WSIG_INVALID && reason_is(&err, "request_mismatch"), "%s: other uri: %s/%s", name,
           wsig_status_name(rc), wsig_reason_name(err.reason));
     rc = wsig_jwt_verify(pub, &claims, token, strlen(token), now, 0, NULL, "{\"x\":1}", 7, &err);
-    CHECK(rc == WSIG_INVALID && reason_is(&err, "bad_signature"), "%s: other body: %s/%s", name,
+    CHECK(rc == WSIG_INVALID && reason_is(&err, "request_mismatch"), "%s: other body: %s/%s", name,
           wsig_status_name(rc), wsig_reason_name(err.reason));
     free(body);
     wsig_error_clear(&err);
@@ -417,14 +417,14 @@ static void own_tokens(const char *key_file_name, const char *pub_file, const ch
               wsig_reason_name(err.reason), err.message);
         /* Bindings. */
         rc = wsig_jwt_verify(pub, &c, token, strlen(token), iat, &any_ttl, "/command", NULL, 0, &err);
-        CHECK(rc == WSIG_INVALID && reason_is(&err, "bad_signature"), "%s: uri mismatch: %s/%s",
+        CHECK(rc == WSIG_INVALID && reason_is(&err, "request_mismatch"), "%s: uri mismatch: %s/%s",
               what, wsig_status_name(rc), wsig_reason_name(err.reason));
         rc = wsig_jwt_verify(pub, &c, token, strlen(token), iat, &any_ttl, "/query", body,
                              strlen(body) - 1, &err);
-        CHECK(rc == WSIG_INVALID && reason_is(&err, "bad_signature"), "%s: body mismatch: %s/%s",
+        CHECK(rc == WSIG_INVALID && reason_is(&err, "request_mismatch"), "%s: body mismatch: %s/%s",
               what, wsig_status_name(rc), wsig_reason_name(err.reason));
         rc = wsig_jwt_verify(pub, &c, token, strlen(token), iat, &any_ttl, "/query", "", 0, &err);
-        CHECK(rc == WSIG_INVALID && reason_is(&err, "bad_signature"), "%s: empty body: %s/%s",
+        CHECK(rc == WSIG_INVALID && reason_is(&err, "request_mismatch"), "%s: empty body: %s/%s",
               what, wsig_status_name(rc), wsig_reason_name(err.reason));
         /* Expiry around now. */
         rc = wsig_jwt_verify(pub, &c, token, strlen(token), iat + ttl, &any_ttl, NULL, NULL, 0, &err);

@@ -121,7 +121,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == WSIG_INVALID)
         FZ_CHECK(err.reason == WSIG_REASON_BAD_SIGNATURE || err.reason == WSIG_REASON_EXPIRED ||
                      err.reason == WSIG_REASON_MALFORMED ||
-                     err.reason == WSIG_REASON_LIFETIME_TOO_LONG,
+                     err.reason == WSIG_REASON_LIFETIME_TOO_LONG ||
+                     err.reason == WSIG_REASON_REQUEST_MISMATCH,
                  "reason %s", wsig_reason_name(err.reason));
     if (rc == WSIG_OK) {
         FZ_CHECK(strcmp(claims.alg, wsig_key_algorithm(key)) == 0, "alg %s accepted", claims.alg);
