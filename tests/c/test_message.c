@@ -833,8 +833,8 @@ static void test_session_as_received(void)
         {"X-Message-Session", "0915000000000000001"},
         {"X-Message-Sequence", "007"},
         {"X-Message-Signature",
-         "0xa0bca5869fcef11e0647d4f5631362f219a5134a2e4e529b52faf18fa6250f52051df2050f27b850f22c4005"
-         "75e226ad4c14c9001e270a7b6b34a47cade132361b"},
+         "0xa0bca5869fcef11e0647d4f5631362f219a5134a2e4e529b52faf18fa6250f52051df2050f27b"
+         "850f22c400575e226ad4c14c9001e270a7b6b34a47cade132361b"},
     };
     wsig_msg_verifier *v = make_verifier(refs[0].value, 0, 0, 0, WSIG_DIGEST_SHA256);
     if (!v)
