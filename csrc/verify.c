@@ -236,8 +236,11 @@ int wsig_msg_verify(wsig_msg_verifier *v, wsig_message *out, const wsig_header_r
             return wsig__reject(err, reason, "message older than the replay cache can vouch for");
     }
     memcpy(out->address, v->trusted_eip55[hit - v->trusted], 43);
-    snprintf(out->session, sizeof out->session, "%llu", (unsigned long long)session);
-    snprintf(out->sequence, sizeof out->sequence, "%llu", (unsigned long long)sequence);
+    /* As received (docs/protocols.md: the prehash holds the header text, so
+     * "0915" is what was signed, not "915"); parse_u64_header allowed at
+     * most 20 digits, which fit. */
+    snprintf(out->session, sizeof out->session, "%s", h.session);
+    snprintf(out->sequence, sizeof out->sequence, "%s", h.sequence);
     out->session_id = session;
     out->sequence_no = sequence;
     out->timestamp_ms = (int64_t)ts;

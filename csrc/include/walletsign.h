@@ -455,7 +455,7 @@ WSIG_API int64_t wsig_msg_verifier_window_ms(const wsig_msg_verifier *v) WSIG_NO
 typedef struct wsig_message {
     char address[43];         /* EIP-55 */
     char session[24];         /* decimal, as received */
-    char sequence[24];
+    char sequence[24];        /* decimal, as received */
     uint64_t session_id;
     uint64_t sequence_no;
     int64_t timestamp_ms;

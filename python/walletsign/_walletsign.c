@@ -402,6 +402,22 @@ static PyObject *to_json(wsmod_state *st, PyObject *obj)
     return res;
 }
 
+static PyObject *raise_wsig(wsmod_state *st, int rc, wsig_error *err);
+
+/* Raise a failure as the core would have reported it (same exception, same
+ * attributes): for text from the network that cannot become a str. */
+static PyObject *raise_status(wsmod_state *st, int status, int reason, const char *message)
+{
+    wsig_error err = WSIG_ERROR_INIT;
+    err.status = status;
+    err.reason = reason;
+    snprintf(err.message, sizeof err.message, "%s", message);
+    return raise_wsig(st, status, &err);
+}
+
+/* The core passes a server's bytes through in JSON text; text that is not
+ * UTF-8 is not JSON (RFC 8259) and cannot become a str: a ProtocolError,
+ * like any other answer that is not JSON, never a UnicodeDecodeError. */
 static PyObject *from_json(wsmod_state *st, const char *text, size_t len)
 {
     PyObject *b = PyBytes_FromStringAndSize(text, (Py_ssize_t)len);
@@ -409,6 +425,11 @@ static PyObject *from_json(wsmod_state *st, const char *text, size_t len)
         return NULL;
     PyObject *res = PyObject_CallOneArg(st->json_loads, b);
     Py_DECREF(b);
+    if (!res && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        PyErr_Clear();
+        return raise_status(st, WSIG_ERR_PROTOCOL, WSIG_REASON_NONE,
+                            "the answer is not JSON: its text is not UTF-8");
+    }
     return res;
 }
 
@@ -1732,9 +1753,16 @@ static PyObject *verify_jwt(PyObject *module, PyObject *const *args, Py_ssize_t 
     if (rc != WSIG_OK)
         return raise_wsig(st, rc, &err);
     wsig_error_clear(&err);
-    return Py_BuildValue("{s:s,s:s,s:L,s:L,s:s,s:s,s:s}", "kid", c.kid, "sub", c.sub, "iat",
-                         (long long)c.iat, "exp", (long long)c.exp, "nonce", c.nonce, "bodyHash",
-                         c.body_hash, "uri", c.uri);
+    PyObject *claims = Py_BuildValue("{s:s,s:s,s:L,s:L,s:s,s:s,s:s}", "kid", c.kid, "sub", c.sub,
+                                     "iat", (long long)c.iat, "exp", (long long)c.exp, "nonce",
+                                     c.nonce, "bodyHash", c.body_hash, "uri", c.uri);
+    if (!claims && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        /* The core refuses such tokens as malformed; should one get through,
+         * it is refused the same way here, not with a UnicodeDecodeError. */
+        PyErr_Clear();
+        return raise_status(st, WSIG_INVALID, WSIG_REASON_MALFORMED, "JWT claims are not UTF-8");
+    }
+    return claims;
 }
 
 /* ---- HmacVerifier */

@@ -870,6 +870,35 @@ static void test_message_edges(void)
     wsig_error_clear(&err);
 }
 
+/* Session and sequence come back as received: leading zeros are part of
+ * the signed prehash (issue #11 item 6). A known answer made by
+ * tests/reference/walletref.py (python-ecdsa). */
+static void test_session_as_received(void)
+{
+    static const char body[] = "{\"type\":\"deposit_status\"}";
+    const wsig_header_ref refs[5] = {
+        {"X-Message-Address", "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"},
+        {"X-Message-Timestamp", "1730998051892"},
+        {"X-Message-Session", "0915000000000000001"},
+        {"X-Message-Sequence", "007"},
+        {"X-Message-Signature",
+         "0xa0bca5869fcef11e0647d4f5631362f219a5134a2e4e529b52faf18fa6250f52051df2050f27b"
+         "850f22c400575e226ad4c14c9001e270a7b6b34a47cade132361b"},
+    };
+    wsig_msg_verifier *v = make_verifier(refs[0].value, 0, 0, 0, WSIG_DIGEST_SHA256);
+    if (!v)
+        return;
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_message m;
+    int rc = wsig_msg_verify(v, &m, refs, 5, body, strlen(body), 1730998051892, &err);
+    CHECK(rc == WSIG_OK, "leading zeros verify: %s", wsig_reason_name(err.reason));
+    CHECK(t_streq(m.session, "0915000000000000001") && t_streq(m.sequence, "007"),
+          "session/sequence as received: %s/%s", m.session, m.sequence);
+    CHECK(m.session_id == 915000000000000001ULL && m.sequence_no == 7, "numeric ids");
+    wsig_msg_verifier_free(v);
+    wsig_error_clear(&err);
+}
+
 void test_message(void)
 {
     cJSON *v = t_vectors("message.json");
@@ -898,6 +927,7 @@ void test_message(void)
     test_expiry_floor();
     test_fork();
     test_message_edges();
+    test_session_as_received();
 }
 
 void test_message_threads(void)

@@ -641,6 +641,25 @@ def sign_message_then_verify():
 
 
 @test
+def verify_message_session_as_sent():
+    # Leading zeros are part of the signed prehash (issue #11 item 6); a known
+    # answer made by tests/reference/walletref.py (python-ecdsa).
+    headers = write("zeros-headers", "".join("%s: %s\n" % kv for kv in [
+        ("X-Message-Address", KNOWN_ADDRESS), ("X-Message-Timestamp", KNOWN_TS),
+        ("X-Message-Session", "0915000000000000001"), ("X-Message-Sequence", "007"),
+        ("X-Message-Signature", "0xa0bca5869fcef11e0647d4f5631362f219a5134a2e4e529b52faf18fa6250f"
+                                "52051df2050f27b850f22c400575e226ad4c14c9001e270a7b6b34a47cade13"
+                                "2361b")]))
+    body = write("zeros-body", b'{"type":"deposit_status"}')
+    args = ["verify", "message", "--trusted", KNOWN_ADDRESS, "--headers", headers, "--body", body,
+            "--now", KNOWN_TS]
+    v = ws(*args).ok()
+    expect("session: 0915000000000000001\nsequence: 007\n" in v.out, v)
+    j = json.loads(ws(*args, "--format", "json").ok().out)
+    expect(j["session"] == "0915000000000000001" and j["sequence"] == "007", j)
+
+
+@test
 def verify_message_tampered_body():
     headers, _, _ = sign_message(b'{"amount":"1.5"}')
     tampered = write("tampered", b'{"amount":"9.5"}')

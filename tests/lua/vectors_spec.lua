@@ -104,6 +104,22 @@ describe("message vectors", function()
       end)
    end
 
+   -- Leading zeros are part of the signed prehash (issue #11 item 6); a known
+   -- answer made by tests/reference/walletref.py (python-ecdsa).
+   it("returns session and sequence as received", function()
+      local address = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"
+      local verifier = assert(ws.message_verifier{trusted = {address}})
+      local headers = {
+         ["X-Message-Address"] = address, ["X-Message-Timestamp"] = "1730998051892",
+         ["X-Message-Session"] = "0915000000000000001", ["X-Message-Sequence"] = "007",
+         ["X-Message-Signature"] = "0xa0bca5869fcef11e0647d4f5631362f219a5134a2e4e529b52faf1"
+            .. "8fa6250f52051df2050f27b850f22c400575e226ad4c14c9001e270a7b6b34a47cade132361b",
+      }
+      local m = assert(verifier:verify(headers, '{"type":"deposit_status"}',
+                                       {now = 1730998051892}))
+      assert.same({"0915000000000000001", "007"}, {m.session, m.sequence})
+   end)
+
    it("makes Snowflake sessions from the clock", function()
       local key = assert(ws.key.from_hex(v.addresses[1].private_key_hex))
       local session = assert(ws.message_auth{key = key}):session()

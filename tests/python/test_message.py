@@ -201,3 +201,17 @@ def test_public_key_cannot_sign_messages():
     from conftest import KEYS
     with pytest.raises(ws.KeyFormatError):
         ws.MessageAuth(ws.Key.load(KEYS / "secp256k1_public.pem"))
+
+
+@pytest.mark.parametrize("session,sequence", [("0915000000000000001", "007"),
+                                              ("00000000000000000042", "0001")])
+def test_session_and_sequence_come_back_as_sent(session, sequence):
+    """Leading zeros are part of the signed prehash: Message keeps the header
+    text (issue #11 item 6), signed here by the independent walletref."""
+    private_hex = V["cases"][0]["private_key_hex"]
+    address = walletref.eth_address_from_private(private_hex)
+    now = int(time.time() * 1000)
+    headers = walletref.message_sign(private_hex, now, session, sequence, b"{}")
+    msg = ws.MessageVerifier([address]).verify(headers, b"{}")
+    assert (msg.session, msg.sequence) == (session, sequence)
+    assert msg == ws.Message(address, session, sequence, now)
