@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int wsig_auth_hmac_new(wsig_auth **out, const char *api_key, const char *secret,
                        size_t secret_len, const wsig_hmac_options *opt, wsig_error *err)
@@ -72,6 +73,10 @@ int wsig_auth_sign(wsig_auth *auth, wsig_headers *out, const char *method, const
     out->count = 0;
     if (!body && body_len)
         return wsig__fail(err, WSIG_ERR_ARG, "body is NULL but body_len is not 0");
+    /* What is signed is sent: a method with a space or CR LF in it would
+     * write its own request line and headers beside a valid signature. */
+    if (!wsig__http_token(method))
+        return wsig__fail(err, WSIG_ERR_ARG, "the HTTP method must be a token (RFC 9110)");
     switch (auth->kind) {
     case WSIG_AUTH_JWT:
         return wsig__jwt_sign_headers(&auth->u.jwt, out, path, body, body_len, now_ms, err);
@@ -82,4 +87,19 @@ int wsig_auth_sign(wsig_auth *auth, wsig_headers *out, const char *method, const
         return wsig__message_sign_headers(&auth->u.msg, out, body, body_len, now_ms, err);
     }
     return wsig__fail(err, WSIG_ERR_ARG, "unknown auth kind");
+}
+
+bool wsig__auth_sets_header(const wsig_auth *auth, const char *name)
+{
+    switch (auth->kind) {
+    case WSIG_AUTH_JWT:
+        return wsig__ascii_casecmp(name, "Authorization") == 0;
+    case WSIG_AUTH_HMAC:
+        return wsig__ascii_casecmp(name, auth->u.hmac.api_key_header) == 0 ||
+               wsig__ascii_casecmp(name, auth->u.hmac.signature_header) == 0 ||
+               wsig__ascii_casecmp(name, auth->u.hmac.timestamp_header) == 0;
+    case WSIG_AUTH_MESSAGE: /* the whole family: verifiers read X-Message-* */
+        return strncasecmp(name, "X-Message-", 10) == 0;
+    }
+    return false;
 }

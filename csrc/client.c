@@ -14,6 +14,7 @@
 
 #define MAX_HEADER_BLOCK (64 * 1024)
 #define MAX_URL 4096
+#define MAX_HEADER_LINE (WSIG_HEADER_NAME_MAX + WSIG_HEADER_VALUE_MAX + 4)
 
 struct wsig_client {
     CURL *curl;
@@ -122,15 +123,30 @@ static bool header_safe(const char *s)
     return !strpbrk(s, "\r\n");
 }
 
-/* A request target is printable ASCII without spaces (RFC 9112). */
-static bool path_safe(const char *s)
+/* Printable ASCII without spaces, and without the '#' that ends a URL's
+ * path and query: what is left is sent byte for byte (PATH_AS_IS). */
+static bool url_chars_safe(const char *s)
 {
-    if (s[0] != '/')
-        return false;
     for (; *s; s++)
-        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == '#')
             return false;
     return true;
+}
+
+/* A request target is sent exactly as signed (docs/protocols.md: the path
+ * and query exactly as sent). A fragment never leaves the client, so a path
+ * holding one could not be sent as signed. */
+static bool path_safe(const char *s)
+{
+    return s[0] == '/' && url_chars_safe(s);
+}
+
+static bool has_lower(const char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'a' && *s <= 'z')
+            return true;
+    return false;
 }
 
 /* Retry-After: delta-seconds or an HTTP-date. Returns seconds, or -1. */
@@ -180,9 +196,12 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
     *out = NULL;
     wsig__reset(err);
     size_t n = strlen(base_url);
+    /* A query or fragment in the base would push the signed path out of the
+     * request target ("http://h/#" + "/query" is a request for "/"). */
     if ((strncmp(base_url, "https://", 8) != 0 && strncmp(base_url, "http://", 7) != 0) ||
-        n >= MAX_URL / 2 || !header_safe(base_url))
-        return wsig__fail(err, WSIG_ERR_ARG, "base_url must be an http:// or https:// URL");
+        n >= MAX_URL / 2 || !url_chars_safe(base_url) || strchr(base_url, '?'))
+        return wsig__fail(err, WSIG_ERR_ARG, "base_url must be an http:// or https:// URL "
+                          "without spaces, query or fragment");
     pthread_once(&g_curl_once, curl_init_once);
     if (g_curl_init != CURLE_OK)
         return wsig__fail(err, WSIG_ERR_TRANSPORT, "curl_global_init failed");
@@ -342,20 +361,15 @@ static int build_headers(wsig_client *c, struct curl_slist **list, const request
     int rc = wsig_auth_sign(c->auth, &signed_h, rq->method, rq->path, rq->body, rq->body_len, 0, err);
     if (rc != WSIG_OK)
         return rc;
-    char line[WSIG_HEADER_NAME_MAX + WSIG_HEADER_VALUE_MAX + 4];
+    char line[MAX_HEADER_LINE];
     struct curl_slist *l = NULL, *t;
     bool ok = true;
     for (size_t i = 0; ok && i < signed_h.count; i++) {
         int n = snprintf(line, sizeof line, "%s: %s", signed_h.h[i].name, signed_h.h[i].value);
         ok = n > 0 && (size_t)n < sizeof line && (t = curl_slist_append(l, line)) && (l = t);
     }
-    for (size_t i = 0; ok && i < rq->n_extra; i++) {
+    for (size_t i = 0; ok && i < rq->n_extra; i++) { /* checked by check_request */
         const wsig_header_ref *h = &rq->extra[i];
-        if (!h->name || !h->value || !header_safe(h->name) || !header_safe(h->value) ||
-            strchr(h->name, ':') || strlen(h->name) + strlen(h->value) + 3 > sizeof line) {
-            curl_slist_free_all(l);
-            return wsig__fail(err, WSIG_ERR_ARG, "bad extra header");
-        }
         int n = snprintf(line, sizeof line, "%s: %s", h->name, h->value);
         ok = n > 0 && (size_t)n < sizeof line && (t = curl_slist_append(l, line)) && (l = t);
     }
@@ -387,6 +401,9 @@ static void set_fixed_options(wsig_client *c)
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* The signed path goes out as given: libcurl would otherwise remove dot
+     * segments ("/v1/./x" -> "/v1/x") and every signature would fail. */
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(c->opt.timeout * 1000));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->opt.connect_timeout * 1000));
@@ -497,15 +514,106 @@ static double backoff_s(wsig_client *c, int retry)
     return d < c->opt.max_retry_after ? d : c->opt.max_retry_after;
 }
 
+/* Headers a caller may not add: the ones the auth sets (a second
+ * Authorization would go out beside the signed one), and the framing
+ * libcurl derives from the body and base_url (a Content-Length or
+ * Transfer-Encoding of the caller's would desync the connection, a Host
+ * would address another server than the one base_url names and TLS checks). */
+static int check_extra_header(const wsig_client *c, const wsig_header_ref *h, wsig_error *err)
+{
+    static const char *const framing[] = {"Host", "Content-Length", "Transfer-Encoding"};
+    if (!h->name || !h->value || !wsig__http_token(h->name) || !header_safe(h->value) ||
+        strlen(h->name) + strlen(h->value) + 3 > MAX_HEADER_LINE)
+        return wsig__fail(err, WSIG_ERR_ARG, "bad extra header: the name must be a token "
+                          "and the value one line");
+    if (wsig__auth_sets_header(c->auth, h->name))
+        return wsig__fail(err, WSIG_ERR_ARG, "extra header %s: the auth sets it", h->name);
+    for (size_t i = 0; i < sizeof framing / sizeof framing[0]; i++)
+        if (wsig__ascii_casecmp(h->name, framing[i]) == 0)
+            return wsig__fail(err, WSIG_ERR_ARG, "extra header %s: the client sets it",
+                              h->name);
+    return WSIG_OK;
+}
+
+/* Everything refused about a request is refused here, before a limiter
+ * token is spent or anything is signed: what is signed must be what is sent. */
+static int check_request(const wsig_client *c, const request_spec *rq, wsig_error *err)
+{
+    if (!wsig__http_token(rq->method))
+        return wsig__fail(err, WSIG_ERR_ARG, "the HTTP method must be a token (RFC 9110)");
+    /* Methods are case-sensitive on the wire and hmac signs the method in
+     * upper case (docs/protocols.md): a lower-case one would be signed as
+     * another method than the one sent. */
+    if (wsig_auth_kind_of(c->auth) == WSIG_AUTH_HMAC && has_lower(rq->method))
+        return wsig__fail(err, WSIG_ERR_ARG, "hmac signs the method in upper case: "
+                          "send it in upper case");
+    if (!path_safe(rq->path))
+        return wsig__fail(err, WSIG_ERR_ARG, "path must start with '/' and be printable ASCII "
+                          "without spaces or '#' (percent-encode the rest; a fragment is "
+                          "never sent)");
+    for (size_t i = 0; i < rq->n_extra; i++) {
+        int rc = check_extra_header(c, &rq->extra[i], err);
+        if (rc != WSIG_OK)
+            return rc;
+    }
+    return WSIG_OK;
+}
+
+/* Verify a signed response with the client's verifier (message protocol). */
+static int verify_response(wsig_client *c, const wsig_response *res, wsig_error *err)
+{
+    static const char *const names[5] = {"X-Message-Address", "X-Message-Timestamp",
+                                         "X-Message-Session", "X-Message-Sequence",
+                                         "X-Message-Signature"};
+    wsig_header_ref refs[5];
+    char values[5][256];
+    size_t n = 0;
+    for (int i = 0; i < 5; i++) {
+        size_t len;
+        const char *v = wsig_response_header(res, names[i], &len);
+        if (!v || len >= sizeof values[i])
+            continue;
+        memcpy(values[i], v, len);
+        values[i][len] = '\0';
+        refs[n++] = (wsig_header_ref){names[i], values[i]};
+    }
+    wsig_message m;
+    return wsig_msg_verify(c->opt.response_verifier, &m, refs, n, res->body, res->body_len, 0, err);
+}
+
+static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, const char *url,
+                    bool idempotent, wsig_error *err);
+
+/* Every public call sends through here. With a response_verifier, the final
+ * answer, whatever its status, is verified here and only here: once, since a
+ * second check would find the message in the replay cache. An answer that
+ * fails is not handed back (err->http_status keeps its status). */
 static int send_request(wsig_client *c, wsig_response *res, const request_spec *rq,
                         bool idempotent, wsig_error *err)
 {
     memset(res, 0, sizeof *res);
     char url[MAX_URL];
-    if (!path_safe(rq->path) ||
-        (size_t)snprintf(url, sizeof url, "%s%s", c->base_url, rq->path) >= sizeof url)
-        return wsig__fail(err, WSIG_ERR_ARG, "path must start with '/', be printable ASCII "
-                          "without spaces (percent-encode the rest) and fit in a URL");
+    int rc = check_request(c, rq, err);
+    if (rc != WSIG_OK)
+        return rc;
+    if ((size_t)snprintf(url, sizeof url, "%s%s", c->base_url, rq->path) >= sizeof url)
+        return wsig__fail(err, WSIG_ERR_ARG, "path too long for a URL");
+    rc = exchange(c, res, rq, url, idempotent, err);
+    if (rc != WSIG_OK || !c->opt.response_verifier)
+        return rc;
+    rc = verify_response(c, res, err);
+    if (rc != WSIG_OK) {
+        if (err)
+            err->http_status = res->status; /* e.g. an unsigned 503 from a proxy */
+        wsig_response_clear(res);
+    }
+    return rc;
+}
+
+/* The attempts of one request: retries and rate limits (PROTOCOLS.md §1). */
+static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, const char *url,
+                    bool idempotent, wsig_error *err)
+{
     int rc = ensure_own_handle(c, err);
     if (rc != WSIG_OK)
         return rc;
@@ -573,14 +681,44 @@ int wsig_client_request(wsig_client *c, wsig_response *res, const char *method,
     return send_request(c, res, &rq, idempotent, err);
 }
 
-/* Map an HTTP error answer to WSIG_ERR_HTTP with Halogen's {code, message}. */
+static bool is_success(long status)
+{
+    return status >= 200 && status <= 299;
+}
+
+static bool is_redirect(long status)
+{
+    return status >= 300 && status <= 399;
+}
+
+/* A redirect is never followed (the signature binds this server and path)
+ * nor taken for an answer: it is an error that says where it pointed. */
+static void redirect_failure(const wsig_response *res, wsig_error *err)
+{
+    size_t len = 0;
+    const char *loc = wsig_response_header(res, "Location", &len);
+    if (loc)
+        wsig__fail(err, WSIG_ERR_HTTP, "HTTP %ld: a redirect to %.*s (not followed)",
+                   res->status, (int)len, loc);
+    else
+        wsig__fail(err, WSIG_ERR_HTTP, "HTTP %ld: a redirect without a Location (not followed)",
+                   res->status);
+    if (err && loc)
+        err->location = strndup(loc, len);
+}
+
+/* Map an answer that is not a success to WSIG_ERR_HTTP, with Halogen's
+ * {code, message} or a redirect's Location. */
 static int http_failure(const wsig_response *res, wsig_error *err)
 {
     cJSON *j = wsig__json_parse_exact(res->body, res->body_len);
     const cJSON *code = cJSON_GetObjectItemCaseSensitive(j, "code");
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(j, "message");
-    wsig__fail(err, WSIG_ERR_HTTP, "HTTP %ld%s%s", res->status,
-               cJSON_IsString(msg) ? ": " : "", cJSON_IsString(msg) ? msg->valuestring : "");
+    if (is_redirect(res->status))
+        redirect_failure(res, err);
+    else
+        wsig__fail(err, WSIG_ERR_HTTP, "HTTP %ld%s%s", res->status,
+                   cJSON_IsString(msg) ? ": " : "", cJSON_IsString(msg) ? msg->valuestring : "");
     if (err) {
         err->http_status = res->status;
         if (cJSON_IsString(code))
@@ -644,7 +782,8 @@ static int halogen(wsig_client *c, char **result_json, const char *path, const c
     int rc = send_request(c, &res, &rq, idempotent, err);
     free(body);
     if (rc == WSIG_OK)
-        rc = res.status >= 400 ? http_failure(&res, err) : take_json_body(&res, result_json, err);
+        rc = is_success(res.status) ? take_json_body(&res, result_json, err)
+                                    : http_failure(&res, err);
     wsig_response_clear(&res);
     return rc;
 }
@@ -659,28 +798,6 @@ int wsig_client_command(wsig_client *c, char **result_json, const char *name,
                         const char *payload_json, const char *idempotency_key, wsig_error *err)
 {
     return halogen(c, result_json, "/command", name, payload_json, idempotency_key, err);
-}
-
-/* Verify a signed response with the client's verifier (message protocol). */
-static int verify_response(wsig_client *c, const wsig_response *res, wsig_error *err)
-{
-    static const char *const names[5] = {"X-Message-Address", "X-Message-Timestamp",
-                                         "X-Message-Session", "X-Message-Sequence",
-                                         "X-Message-Signature"};
-    wsig_header_ref refs[5];
-    char values[5][256];
-    size_t n = 0;
-    for (int i = 0; i < 5; i++) {
-        size_t len;
-        const char *v = wsig_response_header(res, names[i], &len);
-        if (!v || len >= sizeof values[i])
-            continue;
-        memcpy(values[i], v, len);
-        values[i][len] = '\0';
-        refs[n++] = (wsig_header_ref){names[i], values[i]};
-    }
-    wsig_message m;
-    return wsig_msg_verify(c->opt.response_verifier, &m, refs, n, res->body, res->body_len, 0, err);
 }
 
 int wsig_client_call(wsig_client *c, char **result_json, const char *method, const char *path,
@@ -699,12 +816,11 @@ int wsig_client_call(wsig_client *c, char **result_json, const char *method, con
     request_spec rq = {method, path, body, body ? strlen(body) : 0, NULL, 0, body != NULL};
     wsig_response res;
     int rc = send_request(c, &res, &rq, is_idempotent_method(method), err);
-    if (rc == WSIG_OK && c->opt.response_verifier) {
-        rc = verify_response(c, &res, err);
-        if (rc != WSIG_OK && err)
-            err->http_status = res.status; /* e.g. an unsigned 503 from a proxy */
-    }
-    if (rc == WSIG_OK) {
+    /* An error envelope under a 4xx/5xx is still the server's answer (an RPC
+     * error); anything else that is not a 2xx is not an answer at all. */
+    if (rc == WSIG_OK && !is_success(res.status) && res.status < 400)
+        rc = http_failure(&res, err);
+    else if (rc == WSIG_OK) {
         rc = wsig_rpc_parse(result_json, res.body, res.body_len, err);
         if (err && rc != WSIG_OK)
             err->http_status = res.status;

@@ -199,6 +199,23 @@ int wsig__ascii_casecmp(const char *a, const char *b)
     }
 }
 
+/* tchar of RFC 9110 §5.6.2: what a method may hold. */
+static bool tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+bool wsig__http_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!tchar((unsigned char)*s))
+            return false;
+    return true;
+}
+
 const char *wsig__find_header(const wsig_header_ref *h, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)

@@ -73,10 +73,11 @@ void wsig__reset(wsig_error *err)
 {
     if (!err)
         return;
-    if (err->body || err->data_json) {
+    if (err->body || err->data_json || err->location) {
         free(err->body);
         free(err->data_json);
-        err->body = err->data_json = NULL;
+        free(err->location);
+        err->body = err->data_json = err->location = NULL;
     }
     err->status = err->reason = err->curl_code = 0;
     err->http_status = 0;
@@ -92,6 +93,7 @@ void wsig_error_clear(wsig_error *err)
         return;
     free(err->body);
     free(err->data_json);
+    free(err->location);
     memset(err, 0, sizeof *err);
     err->retry_after = -1.0;
 }

@@ -37,6 +37,9 @@ WSIG_LOCAL bool wsig__ct_equal(const void *a, const void *b, size_t len);
 WSIG_LOCAL bool wsig__parse_u64(const char *s, size_t len, uint64_t *out);
 WSIG_LOCAL int wsig__ascii_casecmp(const char *a, const char *b);
 WSIG_LOCAL bool wsig__utf8_valid(const unsigned char *s, size_t len);
+/* A non-empty RFC 9110 token (a method, a header name): no space, CTL,
+ * separator or non-ASCII byte, so it cannot end a request line early. */
+WSIG_LOCAL bool wsig__http_token(const char *s);
 WSIG_LOCAL const char *wsig__find_header(const wsig_header_ref *h, size_t n, const char *name);
 /* As wsig__find_header; sets *duplicate when the name occurs more than once
  * (a verifier must not pick one of two differing copies). */
@@ -111,6 +114,9 @@ struct wsig_auth {
     } u;
 };
 
+/* True if the auth sets a header of this name (case-insensitive): a caller's
+ * header of that name would go out beside, or instead of, the signed one. */
+WSIG_LOCAL bool wsig__auth_sets_header(const wsig_auth *auth, const char *name);
 WSIG_LOCAL int wsig__jwt_sign_headers(struct wsig_jwt_auth *a, wsig_headers *out, const char *uri,
                                       const void *body, size_t body_len, int64_t now_ms,
                                       wsig_error *err);

@@ -703,6 +703,10 @@ static int push_error(lua_State *L, const wsig_error *e)
         lua_pushnumber(L, e->retry_after);
         lua_setfield(L, -2, "retry_after");
     }
+    if (e->location) { /* a 3xx answer to query/command/call */
+        lua_pushstring(L, e->location);
+        lua_setfield(L, -2, "location");
+    }
     luaL_getmetatable(L, ERROR_MT);
     lua_setmetatable(L, -2);
     return 2;

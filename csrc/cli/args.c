@@ -252,6 +252,10 @@ static void json_error(const cli_args *a, int code, const wsig_error *err, const
             fprintf(stderr, ",\"curl_code\":%d", err->curl_code);
         if (err->retry_after >= 0)
             fprintf(stderr, ",\"retry_after\":%g", err->retry_after);
+        if (err->location) {
+            fputs(",\"location\":", stderr);
+            cli_json_string(stderr, err->location, strlen(err->location));
+        }
         if (err->body) {
             fputs(",\"body\":", stderr);
             cli_json_string(stderr, err->body, err->body_len);

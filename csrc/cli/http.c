@@ -18,7 +18,7 @@
     "  --retries N               retries of failures safe to repeat (default 3)\n"                 \
     "Output: the JSON answer on stdout. Errors: one JSON object on stderr,\n"                      \
     "{\"error\":{\"kind\",\"exit_code\",\"message\",...}} with http_status, code, body,\n"         \
-    "rpc_code, data or curl_code when known.\n"                                                    \
+    "location (a redirect), rpc_code, data or curl_code when known.\n"                            \
     "Exit: 0 ok, 1 invalid signed response, 2 usage, 3 key/password, 4 transport/timeout,\n"       \
     "5 HTTP error, 6 RPC error, 7 protocol, 8 I/O, 9 internal.\n"
 
@@ -292,9 +292,18 @@ int cmd_request(int argc, char **argv)
                                  n_extra ? extra : NULL, n_extra, &err);
     if (st != WSIG_OK) {
         rc = cli_fail(&a, &err, st, "request failed");
-    } else if (res.status >= 400) {
-        /* The same shape as the library's HTTP errors, without parsing the body. */
+    } else if (res.status < 200 || res.status > 299) {
+        /* The same shape as the library's HTTP errors, without parsing the
+         * body; a redirect (never followed) says where it pointed. */
         wsig_error http = WSIG_ERROR_INIT;
+        char location[2048];
+        size_t loc_len = 0;
+        const char *loc = wsig_response_header(&res, "Location", &loc_len);
+        if (loc && res.status >= 300 && res.status <= 399 && loc_len < sizeof location) {
+            memcpy(location, loc, loc_len);
+            location[loc_len] = '\0';
+            http.location = location;
+        }
         http.status = WSIG_ERR_HTTP;
         http.http_status = res.status;
         http.body = res.body;

@@ -64,7 +64,7 @@ enum wsig_status {
     WSIG_ERR_PROTOCOL = 8,    /* malformed or non-JSON response/envelope */
     WSIG_ERR_TRANSPORT = 9,   /* libcurl failure; err->curl_code */
     WSIG_ERR_TIMEOUT = 10,    /* libcurl timeout; err->curl_code */
-    WSIG_ERR_HTTP = 11,       /* HTTP status >= 400; err->http_status, code, body */
+    WSIG_ERR_HTTP = 11,       /* HTTP status not 2xx; err->http_status, code, body, location */
     WSIG_ERR_RPC = 12         /* JSON-RPC error object; err->rpc_code, data_json */
 };
 
@@ -95,17 +95,19 @@ typedef struct wsig_error {
     char *body;               /* raw response body of an API error (owned) */
     size_t body_len;
     char *data_json;          /* JSON-RPC error "data" as JSON text (owned) */
+    char *location;           /* WSIG_ERR_HTTP for a 3xx: its Location header (owned), or NULL */
 } wsig_error;
 
-#define WSIG_ERROR_INIT {0, 0, 0, 0, 0, -1.0, {0}, {0}, {0}, NULL, 0, NULL}
+#define WSIG_ERROR_INIT {0, 0, 0, 0, 0, -1.0, {0}, {0}, {0}, NULL, 0, NULL, NULL}
 
 /** The cheapest valid set-up of an error record before a call, for hot
  *  paths: every function that takes a wsig_error resets it on entry, so only
- *  the two owned pointers need a value first (WSIG_ERROR_INIT zeroes all
+ *  the three owned pointers need a value first (WSIG_ERROR_INIT zeroes all
  *  ~900 bytes, a tenth of a sub-microsecond HMAC). */
-#define WSIG_ERROR_PREPARE(err) ((void)((err)->body = NULL, (err)->data_json = NULL))
+#define WSIG_ERROR_PREPARE(err)                                                      \
+    ((void)((err)->body = NULL, (err)->data_json = NULL, (err)->location = NULL))
 
-/** Release what an error owns (body, data_json) and reset it to empty.
+/** Release what an error owns (body, data_json, location) and reset it to empty.
  *  Safe on a zeroed or already-cleared record. */
 WSIG_API void wsig_error_clear(wsig_error *err);
 
@@ -301,7 +303,8 @@ WSIG_API void wsig_auth_free(wsig_auth *auth);
 WSIG_API int wsig_auth_kind_of(const wsig_auth *auth) WSIG_NONNULL(1);
 
 /** Sign one request and produce its headers.
- *  method: any case (upper-cased for hmac); path: path and query exactly as
+ *  method: an RFC 9110 token (anything else, e.g. a space or CR LF, is
+ *  WSIG_ERR_ARG), any case (upper-cased for hmac); path: path and query exactly as
  *  sent (for jwt this is the claim "uri"); body/body_len: the exact bytes
  *  sent (body may be NULL when body_len is 0). now_ms: 0 = system clock.
  *  Thread safety: one auth may sign from many threads at once.
@@ -518,8 +521,10 @@ typedef struct wsig_client_options {
     double backoff;             /* first backoff, seconds (doubles, with jitter); 0 = 0.25 */
     double rate;                /* limiter tokens per second; 0 = 10, < 0 = no limiter */
     double burst;               /* limiter bucket size; 0 = 10 */
-    wsig_msg_verifier *response_verifier; /* if set, responses must carry a valid
-                                             message signature (borrowed) */
+    wsig_msg_verifier *response_verifier; /* if set, every answer of every call
+                                             (request, query, command, call) must
+                                             carry a valid message signature
+                                             (borrowed) */
 } wsig_client_options;
 
 /** A client for one base URL and one auth. auth (and response_verifier) are
@@ -549,9 +554,19 @@ WSIG_API const char *wsig_response_header(const wsig_response *res, const char *
     WSIG_NONNULL(1, 2, 3);
 
 /** Send one signed request and return whatever HTTP status came back
- *  (WSIG_OK for any status; errors are transport, timeout, protocol). 429s
- *  are retried; 5xx and transport failures only for GET/HEAD or when extra
- *  headers carry Idempotency-Key. path_and_query is appended to the base URL.
+ *  (WSIG_OK for any status, 3xx included: redirects are never followed, and
+ *  res carries the Location header; errors are transport, timeout, protocol,
+ *  and WSIG_INVALID when a response_verifier refuses the answer, which is
+ *  then not returned). 429s are retried; 5xx and transport failures only for
+ *  GET/HEAD or when extra headers carry Idempotency-Key.
+ *  method: an RFC 9110 token, sent in the case given (with hmac auth it must
+ *  be upper case, since hmac signs it upper-cased). path_and_query: appended
+ *  to the base URL and sent byte for byte as signed (dot segments kept); it
+ *  must start with '/' and be printable ASCII without spaces or '#'.
+ *  extra: caller headers; names the auth sets (Authorization for jwt, the
+ *  configured api-key/signature/timestamp names for hmac, X-Message-* for
+ *  message) and Host, Content-Length, Transfer-Encoding are refused.
+ *  Any of these refusals is WSIG_ERR_ARG, before anything is sent.
  *  Out: *res (wsig_response_clear). */
 WSIG_API WSIG_WARN_UNUSED int wsig_client_request(wsig_client *c, wsig_response *res,
                                                   const char *method, const char *path_and_query,
@@ -561,8 +576,10 @@ WSIG_API WSIG_WARN_UNUSED int wsig_client_request(wsig_client *c, wsig_response 
 
 /** Halogen: POST /query {"name":NAME,"payload":PAYLOAD} (payload_json NULL =
  *  {}). Out: *result_json, the response body (wsig_free). Errors: WSIG_ERR_HTTP
- *  with http_status, code, message, body and retry_after (429); transport,
- *  timeout, protocol (non-JSON answer). */
+ *  for any final status outside 2xx, with http_status, code, message, body,
+ *  retry_after (429) and location (3xx: redirects are not followed);
+ *  transport, timeout, protocol (non-JSON answer); WSIG_INVALID (a
+ *  response_verifier refused the answer). */
 WSIG_API WSIG_WARN_UNUSED int wsig_client_query(wsig_client *c, char **result_json,
                                                 const char *name, const char *payload_json,
                                                 wsig_error *err) WSIG_NONNULL(1, 2, 3);
@@ -575,9 +592,11 @@ WSIG_API WSIG_WARN_UNUSED int wsig_client_command(wsig_client *c, char **result_
     WSIG_NONNULL(1, 2, 3);
 
 /** Wallet Manager style: METHOD path with params_json as the body (POST; NULL
- *  = {}) or no body (GET). Out: *result_json, the envelope's result
- *  (wsig_free). Errors: WSIG_ERR_RPC (code, message, data_json), WSIG_ERR_HTTP,
- *  WSIG_INVALID (a signed response failed verification), transport, protocol. */
+ *  = {}) or no body (GET). method and path as for wsig_client_request.
+ *  Out: *result_json, the envelope's result (wsig_free). Errors: WSIG_ERR_RPC
+ *  (code, message, data_json), WSIG_ERR_HTTP (4xx/5xx without an error
+ *  envelope, and any 1xx/3xx: location for a redirect), WSIG_INVALID (a
+ *  signed response failed verification), transport, protocol. */
 WSIG_API WSIG_WARN_UNUSED int wsig_client_call(wsig_client *c, char **result_json,
                                                const char *method, const char *path,
                                                const char *params_json, wsig_error *err)

@@ -192,6 +192,11 @@ class RateLimited(ApiError):
 
 class ServerError(ApiError): ...
 
+class Redirect(ApiError):
+    location: Optional[str]
+    def __init__(self, message: str = "", *, location: Optional[str] = None,
+                 **fields: Any) -> None: ...
+
 class RpcError(Error):
     code: int
 

@@ -15,7 +15,7 @@ __all__ = [
     "SignatureError", "TransportError", "Timeout", "ProtocolError",
     "ApiError", "BadRequest", "Unauthorized", "Forbidden", "NotFound", "Gone",
     "PreconditionFailed", "RateLimited", "ServerError", "RpcError",
-    "WeakKeyWarning",
+    "WeakKeyWarning", "Redirect",
 ]
 
 
@@ -120,7 +120,8 @@ class ProtocolError(Error):
 
 
 class ApiError(Error):
-    """The API answered with an HTTP error status (>= 400).
+    """The API answered with an HTTP status outside 2xx (>= 400, or a 3xx:
+    :class:`Redirect`).
 
     ``status`` (int), ``code`` (e.g. ``"ErrExpiredAuthToken"`` or None),
     ``message``, ``data`` and ``body`` (the raw response bytes).
@@ -179,6 +180,18 @@ class RateLimited(ApiError):
 
 class ServerError(ApiError):
     """HTTP 5xx after the client's bounded retries."""
+
+
+class Redirect(ApiError):
+    """HTTP 3xx from query(), command() or call(): redirects are never
+    followed (the signature binds this server and path) nor taken for an
+    answer. ``location`` is the answer's Location header, or None."""
+
+    location: Optional[str] = None
+
+    def __init__(self, message: str = "", *, location: Optional[str] = None, **fields: Any):
+        super().__init__(message, **fields)
+        self.location = location
 
 
 class RpcError(Error):

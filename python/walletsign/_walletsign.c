@@ -41,6 +41,7 @@ typedef struct {
     PyObject *SignatureError, *TransportError, *Timeout, *ProtocolError;
     PyObject *ApiError, *BadRequest, *Unauthorized, *Forbidden, *NotFound, *Gone;
     PyObject *PreconditionFailed, *RateLimited, *ServerError, *RpcError;
+    PyObject *Redirect;
     PyObject *WeakKeyWarning;
     /* helpers (walletsign._types) */
     PyObject *Message, *Response, *json_dumps, *json_loads, *client_from_env;
@@ -543,7 +544,10 @@ static PyObject *api_error_class(wsmod_state *st, long status)
     case 410: return st->Gone;
     case 412: return st->PreconditionFailed;
     case 429: return st->RateLimited;
-    default: return status >= 500 ? st->ServerError : st->ApiError;
+    default:
+        return status >= 500 ? st->ServerError
+               : status >= 300 && status <= 399 ? st->Redirect
+                                                : st->ApiError;
     }
 }
 
@@ -580,16 +584,20 @@ static PyObject *raise_wsig(wsmod_state *st, int rc, wsig_error *err)
     int curl_code = err->curl_code;
     long long rpc_code = err->rpc_code;
     double retry_after = err->retry_after;
-    PyObject *body = NULL, *data_json = NULL;
+    PyObject *body = NULL, *data_json = NULL, *location = NULL;
     if (err->body)
         body = PyBytes_FromStringAndSize(err->body, (Py_ssize_t)err->body_len);
     if (err->data_json)
         data_json = PyBytes_FromString(err->data_json);
-    int copy_failed = (err->body && !body) || (err->data_json && !data_json);
+    if (err->location)
+        location = PyUnicode_DecodeLatin1(err->location, (Py_ssize_t)strlen(err->location), NULL);
+    int copy_failed = (err->body && !body) || (err->data_json && !data_json) ||
+                      (err->location && !location);
     wsig_error_clear(err);
     if (copy_failed) {
         Py_XDECREF(body);
         Py_XDECREF(data_json);
+        Py_XDECREF(location);
         return NULL;
     }
     if (!message[0])
@@ -598,11 +606,13 @@ static PyObject *raise_wsig(wsmod_state *st, int rc, wsig_error *err)
     if (rc == WSIG_ERR_NOMEM) {
         Py_XDECREF(body);
         Py_XDECREF(data_json);
+        Py_XDECREF(location);
         return PyErr_NoMemory();
     }
     if (rc == WSIG_ERR_ARG) {
         Py_XDECREF(body);
         Py_XDECREF(data_json);
+        Py_XDECREF(location);
         PyErr_SetString(PyExc_ValueError, message);
         return NULL;
     }
@@ -662,6 +672,8 @@ static PyObject *raise_wsig(wsmod_state *st, int rc, wsig_error *err)
             if (!bad && http_status == 429)
                 bad = set_kw(kw, "retry_after", retry_after >= 0 ? PyFloat_FromDouble(retry_after)
                                                                  : Py_NewRef(Py_None));
+            if (!bad && cls == st->Redirect)
+                bad = set_kw(kw, "location", location ? Py_NewRef(location) : Py_NewRef(Py_None));
             break;
         case WSIG_ERR_RPC:
             bad = set_kw(kw, "code", PyLong_FromLongLong(rpc_code)) ||
@@ -686,6 +698,7 @@ static PyObject *raise_wsig(wsmod_state *st, int rc, wsig_error *err)
     Py_XDECREF(data);
     Py_XDECREF(body);
     Py_XDECREF(data_json);
+    Py_XDECREF(location);
     return NULL;
 }
 
@@ -2755,13 +2768,13 @@ static int wsmod_exec(PyObject *m)
         "SignatureError", "TransportError", "Timeout", "ProtocolError", "ApiError",
         "BadRequest", "Unauthorized", "Forbidden", "NotFound", "Gone",
         "PreconditionFailed", "RateLimited", "ServerError", "RpcError", "WeakKeyWarning",
-        NULL};
+        "Redirect", NULL};
     PyObject **const error_slots[] = {
         &st->Error, &st->KeyFormatError, &st->PasswordError, &st->CryptoError, &st->FileError,
         &st->SignatureError, &st->TransportError, &st->Timeout, &st->ProtocolError,
         &st->ApiError, &st->BadRequest, &st->Unauthorized, &st->Forbidden, &st->NotFound,
         &st->Gone, &st->PreconditionFailed, &st->RateLimited, &st->ServerError, &st->RpcError,
-        &st->WeakKeyWarning};
+        &st->WeakKeyWarning, &st->Redirect};
     int rc = import_attrs(errors, error_names, error_slots);
     Py_DECREF(errors);
     if (rc < 0)

@@ -1043,6 +1043,36 @@ def server_error_without_retries():
 
 
 @test
+def redirect_is_an_http_error_with_its_location():
+    moved = "https://elsewhere.example/moved"
+    mock().faults("/query", ["redirect:302", "redirect:301"])
+    mock().faults("/command", ["redirect:307"])
+    try:
+        e = ws("query", "list_client_accounts", env=jwt_env()).ok(5).json_error()
+        expect(e["http_status"] == 302 and e["location"] == moved, e)
+        e = ws("request", "POST", "/query", '{"name":"list_client_accounts","payload":{}}',
+               env=jwt_env()).ok(5).json_error()
+        expect(e["http_status"] == 301 and e["location"] == moved, e)
+        e = ws("command", "update_display_currency", '{"displayCurrency":"USD"}',
+               env=jwt_env()).ok(5).json_error()
+        expect(e["http_status"] == 307 and e["location"] == moved, e)
+    finally:
+        mock().clear_faults()
+
+
+@test
+def request_refuses_what_cannot_be_sent_as_signed():
+    hmac = ["--api-key", "test-api-key", "--secret-file", secret_file(), "--base-url", mock().url]
+    e = ws("request", "GET", "/v1/wallet/list#top", *hmac).ok(2).json_error()
+    expect("path" in e["message"], e)
+    e = ws("request", "GET", "/v1/wallet/list", "--header", "X-Signature: forged", *hmac) \
+        .ok(2).json_error()
+    expect("X-Signature" in e["message"], e)
+    r = ws("request", "GET", "/v1/./wallet/list?skip=0&take=1&orderBy=asc", *hmac).ok(5)
+    expect(r.json_error()["http_status"] == 404, r)        # verified as sent, no such route
+
+
+@test
 def tls_verification_cafile_and_insecure():
     tls = subprocess.Popen(["/usr/bin/python3", "-m", "tests.mock_server", "--port", "0", "--tls"],
                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)

@@ -314,3 +314,116 @@ describe("client options and lifetimes", function()
       assert.equals(200, assert(open:request("GET", "/v1/wallet/list")).status)
    end)
 end)
+
+describe("client: what is signed is sent", function()
+   local INJECTED = "GET /evil HTTP/1.1\r\nX-Injected: yes\r\nX-Pad:"
+
+   local function sent(path) return #H.mock_log(path) end
+
+   it("refuses a method that is not an RFC 9110 token, in every call and in auth:sign", function()
+      local jwt = jwt_client()
+      local wm = wm_client()
+      local before = sent("/query") + sent("/evil")
+      for _, c in ipairs{jwt, wm} do
+         local r, err = c:request(INJECTED, "/query")
+         assert.is_nil(r)
+         assert.equals("argument_error", err.kind)
+         assert.matches("method", err.message)
+         r, err = c:call(INJECTED, "/query")
+         assert.is_nil(r)
+         assert.equals("argument_error", err.kind)
+      end
+      assert.equals(before, sent("/query") + sent("/evil"))
+      local auths = {assert(ws.hmac_auth{api_key = "k", secret = "s"}),
+                     assert(ws.message_auth{key = assert(ws.key.generate("secp256k1"))})}
+      for _, a in ipairs(auths) do
+         local h, err = a:sign(INJECTED, "/query", "")
+         assert.is_nil(h)
+         assert.equals("argument_error", err.kind)
+         assert(a:sign("PATCH", "/query", ""))
+      end
+      local r, err = hmac_client():request("get", "/v1/wallet/list")
+      assert.is_nil(r)
+      assert.matches("upper case", err.message)
+   end)
+
+   it("sends the path byte for byte as signed, and refuses one it cannot", function()
+      local c = hmac_client()
+      for _, path in ipairs{"/v1/./wallet/list", "/v1/x/../wallet/list", "/v1//wallet/list?"} do
+         local res = assert(c:request("GET", path))
+         assert.equals(404, res.status)                   -- verified, then no such route
+         local log = H.mock_get("/_mock/log")
+         local entry = log[#log]
+         assert.equals(path, entry.target)
+         assert.matches("^hmac:", entry.verified_by)
+      end
+      for _, path in ipairs{"/v1/wallet/list#top", "/v1/wallet/list?a=1#", "/a b"} do
+         local res, err = c:request("GET", path)
+         assert.is_nil(res)
+         assert.equals("argument_error", err.kind)
+      end
+   end)
+
+   it("refuses extra headers that would shadow the signature or the framing", function()
+      local cases = {{hmac_client(), {"X-API-Key", "x-signature", "X-Timestamp", "Host"}},
+                     {jwt_client(), {"authorization", "Content-Length"}},
+                     {wm_client(), {"X-Message-Signature", "Transfer-Encoding"}}}
+      local before = sent("/h")
+      for _, case in ipairs(cases) do
+         for _, name in ipairs(case[2]) do
+            local res, err = case[1]:request("POST", "/h", {body = "{}", headers = {[name] = "7"}})
+            assert.is_nil(res)
+            assert.equals("argument_error", err.kind)
+            assert.matches(name, err.message, 1, true)
+         end
+      end
+      assert.equals(before, sent("/h"))
+   end)
+
+   it("turns a redirect into an http_error with status and location", function()
+      local jwt = jwt_client()
+      local wm = wm_client()
+      local calls = {
+         {"/query", function() return jwt:query("list_client_accounts", {}) end},
+         {"/command", function() return jwt:command("update_display_currency",
+                                                    {displayCurrency = "USD"}) end},
+         {"/access/get_address", function() return wm:call("POST", "/access/get_address", {}) end},
+      }
+      for _, case in ipairs(calls) do
+         H.mock_post("/_mock/faults", {path = case[1], faults = {"redirect:302"}})
+         local r, err = case[2]()
+         assert.is_nil(r)
+         assert.equals("http_error", err.kind)
+         assert.equals(302, err.status)
+         assert.equals("https://elsewhere.example/moved", err.location)
+      end
+      H.mock_post("/_mock/faults", {path = "/query", faults = {"redirect:307"}})
+      local res = assert(jwt:request("POST", "/query", {json = {name = "list_client_accounts",
+                                                                payload = {}}}))
+      assert.equals(307, res.status)
+      assert.equals("https://elsewhere.example/moved", res.headers.location)
+   end)
+
+   it("verifies every answer with the response_verifier, not only call()'s", function()
+      local good = assert(ws.message_verifier{trusted = {info.wallet_manager_address}})
+      local wm = wm_client{response_verifier = good}
+      local res = assert(wm:request("POST", "/access/get_address",
+                                    {json = {chain_type = "ETH", chain_id = "1"}}))
+      assert.equals(200, res.status)
+      H.mock_post("/_mock/faults", {path = "/access/get_address", faults = {"status:503"}})
+      local r, err = wm:request("POST", "/access/get_address", {json = {}})
+      assert.is_nil(r)
+      assert.equals("invalid", err.kind)
+      assert.equals("missing_header", err.reason)
+      assert.equals(503, err.status)
+      local jwt = jwt_client{response_verifier = good}
+      for _, call in ipairs{function() return jwt:query("list_client_accounts", {}) end,
+                            function() return jwt:command("update_display_currency",
+                                                          {displayCurrency = "USD"}) end} do
+         r, err = call()
+         assert.is_nil(r)
+         assert.equals("invalid", err.kind)
+         assert.equals("missing_header", err.reason)
+      end
+   end)
+end)

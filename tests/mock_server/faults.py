@@ -5,6 +5,8 @@ before the answer is written.
 
 Specs (several may be joined with ","):
   status:CODE[:retry_after=S][:retry_after_date=S]
+  redirect:CODE   a 3xx with Location: https://elsewhere.example/moved and a
+                  body that looks like success, {"status":"COMPLETED"}
   delay:MS  drop  reset_mid_body  truncate  nonjson  huge:BYTES  drip:MS
   invalid_utf8  deep_json:N
 The request is always processed first (auth, nonces, idempotency), as a real
@@ -19,7 +21,8 @@ from dataclasses import dataclass, field
 
 from .wire import Response, dumps
 
-WITH_ARG = {"status", "delay", "huge", "drip", "deep_json"}
+WITH_ARG = {"status", "delay", "huge", "drip", "deep_json", "redirect"}
+REDIRECT_LOCATION = "https://elsewhere.example/moved"
 NO_ARG = {"drop", "reset_mid_body", "truncate", "nonjson", "invalid_utf8"}
 DELIVERY = {"drop", "reset_mid_body", "truncate", "drip"}
 
@@ -44,7 +47,8 @@ def parse_one(spec: str) -> Fault:
     except ValueError:
         raise ValueError("bad fault spec %r" % spec) from None
     if (kind != "status" and params) or value < 0 \
-            or (kind == "status" and not 100 <= value <= 599):
+            or (kind == "status" and not 100 <= value <= 599) \
+            or (kind == "redirect" and not 300 <= value <= 399):
         raise ValueError("bad fault spec %r" % spec)
     return Fault(kind, value, params, spec)
 
@@ -131,6 +135,11 @@ def _status(fault, error_body):
     return Response(fault.value, dumps(error_body(fault.value)), headers)
 
 
+def _redirect(fault, error_body):
+    return Response(fault.value, dumps({"status": "COMPLETED"}),
+                    [("Location", REDIRECT_LOCATION)])
+
+
 def _nonjson(fault, error_body):
     return Response(200, b"<html><body><h1>Welcome to nginx!</h1></body></html>\n",
                     content_type="text/html")
@@ -164,5 +173,5 @@ def _deep_json(fault, error_body):
     return Response(200, b"[" * fault.value + b"]" * fault.value)
 
 
-_REPLACERS = {"status": _status, "nonjson": _nonjson, "huge": _huge,
+_REPLACERS = {"status": _status, "redirect": _redirect, "nonjson": _nonjson, "huge": _huge,
               "invalid_utf8": _invalid_utf8, "deep_json": _deep_json}

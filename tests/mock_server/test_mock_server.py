@@ -547,6 +547,13 @@ def test_fault_status_with_retry_after(srv):
     assert status == 429 and 2 <= when - time.time() <= 7
 
 
+def test_fault_redirect(srv):
+    status, hdrs, body = fault(srv, "redirect:302")
+    assert status == 302 and hdrs["Location"] == "https://elsewhere.example/moved"
+    assert json.loads(body) == {"status": "COMPLETED"}
+    assert control(srv, "POST", "/_mock/faults", {"path": "/x", "faults": ["redirect:200"]})[0] == 400
+
+
 def test_fault_status_halogen_body(srv, ec_key):
     kid = register(srv, ec_key)
     status, _, doc = halogen(srv, ec_key, kid, "/query", LIST_ACCOUNTS,

@@ -591,3 +591,109 @@ def test_tls_bad_certificates_are_refused(mode):
         with tls_client(srv, verify=srv.ca_file, retries=0) as client:
             with pytest.raises(ws.TransportError):
                 client.request("GET", "/v1/wallet/list")
+
+
+# ---------------------------------------------------------------- what is signed is sent
+
+INJECTED_METHOD = "GET /evil HTTP/1.1\r\nX-Injected: yes\r\nX-Pad:"
+
+
+@pytest.fixture
+def unverified_merchant(server):
+    info = server.info
+    auth = ws.MessageAuth(ws.Key.from_hex(info["merchant_private_key_hex"]))
+    with ws.Client(server.url, auth) as client:
+        yield client
+
+
+def test_a_method_that_is_not_a_token_is_refused(server, halogen, unverified_merchant, p256_key):
+    for client in (halogen, unverified_merchant):
+        with pytest.raises(ValueError, match="method"):
+            client.request(INJECTED_METHOD, "/query")
+        with pytest.raises(ValueError, match="method"):
+            client.call(INJECTED_METHOD, "/access/get_address")
+    assert server.log() == []
+    auths = [ws.JwtAuth(p256_key, "kid"), ws.HmacAuth("k", "s"),
+             ws.MessageAuth(ws.Key.generate("secp256k1"))]
+    for auth in auths:
+        for method in (INJECTED_METHOD, "GET ", "G\tET", ""):
+            with pytest.raises(ValueError, match="method"):
+                auth.sign(method, "/query", b"")
+        assert auth.sign("PATCH", "/query", b"")
+
+
+def test_hmac_refuses_a_method_it_would_sign_in_another_case(server, hmac_client):
+    with pytest.raises(ValueError, match="upper case"):
+        hmac_client.request("get", "/v1/wallet/list")
+    assert server.log() == []
+
+
+@pytest.mark.parametrize("path", ["/v1/./wallet/list", "/v1/x/../wallet/list",
+                                  "/v1//wallet/list?", "/v1/wallet/%2e%2e/list"])
+def test_the_request_target_is_the_signed_path(server, hmac_client, path):
+    resp = hmac_client.request("GET", path)
+    entry = server.log()[-1]
+    assert entry["target"] == path
+    assert entry["verified_by"] == "hmac:test-api-key:base64"     # signed == sent
+    assert resp.status == 404                                      # and no such route
+
+
+@pytest.mark.parametrize("path", ["/v1/wallet/list#top", "/v1/wallet/list?x=1#", "/a b"])
+def test_a_path_that_cannot_be_sent_as_signed_is_refused(server, hmac_client, path):
+    with pytest.raises(ValueError, match="path"):
+        hmac_client.request("GET", path)
+    assert server.log() == []
+
+
+@pytest.mark.parametrize("client_name,header", [
+    ("halogen", "Authorization"), ("halogen", "authorization"),
+    ("hmac_client", "X-API-Key"), ("hmac_client", "x-signature"), ("hmac_client", "X-Timestamp"),
+    ("unverified_merchant", "X-Message-Signature"), ("unverified_merchant", "x-message-session"),
+    ("halogen", "Content-Length"), ("hmac_client", "Host"),
+    ("unverified_merchant", "Transfer-Encoding"),
+])
+def test_extra_headers_cannot_shadow_the_signature(request, server, client_name, header):
+    client = request.getfixturevalue(client_name)
+    with pytest.raises(ValueError, match=header):
+        client.request("POST", "/query", body=b"{}", headers={header: "7"})
+    assert server.log() == []
+
+
+@pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
+def test_a_redirect_is_an_error_with_its_location(server, halogen, unverified_merchant, code):
+    calls = [lambda: halogen.query(QUERY_NAME, {}),
+             lambda: halogen.command("update_display_currency", {"displayCurrency": "USD"}),
+             lambda: unverified_merchant.call("POST", "/access/get_address", {})]
+    for path, call in zip(["/query", "/command", "/access/get_address"], calls):
+        server.queue_faults(path, ["redirect:%d" % code])
+        with pytest.raises(ws.Redirect) as info:
+            call()
+        err = info.value
+        assert isinstance(err, ws.ApiError) and err.status == code
+        assert err.location == "https://elsewhere.example/moved"
+        assert err.body == b'{"status":"COMPLETED"}'
+    server.queue_faults("/query", ["redirect:%d" % code])
+    resp = halogen.request("POST", "/query", json={"name": QUERY_NAME, "payload": {}})
+    assert resp.status == code and resp.headers["location"] == "https://elsewhere.example/moved"
+
+
+def test_response_verifier_applies_to_every_call(server, p256_key, halogen_kid):
+    info = server.info
+    wm = ws.MessageVerifier([info["wallet_manager_address"]])
+    auth = ws.MessageAuth(ws.Key.from_hex(info["merchant_private_key_hex"]))
+    with ws.Client(server.url, auth, response_verifier=wm) as client:
+        resp = client.request("POST", "/access/get_address",
+                              json={"chain_type": "ETH", "chain_id": "1"})
+        assert resp.status == 200 and resp.json()["result"]["chain_type"] == "ETH"
+        server.queue_faults("/access/get_address", ["status:503"])
+        with pytest.raises(ws.SignatureError) as info_:
+            client.request("POST", "/access/get_address", json={})
+        assert info_.value.reason == "missing_header" and info_.value.status == 503
+    with ws.Client(server.url, ws.JwtAuth(p256_key, halogen_kid), response_verifier=wm) as client:
+        for call in (lambda: client.query(QUERY_NAME, {}),
+                     lambda: client.command("update_display_currency", {"displayCurrency": "USD"}),
+                     lambda: client.request("POST", "/query",
+                                            json={"name": QUERY_NAME, "payload": {}})):
+            with pytest.raises(ws.SignatureError) as info_:
+                call()                      # Halogen's answers carry no X-Message-* signature
+            assert info_.value.reason == "missing_header" and info_.value.status == 200
