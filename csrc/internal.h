@@ -149,8 +149,8 @@ typedef struct cJSON cJSON;
  * passed wsig__json_parse_exact. Returns false if the member is absent. */
 WSIG_LOCAL bool wsig__json_member_span(const char *json, size_t len, const char *name,
                                        size_t *start, size_t *span_len);
-/* Parse len bytes holding exactly one JSON value (plus whitespace), in which
- * no object names a member twice. NULL when it is anything else. */
+/* Parse len bytes of UTF-8 holding exactly one JSON value (plus whitespace),
+ * in which no object names a member twice. NULL when it is anything else. */
 WSIG_LOCAL cJSON *wsig__json_parse_exact(const char *text, size_t len);
 /* A malloc'd copy of JSON text without whitespace outside strings. */
 WSIG_LOCAL char *wsig__json_compact(const char *json, size_t len);

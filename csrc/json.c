@@ -213,7 +213,9 @@ static bool unique_member_names(const cJSON *node)
 
 cJSON *wsig__json_parse_exact(const char *text, size_t len)
 {
-    if (!plain_text(text, len))
+    /* RFC 8259 §8.1: JSON between systems is UTF-8. cJSON does not check,
+     * and bindings would fail later, each its own way. */
+    if (!wsig__utf8_valid((const unsigned char *)text, len) || !plain_text(text, len))
         return NULL;
     const char *end = NULL;
     cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);

@@ -119,6 +119,8 @@ int wsig_rpc_error(char **out, size_t *out_len, long long code, const char *mess
     wsig__reset(err);
     if (data_json && !valid_json(data_json, strlen(data_json)))
         return wsig__fail(err, WSIG_ERR_ARG, "data is not valid JSON");
+    if (!wsig__utf8_valid((const unsigned char *)message, strlen(message)))
+        return wsig__fail(err, WSIG_ERR_ARG, "message is not UTF-8");
     cJSON *msg = cJSON_CreateString(message);
     char *quoted = msg ? cJSON_PrintUnformatted(msg) : NULL;
     cJSON_Delete(msg);

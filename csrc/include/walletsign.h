@@ -496,7 +496,8 @@ WSIG_API WSIG_WARN_UNUSED int wsig_rpc_result(char **out, size_t *out_len, const
                                               size_t result_len, wsig_error *err)
     WSIG_NONNULL(1, 2, 3);
 
-/** Build {"error":{"code":C,"message":M[,"data":D]}}; data_json may be NULL. */
+/** Build {"error":{"code":C,"message":M[,"data":D]}}; data_json may be NULL.
+ *  Returns WSIG_ERR_ARG when data_json is not UTF-8 JSON or message is not UTF-8. */
 WSIG_API WSIG_WARN_UNUSED int wsig_rpc_error(char **out, size_t *out_len, long long code,
                                              const char *message, const char *data_json,
                                              wsig_error *err) WSIG_NONNULL(1, 2, 4);

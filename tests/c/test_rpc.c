@@ -108,6 +108,8 @@ void test_rpc(void)
     /* Success. */
     parse_ok("{\"result\":{\"a\":1}}", "{\"a\":1}");
     parse_ok("{\"error\":null,\"result\":{\"a\":1}}", "{\"a\":1}");
+    parse_ok("{\"result\":\"\xf0\x9f\x94\x91 \xe2\x98\x83 \xc3\xa9 \xef\xbf\xbf\"}",
+             "\"\xf0\x9f\x94\x91 \xe2\x98\x83 \xc3\xa9 \xef\xbf\xbf\"");
     /* The same name in different objects is no duplicate. */
     parse_ok("{\"result\":{\"a\":{\"a\":1},\"b\":[{\"a\":1},{\"a\":2}]}}",
              "{\"a\":{\"a\":1},\"b\":[{\"a\":1},{\"a\":2}]}");
@@ -179,6 +181,14 @@ void test_rpc(void)
         "{\"result\":1,\"error\":null,\"error\":{\"code\":1,\"message\":\"m\"}}",
         "{\"error\":{\"code\":1,\"code\":2,\"message\":\"m\"}}",
         "{\"result\":1,\"\\u0072esult\":2}",
+        /* Not UTF-8 (RFC 8259 8.1): a stray byte, overlong, surrogate, above
+         * U+10FFFF, truncated. */
+        "{\"result\":\"\xff\"}",
+        "{\"result\":\"\xc0\xaf\"}",
+        "{\"result\":\"\xed\xa0\x80\"}",
+        "{\"result\":\"\xf4\x90\x80\x80\"}",
+        "{\"result\":\"\xe2\x98\"}",
+        "{\"r\xe9sult\":1,\"result\":1}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         parse_protocol_error(bad[i], strlen(bad[i]));
@@ -227,6 +237,14 @@ void test_rpc(void)
               wsig_status_name(rc));
         if (rc == WSIG_OK)
             wsig_free(out);
+        wsig_error_clear(&err);
+    }
+    {
+        wsig_error err = WSIG_ERROR_INIT;
+        char *out = NULL;
+        size_t len = 0;
+        int rc = wsig_rpc_error(&out, &len, 1, "caf\xe9", NULL, &err);
+        CHECK(rc == WSIG_ERR_ARG && out == NULL, "error message not UTF-8: %s", wsig_status_name(rc));
         wsig_error_clear(&err);
     }
     /* The result length counts, not the NUL. */
