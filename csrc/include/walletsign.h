@@ -265,7 +265,9 @@ typedef struct wsig_hmac_options {
     const char *timestamp_header; /* NULL = "x-timestamp" */
 } wsig_hmac_options;
 
-/** HMAC-SHA256 auth. secret/secret_len are copied (wiped on free). */
+/** HMAC-SHA256 auth. secret/secret_len are copied (wiped on free).
+ *  Returns WSIG_ERR_ARG for an empty secret (secret_len 0): an empty HMAC key
+ *  lets anyone sign. */
 WSIG_API WSIG_WARN_UNUSED int wsig_auth_hmac_new(wsig_auth **out, const char *api_key,
                                                  const char *secret, size_t secret_len,
                                                  const wsig_hmac_options *opt, wsig_error *err)
@@ -376,7 +378,9 @@ WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verifier_new(wsig_hmac_verifier **out, i
     WSIG_NONNULL(1);
 
 /** Register (or replace) an API key's secret. Not thread-safe against
- *  concurrent verify: add every secret before sharing the verifier. */
+ *  concurrent verify: add every secret before sharing the verifier.
+ *  Returns WSIG_ERR_ARG for an empty secret (secret_len 0), which would let
+ *  anyone forge requests for api_key; the verifier is then unchanged. */
 WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verifier_add(wsig_hmac_verifier *v, const char *api_key,
                                                      const char *secret, size_t secret_len,
                                                      wsig_error *err) WSIG_NONNULL(1, 2, 3);

@@ -39,6 +39,22 @@ describe("hmac vectors", function()
       end)
    end
 
+   for _, c in ipairs(v.refused_secrets) do
+      it("refuses the secret " .. c.name, function()
+         assert.equals("argument", c.expect_error)
+         local auth, err = ws.hmac_auth{api_key = c.api_key, secret = H.unhex(c.secret_hex)}
+         assert.is_nil(auth)
+         assert.equals("argument_error", err.kind)
+         assert.matches("secret", err.message)
+         local verifier
+         verifier, err = ws.hmac_verifier{secrets = {["good-key"] = "good-secret",
+                                                     [c.api_key] = H.unhex(c.secret_hex)}}
+         assert.is_nil(verifier)
+         assert.equals("argument_error", err.kind)
+         assert.matches("secret", err.message)
+      end)
+   end
+
    for _, c in ipairs(v.verify_negative) do
       it("verifies " .. c.name, function()
          local verifier = assert(ws.hmac_verifier{secrets = {[c.api_key] = c.secret},

@@ -342,7 +342,7 @@ def gen_hmac() -> dict:
                               "/v1/wallet/transfer?a=1", ts(), BODIES[b], enc, sep))
 
     for sname, sec in [("non_ascii_secret", "sécret-ключ-🔑"), ("cjk_secret", "日本語の秘密鍵"),
-                       ("empty_secret", ""), ("secret_64_bytes", "k" * 64),
+                       ("secret_1_byte", "k"), ("secret_64_bytes", "k" * 64),
                        ("secret_65_bytes", "k" * 65), ("secret_200_bytes", "long-" * 40)]:
         for enc in ["base64", "hex"]:
             add(hmac_case(f"{sname}_{enc}", sec, key(), "POST", "/v1/wallet/deposit",
@@ -421,7 +421,14 @@ def gen_hmac() -> dict:
     nc("tampered_method", base=base, expect="bad_signature", method="PUT")
     nc("tampered_timestamp", base=base, expect="bad_signature", timestamp_ms=t0 + 1)
     nc("wrong_separator", base=base, expect="bad_signature", separator=":")
-    return {"format_version": 1, "cases": cases, "verify_negative": neg}
+
+    # ---- refused_secrets: signer and verifier must refuse these at set-up ----
+    # An empty HMAC key is valid to RFC 2104 and to Python's hmac, and known
+    # to everyone: whoever knows the api key could sign.
+    refused = [{"name": "empty_secret", "secret": "", "secret_hex": "",
+                "api_key": "ak_empty_secret", "expect_error": "argument"}]
+    return {"format_version": 1, "cases": cases, "verify_negative": neg,
+            "refused_secrets": refused}
 
 
 # ---------------------------------------------------------------------------
