@@ -135,9 +135,13 @@ enum wsig_key_kind {
 
 /** Load a key from PEM: SEC1 "EC PRIVATE KEY" (P-256 or secp256k1), PKCS#1
  *  "RSA PRIVATE KEY", PKCS#8 "PRIVATE KEY", "ENCRYPTED PRIVATE KEY" (needs
- *  password), or a "PUBLIC KEY" (for verification only).
+ *  password), or a "PUBLIC KEY" (for verification only). The PEM holds one
+ *  key block; parameter blocks ("EC PARAMETERS", as `openssl ecparam -genkey`
+ *  writes before the key) are skipped.
  *  Returns: WSIG_OK; WSIG_ERR_KEY (malformed, unsupported type or curve, RSA
- *           below 2048 bits); WSIG_ERR_PASSWORD; WSIG_ERR_NOMEM.
+ *           below 2048 bits; no key block, e.g. a CSR or parameters alone;
+ *           two keys or a key beside a certificate; an indented PEM; the
+ *           message names the blocks found); WSIG_ERR_PASSWORD; WSIG_ERR_NOMEM.
  *  Out:     *out, a new key owned by the caller (wsig_key_free).
  *  In:      pem/pem_len, password (NUL-terminated or NULL; not retained). */
 WSIG_API WSIG_WARN_UNUSED int wsig_key_load_pem(wsig_key **out, const char *pem, size_t pem_len,

@@ -199,6 +199,9 @@ describe("key files", function()
          if not loads then
             assert.is_nil(key, k.file)
             assert.equals("key_error", err.kind, tostring(err))
+            -- a CSR, EC parameters alone, an indented PEM: the error says which
+            local hint = H.value(k.error_hint)
+            if hint then assert.is_truthy(err.message:find(hint, 1, true), err.message) end
             return
          end
          assert(key, tostring(err))
