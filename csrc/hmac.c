@@ -99,6 +99,10 @@ int wsig__hmac_auth_init(struct wsig_hmac_auth *a, const char *api_key, const ch
         return rc;
     if (api_key && (!*api_key || strlen(api_key) >= WSIG_HEADER_VALUE_MAX || !header_safe(api_key)))
         return wsig__fail(err, WSIG_ERR_ARG, "api_key must be a non-empty single-line header value");
+    /* An empty key is a valid HMAC key that everyone knows: refuse it here,
+     * so signer and verifier alike (docs/security.md). */
+    if (secret_len == 0)
+        return wsig__fail(err, WSIG_ERR_ARG, "the HMAC secret is empty: anyone could sign with it");
     a->api_key = api_key ? strdup(api_key) : NULL;
     a->api_key_len = api_key ? strlen(api_key) : 0;
     a->keyed = key_states((const unsigned char *)secret, secret_len);

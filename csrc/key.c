@@ -20,6 +20,8 @@
 
 #define MIN_RSA_BITS 2048
 #define MAX_KEY_FILE (1 << 20)
+#define MAX_PEM_BLOCKS 8
+#define MAX_PEM_LABEL 48
 
 static wsig_key *key_alloc(void)
 {
@@ -167,7 +169,14 @@ static int key_from_pkey(wsig_key **out, EVP_PKEY *pkey, wsig_error *err)
     }
     BIGNUM *priv = NULL;
     int has_priv = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &priv) == 1;
+    size_t pub_len = 0;
+    int has_pub = EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, NULL, 0,
+                                                  &pub_len) == 1 && pub_len > 0;
     ERR_clear_error();
+    if (!has_priv && !has_pub) { /* never hand out a half key */
+        rc = wsig__fail(err, WSIG_ERR_KEY, "EC parameters only: no private or public key");
+        goto fail;
+    }
     if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0) {
         BN_clear_free(priv);
         if (!(k = key_alloc()))
@@ -196,7 +205,6 @@ static int key_from_pkey(wsig_key **out, EVP_PKEY *pkey, wsig_error *err)
         return rc;
     }
     unsigned char pub[65];
-    size_t pub_len = 0;
     if (!EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof pub, &pub_len)) {
         rc = wsig__fail_ossl(err, WSIG_ERR_KEY, "secp256k1 public key unreadable");
         goto fail;
@@ -300,6 +308,136 @@ static EVP_PKEY *decode_pem_hinted(const unsigned char *data, size_t len, const 
     return pkey;
 }
 
+/* --- PEM files: one key block, parameter blocks skipped --- */
+
+/* A "-----BEGIN label-----" ... "-----END label-----" block of a PEM file. */
+struct pem_block {
+    char label[MAX_PEM_LABEL];
+    const unsigned char *text; /* from its BEGIN line to the end of its END line */
+    size_t len;
+};
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static bool pem_is_key(const char *label)
+{
+    return has_suffix(label, "PRIVATE KEY") || has_suffix(label, "PUBLIC KEY");
+}
+
+/* Copy the label of a BEGIN line (printable ASCII up to "-----"). */
+static bool pem_label(char out[MAX_PEM_LABEL], const unsigned char *p, size_t n)
+{
+    const unsigned char *dashes = memmem(p, n, "-----", 5);
+    size_t len = dashes ? (size_t)(dashes - p) : 0;
+    if (len == 0 || len >= MAX_PEM_LABEL)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (p[i] < 0x20 || p[i] > 0x7e)
+            return false;
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return true;
+}
+
+/* The end of the block that begins at data[start]: after its END line, or
+ * the end of the data when that line is missing (a truncated file). */
+static size_t pem_block_end(const unsigned char *data, size_t len, size_t start, const char *label)
+{
+    char end_line[MAX_PEM_LABEL + 16];
+    int el = snprintf(end_line, sizeof end_line, "-----END %s-----", label);
+    const unsigned char *end = memmem(data + start, len - start, end_line, (size_t)el);
+    if (!end)
+        return len;
+    size_t stop = (size_t)(end - data) + (size_t)el;
+    const unsigned char *nl = memchr(data + stop, '\n', len - stop);
+    return nl ? (size_t)(nl - data) + 1 : len;
+}
+
+/* What a PEM file holds: its blocks whose BEGIN line starts a line. */
+struct pem_scan {
+    struct pem_block block[MAX_PEM_BLOCKS];
+    size_t n;
+    bool indented; /* a BEGIN line after blanks, which OpenSSL's PEM reader skips */
+    bool too_many; /* more than MAX_PEM_BLOCKS blocks */
+};
+
+static void pem_scan(struct pem_scan *scan, const unsigned char *data, size_t len)
+{
+    static const char begin[] = "-----BEGIN ";
+    const size_t bl = sizeof begin - 1;
+    size_t pos = 0;
+    memset(scan, 0, sizeof *scan);
+    while (pos < len && !scan->too_many) {
+        const unsigned char *line = data + pos, *nl = memchr(line, '\n', len - pos);
+        size_t line_len = nl ? (size_t)(nl - line) : len - pos, blanks = 0;
+        size_t next = pos + line_len + (nl ? 1 : 0);
+        while (blanks < line_len && (line[blanks] == ' ' || line[blanks] == '\t'))
+            blanks++;
+        bool is_begin = line_len - blanks > bl && memcmp(line + blanks, begin, bl) == 0;
+        struct pem_block *b = &scan->block[scan->n < MAX_PEM_BLOCKS ? scan->n : 0];
+        if (is_begin && blanks) {
+            scan->indented = true;
+        } else if (is_begin && scan->n == MAX_PEM_BLOCKS) {
+            scan->too_many = true;
+        } else if (is_begin && pem_label(b->label, line + bl, line_len - bl)) {
+            next = pem_block_end(data, len, next, b->label);
+            b->text = line;
+            b->len = next - pos;
+            scan->n++;
+        }
+        pos = next;
+    }
+}
+
+/* "A, B, C": the labels of the blocks, for an error message. */
+static void pem_labels(char *out, size_t cap, const struct pem_scan *scan)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < scan->n && used < cap; i++) {
+        int w = snprintf(out + used, cap - used, "%s%s", i ? ", " : "", scan->block[i].label);
+        used += w > 0 ? (size_t)w : 0;
+    }
+}
+
+/* Choose the key block of a PEM file: exactly one block labelled ... KEY,
+ * besides any parameter blocks (`openssl ecparam -genkey` writes EC
+ * PARAMETERS before the EC PRIVATE KEY). A CSR, a certificate, parameters
+ * alone or two keys are refused by name rather than half-read. *key is NULL
+ * when no block was found at all: the decoder then judges the whole data. */
+static int pem_key_block(const struct pem_block **key, const struct pem_scan *scan,
+                         wsig_error *err)
+{
+    size_t keys = 0, others = 0;
+    *key = NULL;
+    for (size_t i = 0; i < scan->n; i++) {
+        if (pem_is_key(scan->block[i].label))
+            keys++, *key = &scan->block[i];
+        else if (!has_suffix(scan->block[i].label, " PARAMETERS"))
+            others++;
+    }
+    if (scan->too_many)
+        return wsig__fail(err, WSIG_ERR_KEY, "more than %d PEM blocks: give a file with one key",
+                          MAX_PEM_BLOCKS);
+    if ((scan->n == 0 && !scan->indented) || (keys == 1 && others == 0))
+        return WSIG_OK;
+    *key = NULL;
+    if (keys == 0 && scan->indented)
+        return wsig__fail(err, WSIG_ERR_KEY, "the PEM is indented: its -----BEGIN and -----END "
+                          "lines must start at the beginning of a line");
+    char found[MAX_PEM_BLOCKS * (MAX_PEM_LABEL + 2)];
+    pem_labels(found, sizeof found, scan);
+    if (keys == 0)
+        return wsig__fail(err, WSIG_ERR_KEY, "no private or public key in this PEM, only %s%s",
+                          found, strstr(found, "CERTIFICATE") ? " (a certificate or certificate "
+                                                                "request is not a key)" : "");
+    return wsig__fail(err, WSIG_ERR_KEY, "this PEM holds %s: give a file with one key only", found);
+}
+
 static int decode_key(wsig_key **out, const unsigned char *data, size_t len, const char *type,
                       const char *password, wsig_error *err)
 {
@@ -307,6 +445,18 @@ static int decode_key(wsig_key **out, const unsigned char *data, size_t len, con
     if (len == 0)
         return wsig__fail(err, WSIG_ERR_KEY, "empty key data");
     bool pem = strcmp(type, "PEM") == 0;
+    if (pem) {
+        struct pem_scan scan;
+        const struct pem_block *key;
+        pem_scan(&scan, data, len);
+        int rc = pem_key_block(&key, &scan, err);
+        if (rc != WSIG_OK)
+            return rc;
+        if (key) { /* the decoders below read the key's block only */
+            data = key->text;
+            len = key->len;
+        }
+    }
     EVP_PKEY *pkey = pem ? decode_pem_hinted(data, len, password)
                          : run_decoder(data, len, "DER", NULL, oid_keytype(data, len), password);
     if (!pkey) /* the slow path: every decoder OpenSSL has */

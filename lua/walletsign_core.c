@@ -80,12 +80,16 @@ static const char *const RESPONSE_MT = "walletsign.Response";
 /* ------------------------------------------------------------------ */
 /* Integers: exact on 5.4; decimal strings above 2^53 on LuaJIT        */
 
+/* Every 64-bit integer the module returns goes through here. The range is
+ * checked on the integer: (double)v would round 2^53 + 1 down to 2^53 and
+ * let it through as a wrong number. */
 static void push_i64(lua_State *L, long long v)
 {
 #if LUA_VERSION_NUM >= 503
     lua_pushinteger(L, (lua_Integer)v);
 #else
-    if ((double)v <= MAX_SAFE_INTEGER && (double)v >= -MAX_SAFE_INTEGER) {
+    const long long max_exact = 1LL << 53;
+    if (v >= -max_exact && v <= max_exact) {
         lua_pushnumber(L, (lua_Number)v);
     } else {
         char buf[24];

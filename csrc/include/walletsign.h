@@ -139,9 +139,13 @@ enum wsig_key_kind {
 
 /** Load a key from PEM: SEC1 "EC PRIVATE KEY" (P-256 or secp256k1), PKCS#1
  *  "RSA PRIVATE KEY", PKCS#8 "PRIVATE KEY", "ENCRYPTED PRIVATE KEY" (needs
- *  password), or a "PUBLIC KEY" (for verification only).
+ *  password), or a "PUBLIC KEY" (for verification only). The PEM holds one
+ *  key block; parameter blocks ("EC PARAMETERS", as `openssl ecparam -genkey`
+ *  writes before the key) are skipped.
  *  Returns: WSIG_OK; WSIG_ERR_KEY (malformed, unsupported type or curve, RSA
- *           below 2048 bits); WSIG_ERR_PASSWORD; WSIG_ERR_NOMEM.
+ *           below 2048 bits; no key block, e.g. a CSR or parameters alone;
+ *           two keys or a key beside a certificate; an indented PEM; the
+ *           message names the blocks found); WSIG_ERR_PASSWORD; WSIG_ERR_NOMEM.
  *  Out:     *out, a new key owned by the caller (wsig_key_free).
  *  In:      pem/pem_len, password (NUL-terminated or NULL; not retained). */
 WSIG_API WSIG_WARN_UNUSED int wsig_key_load_pem(wsig_key **out, const char *pem, size_t pem_len,
@@ -269,7 +273,9 @@ typedef struct wsig_hmac_options {
     const char *timestamp_header; /* NULL = "x-timestamp" */
 } wsig_hmac_options;
 
-/** HMAC-SHA256 auth. secret/secret_len are copied (wiped on free). */
+/** HMAC-SHA256 auth. secret/secret_len are copied (wiped on free).
+ *  Returns WSIG_ERR_ARG for an empty secret (secret_len 0): an empty HMAC key
+ *  lets anyone sign. */
 WSIG_API WSIG_WARN_UNUSED int wsig_auth_hmac_new(wsig_auth **out, const char *api_key,
                                                  const char *secret, size_t secret_len,
                                                  const wsig_hmac_options *opt, wsig_error *err)
@@ -400,7 +406,9 @@ WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verifier_new(wsig_hmac_verifier **out, i
     WSIG_NONNULL(1);
 
 /** Register (or replace) an API key's secret. Not thread-safe against
- *  concurrent verify: add every secret before sharing the verifier. */
+ *  concurrent verify: add every secret before sharing the verifier.
+ *  Returns WSIG_ERR_ARG for an empty secret (secret_len 0), which would let
+ *  anyone forge requests for api_key; the verifier is then unchanged. */
 WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verifier_add(wsig_hmac_verifier *v, const char *api_key,
                                                      const char *secret, size_t secret_len,
                                                      wsig_error *err) WSIG_NONNULL(1, 2, 3);

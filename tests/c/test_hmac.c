@@ -279,6 +279,50 @@ static void negative_case(const cJSON *c)
 }
 
 /* Headers missing or malformed, and option checks. */
+/* A refused secret (refused_secrets[] of hmac.json) fails at set-up with
+ * WSIG_ERR_ARG on both sides, and leaves a verifier's other keys working. */
+static void refused_secret_case(const cJSON *c)
+{
+    const char *name = t_str(c, "name"), *api_key = t_str(c, "api_key");
+    size_t secret_len = 0;
+    unsigned char *secret = secret_of(c, &secret_len);
+    CHECK(name && api_key && secret && t_streq(t_str(c, "expect_error"), "argument"),
+          "refused secret %s lacks a field", name ? name : "?");
+    if (!name || !api_key || !secret) {
+        free(secret);
+        return;
+    }
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_auth *auth = NULL;
+    int rc = wsig_auth_hmac_new(&auth, api_key, (const char *)secret, secret_len, NULL, &err);
+    CHECK(rc == WSIG_ERR_ARG && !auth && err.status == WSIG_ERR_ARG && err.message[0],
+          "%s: hmac_new gave %s (%s)", name, wsig_status_name(rc), err.message);
+    wsig_auth_free(auth);
+    wsig_hmac_verifier *v = NULL;
+    rc = wsig_hmac_verifier_new(&v, 0, NULL, &err);
+    CHECK(rc == WSIG_OK, "%s: verifier_new: %s", name, err.message);
+    if (rc == WSIG_OK) {
+        rc = wsig_hmac_verifier_add(v, "your-api-key", "your-secret-key", 15, &err);
+        CHECK(rc == WSIG_OK, "%s: add: %s", name, err.message);
+        rc = wsig_hmac_verifier_add(v, api_key, (const char *)secret, secret_len, &err);
+        CHECK(rc == WSIG_ERR_ARG && err.status == WSIG_ERR_ARG && err.message[0],
+              "%s: verifier_add gave %s (%s)", name, wsig_status_name(rc), err.message);
+        /* Replacing a good secret with a refused one keeps the good one. */
+        rc = wsig_hmac_verifier_add(v, "your-api-key", (const char *)secret, secret_len, &err);
+        CHECK(rc == WSIG_ERR_ARG, "%s: replacing a secret gave %s", name, wsig_status_name(rc));
+        wsig_header_ref h[] = {{"x-api-key", "your-api-key"},
+                               {"x-timestamp", "1730998051892"},
+                               {"x-signature", "PPBSJ4HyLVAjVwMXCKkFrYQ9RN7DfB8mBBNzbZkhIvs="}};
+        rc = wsig_hmac_verify(v, NULL, "GET", "/v1/wallet/list?skip=0&take=25&orderBy=desc", h,
+                              3, NULL, 0, 1730998051892LL, &err);
+        CHECK(rc == WSIG_OK, "%s: the other key after a refusal: %s", name,
+              wsig_status_name(rc));
+        wsig_hmac_verifier_free(v);
+    }
+    free(secret);
+    wsig_error_clear(&err);
+}
+
 static void edge_cases(void)
 {
     wsig_error err = WSIG_ERROR_INIT;
@@ -569,6 +613,13 @@ void test_hmac(void)
         neg++;
     }
     CHECK(n >= 74 && neg >= 24, "hmac.json: %d cases, %d negative", n, neg);
+    int refused = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(v, "refused_secrets"))
+    {
+        refused_secret_case(c);
+        refused++;
+    }
+    CHECK(refused >= 1, "hmac.json: no refused_secrets");
     cJSON_Delete(v);
     edge_cases();
     timestamp_digits();

@@ -282,6 +282,11 @@ static void check_key_entry(const cJSON *e)
         /* weak, wrong_curve (P-384), unsupported, malformed */
         CHECK(rc == WSIG_ERR_KEY && key == NULL && err.status == WSIG_ERR_KEY && err.message[0],
               "%s (%s): load gave %s (%s)", file, expect, wsig_status_name(rc), err.message);
+        /* Files that are not keys (a CSR, parameters alone, an indented PEM)
+         * get an error that says what they are. */
+        const char *hint = t_str(e, "error_hint");
+        CHECK(!hint || strstr(err.message, hint), "%s: error \"%s\" does not say \"%s\"", file,
+              err.message, hint);
         wsig_key_free(key);
         wsig_error_clear(&err);
         return;
@@ -544,6 +549,115 @@ static void test_der_and_garbage(void)
     wsig_error_clear(&err);
 }
 
+/* Load text made of fixture files (all written by openssl): want_ok, the
+ * private key whose public PEM is `pub`; else a key error naming `hint`. */
+static void pem_case(const char *what, const char *text, const char *pub, int want_ok,
+                     const char *hint)
+{
+    if (!text) {
+        CHECK(0, "%s: out of memory", what);
+        return;
+    }
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_key *k = NULL;
+    int rc = wsig_key_load_pem(&k, text, strlen(text), NULL, &err);
+    if (want_ok) {
+        CHECK(rc == WSIG_OK && k && wsig_key_is_private(k), "%s: %s (%s)", what,
+              wsig_status_name(rc), err.message);
+        char *got = k ? public_pem_of(k) : NULL;
+        CHECK(t_streq(got, pub), "%s: not the p256 key", what);
+        wsig_free(got);
+    } else {
+        CHECK(rc == WSIG_ERR_KEY && !k && strstr(err.message, hint), "%s: %s (%s)", what,
+              wsig_status_name(rc), err.message);
+    }
+    wsig_key_free(k);
+    wsig_error_clear(&err);
+}
+
+static char *concat3(const char *a, const char *b, const char *c)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    char *s = malloc(la + lb + lc + 1);
+    if (s) {
+        memcpy(s, a, la);
+        memcpy(s + la, b, lb);
+        memcpy(s + la + lb, c, lc + 1);
+    }
+    return s;
+}
+
+/* Multi-block PEM: parameter blocks are skipped; a second key, a CSR next
+ * to the key, are refused by name; CRLF and text around blocks are fine. */
+static void test_pem_blocks(void)
+{
+    char *key = t_read(t_key_path("p256_sec1.pem"), NULL);
+    char *pub = t_read(t_key_path("p256_public.pem"), NULL);
+    char *csr = t_read(t_key_path("p256_csr.pem"), NULL);
+    char *params = t_read(t_key_path("p256_params_only.pem"), NULL);
+    CHECK(key && pub && csr && params, "cannot read the PEM fixtures");
+    if (key && pub && csr && params) {
+        char *t = concat3(params, key, "");
+        pem_case("EC PARAMETERS + EC PRIVATE KEY", t, pub, 1, NULL);
+        free(t);
+        t = concat3(params, params, key);
+        pem_case("two parameter blocks + key", t, pub, 1, NULL);
+        free(t);
+        t = concat3("Bag Attributes\n    localKeyID: 01 02\n", key, "trailing words\n");
+        pem_case("text around the block", t, pub, 1, NULL);
+        free(t);
+        t = concat3(key, pub, "");
+        pem_case("private + public key", t, pub, 0, "EC PRIVATE KEY, PUBLIC KEY");
+        free(t);
+        t = concat3(key, csr, "");
+        pem_case("key + CSR", t, pub, 0, "EC PRIVATE KEY, CERTIFICATE REQUEST");
+        free(t);
+        t = concat3(params, csr, "");
+        pem_case("parameters + CSR", t, pub, 0, "only EC PARAMETERS, CERTIFICATE REQUEST");
+        free(t);
+        char *two = concat3(params, params, "");
+        char *four = two ? concat3(two, two, "") : NULL;
+        t = four ? concat3(four, four, key) : NULL; /* 8 parameter blocks, then the key */
+        CHECK(t != NULL, "out of memory");
+        if (t)
+            pem_case("nine blocks", t, pub, 0, "more than 8 PEM blocks");
+        free(t);
+        free(four);
+        free(two);
+    }
+    /* openssl ecparam -genkey output with CRLF line ends. */
+    char *gen = t_read(t_key_path("p256_ecparam.pem"), NULL);
+    CHECK(gen != NULL, "cannot read p256_ecparam.pem");
+    if (gen) {
+        size_t n = strlen(gen), o = 0;
+        char *crlf = malloc(2 * n + 1);
+        for (size_t i = 0; crlf && i < n; i++) {
+            if (gen[i] == '\n')
+                crlf[o++] = '\r';
+            crlf[o++] = gen[i];
+        }
+        wsig_error err = WSIG_ERROR_INIT;
+        wsig_key *a = NULL, *b = NULL;
+        int ra = wsig_key_load_pem(&a, gen, n, NULL, &err);
+        int rb = crlf ? wsig_key_load_pem(&b, crlf, o, NULL, &err) : WSIG_ERR_NOMEM;
+        char *pa = ra == WSIG_OK ? public_pem_of(a) : NULL;
+        char *pb = rb == WSIG_OK ? public_pem_of(b) : NULL;
+        CHECK(ra == WSIG_OK && rb == WSIG_OK && t_streq(pa, pb),
+              "ecparam -genkey with CRLF: %s %s", wsig_status_name(ra), wsig_status_name(rb));
+        wsig_free(pa);
+        wsig_free(pb);
+        wsig_key_free(a);
+        wsig_key_free(b);
+        free(crlf);
+        wsig_error_clear(&err);
+    }
+    free(gen);
+    free(key);
+    free(pub);
+    free(csr);
+    free(params);
+}
+
 static void test_from_hex(void)
 {
     wsig_error err = WSIG_ERROR_INIT;
@@ -688,6 +802,7 @@ void test_keys(void)
     CHECK(n >= 16, "only %d key entries", n);
     cJSON_Delete(v);
     test_der_and_garbage();
+    test_pem_blocks();
     test_from_hex();
     test_save();
     test_csr();

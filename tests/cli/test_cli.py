@@ -923,6 +923,24 @@ for _c in vectors("hmac.json")["verify_negative"]:
     case("hmac verify vector %s" % _c["name"], hmac_negative, _c)
 
 
+def hmac_refused_secret(c):
+    """An empty --secret-file (no line, or an empty first line) is refused by
+    sign and verify alike, as a bad argument (exit 2), never used as a key."""
+    headers = write("refused-headers", "x-api-key: %s\nx-timestamp: 1\nx-signature: AAAA\n"
+                    % c["api_key"])
+    for content in (bytes.fromhex(c["secret_hex"]), bytes.fromhex(c["secret_hex"]) + b"\n"):
+        secret = write("refused-secret", content)
+        for args in (["sign", "hmac", "GET", "/", "--timestamp", "1"],
+                     ["verify", "hmac", "--method", "GET", "--path", "/", "--headers", headers,
+                      "--now", "1"]):
+            r = ws(*args, "--api-key", c["api_key"], "--secret-file", secret).ok(2)
+            expect("secret is empty" in r.err and r.out == "", r)
+
+
+for _c in vectors("hmac.json")["refused_secrets"]:
+    case("hmac refused secret %s" % _c["name"], hmac_refused_secret, _c)
+
+
 # ================================================================ HTTP: Halogen
 
 @test

@@ -437,3 +437,57 @@ describe("JSON-RPC envelope", function()
       assert.equals("protocol_error", perr.kind)
    end)
 end)
+
+describe("64-bit integers", function()
+   -- Exact on both interpreters: an integer on Lua 5.4; on LuaJIT a number
+   -- up to 2^53 and a decimal string beyond (doubles round there).
+   local function beyond_2_53(text) -- compares decimal digits, never doubles
+      local digits = text:gsub("^%-", "")
+      return #digits > 16 or (#digits == 16 and digits > "9007199254740992")
+   end
+
+   local function assert_exact(text, v, what)
+      if LUA54 then
+         assert.equals("integer", math.type(v), what)
+         assert.equals(text, tostring(v), what)
+      elseif beyond_2_53(text) then
+         assert.equals("string", type(v), what)
+         assert.equals(text, v, what)
+      else
+         assert.equals("number", type(v), what)
+         assert.equals(text, string.format("%.0f", v), what)
+      end
+   end
+
+   it("returns message timestamps beyond 2^53 exactly", function()
+      local auth = assert(ws.message_auth{key = assert(ws.key.from_hex(KNOWN_HEX))})
+      local v = assert(ws.message_verifier{trusted = {KNOWN_ADDRESS}, replay_cache = false})
+      for _, ts in ipairs{"9007199254740991", "9007199254740992", "9007199254740993",
+                          "9007199254740995", "18014398509481985", "9223372036854775807"} do
+         local h = assert(auth:_sign_fixed("7", "1", "body", ts))
+         assert.equals(ts, h["X-Message-Timestamp"])
+         local m = assert(v:verify(h, "body", {now = ts}))
+         assert_exact(ts, m.timestamp, "timestamp " .. ts)
+      end
+   end)
+
+   it("returns JSON-RPC error codes beyond 2^53 exactly", function()
+      for _, code in ipairs{"9007199254740992", "9007199254740993", "-9007199254740993",
+                            "9223372036854775807", "-9223372036854775808", "-32600"} do
+         local r, err = ws.rpc_parse('{"error":{"code":' .. code .. ',"message":"m"}}')
+         assert.is_nil(r)
+         assert.equals("rpc_error", err.kind)
+         assert_exact(code, err.code, "code " .. code)
+      end
+   end)
+
+   it("returns JWT times exactly up to the 2^53 s the core accepts", function()
+      local key = assert(ws.key.generate("P-256"))
+      local auth = assert(ws.jwt_auth{key = key, key_id = "kid", signature_format = "raw"})
+      local iat = "9007199254740982" -- exp = iat + 10 = 2^53
+      local token = assert(auth:_token_fixed("/query", "{}", iat, string.rep("ab", 20)))
+      local claims = assert(ws.verify_jwt(token, key, {now = iat, uri = "/query", body = "{}"}))
+      assert_exact(iat, claims.iat, "iat")
+      assert_exact("9007199254740992", claims.exp, "exp")
+   end)
+end)

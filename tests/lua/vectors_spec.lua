@@ -39,6 +39,22 @@ describe("hmac vectors", function()
       end)
    end
 
+   for _, c in ipairs(v.refused_secrets) do
+      it("refuses the secret " .. c.name, function()
+         assert.equals("argument", c.expect_error)
+         local auth, err = ws.hmac_auth{api_key = c.api_key, secret = H.unhex(c.secret_hex)}
+         assert.is_nil(auth)
+         assert.equals("argument_error", err.kind)
+         assert.matches("secret", err.message)
+         local verifier
+         verifier, err = ws.hmac_verifier{secrets = {["good-key"] = "good-secret",
+                                                     [c.api_key] = H.unhex(c.secret_hex)}}
+         assert.is_nil(verifier)
+         assert.equals("argument_error", err.kind)
+         assert.matches("secret", err.message)
+      end)
+   end
+
    for _, c in ipairs(v.verify_negative) do
       it("verifies " .. c.name, function()
          local verifier = assert(ws.hmac_verifier{secrets = {[c.api_key] = c.secret},
@@ -200,6 +216,9 @@ describe("key files", function()
          if not loads then
             assert.is_nil(key, k.file)
             assert.equals("key_error", err.kind, tostring(err))
+            -- a CSR, EC parameters alone, an indented PEM: the error says which
+            local hint = H.value(k.error_hint)
+            if hint then assert.is_truthy(err.message:find(hint, 1, true), err.message) end
             return
          end
          assert(key, tostring(err))

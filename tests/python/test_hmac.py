@@ -10,6 +10,7 @@ from tests.reference import walletref
 V = load_vectors("hmac")
 CASES = V["cases"]
 NEGATIVE = V["verify_negative"]
+REFUSED = V["refused_secrets"]
 
 
 def auth_for(case, secret=None):
@@ -62,6 +63,18 @@ def test_verify_negative(case):
         verifier.verify(*args, now=case["now_ms"])
     assert info.value.reason == case["expect_reason"]
     assert case["secret"] not in str(info.value)
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=ids(REFUSED))
+def test_refused_secret(case):
+    """An empty secret would let anyone sign: refused as str and as bytes."""
+    assert case["expect_error"] == "argument"
+    for secret in (case["secret"], bytes.fromhex(case["secret_hex"])):
+        with pytest.raises(ValueError, match="secret") as info:
+            ws.HmacAuth(case["api_key"], secret)
+        assert not isinstance(info.value, ws.Error)  # an argument error, not a key error
+        with pytest.raises(ValueError, match="secret"):
+            ws.HmacVerifier({"good-key": "good-secret", case["api_key"]: secret})
 
 
 def test_reference_verifies_fresh_signatures():

@@ -6,6 +6,7 @@ import os
 import stat
 import warnings
 
+import jwt as pyjwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -57,8 +58,25 @@ def test_unusable_key_files_are_refused(entry):
         ws.Key.load(KEYS / entry["file"], password=entry["password"])
     assert not isinstance(info.value, ws.PasswordError)
     assert isinstance(info.value, ValueError)
-    with pytest.raises(ws.KeyFormatError):
+    # A CSR, EC parameters alone, an indented PEM: the error says which.
+    assert (entry["error_hint"] or "") in str(info.value)
+    with pytest.raises(ws.KeyFormatError) as info:
         ws.Key.load((KEYS / entry["file"]).read_bytes())
+    assert (entry["error_hint"] or "") in str(info.value)
+
+
+def test_openssl_ecparam_genkey_output_is_a_private_key():
+    """`openssl ecparam -genkey` writes EC PARAMETERS before the key: the
+    parameters are skipped, never loaded as a (half) public key."""
+    path = KEYS / "p256_ecparam.pem"
+    assert path.read_bytes().startswith(b"-----BEGIN EC PARAMETERS-----")
+    entry = next(e for e in ENTRIES if e["file"] == path.name)
+    key = ws.Key.load(path)
+    assert key.is_private and key.kind == "P-256"
+    assert key.public_pem() == entry["public_pem"]   # as cryptography reads the key block
+    token = ws.JwtAuth(key, "kid", signature_format="raw").token("/query", b"{}")
+    claims = pyjwt.decode(token, entry["public_pem"], algorithms=["ES256"])
+    assert claims["kid"] == "kid" and claims["uri"] == "/query"
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["file"])

@@ -17,7 +17,9 @@ import hashlib
 import hmac
 import json
 import random
+import re
 import string
+import subprocess
 import sys
 from pathlib import Path
 
@@ -128,6 +130,20 @@ def _pem_pub(key) -> bytes:
                                          serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+def _openssl(*args: str, stdin: bytes | None = None) -> bytes:
+    """The openssl command's own output: files as users make them."""
+    return subprocess.run(["openssl", *args], input=stdin, capture_output=True,
+                          check=True).stdout
+
+
+def _pem_block(pem: bytes, label: str) -> bytes:
+    """The one block of a multi-block PEM file that has this label."""
+    found = re.findall(rb"-----BEGIN %s-----\r?\n.*?-----END %s-----\r?\n"
+                       % (label.encode(), label.encode()), pem, re.S)
+    assert len(found) == 1, (label, pem)
+    return found[0]
+
+
 def ensure_keys() -> dict:
     """Create missing key files (never overwrite); return loaded private keys."""
     KEYS.mkdir(parents=True, exist_ok=True)
@@ -177,6 +193,20 @@ def ensure_keys() -> dict:
 
     once("truncated.pem", truncated)
     once("garbage.pem", garbage)
+
+    # What `openssl ecparam -genkey` writes without -noout: an EC PARAMETERS
+    # block before the EC PRIVATE KEY. The key itself is read from its block.
+    p256_ecparam = load(_pem_block(once("p256_ecparam.pem", lambda: _openssl(
+        "ecparam", "-name", "prime256v1", "-genkey")), "EC PRIVATE KEY"), None)
+    k1_ecparam = load(_pem_block(once("secp256k1_ecparam.pem", lambda: _openssl(
+        "ecparam", "-name", "secp256k1", "-genkey")), "EC PRIVATE KEY"), None)
+    # Files that are not keys: parameters alone, a CSR, an indented PEM.
+    once("p256_params_only.pem", lambda: _openssl("ecparam", "-name", "prime256v1"))
+    once("p256_params.der", lambda: _openssl("ecparam", "-name", "prime256v1", "-outform", "DER"))
+    once("p256_csr.pem", lambda: _openssl("req", "-new", "-key", str(KEYS / "p256_sec1.pem"),
+                                          "-subj", "/CN=walletsign test"))
+    once("p256_indented.pem", lambda: b"".join(b"    " + line
+                                               for line in p256_pem.splitlines(True)))
     ed = load(once("ed25519_pkcs8.pem", lambda: _pem_priv(
         ed25519.Ed25519PrivateKey.from_private_bytes(
             hashlib.sha256(b"walletsign vectors ed25519").digest()), PKCS8)), None)
@@ -187,7 +217,8 @@ def ensure_keys() -> dict:
     der = serialization.load_der_private_key((KEYS / "p256.der").read_bytes(), None)
     assert der.private_numbers() == p256.private_numbers()
     return {"p256": p256, "rsa2048": rsa2048, "rsa4096": rsa4096, "rsa1024": rsa1024,
-            "secp256k1": k1, "p384": p384, "ed25519": ed}
+            "secp256k1": k1, "p384": p384, "ed25519": ed,
+            "p256_ecparam": p256_ecparam, "secp256k1_ecparam": k1_ecparam}
 
 
 def _ec_pub_hex(key) -> str:
@@ -197,12 +228,12 @@ def _ec_pub_hex(key) -> str:
 
 def keys_json(keys: dict) -> dict:
     def entry(file, kind, key, private, fmt, expect, public_file=None, password=None,
-              warn=False, message_ok=False):
+              warn=False, message_ok=False, error_hint=None):
         k = keys.get(key) if key else None
         e = {"file": file, "kind": kind, "key": key, "private": private,
              "format": fmt, "encoding": "der" if file.endswith(".der") else "pem",
              "bits": None, "password": password, "expect": expect,
-             "warn": warn, "message_ok": message_ok,
+             "warn": warn, "message_ok": message_ok, "error_hint": error_hint,
              "public_key_file": public_file, "public_pem": None,
              "public_key_hex": None, "rsa_modulus_hex": None, "rsa_public_exponent": None}
         if k is not None:
@@ -241,16 +272,27 @@ def keys_json(keys: dict) -> dict:
         entry("truncated.pem", "invalid", None, True, "sec1", "malformed"),
         entry("garbage.pem", "invalid", None, True, "sec1", "malformed"),
         entry("ed25519_pkcs8.pem", "ed25519", "ed25519", True, "pkcs8", "unsupported"),
+        entry("p256_ecparam.pem", "p256", "p256_ecparam", True, "sec1_with_params", "ok"),
+        entry("secp256k1_ecparam.pem", "secp256k1", "secp256k1_ecparam", True,
+              "sec1_with_params", "wrong_curve", message_ok=True),
+        entry("p256_params_only.pem", "invalid", None, False, "ec_parameters", "malformed",
+              error_hint="EC PARAMETERS"),
+        entry("p256_params.der", "invalid", None, False, "ec_parameters", "malformed",
+              error_hint="EC parameters only"),
+        entry("p256_csr.pem", "invalid", None, False, "csr", "malformed",
+              error_hint="CERTIFICATE REQUEST"),
+        entry("p256_indented.pem", "invalid", None, True, "sec1", "malformed",
+              error_hint="indented"),
     ]
-    k1 = keys["secp256k1"]
-    k1_hex = format(k1.private_numbers().private_value, "064x")
-    pub64 = bytes.fromhex(_ec_pub_hex(k1))[1:]
     for e in files:
         if e["kind"] == "secp256k1":
+            k1 = keys[e["key"]]
+            k1_hex = format(k1.private_numbers().private_value, "064x")
+            pub64 = bytes.fromhex(_ec_pub_hex(k1))[1:]
+            assert W.eth_address_from_private(k1_hex) == W.eth_address_from_public(pub64)
             if e["private"]:
                 e["private_key_hex"] = k1_hex
             e["address"] = W.eth_address_from_public(pub64)
-    assert W.eth_address_from_private(k1_hex) == W.eth_address_from_public(pub64)
     for e in files:  # every file listed exists, nothing unlisted
         assert (KEYS / e["file"]).exists(), e["file"]
     on_disk = {p.name for p in KEYS.iterdir() if p.suffix in (".pem", ".der")}
@@ -342,7 +384,7 @@ def gen_hmac() -> dict:
                               "/v1/wallet/transfer?a=1", ts(), BODIES[b], enc, sep))
 
     for sname, sec in [("non_ascii_secret", "sécret-ключ-🔑"), ("cjk_secret", "日本語の秘密鍵"),
-                       ("empty_secret", ""), ("secret_64_bytes", "k" * 64),
+                       ("secret_1_byte", "k"), ("secret_64_bytes", "k" * 64),
                        ("secret_65_bytes", "k" * 65), ("secret_200_bytes", "long-" * 40)]:
         for enc in ["base64", "hex"]:
             add(hmac_case(f"{sname}_{enc}", sec, key(), "POST", "/v1/wallet/deposit",
@@ -421,7 +463,14 @@ def gen_hmac() -> dict:
     nc("tampered_method", base=base, expect="bad_signature", method="PUT")
     nc("tampered_timestamp", base=base, expect="bad_signature", timestamp_ms=t0 + 1)
     nc("wrong_separator", base=base, expect="bad_signature", separator=":")
-    return {"format_version": 1, "cases": cases, "verify_negative": neg}
+
+    # ---- refused_secrets: signer and verifier must refuse these at set-up ----
+    # An empty HMAC key is valid to RFC 2104 and to Python's hmac, and known
+    # to everyone: whoever knows the api key could sign.
+    refused = [{"name": "empty_secret", "secret": "", "secret_hex": "",
+                "api_key": "ak_empty_secret", "expect_error": "argument"}]
+    return {"format_version": 1, "cases": cases, "verify_negative": neg,
+            "refused_secrets": refused}
 
 
 # ---------------------------------------------------------------------------
