@@ -52,6 +52,7 @@ build = {
             "csrc/keccak.c",
             "csrc/key.c",
             "csrc/message.c",
+            "csrc/options.c",
             "csrc/replay.c",
             "csrc/rpc.c",
             "csrc/secp.c",

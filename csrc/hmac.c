@@ -284,10 +284,12 @@ int wsig_hmac_verifier_add(wsig_hmac_verifier *v, const char *api_key, const cha
 int wsig_hmac_verifier_replay_cache(wsig_hmac_verifier *v, size_t capacity, wsig_error *err)
 {
     wsig__reset(err);
+    if (capacity > WSIG_MAX_CACHE_SIZE)
+        return wsig__fail(err, WSIG_ERR_ARG, "cache_size must be 1..%zu (0 = 100000)",
+                          (size_t)WSIG_MAX_CACHE_SIZE);
     wsig_replay *r = wsig__replay_new(capacity ? capacity : 100000, v->window_ms);
     if (!r)
-        return capacity > (1u << 30) ? wsig__fail(err, WSIG_ERR_ARG, "cache_size too large")
-                                     : wsig__fail(err, WSIG_ERR_NOMEM, "cannot allocate the replay cache");
+        return wsig__fail(err, WSIG_ERR_NOMEM, "cannot allocate the replay cache");
     wsig__replay_free(v->replay);
     v->replay = r;
     return WSIG_OK;

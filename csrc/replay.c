@@ -23,7 +23,7 @@ struct wsig_replay {
 
 wsig_replay *wsig__replay_new(size_t capacity, int64_t window_ms)
 {
-    if (capacity == 0 || capacity > (1u << 30))
+    if (capacity == 0 || capacity > WSIG_MAX_CACHE_SIZE)
         return NULL;
     wsig_replay *r = calloc(1, sizeof *r);
     size_t nslots = 1;

@@ -42,8 +42,14 @@ int wsig_msg_verifier_new(wsig_msg_verifier **out, const char *const *trusted, s
     wsig_msg_verifier_options defaults = {0};
     if (!opt)
         opt = &defaults;
-    if (opt->window_ms < 0 || opt->window_ms > WSIG_MAX_WINDOW_MS || opt->digest < WSIG_DIGEST_SHA256 || opt->digest > WSIG_DIGEST_EIP191)
-        return wsig__fail(err, WSIG_ERR_ARG, "bad verifier option (window_ms, digest)");
+    if (opt->window_ms < 0 || opt->window_ms > WSIG_MAX_WINDOW_MS)
+        return wsig__fail(err, WSIG_ERR_ARG, "window_ms must be 1..%lld (0 = 60000)",
+                          (long long)WSIG_MAX_WINDOW_MS);
+    if (opt->cache_size > WSIG_MAX_CACHE_SIZE)
+        return wsig__fail(err, WSIG_ERR_ARG, "cache_size must be 1..%zu (0 = 100000)",
+                          (size_t)WSIG_MAX_CACHE_SIZE);
+    if (!wsig_option_name(WSIG_OPTION_DIGEST, opt->digest))
+        return wsig__fail(err, WSIG_ERR_ARG, "digest must be sha256, keccak256 or eip191");
     if (n_trusted && !trusted)
         return wsig__fail(err, WSIG_ERR_ARG, "trusted is NULL");
     wsig_msg_verifier *v = calloc(1, sizeof *v);

@@ -127,6 +127,33 @@ WSIG_API void wsig_free_secret(void *p, size_t len);
 WSIG_API const char *wsig_version(void);
 
 /* ------------------------------------------------------------------ */
+/* Option names: one table for every binding and the CLI              */
+
+enum wsig_option {
+    WSIG_OPTION_JWT_FORMAT = 1,   /* "der", "raw"                    -> enum wsig_jwt_format */
+    WSIG_OPTION_HMAC_ENCODING,    /* "base64", "hex"                 -> enum wsig_hmac_encoding */
+    WSIG_OPTION_DIGEST,           /* "sha256", "keccak256", "eip191" -> enum wsig_digest */
+    WSIG_OPTION_MESSAGE_ENCODING, /* "rsv", "der_hex", "der_base64"  -> enum wsig_msg_encoding */
+    WSIG_OPTION_EMPTY_BODY,       /* "omit", "separator"             -> enum wsig_empty_body */
+    WSIG_OPTION_KEY_KIND          /* "P-256" (also "P256"), "RSA", "secp256k1" -> enum wsig_key_kind */
+};
+
+/** The value an option's name stands for. Names match ASCII
+ *  case-insensitively ("HEX" is hex); the key kind P-256 may also be spelt
+ *  "P256". tests/vectors/options.json lists every name and value.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (an unknown option, or a name it does not
+ *           have: err->message lists the names it has).
+ *  Out:     *value (untouched on error).
+ *  In:      option (enum wsig_option), name (NUL-terminated).
+ *  Thread safety: none needed (constant tables). */
+WSIG_API WSIG_WARN_UNUSED int wsig_option_value(int option, const char *name, int *value,
+                                                wsig_error *err) WSIG_NONNULL(2, 3);
+
+/** The canonical name of an option's value ("P-256", "hex", ...), or NULL
+ *  for an unknown option or value. The string is static. */
+WSIG_API const char *wsig_option_name(int option, int value);
+
+/* ------------------------------------------------------------------ */
 /* Keys                                                               */
 
 typedef struct wsig_key wsig_key;
@@ -399,6 +426,9 @@ typedef struct wsig_hmac_verifier wsig_hmac_verifier;
  * can never overflow. */
 #define WSIG_MAX_WINDOW_MS 86400000LL
 
+/* Replay caches hold at most 2^30 entries. */
+#define WSIG_MAX_CACHE_SIZE (1u << 30)
+
 /** Server-side HMAC verifier. window_ms: 0 = 30000, at most WSIG_MAX_WINDOW_MS. opt as for signing
  *  (encoding, separator, header names); NULL for the defaults. */
 WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verifier_new(wsig_hmac_verifier **out, int64_t window_ms,
@@ -421,7 +451,8 @@ WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verifier_add(wsig_hmac_verifier *v, cons
  *  capacity entries (0 = 100000) and, when full of live ones, refuses as
  *  stale_timestamp anything not newer than the entry it evicts. Calling it
  *  again starts an empty cache.
- *  Returns: WSIG_OK; WSIG_ERR_ARG (capacity above 2^30); WSIG_ERR_NOMEM.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (capacity above WSIG_MAX_CACHE_SIZE);
+ *           WSIG_ERR_NOMEM.
  *  Thread safety: call before sharing the verifier (as wsig_hmac_verifier_add);
  *  the cache has its own lock for verification. */
 WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verifier_replay_cache(wsig_hmac_verifier *v,
@@ -446,7 +477,7 @@ typedef struct wsig_msg_verifier wsig_msg_verifier;
 
 typedef struct wsig_msg_verifier_options {
     int64_t window_ms;        /* 0 = 60000; at most WSIG_MAX_WINDOW_MS */
-    size_t cache_size;        /* replay cache entries; 0 = 100000 */
+    size_t cache_size;        /* replay cache entries; 0 = 100000, at most WSIG_MAX_CACHE_SIZE */
     int no_replay_cache;      /* 1: skip the replay check (nginx keeps its own) */
     int digest;               /* enum wsig_digest */
 } wsig_msg_verifier_options;

@@ -1,0 +1,150 @@
+/* tests/vectors/options.json, the contract every surface shares: each
+ * option name maps to its value through wsig_option_value (and back through
+ * wsig_option_name), and each numeric setting takes exactly its range. */
+#include "testlib.h"
+#include "walletsign.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void option_names(const cJSON *o)
+{
+    const char *what = t_str(o, "option");
+    int id = (int)t_num(o, "id");
+    wsig_error err = WSIG_ERROR_INIT;
+    const cJSON *n;
+    cJSON_ArrayForEach(n, cJSON_GetObjectItem(o, "names"))
+    {
+        int value = -1;
+        int rc = wsig_option_value(id, n->string, &value, &err);
+        CHECK(rc == WSIG_OK && value == (int)n->valuedouble, "%s: '%s' -> %s %d", what, n->string,
+              wsig_status_name(rc), value);
+        CHECK(t_streq(wsig_option_name(id, (int)n->valuedouble), n->string),
+              "%s: name of %d is %s", what, (int)n->valuedouble,
+              wsig_option_name(id, (int)n->valuedouble));
+    }
+    cJSON_ArrayForEach(n, cJSON_GetObjectItem(o, "also_accepted"))
+    {
+        int value = -1;
+        int rc = wsig_option_value(id, n->string, &value, &err);
+        CHECK(rc == WSIG_OK && value == (int)n->valuedouble, "%s: also '%s' -> %s %d", what,
+              n->string, wsig_status_name(rc), value);
+    }
+    cJSON_ArrayForEach(n, cJSON_GetObjectItem(o, "refused"))
+    {
+        int value = -7;
+        int rc = wsig_option_value(id, n->valuestring, &value, &err);
+        /* The message lists what would have been accepted. */
+        const cJSON *first = cJSON_GetObjectItem(o, "names")->child;
+        CHECK(rc == WSIG_ERR_ARG && value == -7 && strstr(err.message, first->string),
+              "%s: '%s' -> %s (%s)", what, n->valuestring, wsig_status_name(rc), err.message);
+    }
+    CHECK(wsig_option_name(id, 99) == NULL, "%s: a name for 99", what);
+    wsig_error_clear(&err);
+}
+
+/* Make the object a setting belongs to with the value; WSIG_OK or a status. */
+static int try_setting(const char *setting, long long value, wsig_key *p256, wsig_error *err)
+{
+    int rc = WSIG_ERR_ARG;
+    if (strcmp(setting, "jwt.ttl") == 0) {
+        wsig_auth *a = NULL;
+        wsig_jwt_options o = {(int)value, WSIG_JWT_DER};
+        rc = wsig_auth_jwt_new(&a, p256, "kid", &o, err);
+        wsig_auth_free(a);
+    } else if (strcmp(setting, "jwt.leeway") == 0 || strcmp(setting, "jwt.max_ttl") == 0) {
+        wsig_jwt_verify_options o = {0, 0};
+        *(strcmp(setting, "jwt.leeway") == 0 ? &o.leeway_s : &o.max_ttl_s) = (int)value;
+        wsig_jwt_claims c;
+        /* Options are checked before the token: a malformed one tells them valid. */
+        rc = wsig_jwt_verify(p256, &c, "x", 1, 0, &o, NULL, NULL, 0, err);
+        if (rc == WSIG_INVALID)
+            rc = WSIG_OK;
+    } else if (strcmp(setting, "hmac.window_ms") == 0) {
+        wsig_hmac_verifier *v = NULL;
+        rc = wsig_hmac_verifier_new(&v, value, NULL, err);
+        wsig_hmac_verifier_free(v);
+    } else if (strcmp(setting, "hmac.cache_size") == 0) {
+        wsig_hmac_verifier *v = NULL;
+        rc = wsig_hmac_verifier_new(&v, 0, NULL, err);
+        if (rc == WSIG_OK)
+            rc = wsig_hmac_verifier_replay_cache(v, (size_t)value, err);
+        wsig_hmac_verifier_free(v);
+    } else if (strcmp(setting, "message.window_ms") == 0 ||
+               strcmp(setting, "message.cache_size") == 0) {
+        wsig_msg_verifier *v = NULL;
+        wsig_msg_verifier_options o = {0};
+        if (strcmp(setting, "message.window_ms") == 0)
+            o.window_ms = value;
+        else
+            o.cache_size = (size_t)value;
+        rc = wsig_msg_verifier_new(&v, NULL, 0, &o, err);
+        wsig_msg_verifier_free(v);
+    } else if (strcmp(setting, "key.rsa_bits") == 0) {
+        wsig_key *k = NULL;
+        rc = wsig_key_generate(&k, WSIG_KEY_RSA, (int)value, err);
+        wsig_key_free(k);
+    } else {
+        CHECK(0, "options.json names a setting this test does not know: %s", setting);
+    }
+    return rc;
+}
+
+static void setting_range(const cJSON *r, wsig_key *p256)
+{
+    const char *setting = t_str(r, "setting");
+    long long min = (long long)t_num(r, "min"), max = (long long)t_num(r, "max");
+    bool slow = cJSON_IsTrue(cJSON_GetObjectItem(r, "slow"));
+    bool zero_default = cJSON_IsTrue(cJSON_GetObjectItem(r, "zero_is_default"));
+    wsig_error err = WSIG_ERROR_INIT;
+    int rc;
+    /* Slow settings: the largest value would take seconds or gigabytes. */
+    if (!(slow && strcmp(setting, "key.rsa_bits") == 0)) {
+        rc = try_setting(setting, min, p256, &err);
+        CHECK(rc == WSIG_OK, "%s = min %lld: %s (%s)", setting, min, wsig_status_name(rc), err.message);
+    }
+    if (!slow) {
+        rc = try_setting(setting, max, p256, &err);
+        CHECK(rc == WSIG_OK, "%s = max %lld: %s (%s)", setting, max, wsig_status_name(rc), err.message);
+    }
+    if (min - 1 != 0 || !zero_default) {
+        rc = try_setting(setting, min - 1, p256, &err);
+        CHECK(rc == WSIG_ERR_ARG, "%s = min - 1: %s", setting, wsig_status_name(rc));
+    }
+    rc = try_setting(setting, max + 1, p256, &err);
+    CHECK(rc == WSIG_ERR_ARG, "%s = max + 1: %s", setting, wsig_status_name(rc));
+    if (zero_default && !(slow && strcmp(setting, "key.rsa_bits") == 0)) {
+        rc = try_setting(setting, 0, p256, &err);
+        CHECK(rc == WSIG_OK, "%s = 0 (the default): %s (%s)", setting, wsig_status_name(rc),
+              err.message);
+    }
+    wsig_error_clear(&err);
+}
+
+void test_options(void)
+{
+    cJSON *v = t_vectors("options.json");
+    if (!v)
+        return;
+    int n_opt = 0, n_range = 0;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, cJSON_GetObjectItem(v, "options"))
+    {
+        option_names(o);
+        n_opt++;
+    }
+    wsig_key *p256 = NULL;
+    wsig_error err = WSIG_ERROR_INIT;
+    int rc = wsig_key_generate(&p256, WSIG_KEY_P256, 0, &err);
+    CHECK(rc == WSIG_OK, "P-256 key: %s", err.message);
+    cJSON_ArrayForEach(o, cJSON_GetObjectItem(v, "ranges"))
+    {
+        if (p256)
+            setting_range(o, p256);
+        n_range++;
+    }
+    CHECK(n_opt == 6 && n_range >= 8, "options.json: %d options, %d ranges", n_opt, n_range);
+    wsig_key_free(p256);
+    cJSON_Delete(v);
+    wsig_error_clear(&err);
+}
