@@ -13,7 +13,11 @@ CORE_SRC := $(wildcard csrc/*.c)
 CORE_OBJ := $(CORE_SRC:csrc/%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/c/*.c)
 
-.PHONY: all deps lib test test-c test-python test-lua check bench demo clean
+# The suites run by scripts/test-NAME.sh, in the order `make test` runs them
+# (after the C suite, the README examples and the mock server's own tests).
+SCRIPT_SUITES := cli demo docs fuzz install lua python
+
+.PHONY: all deps lib test test-c $(SCRIPT_SUITES:%=test-%) check bench demo clean
 
 all: lib
 
@@ -38,10 +42,14 @@ $(BUILD)/test_c: $(TEST_SRC) $(BUILD)/libwalletsign.a $(wildcard tests/c/*.h)
 
 test: deps
 	@$(MAKE) --no-print-directory lib
-	@scripts/run-tests.sh
+	@scripts/run-tests.sh $(SCRIPT_SUITES)
 
 test-c: $(BUILD)/test_c
 	$(BUILD)/test_c
+
+# One suite alone: make test-python, make test-lua, ...
+$(SCRIPT_SUITES:%=test-%): lib
+	@scripts/$@.sh
 
 # Sanitizer and valgrind runs of the suites (see scripts/check.sh).
 check: deps

@@ -1,5 +1,5 @@
 /* The HTTP client: one libcurl easy handle per client, reused for keep-alive.
- * Every attempt is signed afresh; retries are bounded (PROTOCOLS.md §1). */
+ * Every attempt is signed afresh; retries are bounded (docs/protocols.md, jwt). */
 #include "internal.h"
 
 #include <cjson/cJSON.h>
@@ -610,7 +610,7 @@ static int send_request(wsig_client *c, wsig_response *res, const request_spec *
     return rc;
 }
 
-/* The attempts of one request: retries and rate limits (PROTOCOLS.md §1). */
+/* The attempts of one request: retries and rate limits (docs/protocols.md, jwt). */
 static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, const char *url,
                     bool idempotent, wsig_error *err)
 {

@@ -7,6 +7,4 @@ lib: $(BUILD)/walletsign
 $(BUILD)/walletsign: $(CLI_SRC) $(wildcard csrc/cli/*.h) csrc/include/walletsign.h $(BUILD)/libwalletsign.a
 	$(CC) $(CFLAGS_ALL) -o $@ $(CLI_SRC) $(BUILD)/libwalletsign.a $(LIBS) $(EXTRA_LDFLAGS)
 
-.PHONY: test-cli
-test-cli: $(BUILD)/walletsign
-	@scripts/test-cli.sh
+# make test-cli: the Makefile's test-SUITE rule (scripts/test-cli.sh builds the tool).

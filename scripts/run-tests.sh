@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Run every test suite that exists; print one closing line "all: N passed, M failed".
-# Each suite's own summary is printed too; a suite that runs nothing counts as a failure.
+# Run every test suite; print one closing line "all: N passed, M failed".
+# Usage: scripts/run-tests.sh SUITE... (the Makefile's SCRIPT_SUITES: each
+# SUITE is scripts/test-SUITE.sh), after the C suite, the README examples and
+# the mock server's tests. Each suite's own summary is printed too; a suite
+# that runs nothing, or is missing, counts as a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -44,17 +47,10 @@ readme_examples() {
 }
 run readme readme_examples
 
-PY=/usr/bin/python3
-if [ -d tests/mock_server ] && ls tests/mock_server/test_*.py >/dev/null 2>&1; then
-  run mock_server $PY -m pytest -q -p no:cacheprovider tests/mock_server
-fi
-if [ -f tests/vectors/generate.py ] && ls tests/vectors/test_*.py >/dev/null 2>&1; then
-  run vectors $PY -m pytest -q -p no:cacheprovider tests/vectors
-fi
-# Further suites: every scripts/test-NAME.sh (python, lua, cli, ...) ends with its summary line.
-for suite in scripts/test-*.sh; do
-  [ -x "$suite" ] || continue
-  name=${suite#scripts/test-}; run "${name%.sh}" "$suite"
+run mock_server /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/mock_server
+# Each scripts/test-NAME.sh ends with its summary line.
+for name in "$@"; do
+  run "$name" "scripts/test-$name.sh"
 done
 
 # Last: no test secret may appear in anything the suites printed.

@@ -21,7 +21,7 @@ hand-over would cost; hashlib draws the same line).
 Errors are subclasses of :class:`Error`; bad arguments raise TypeError/ValueError.
 :func:`requests_auth` and :func:`httpx_auth` sign requests made with those
 libraries; :func:`to_frame` turns results into a pandas DataFrame. The guide is
-docs/python.md.
+docs/quickstart-python.md.
 """
 
 from ._adapters import httpx_auth, requests_auth, to_frame

@@ -1,6 +1,6 @@
 /* The HTTP client (csrc/client.c) against the independent mock server
  * (tests/mock_server): every call path of the three protocols and every fault
- * of the mock's §4, with the retry rules of PROTOCOLS.md §1.
+ * of the mock's §4, with the retry rules of docs/protocols.md, jwt.
  *
  * test_client      one plain-HTTP mock: Halogen (ES256 DER/raw, RS256), HTTP
  *                  error mapping, 429/Retry-After, 5xx and transport retries,

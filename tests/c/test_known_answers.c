@@ -1,4 +1,4 @@
-/* The known answers printed in PROTOCOLS.md. */
+/* The known answers printed in docs/protocols.md. */
 #include "testlib.h"
 #include "walletsign.h"
 

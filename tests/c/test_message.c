@@ -260,7 +260,7 @@ static void negative_case(const cJSON *c)
 }
 
 /* ------------------------------------------------------------------ */
-/* Tampering, trust and windows on the PROTOCOLS.md case              */
+/* Tampering, trust and windows on the docs/protocols.md case        */
 
 static void tamper_and_windows(const cJSON *c)
 {

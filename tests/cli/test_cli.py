@@ -489,7 +489,7 @@ def address_of(args, expected):
     expect(r.out == expected + "\n", r)
 
 
-case("address: PROTOCOLS.md known key via --hex-file", lambda: address_of(
+case("address: docs/protocols.md known key via --hex-file", lambda: address_of(
     ["--hex-file", known_hex_file()], KNOWN_ADDRESS))
 case("address: known key in a hex file via --key", lambda: address_of(
     ["--key", known_hex_file()], KNOWN_ADDRESS))

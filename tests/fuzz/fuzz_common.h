@@ -201,7 +201,7 @@ static const char FZ_RSA2048_PUBLIC_PEM[] =
     "jwIDAQAB\n"
     "-----END PUBLIC KEY-----\n";
 
-/* The PROTOCOLS.md secp256k1 key (message.json addresses[0]) and its address. */
+/* The docs/protocols.md secp256k1 key (message.json addresses[0]) and its address. */
 static const char FZ_SECP_PRIVATE_HEX[] =
     "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
 static const char FZ_SECP_ADDRESS[] = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23";

@@ -22,7 +22,7 @@
  *
  * Sequence mode (bit 7): after the 14 header bytes come 5-byte records
  * [op, session, sequence, dt (int8, x 250 ms), advance (x 250 ms)]. Each
- * record signs a message with the PROTOCOLS.md key (wsig_message_sign_fixed)
+ * record signs a message with the docs/protocols.md key (wsig_message_sign_fixed)
  * or, when op bit 0 is set, re-sends the last message signed; all go through
  * one verifier with a small replay cache. Model checks: no message (session,
  * sequence, timestamp: the signed content) is ever accepted twice, not even

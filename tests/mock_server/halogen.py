@@ -1,4 +1,4 @@
-"""Halogen Wallet API (PROTOCOLS.md §1): POST /query and POST /command with
+"""Halogen Wallet API (docs/protocols.md, jwt): POST /query and POST /command with
 a per-request JWT bound to the body.
 
 Verification is written here from the contract with `cryptography` alone,

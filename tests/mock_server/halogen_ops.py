@@ -23,7 +23,7 @@ class HalogenError(Exception):
 
 
 # (status, code, message template) from the yaml's components/examples, plus
-# the auth codes PROTOCOLS.md names.
+# the auth codes docs/protocols.md names.
 ERRORS = {
     "ErrMissingParameter": (400, "ErrMissingParameter", "{field} is required."),
     "ErrInvalidParameter": (400, "ErrInvalidParameter", "{field} is invalid."),

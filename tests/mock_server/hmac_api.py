@@ -1,4 +1,4 @@
-"""API key + HMAC-SHA256 API (PROTOCOLS.md §2): GET /v1/wallet/list and
+"""API key + HMAC-SHA256 API (docs/protocols.md, hmac): GET /v1/wallet/list and
 POST /v1/wallet/create. The MAC itself is checked by the reference
 implementation (tests/reference/walletref.py)."""
 

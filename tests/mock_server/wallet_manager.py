@@ -1,4 +1,4 @@
-"""Wallet Manager (PROTOCOLS.md §3): merchant requests signed with X-Message-*
+"""Wallet Manager (docs/protocols.md, message): merchant requests signed with X-Message-*
 headers, JSON-RPC-like answers signed by the Wallet Manager's own key, and
 signed callbacks POSTed to the merchant. Signing and verifying are done by the
 reference implementation (tests/reference/walletref.py).

@@ -3,10 +3,10 @@
 This module is the oracle the test-suites and the mock server trust, so it
 must never share code with walletsign: it is built only from PyJWT,
 cryptography, python-ecdsa, pycryptodome (``Cryptodome``) and the standard
-library.  The contract it implements is /work/shared/PROTOCOLS.md.
+library.  The contract it implements is docs/protocols.md.
 
 Run ``/usr/bin/python3 -m tests.reference.walletref`` from the repository root
-for a self-check against the known answers of PROTOCOLS.md.
+for a self-check against the known answers of docs/protocols.md.
 """
 
 from __future__ import annotations
