@@ -31,6 +31,7 @@ $(BUILD)/obj/%.o: csrc/%.c csrc/include/walletsign.h $(wildcard csrc/*.h)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/libwalletsign.a: $(CORE_OBJ)
+	@rm -f $@ # anew: a renamed source must not leave its old object inside
 	ar rcs $@ $^
 
 $(BUILD)/libwalletsign.so: $(CORE_OBJ)

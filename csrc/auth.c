@@ -6,22 +6,48 @@
 #include <string.h>
 #include <strings.h>
 
+/* A new handle of the kind, one reference (the caller's). */
+static wsig_auth *new_auth(int kind, wsig_error *err)
+{
+    wsig_auth *a = calloc(1, sizeof *a);
+    if (!a) {
+        wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    a->kind = kind;
+    atomic_init(&a->refs, 1);
+    return a;
+}
+
+/* Hand over a filled handle, or free a partly filled one. */
+static int finish(wsig_auth **out, wsig_auth *a, int rc)
+{
+    if (rc != WSIG_OK)
+        wsig_auth_free(a);
+    else
+        *out = a;
+    return rc;
+}
+
+int wsig_auth_jwt_new(wsig_auth **out, const wsig_key *key, const char *key_id,
+                      const wsig_jwt_options *opt, wsig_error *err)
+{
+    *out = NULL;
+    wsig__reset(err);
+    wsig_auth *a = new_auth(WSIG_AUTH_JWT, err);
+    return a ? finish(out, a, wsig__jwt_auth_init(&a->u.jwt, key, key_id, opt, err))
+             : WSIG_ERR_NOMEM;
+}
+
 int wsig_auth_hmac_new(wsig_auth **out, const char *api_key, const char *secret,
                        size_t secret_len, const wsig_hmac_options *opt, wsig_error *err)
 {
     *out = NULL;
     wsig__reset(err);
-    wsig_auth *a = calloc(1, sizeof *a);
-    if (!a)
-        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
-    a->kind = WSIG_AUTH_HMAC;
-    int rc = wsig__hmac_auth_init(&a->u.hmac, api_key, secret, secret_len, opt, err);
-    if (rc != WSIG_OK) {
-        wsig_auth_free(a);
-        return rc;
-    }
-    *out = a;
-    return WSIG_OK;
+    wsig_auth *a = new_auth(WSIG_AUTH_HMAC, err);
+    return a ? finish(out, a,
+                      wsig__hmac_auth_init(&a->u.hmac, api_key, secret, secret_len, opt, err))
+             : WSIG_ERR_NOMEM;
 }
 
 int wsig_auth_message_new(wsig_auth **out, const wsig_key *key, const wsig_message_options *opt,
@@ -29,27 +55,24 @@ int wsig_auth_message_new(wsig_auth **out, const wsig_key *key, const wsig_messa
 {
     *out = NULL;
     wsig__reset(err);
-    wsig_auth *a = calloc(1, sizeof *a);
-    if (!a)
-        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
-    a->kind = WSIG_AUTH_MESSAGE;
-    int rc = wsig__message_auth_init(&a->u.msg, key, opt, err);
-    if (rc != WSIG_OK) {
-        free(a);
-        return rc;
-    }
-    *out = a;
-    return WSIG_OK;
+    wsig_auth *a = new_auth(WSIG_AUTH_MESSAGE, err);
+    return a ? finish(out, a, wsig__message_auth_init(&a->u.msg, key, opt, err))
+             : WSIG_ERR_NOMEM;
+}
+
+wsig_auth *wsig__auth_ref(wsig_auth *auth)
+{
+    atomic_fetch_add(&auth->refs, 1);
+    return auth;
 }
 
 void wsig_auth_free(wsig_auth *auth)
 {
-    if (!auth)
+    if (!auth || atomic_fetch_sub(&auth->refs, 1) != 1)
         return;
     switch (auth->kind) {
     case WSIG_AUTH_JWT:
-        EVP_PKEY_CTX_free(auth->u.jwt.sign_tmpl);
-        wsig_key_free(auth->u.jwt.key);
+        wsig__jwt_auth_clear(&auth->u.jwt);
         break;
     case WSIG_AUTH_HMAC:
         wsig__hmac_auth_clear(&auth->u.hmac);

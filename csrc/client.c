@@ -235,7 +235,10 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
         wsig_client_free(c);
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
     }
-    c->auth = auth;
+    /* Our own references: the caller may free its handles while we live. */
+    c->auth = wsig__auth_ref(auth);
+    if (c->opt.response_verifier)
+        c->opt.response_verifier = wsig__msg_verifier_ref(c->opt.response_verifier);
     c->tokens = c->opt.burst;
     c->pid = (long)getpid();
     set_fixed_options(c);
@@ -254,6 +257,8 @@ void wsig_client_free(wsig_client *c)
     free((char *)c->opt.ca_file);
     free((char *)c->opt.ca_path);
     free(c->base_url);
+    wsig_auth_free(c->auth);
+    wsig_msg_verifier_free(c->opt.response_verifier);
     free(c);
 }
 

@@ -107,6 +107,7 @@ struct wsig_message_auth {
 };
 struct wsig_auth {
     int kind;
+    atomic_int refs;              /* the owner's, plus one per client using it */
     union {
         struct wsig_jwt_auth jwt;
         struct wsig_hmac_auth hmac;
@@ -114,6 +115,10 @@ struct wsig_auth {
     } u;
 };
 
+/* One more reference to an auth or a message verifier (a client's);
+ * wsig_auth_free and wsig_msg_verifier_free drop one. */
+WSIG_LOCAL wsig_auth *wsig__auth_ref(wsig_auth *auth);
+WSIG_LOCAL wsig_msg_verifier *wsig__msg_verifier_ref(wsig_msg_verifier *v);
 /* True if the auth sets a header of this name (case-insensitive): a caller's
  * header of that name would go out beside, or instead of, the signed one. */
 WSIG_LOCAL bool wsig__auth_sets_header(const wsig_auth *auth, const char *name);
@@ -126,6 +131,12 @@ WSIG_LOCAL int wsig__hmac_sign_headers(struct wsig_hmac_auth *a, wsig_headers *o
 WSIG_LOCAL int wsig__message_sign_headers(struct wsig_message_auth *a, wsig_headers *out,
                                           const void *body, size_t body_len, int64_t now_ms,
                                           wsig_error *err);
+/* Per protocol: fill an auth's part (a zeroed struct), or release it
+ * (safe on a partly filled one). The handles are made in auth.c. */
+WSIG_LOCAL int wsig__jwt_auth_init(struct wsig_jwt_auth *a, const wsig_key *key,
+                                   const char *key_id, const wsig_jwt_options *opt,
+                                   wsig_error *err);
+WSIG_LOCAL void wsig__jwt_auth_clear(struct wsig_jwt_auth *a);
 WSIG_LOCAL void wsig__hmac_auth_clear(struct wsig_hmac_auth *a);
 WSIG_LOCAL int wsig__hmac_auth_init(struct wsig_hmac_auth *a, const char *api_key,
                                     const char *secret, size_t secret_len,

@@ -178,11 +178,9 @@ int wsig_jwt_token_fixed(wsig_auth *auth, char **token, const char *uri, const v
     return make_token(a, token, uri, body, body_len, iat, nonce, err);
 }
 
-int wsig_auth_jwt_new(wsig_auth **out, const wsig_key *key, const char *key_id,
-                      const wsig_jwt_options *opt, wsig_error *err)
+int wsig__jwt_auth_init(struct wsig_jwt_auth *a, const wsig_key *key, const char *key_id,
+                        const wsig_jwt_options *opt, wsig_error *err)
 {
-    *out = NULL;
-    wsig__reset(err);
     if (!key->is_private || (key->kind != WSIG_KEY_P256 && key->kind != WSIG_KEY_RSA))
         return wsig__fail(err, WSIG_ERR_KEY, "jwt needs an EC P-256 or RSA private key");
     if (!plain_ascii(key_id, 256))
@@ -194,23 +192,24 @@ int wsig_auth_jwt_new(wsig_auth **out, const wsig_key *key, const char *key_id,
         return wsig__fail(err, WSIG_ERR_ARG, "ttl must be 1..3600 seconds");
     if (format != WSIG_JWT_DER && format != WSIG_JWT_RAW)
         return wsig__fail(err, WSIG_ERR_ARG, "signature_format must be der or raw");
-    wsig_auth *a = calloc(1, sizeof *a);
-    if (!a)
-        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
-    a->kind = WSIG_AUTH_JWT;
-    a->u.jwt.key = wsig__key_ref(key);
-    strcpy(a->u.jwt.key_id, key_id);
-    a->u.jwt.ttl = ttl;
-    a->u.jwt.raw = format == WSIG_JWT_RAW;
-    if (!(a->u.jwt.sign_tmpl = sign_template(key))) {
-        wsig_auth_free(a);
+    a->key = wsig__key_ref(key);
+    strcpy(a->key_id, key_id);
+    a->ttl = ttl;
+    a->raw = format == WSIG_JWT_RAW;
+    if (!(a->sign_tmpl = sign_template(key)))
         return wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "cannot set up signing with the key");
-    }
     if (key->kind == WSIG_KEY_RSA && key->bits < 4096 && err)
         snprintf(err->warning, sizeof err->warning,
                  "RSA-%d key: Halogen accepts RSA-4096 (or EC P-256) keys only", key->bits);
-    *out = a;
     return WSIG_OK;
+}
+
+void wsig__jwt_auth_clear(struct wsig_jwt_auth *a)
+{
+    EVP_PKEY_CTX_free(a->sign_tmpl);
+    wsig_key_free(a->key);
+    a->sign_tmpl = NULL;
+    a->key = NULL;
 }
 
 /* ------------------------------------------------------------------ */

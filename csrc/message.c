@@ -93,11 +93,14 @@ int wsig__message_auth_init(struct wsig_message_auth *a, const wsig_key *key,
         opt = &defaults;
     if (key->kind != WSIG_KEY_SECP256K1 || !key->is_private)
         return wsig__fail(err, WSIG_ERR_KEY, "the message protocol needs a secp256k1 private key");
-    if (opt->digest < WSIG_DIGEST_SHA256 || opt->digest > WSIG_DIGEST_EIP191 ||
-        opt->encoding < WSIG_MSG_RSV || opt->encoding > WSIG_MSG_DER_BASE64 ||
-        (opt->v_offset != 0 && opt->v_offset != 27) ||
-        (opt->empty_body != WSIG_EMPTY_OMIT && opt->empty_body != WSIG_EMPTY_SEPARATOR))
-        return wsig__fail(err, WSIG_ERR_ARG, "bad message option (digest, encoding, v_offset 0/27, empty_body)");
+    if (!wsig_option_name(WSIG_OPTION_DIGEST, opt->digest))
+        return wsig__fail(err, WSIG_ERR_ARG, "digest must be sha256, keccak256 or eip191");
+    if (!wsig_option_name(WSIG_OPTION_MESSAGE_ENCODING, opt->encoding))
+        return wsig__fail(err, WSIG_ERR_ARG, "encoding must be rsv, der_hex or der_base64");
+    if (opt->v_offset != 0 && opt->v_offset != 27)
+        return wsig__fail(err, WSIG_ERR_ARG, "v_offset must be 0 or 27");
+    if (!wsig_option_name(WSIG_OPTION_EMPTY_BODY, opt->empty_body))
+        return wsig__fail(err, WSIG_ERR_ARG, "empty_body must be omit or separator");
     if (!wsig__secp())
         return wsig__fail(err, WSIG_ERR_CRYPTO, "libsecp256k1 context unavailable");
     a->opt = *opt;

@@ -1,5 +1,5 @@
 /* Bounded replay cache of (address, session, sequence) for the message
- * verifier (verify.c); the HMAC verifier's opt-in cache (hmac.c) fills the
+ * verifier (message_verify.c); the HMAC verifier's opt-in cache (hmac.c) fills the
  * same key with a digest of (api key, MAC) and the timestamp. */
 #ifndef WSIG_REPLAY_H
 #define WSIG_REPLAY_H

@@ -564,12 +564,18 @@ typedef struct wsig_client_options {
     wsig_msg_verifier *response_verifier; /* if set, every answer of every call
                                              (request, query, command, call) must
                                              carry a valid message signature
-                                             (borrowed) */
+                                             (the client keeps a reference) */
 } wsig_client_options;
 
-/** A client for one base URL and one auth. auth (and response_verifier) are
- *  borrowed and must outlive the client. Not thread-safe: one thread at a time.
- *  opt may be NULL for the defaults. curl_global_init runs once per process. */
+/** A client for one base URL and one auth.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (base_url not http(s), or with spaces, a
+ *           query or a fragment); WSIG_ERR_NOMEM; WSIG_ERR_TRANSPORT
+ *           (curl_global_init failed; it runs once per process).
+ *  Out:     *out (wsig_client_free).
+ *  In:      base_url; auth and opt->response_verifier: the client takes its
+ *           own reference on each, so the caller may free them at once; opt
+ *           (NULL for the defaults).
+ *  Thread safety: one thread at a time per client. */
 WSIG_API WSIG_WARN_UNUSED int wsig_client_new(wsig_client **out, const char *base_url,
                                               wsig_auth *auth, const wsig_client_options *opt,
                                               wsig_error *err) WSIG_NONNULL(1, 2, 3);

@@ -562,6 +562,42 @@ static void verifier(const creds *k)
     wsig_error_clear(&err);
 }
 
+/* A client keeps its own references: the caller may free the auth and the
+ * response verifier right after wsig_client_new (ASan and valgrind would
+ * report a use after free otherwise). */
+static void owned_references(void)
+{
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_key *sk = NULL;
+    wsig_auth *auth = NULL, *server = NULL;
+    wsig_msg_verifier *v = NULL;
+    char addr[43];
+    int rc = wsig_key_generate(&sk, WSIG_KEY_SECP256K1, 0, &err);
+    rc = rc ? rc : wsig_auth_message_new(&server, sk, NULL, &err);
+    rc = rc ? rc : wsig_key_address(sk, addr, &err);
+    const char *trusted[1] = {addr};
+    rc = rc ? rc : wsig_msg_verifier_new(&v, trusted, 1, NULL, &err);
+    rc = rc ? rc : wsig_auth_hmac_new(&auth, "owned-key", SECRET, strlen(SECRET), NULL, &err);
+    CHECK(rc == WSIG_OK, "owned: set-up: %s", err.message);
+    wsig_client *c = rc == WSIG_OK ? wire_client(auth, v) : NULL;
+    wsig_auth_free(auth);
+    wsig_msg_verifier_free(v);
+    if (c) {
+        wsig_response res;
+        answer_signed(server, "HTTP/1.1 200 OK", "{}");
+        rc = wsig_client_request(c, &res, "GET", "/owned", NULL, 0, NULL, 0, &err);
+        seen s = wire_seen();
+        CHECK(rc == WSIG_OK && res.status == 200 && strstr(s.head, "x-api-key: owned-key"),
+              "owned: request after the caller freed auth and verifier: %s (%s)",
+              wsig_status_name(rc), err.message);
+        wsig_response_clear(&res);
+    }
+    wsig_client_free(c);
+    wsig_auth_free(server);
+    wsig_key_free(sk);
+    wsig_error_clear(&err);
+}
+
 /* ------------------------------------------------------------------ */
 
 void test_client_wire(void)
@@ -577,6 +613,7 @@ void test_client_wire(void)
         headers(&k);
         redirects(&k);
         verifier(&k);
+        owned_references();
     }
     creds_free(&k);
     wire_stop(&W);

@@ -16,6 +16,7 @@ struct wsig_msg_verifier {
     int64_t window_ms;
     int digest;
     wsig_replay *replay;          /* NULL when the caller keeps its own */
+    atomic_int refs;              /* the owner's, plus one per client using it */
 };
 
 static int cmp20(const void *a, const void *b)
@@ -57,6 +58,7 @@ int wsig_msg_verifier_new(wsig_msg_verifier **out, const char *const *trusted, s
         free(v);
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
     }
+    atomic_init(&v->refs, 1);
     for (size_t i = 0; i < n_trusted; i++)
         if (!trusted[i] || !parse_address(v->trusted[i], trusted[i], false)) {
             wsig_msg_verifier_free(v);
@@ -86,9 +88,15 @@ int64_t wsig_msg_verifier_window_ms(const wsig_msg_verifier *v)
     return v->window_ms;
 }
 
+wsig_msg_verifier *wsig__msg_verifier_ref(wsig_msg_verifier *v)
+{
+    atomic_fetch_add(&v->refs, 1);
+    return v;
+}
+
 void wsig_msg_verifier_free(wsig_msg_verifier *v)
 {
-    if (!v)
+    if (!v || atomic_fetch_sub(&v->refs, 1) != 1)
         return;
     wsig__replay_free(v->replay);
     free(v->trusted);
