@@ -163,12 +163,18 @@ void cli_json_string(FILE *f, const char *s, size_t len);
 /* Write s single-quoted for a POSIX shell. */
 void cli_shell_quote(FILE *f, const char *s);
 
-/* ---- commands ---- */
+/* ---- keys.c: keygen, csr, address ---- */
 int cmd_keygen(int argc, char **argv);
 int cmd_csr(int argc, char **argv);
 int cmd_address(int argc, char **argv);
+
+/* ---- sign.c: sign {jwt|hmac|message}, offline ---- */
 int cmd_sign(int argc, char **argv);
+
+/* ---- verify.c: verify {message|jwt|hmac}, offline ---- */
 int cmd_verify(int argc, char **argv);
+
+/* ---- http.c: query, command, request, call (signed requests over HTTP(S)) ---- */
 int cmd_query(int argc, char **argv);
 int cmd_command(int argc, char **argv);
 int cmd_request(int argc, char **argv);
