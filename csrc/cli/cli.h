@@ -116,6 +116,12 @@ void cli_wipe(void *p, size_t n);
 /* Wipe then free (len bytes plus the terminating NUL). */
 void cli_free_secret(char *p, size_t len);
 
+/* Write a public file (CSR, public key): not secret, so 0644. Refuses to
+ * replace an existing file unless force. */
+int cli_write_public(const cli_args *a, const char *path, const char *data, size_t len, int force);
+/* mkdir -p with mode 0700 for the parts it creates: the directory holds keys. */
+int cli_make_dir(const cli_args *a, const char *dir);
+
 /* ---- creds.c: keys, secrets and auth handles from flags and the environment ---- */
 
 /* Load a key file, with --password-file's first line as its password.

@@ -120,3 +120,49 @@ int cli_read_body(const cli_args *a, const char *spec, char **out, size_t *len)
     memcpy(*out, spec, *len + 1);
     return CLI_OK;
 }
+
+int cli_write_public(const cli_args *a, const char *path, const char *data, size_t len, int force)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL), 0644);
+    if (fd < 0)
+        return cli_error(a, CLI_IO, NULL, "cannot create %s: %s%s", path, strerror(errno),
+                         errno == EEXIST ? " (use --force to replace it)" : "");
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            return cli_error(a, CLI_IO, NULL, "cannot write %s: %s", path, strerror(e));
+        }
+        off += (size_t)w;
+    }
+    if (close(fd) != 0)
+        return cli_error(a, CLI_IO, NULL, "cannot write %s: %s", path, strerror(errno));
+    return CLI_OK;
+}
+
+int cli_make_dir(const cli_args *a, const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return cli_error(a, CLI_IO, NULL, "directory name too long");
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return cli_error(a, CLI_IO, NULL, "cannot create directory %s: %s", path,
+                             strerror(errno));
+        *p = c;
+        if (!c)
+            break;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_error(a, CLI_IO, NULL, "%s is not a directory", path);
+    return CLI_OK;
+}
