@@ -8,22 +8,7 @@
 #include <stdio.h>
 #include <walletsign.h>
 
-/* Exit codes: one per kind of failure, so scripts can branch on them
- * (documented in docs/cli.md and `walletsign --help`). */
-enum cli_exit {
-    CLI_OK = 0,
-    CLI_INVALID = 1,   /* a signature or token was checked and rejected */
-    CLI_USAGE = 2,     /* bad command line (or an argument the library refused) */
-    CLI_KEY = 3,       /* unreadable, wrong or unsupported key; wrong or missing password */
-    CLI_TRANSPORT = 4, /* connection failure or timeout */
-    CLI_HTTP = 5,      /* the server answered HTTP >= 400 */
-    CLI_RPC = 6,       /* a Wallet Manager JSON-RPC error object */
-    CLI_PROTOCOL = 7,  /* an answer that is not what the protocol promises */
-    CLI_IO = 8,        /* a file could not be read or written */
-    CLI_INTERNAL = 9   /* crypto library failure, out of memory */
-};
-
-/* ---- command-line options (args.c) ---- */
+/* ---- args.c: command-line options, parsed into a cli_args ---- */
 
 enum cli_opt_kind { CLI_FLAG, CLI_VALUE };
 
@@ -64,8 +49,6 @@ int cli_flag(const cli_args *a, const char *name);
 /* The i-th value of a repeatable option, or NULL past the end. */
 const char *cli_get_nth(const cli_args *a, const char *name, size_t i);
 
-/* Print "walletsign CMD: MESSAGE" and a hint to stderr; return CLI_USAGE. */
-int cli_usage_error(const cli_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Check the number of positional arguments. */
 int cli_positionals(const cli_args *a, size_t min, size_t max);
 
@@ -77,7 +60,25 @@ int cli_opt_double(const cli_args *a, const char *name, double min, double max, 
 /* Map --name VALUE onto one of choices[] (NULL-terminated); *out = its index. */
 int cli_opt_choice(const cli_args *a, const char *name, const char *const *choices, int *out);
 
-/* ---- errors (args.c) ---- */
+/* ---- report.c: exit codes, errors on stderr, JSON and shell output ---- */
+
+/* Exit codes: one per kind of failure, so scripts can branch on them
+ * (documented in docs/cli.md and `walletsign --help`). */
+enum cli_exit {
+    CLI_OK = 0,
+    CLI_INVALID = 1,   /* a signature or token was checked and rejected */
+    CLI_USAGE = 2,     /* bad command line (or an argument the library refused) */
+    CLI_KEY = 3,       /* unreadable, wrong or unsupported key; wrong or missing password */
+    CLI_TRANSPORT = 4, /* connection failure or timeout */
+    CLI_HTTP = 5,      /* the server answered HTTP >= 400 */
+    CLI_RPC = 6,       /* a Wallet Manager JSON-RPC error object */
+    CLI_PROTOCOL = 7,  /* an answer that is not what the protocol promises */
+    CLI_IO = 8,        /* a file could not be read or written */
+    CLI_INTERNAL = 9   /* crypto library failure, out of memory */
+};
+
+/* Print "walletsign CMD: MESSAGE" and a hint to stderr; return CLI_USAGE. */
+int cli_usage_error(const cli_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The exit code for a library status, and a short name for an exit code. */
 int cli_exit_for(int status);
@@ -92,7 +93,12 @@ int cli_fail(const cli_args *a, const wsig_error *err, int status, const char *w
 /* Print err->warning (if any) to stderr. */
 void cli_warn(const cli_args *a, const wsig_error *err);
 
-/* ---- files and secrets (args.c) ---- */
+/* Write s as a JSON string literal (quotes included). */
+void cli_json_string(FILE *f, const char *s, size_t len);
+/* Write s single-quoted for a POSIX shell. */
+void cli_shell_quote(FILE *f, const char *s);
+
+/* ---- io.c: files, stdin and secrets (wiped before they are freed) ---- */
 
 /* Read a whole file ("-" = stdin) into a NUL-terminated buffer. Growing the
  * buffer wipes the old copy, so it is safe for secrets (free with
@@ -110,7 +116,13 @@ void cli_wipe(void *p, size_t n);
 /* Wipe then free (len bytes plus the terminating NUL). */
 void cli_free_secret(char *p, size_t len);
 
-/* ---- keys and credentials (creds.c) ---- */
+/* Write a public file (CSR, public key): not secret, so 0644. Refuses to
+ * replace an existing file unless force. */
+int cli_write_public(const cli_args *a, const char *path, const char *data, size_t len, int force);
+/* mkdir -p with mode 0700 for the parts it creates: the directory holds keys. */
+int cli_make_dir(const cli_args *a, const char *dir);
+
+/* ---- creds.c: keys, secrets and auth handles from flags and the environment ---- */
 
 /* Load a key file, with --password-file's first line as its password.
  * Status errors are printed. */
@@ -130,7 +142,7 @@ int cli_digest_option(const cli_args *a, int *digest);
  * WALLETSIGN_SECRET; free with cli_free_secret. */
 int cli_hmac_secret(const cli_args *a, char **secret, size_t *len);
 
-/* Option lists shared by several commands. */
+/* ---- option lists shared by several commands (cli_opt tables for cli_parse) ---- */
 #define CLI_OPTS_JWT                                                                               \
     {"key", CLI_VALUE}, {"key-id", CLI_VALUE}, {"password-file", CLI_VALUE}, {"ttl", CLI_VALUE},   \
     {                                                                                              \
@@ -156,19 +168,18 @@ int cli_hmac_secret(const cli_args *a, char **secret, size_t *len);
     }
 #define CLI_NOPTS(spec) (sizeof(spec) / sizeof((spec)[0]))
 
-/* ---- output (args.c) ---- */
-
-/* Write s as a JSON string literal (quotes included). */
-void cli_json_string(FILE *f, const char *s, size_t len);
-/* Write s single-quoted for a POSIX shell. */
-void cli_shell_quote(FILE *f, const char *s);
-
-/* ---- commands ---- */
+/* ---- keys.c: keygen, csr, address ---- */
 int cmd_keygen(int argc, char **argv);
 int cmd_csr(int argc, char **argv);
 int cmd_address(int argc, char **argv);
+
+/* ---- sign.c: sign {jwt|hmac|message}, offline ---- */
 int cmd_sign(int argc, char **argv);
+
+/* ---- verify.c: verify {message|jwt|hmac}, offline ---- */
 int cmd_verify(int argc, char **argv);
+
+/* ---- http.c: query, command, request, call (signed requests over HTTP(S)) ---- */
 int cmd_query(int argc, char **argv);
 int cmd_command(int argc, char **argv);
 int cmd_request(int argc, char **argv);

@@ -1,12 +1,8 @@
 /* keygen, csr, address: the openssl commands of Halogen's docs, and more. */
 #include "cli.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define DEFAULT_SUBJECT "/C=MY/ST=State/L=City/O=Organization/OU=Unit/CN=example.com"
 
@@ -45,55 +41,6 @@ static const char address_usage[] =
     "  --hex-file F         a file holding the key as 64 hex digits (optional 0x)\n"
     "  --password-file F    the key's password (first line)\n"
     "Exit: 0 ok, 2 usage, 3 key/password, 8 I/O.\n";
-
-/* Write a public file (CSR, public key): not secret, so 0644. */
-static int write_public(const cli_args *a, const char *path, const char *data, size_t len,
-                        int force)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL), 0644);
-    if (fd < 0)
-        return cli_error(a, CLI_IO, NULL, "cannot create %s: %s%s", path, strerror(errno),
-                         errno == EEXIST ? " (use --force to replace it)" : "");
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            return cli_error(a, CLI_IO, NULL, "cannot write %s: %s", path, strerror(e));
-        }
-        off += (size_t)w;
-    }
-    if (close(fd) != 0)
-        return cli_error(a, CLI_IO, NULL, "cannot write %s: %s", path, strerror(errno));
-    return CLI_OK;
-}
-
-/* mkdir -p with mode 0700 for the parts it creates: the directory holds keys. */
-static int make_dir(const cli_args *a, const char *dir)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return cli_error(a, CLI_IO, NULL, "directory name too long");
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST)
-            return cli_error(a, CLI_IO, NULL, "cannot create directory %s: %s", path,
-                             strerror(errno));
-        *p = c;
-        if (!c)
-            break;
-    }
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-        return cli_error(a, CLI_IO, NULL, "%s is not a directory", path);
-    return CLI_OK;
-}
 
 static int exists(const char *path)
 {
@@ -168,7 +115,7 @@ int cmd_keygen(int argc, char **argv)
         rc = cli_fail(&a, &err, st, "cannot derive the address");
         goto done;
     }
-    if ((rc = make_dir(&a, dir)) != CLI_OK)
+    if ((rc = cli_make_dir(&a, dir)) != CLI_OK)
         goto done;
     if ((st = wsig_key_save(key, key_path, pw_len ? pw : NULL, &err)) != WSIG_OK) {
         rc = cli_fail(&a, &err, st, "cannot save the key");
@@ -177,10 +124,10 @@ int cmd_keygen(int argc, char **argv)
     printf("wrote %s (%s private key%s, mode 0600: keep it secret)\n", key_path,
            wsig_key_algorithm(key), pw_len ? ", encrypted" : "");
     if (with_csr) {
-        if ((rc = write_public(&a, pub_path, pub, pub_len, force)) != CLI_OK)
+        if ((rc = cli_write_public(&a, pub_path, pub, pub_len, force)) != CLI_OK)
             goto done;
         printf("wrote %s (public key)\n", pub_path);
-        if ((rc = write_public(&a, csr_path, csr, csr_len, force)) != CLI_OK)
+        if ((rc = cli_write_public(&a, csr_path, csr, csr_len, force)) != CLI_OK)
             goto done;
         printf("wrote %s (CSR: paste it into Halogen's Settings -> API Keys)\n", csr_path);
     } else {
@@ -222,7 +169,7 @@ int cmd_csr(int argc, char **argv)
         return cli_fail(&a, &err, st, "cannot make the CSR");
     const char *out = cli_get(&a, "out");
     if (out) {
-        rc = write_public(&a, out, csr, len, cli_flag(&a, "force"));
+        rc = cli_write_public(&a, out, csr, len, cli_flag(&a, "force"));
         if (rc == CLI_OK)
             printf("wrote %s (CSR: paste it into Halogen's Settings -> API Keys)\n", out);
     } else {
