@@ -141,12 +141,21 @@ static bool path_safe(const char *s)
     return s[0] == '/' && url_chars_safe(s);
 }
 
-static bool has_lower(const char *s)
+#define MAX_METHOD 32
+
+/* The method as it is signed, sent and judged for retries: a token
+ * (RFC 9110; a space or CR LF would write its own request line), in upper
+ * case, so "get" is GET everywhere (hmac signs the method upper-cased, and
+ * servers match methods case-sensitively). */
+static int normal_method(char out[MAX_METHOD], const char *method, wsig_error *err)
 {
-    for (; *s; s++)
-        if (*s >= 'a' && *s <= 'z')
-            return true;
-    return false;
+    size_t n = strlen(method);
+    if (!wsig__http_token(method) || n >= MAX_METHOD)
+        return wsig__fail(err, WSIG_ERR_ARG, "the HTTP method must be a token (RFC 9110) "
+                          "of at most %d characters", MAX_METHOD - 1);
+    for (size_t i = 0; i <= n; i++)
+        out[i] = method[i] >= 'a' && method[i] <= 'z' ? (char)(method[i] - 32) : method[i];
+    return WSIG_OK;
 }
 
 /* Retry-After: delta-seconds or an HTTP-date. Returns seconds, or -1. */
@@ -544,14 +553,6 @@ static int check_extra_header(const wsig_client *c, const wsig_header_ref *h, ws
  * token is spent or anything is signed: what is signed must be what is sent. */
 static int check_request(const wsig_client *c, const request_spec *rq, wsig_error *err)
 {
-    if (!wsig__http_token(rq->method))
-        return wsig__fail(err, WSIG_ERR_ARG, "the HTTP method must be a token (RFC 9110)");
-    /* Methods are case-sensitive on the wire and hmac signs the method in
-     * upper case (docs/protocols.md): a lower-case one would be signed as
-     * another method than the one sent. */
-    if (wsig_auth_kind_of(c->auth) == WSIG_AUTH_HMAC && has_lower(rq->method))
-        return wsig__fail(err, WSIG_ERR_ARG, "hmac signs the method in upper case: "
-                          "send it in upper case");
     if (!path_safe(rq->path))
         return wsig__fail(err, WSIG_ERR_ARG, "path must start with '/' and be printable ASCII "
                           "without spaces or '#' (percent-encode the rest; a fragment is "
@@ -680,9 +681,13 @@ int wsig_client_request(wsig_client *c, wsig_response *res, const char *method,
     memset(res, 0, sizeof *res);
     if ((!body && body_len) || (!extra && n_extra))
         return wsig__fail(err, WSIG_ERR_ARG, "NULL body or headers with a length");
-    bool idempotent = is_idempotent_method(method) ||
+    char m[MAX_METHOD];
+    int rc = normal_method(m, method, err);
+    if (rc != WSIG_OK)
+        return rc;
+    bool idempotent = is_idempotent_method(m) ||
                       (extra && wsig__find_header(extra, n_extra, "Idempotency-Key"));
-    request_spec rq = {method, path_and_query, body, body_len, extra, n_extra, false};
+    request_spec rq = {m, path_and_query, body, body_len, extra, n_extra, false};
     return send_request(c, res, &rq, idempotent, err);
 }
 
@@ -810,7 +815,11 @@ int wsig_client_call(wsig_client *c, char **result_json, const char *method, con
 {
     *result_json = NULL;
     wsig__reset(err);
-    bool get = strcmp(method, "GET") == 0;
+    char m[MAX_METHOD];
+    int rc = normal_method(m, method, err);
+    if (rc != WSIG_OK)
+        return rc;
+    bool get = strcmp(m, "GET") == 0;
     const char *body = get ? NULL : (params_json ? params_json : "{}");
     if (body) {
         cJSON *p = wsig__json_parse_exact(body, strlen(body));
@@ -818,9 +827,9 @@ int wsig_client_call(wsig_client *c, char **result_json, const char *method, con
         if (!p)
             return wsig__fail(err, WSIG_ERR_ARG, "params must be JSON");
     }
-    request_spec rq = {method, path, body, body ? strlen(body) : 0, NULL, 0, body != NULL};
+    request_spec rq = {m, path, body, body ? strlen(body) : 0, NULL, 0, body != NULL};
     wsig_response res;
-    int rc = send_request(c, &res, &rq, is_idempotent_method(method), err);
+    rc = send_request(c, &res, &rq, is_idempotent_method(m), err);
     /* An error envelope under a 4xx/5xx is still the server's answer (an RPC
      * error); anything else that is not a 2xx is not an answer at all. */
     if (rc == WSIG_OK && !is_success(res.status) && res.status < 400)

@@ -132,21 +132,6 @@ static int json_arg(cli_args *a, size_t i, char **out)
     return rc;
 }
 
-/* METHOD in upper case: "get" means GET (the library compares exactly). */
-static int upper_method(cli_args *a, char *out, size_t size)
-{
-    const char *m = a->pos[0];
-    size_t i = 0;
-    for (; m[i]; i++) {
-        unsigned char c = (unsigned char)m[i];
-        if (i + 1 == size || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-'))
-            return cli_usage_error(a, "'%s' is not an HTTP method", m);
-        out[i] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
-    }
-    out[i] = '\0';
-    return i ? CLI_OK : cli_usage_error(a, "empty HTTP method");
-}
-
 static void print_json(const char *json)
 {
     size_t len = strlen(json);
@@ -257,9 +242,7 @@ int cmd_request(int argc, char **argv)
     char *body = NULL;
     size_t body_len = 0;
     wsig_response res = {0};
-    char method[32];
-    if ((rc = upper_method(&a, method, sizeof method)) != CLI_OK)
-        return rc;
+    const char *method = a.pos[0]; /* the library checks it and upper-cases it */
     for (const char *h; (h = cli_get_nth(&a, "header", n_extra));) {
         if (n_extra == MAX_EXTRA) {
             rc = cli_usage_error(&a, "at most %d --header options", MAX_EXTRA);
@@ -342,9 +325,7 @@ int cmd_call(int argc, char **argv)
             return cli_usage_error(&a, "too many --trusted addresses");
         trusted[n_trusted++] = t;
     }
-    char method[32];
-    if ((rc = upper_method(&a, method, sizeof method)) != CLI_OK)
-        return rc;
+    const char *method = a.pos[0]; /* the library checks it and upper-cases it */
     if ((rc = json_arg(&a, 2, &params)) != CLI_OK || (rc = cli_auth_message(&a, &s.auth)) != CLI_OK)
         goto done;
     if (n_trusted) {

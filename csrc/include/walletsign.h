@@ -605,8 +605,8 @@ WSIG_API const char *wsig_response_header(const wsig_response *res, const char *
  *  and WSIG_INVALID when a response_verifier refuses the answer, which is
  *  then not returned). 429s are retried; 5xx and transport failures only for
  *  GET/HEAD or when extra headers carry Idempotency-Key.
- *  method: an RFC 9110 token, sent in the case given (with hmac auth it must
- *  be upper case, since hmac signs it upper-cased). path_and_query: appended
+ *  method: an RFC 9110 token of at most 31 characters, in any case: it is
+ *  signed, sent and judged for retries upper-cased ("get" is GET). path_and_query: appended
  *  to the base URL and sent byte for byte as signed (dot segments kept); it
  *  must start with '/' and be printable ASCII without spaces or '#'.
  *  extra: caller headers; names the auth sets (Authorization for jwt, the
