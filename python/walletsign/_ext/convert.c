@@ -456,6 +456,6 @@ int wsp_hmac_options(wsig_hmac_options *o, PyObject *enc, PyObject *sep, PyObjec
 }
 
 const choice wsp_digests[] = {{"sha256", WSIG_DIGEST_SHA256},
-                                 {"keccak256", WSIG_DIGEST_KECCAK256},
-                                 {"eip191", WSIG_DIGEST_EIP191},
-                                 {NULL, 0}};
+                              {"keccak256", WSIG_DIGEST_KECCAK256},
+                              {"eip191", WSIG_DIGEST_EIP191},
+                              {NULL, 0}};
