@@ -54,6 +54,11 @@ SHIM_SOURCES = [rel(SHIM_DIR, name) for name in (
     "module.c", "convert.c", "errors.c", "key.c", "auth.c", "verify.c", "rpc.c", "client.c")]
 
 os.chdir(HERE)
+# Like the rockspec check in scripts/build-lua.sh: a shim file left out of the
+# list would only show at import time, as an undefined wsp_ symbol.
+unlisted = sorted(set(glob.glob(rel(SHIM_DIR, "*.c"))) - set(SHIM_SOURCES))
+if unlisted:
+    raise SystemExit("setup.py: add %s to SHIM_SOURCES" % ", ".join(unlisted))
 core_sources = sorted(glob.glob(rel("csrc", "*.c")))
 include_dirs, library_dirs, libraries, extra_flags = pkg_config()
 
