@@ -1,6 +1,7 @@
 """Build the walletsign Python package: the native module
-walletsign._walletsign, compiled from python/walletsign/_walletsign.c and the
-C core in csrc/ (flags from pkg-config). Offline install:
+walletsign._walletsign, compiled from the shim in python/walletsign/_ext/ (one
+file per type, listed in SHIM_SOURCES) and the C core in csrc/ (flags from
+pkg-config). Offline install:
 
     /usr/bin/python3 -m venv --system-site-packages build/venv
     build/venv/bin/pip install --no-build-isolation .      # or -e .
@@ -47,13 +48,23 @@ def pkg_config():
     return include_dirs, library_dirs, libraries, extra
 
 
+# The CPython shim, one file per type; shim.h holds what they share.
+SHIM_DIR = rel("python", "walletsign", "_ext")
+SHIM_SOURCES = [rel(SHIM_DIR, name) for name in (
+    "module.c", "convert.c", "errors.c", "key.c", "auth.c", "verify.c", "rpc.c", "client.c")]
+
 os.chdir(HERE)
+# Like the rockspec check in scripts/build-lua.sh: a shim file left out of the
+# list would only show at import time, as an undefined wsp_ symbol.
+unlisted = sorted(set(glob.glob(rel(SHIM_DIR, "*.c"))) - set(SHIM_SOURCES))
+if unlisted:
+    raise SystemExit("setup.py: add %s to SHIM_SOURCES" % ", ".join(unlisted))
 core_sources = sorted(glob.glob(rel("csrc", "*.c")))
 include_dirs, library_dirs, libraries, extra_flags = pkg_config()
 
 ext = Extension(
     "walletsign._walletsign",
-    sources=[rel("python", "walletsign", "_walletsign.c")] + core_sources,
+    sources=SHIM_SOURCES + core_sources,
     include_dirs=[rel("csrc", "include")] + include_dirs,
     library_dirs=library_dirs,
     libraries=libraries + ["pthread"],
@@ -61,7 +72,8 @@ ext = Extension(
                         "-fvisibility=hidden"] + extra_flags,
     extra_link_args=[f for f in extra_flags if f.startswith("-Wl")] + [
         "-Wl,--version-script=" + rel("python", "walletsign", "_walletsign.map")],
-    depends=[rel("csrc", "include", "walletsign.h"), rel("python", "walletsign", "_walletsign.map")]
+    depends=[rel("csrc", "include", "walletsign.h"), rel(SHIM_DIR, "shim.h"),
+             rel("python", "walletsign", "_walletsign.map")]
     + sorted(glob.glob(rel("csrc", "*.h"))),
 )
 

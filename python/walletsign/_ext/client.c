@@ -1,0 +1,515 @@
+/* walletsign.Client: the signing HTTP client (libcurl in the core). */
+#include "shim.h"
+
+#include <pythread.h>
+
+/* ------------------------------------------------------------------ */
+/* Client                                                             */
+
+typedef struct {
+    PyObject_HEAD
+    wsig_client *client;
+    PyObject *auth;     /* borrowed by the C client: kept alive here */
+    PyObject *verifier; /* idem */
+    PyObject *base_url;
+    PyThread_type_lock lock; /* a wsig_client is one-thread-at-a-time */
+} ClientObject;
+
+static int Client_traverse(ClientObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->auth);
+    Py_VISIT(self->verifier);
+    return 0;
+}
+
+/* Free the C client before dropping the objects it borrows. */
+static void client_close(ClientObject *self)
+{
+    if (self->client) {
+        wsig_client_free(self->client);
+        self->client = NULL;
+    }
+}
+
+static int Client_clear(ClientObject *self)
+{
+    client_close(self);
+    Py_CLEAR(self->auth);
+    Py_CLEAR(self->verifier);
+    return 0;
+}
+
+static void Client_dealloc(ClientObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    Client_clear(self);
+    Py_CLEAR(self->base_url);
+    if (self->lock)
+        PyThread_free_lock(self->lock);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyObject *Client_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"base_url", "auth", "timeout", "connect_timeout", "retries",
+                             "rate_limit", "verify", "user_agent", "response_verifier", NULL};
+    PyObject *url_o, *auth_o, *retries_o = Py_None, *rate_o = NULL, *verify_o = Py_True,
+                              *ua_o = Py_None, *rv_o = Py_None;
+    double timeout = 10.0, connect_timeout = 5.0;
+    wsmod_state *st = wsp_state_of_type(tp);
+    if (!st || !PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$ddOOOOO:Client", kwlist, &url_o,
+                                            &auth_o, &timeout, &connect_timeout, &retries_o,
+                                            &rate_o, &verify_o, &ua_o, &rv_o))
+        return NULL;
+    const char *url = wsp_as_str(url_o, "base_url");
+    if (!url)
+        return NULL;
+    if (!PyObject_TypeCheck(auth_o, st->Auth_Type))
+        return PyErr_Format(PyExc_TypeError,
+                            "auth must be a JwtAuth, HmacAuth or MessageAuth, not %.100s",
+                            Py_TYPE(auth_o)->tp_name);
+    if (!(timeout > 0) || !(connect_timeout > 0))
+        return PyErr_Format(PyExc_ValueError, "timeouts must be positive numbers of seconds");
+    wsig_client_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.timeout = timeout;
+    opt.connect_timeout = connect_timeout;
+    opt.binding = "python";
+    if (retries_o != Py_None) {
+        long r;
+        if (wsp_as_long_in(retries_o, "retries", 0, 100, &r) < 0)
+            return NULL;
+        opt.max_retries = r == 0 ? -1 : (int)r;
+    }
+    if (rate_o == Py_None) {
+        opt.rate = -1;
+    } else if (rate_o) {
+        double rate, burst;
+        PyObject *pair = PyTuple_Check(rate_o) || PyList_Check(rate_o) ? PySequence_Tuple(rate_o)
+                                                                      : NULL;
+        int ok = pair && PyArg_ParseTuple(pair, "dd", &rate, &burst);
+        Py_XDECREF(pair);
+        if (!ok) {
+            if (!pair || PyErr_ExceptionMatches(PyExc_TypeError)) {
+                PyErr_Clear();
+                PyErr_SetString(PyExc_TypeError,
+                                "rate_limit must be (requests_per_second, burst) or None");
+            }
+            return NULL;
+        }
+        if (!(rate > 0) || !(burst >= 1))
+            return PyErr_Format(PyExc_ValueError,
+                                "rate_limit must have a positive rate and a burst >= 1");
+        opt.rate = rate;
+        opt.burst = burst;
+    }
+    PyObject *ca = NULL;
+    if (verify_o == Py_False) {
+        opt.insecure = 1;
+    } else if (verify_o != Py_True) {
+        if (!PyUnicode_Check(verify_o) && !PyObject_HasAttrString(verify_o, "__fspath__"))
+            return PyErr_Format(PyExc_TypeError, "verify must be True, False or a CA file path");
+        if (!PyUnicode_FSConverter(verify_o, &ca))
+            return NULL;
+        opt.ca_file = PyBytes_AS_STRING(ca);
+    }
+    int failed;
+    opt.user_agent = wsp_as_opt_str(ua_o, "user_agent", &failed);
+    if (failed) {
+        Py_XDECREF(ca);
+        return NULL;
+    }
+    if (rv_o != Py_None) {
+        if (!PyObject_TypeCheck(rv_o, st->MessageVerifier_Type)) {
+            Py_XDECREF(ca);
+            return PyErr_Format(PyExc_TypeError, "response_verifier must be a MessageVerifier");
+        }
+        opt.response_verifier = ((MessageVerifierObject *)rv_o)->v;
+    }
+    ClientObject *self = (ClientObject *)tp->tp_alloc(tp, 0);
+    if (!self) {
+        Py_XDECREF(ca);
+        return NULL;
+    }
+    self->lock = PyThread_allocate_lock();
+    if (!self->lock) {
+        Py_XDECREF(ca);
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    wsig_error err = WSIG_ERROR_INIT;
+    int rc = wsig_client_new(&self->client, url, ((AuthObject *)auth_o)->auth, &opt, &err);
+    Py_XDECREF(ca);
+    if (rc != WSIG_OK) {
+        self->client = NULL;
+        Py_DECREF(self);
+        return wsp_raise_wsig(st, rc, &err);
+    }
+    wsig_error_clear(&err);
+    self->auth = Py_NewRef(auth_o);
+    self->verifier = rv_o != Py_None ? Py_NewRef(rv_o) : NULL;
+    self->base_url = Py_NewRef(url_o);
+    return (PyObject *)self;
+}
+
+/* Run one client call without the GIL, serialised on the client's lock. */
+#define CLIENT_CALL(self, rc, call)                                                     \
+    do {                                                                                \
+        Py_BEGIN_ALLOW_THREADS                                                          \
+        PyThread_acquire_lock((self)->lock, WAIT_LOCK);                                 \
+        (rc) = (self)->client ? (call) : -1;                                            \
+        PyThread_release_lock((self)->lock);                                            \
+        Py_END_ALLOW_THREADS                                                            \
+    } while (0)
+
+static PyObject *closed_error(void)
+{
+    PyErr_SetString(PyExc_ValueError, "the client is closed");
+    return NULL;
+}
+
+/* payload -> JSON bytes: None -> NULL (the core sends {}), bytes-like taken
+ * verbatim as JSON text, anything else through json.dumps. */
+static int payload_json(wsmod_state *st, PyObject *o, PyObject **out)
+{
+    *out = NULL;
+    if (!o || o == Py_None)
+        return 0;
+    if (PyBytes_Check(o)) {
+        if ((size_t)PyBytes_GET_SIZE(o) != strlen(PyBytes_AS_STRING(o))) {
+            PyErr_SetString(PyExc_ValueError, "JSON text must not contain NUL bytes");
+            return -1;
+        }
+        *out = Py_NewRef(o);
+        return 0;
+    }
+    *out = wsp_to_json(st, o);
+    return *out ? 0 : -1;
+}
+
+/* The end of a client call that returns JSON text: the closed-client case,
+ * the error, or the text converted (and freed). */
+static PyObject *json_call_result(wsmod_state *st, int rc, char *out, wsig_error *err)
+{
+    if (rc < 0)
+        return closed_error();
+    if (rc != WSIG_OK)
+        return wsp_raise_wsig(st, rc, err);
+    wsig_error_clear(err);
+    PyObject *res = wsp_from_json(st, out, strlen(out));
+    wsig_free(out);
+    return res;
+}
+
+PyDoc_STRVAR(Client_query_doc,
+"query($self, /, name, payload=None)\n--\n\n"
+"Halogen read: POST /query {\"name\": name, \"payload\": payload} and return the\n"
+"decoded JSON answer. payload: a dict (serialised compactly), bytes of JSON\n"
+"text sent verbatim, or None for {}. Retried on 429 (Retry-After), 5xx and\n"
+"transport failures. Raises an ApiError subclass, TransportError, Timeout or\n"
+"ProtocolError.");
+
+static PyObject *Client_query(ClientObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    static const char *const names[] = {"name", "payload", NULL};
+    PyObject *a[NARGS(names)];
+    wsmod_state *st = STATE_OF(self);
+    if (!st || wsp_parse_args("query", names, 2, 1, args, nargs, kwnames, a) < 0)
+        return NULL;
+    const char *name = wsp_as_str(a[0], "name");
+    PyObject *payload;
+    if (!name || payload_json(st, a[1], &payload) < 0)
+        return NULL;
+    const char *p = payload ? PyBytes_AS_STRING(payload) : NULL;
+    char *out = NULL;
+    wsig_error err = WSIG_ERROR_INIT;
+    int rc;
+    CLIENT_CALL(self, rc, wsig_client_query(self->client, &out, name, p, &err));
+    Py_XDECREF(payload);
+    return json_call_result(st, rc, out, &err);
+}
+
+PyDoc_STRVAR(Client_command_doc,
+"command($self, /, name, payload=None, *, idempotency_key=None)\n--\n\n"
+"Halogen write: POST /command. Never retried once it may have reached the\n"
+"server, unless an idempotency_key is given (sent as Idempotency-Key).");
+
+static PyObject *Client_command(ClientObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
+{
+    static const char *const names[] = {"name", "payload", "idempotency_key", NULL};
+    PyObject *a[NARGS(names)];
+    wsmod_state *st = STATE_OF(self);
+    if (!st || wsp_parse_args("command", names, 2, 1, args, nargs, kwnames, a) < 0)
+        return NULL;
+    int failed;
+    const char *name = wsp_as_str(a[0], "name");
+    if (!name)
+        return NULL;
+    const char *idem = wsp_as_opt_str(a[2], "idempotency_key", &failed);
+    PyObject *payload;
+    if (failed || payload_json(st, a[1], &payload) < 0)
+        return NULL;
+    const char *p = payload ? PyBytes_AS_STRING(payload) : NULL;
+    char *out = NULL;
+    wsig_error err = WSIG_ERROR_INIT;
+    int rc;
+    CLIENT_CALL(self, rc, wsig_client_command(self->client, &out, name, p, idem, &err));
+    Py_XDECREF(payload);
+    return json_call_result(st, rc, out, &err);
+}
+
+PyDoc_STRVAR(Client_call_doc,
+"call($self, /, method, path, params=None)\n--\n\n"
+"Wallet Manager style: METHOD path with params as the JSON body (POST) or no\n"
+"body (GET), returning the envelope's result. An error object raises\n"
+"RpcError; a response_verifier rejecting the answer raises SignatureError.");
+
+static PyObject *Client_call(ClientObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    static const char *const names[] = {"method", "path", "params", NULL};
+    PyObject *a[NARGS(names)];
+    wsmod_state *st = STATE_OF(self);
+    if (!st || wsp_parse_args("call", names, 3, 2, args, nargs, kwnames, a) < 0)
+        return NULL;
+    const char *method = wsp_as_str(a[0], "method");
+    const char *path = method ? wsp_as_str(a[1], "path") : NULL;
+    PyObject *params;
+    if (!path || payload_json(st, a[2], &params) < 0)
+        return NULL;
+    const char *p = params ? PyBytes_AS_STRING(params) : NULL;
+    char *out = NULL;
+    wsig_error err = WSIG_ERROR_INIT;
+    int rc;
+    CLIENT_CALL(self, rc, wsig_client_call(self->client, &out, method, path, p, &err));
+    Py_XDECREF(params);
+    return json_call_result(st, rc, out, &err);
+}
+
+PyDoc_STRVAR(Client_request_doc,
+"request($self, /, method, path, *, json=None, body=None, headers=None)\n--\n\n"
+"Send one signed request to base_url + path (path and query exactly as\n"
+"sent) and return a Response(status, headers, body) whatever the HTTP status.\n"
+"json: a value sent as compact JSON (with Content-Type: application/json);\n"
+"body: bytes or str sent verbatim. headers: extra headers (mapping or pairs).\n"
+"429s are retried; 5xx and transport failures only for GET/HEAD or with an\n"
+"Idempotency-Key header. Raises TransportError, Timeout or ProtocolError.");
+
+static PyObject *Client_request(ClientObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
+{
+    static const char *const names[] = {"method", "path", "json", "body", "headers", NULL};
+    PyObject *a[NARGS(names)];
+    wsmod_state *st = STATE_OF(self);
+    if (!st || wsp_parse_args("request", names, 2, 2, args, nargs, kwnames, a) < 0)
+        return NULL;
+    const char *method = wsp_as_str(a[0], "method");
+    const char *path = method ? wsp_as_str(a[1], "path") : NULL;
+    if (!path)
+        return NULL;
+    int has_json = a[2] && a[2] != Py_None, has_body = a[3] && a[3] != Py_None;
+    if (has_json && has_body)
+        return PyErr_Format(PyExc_TypeError, "request() takes json or body, not both");
+    PyObject *json = NULL;
+    if (has_json && !(json = wsp_to_json(st, a[2])))
+        return NULL;
+    inbuf body = {0};
+    if (json) {
+        body.ptr = PyBytes_AS_STRING(json);
+        body.len = (size_t)PyBytes_GET_SIZE(json);
+    } else if (has_body && wsp_inbuf_get(&body, a[3], "body") < 0) {
+        return NULL;
+    }
+    header_list hl;
+    memset(&hl, 0, sizeof hl);
+    int have_ct = 0;
+    if (a[4] && a[4] != Py_None) {
+        if (wsp_header_list_get(&hl, a[4]) < 0)
+            goto fail;
+        if (hl.has_nul) {
+            PyErr_SetString(PyExc_ValueError, "header names and values must not contain NUL");
+            goto fail;
+        }
+        for (size_t i = 0; i < hl.n; i++)
+            if (strcasecmp(hl.refs[i].name, "Content-Type") == 0)
+                have_ct = 1;
+    }
+    if (json && !have_ct) {
+        wsig_header_ref *refs = PyMem_Realloc(hl.refs, sizeof *refs * (hl.n + 1));
+        if (!refs) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        hl.refs = refs;
+        hl.refs[hl.n].name = "Content-Type";
+        hl.refs[hl.n].value = "application/json";
+        hl.n++;
+    }
+    wsig_response res;
+    memset(&res, 0, sizeof res);
+    wsig_error err = WSIG_ERROR_INIT;
+    int rc;
+    CLIENT_CALL(self, rc,
+                wsig_client_request(self->client, &res, method, path, body.ptr, body.len,
+                                    hl.refs, hl.n, &err));
+    wsp_header_list_release(&hl);
+    wsp_inbuf_release(&body);
+    Py_XDECREF(json);
+    if (rc < 0)
+        return closed_error();
+    if (rc != WSIG_OK) {
+        wsig_response_clear(&res);
+        return wsp_raise_wsig(st, rc, &err);
+    }
+    wsig_error_clear(&err);
+    PyObject *hdr = PyUnicode_DecodeLatin1(res.headers ? res.headers : "",
+                                           (Py_ssize_t)res.headers_len, NULL);
+    PyObject *bdy = PyBytes_FromStringAndSize(res.body ? res.body : "", (Py_ssize_t)res.body_len);
+    long status = res.status;
+    int attempts = res.attempts;
+    wsig_response_clear(&res);
+    if (!hdr || !bdy) {
+        Py_XDECREF(hdr);
+        Py_XDECREF(bdy);
+        return NULL;
+    }
+    PyObject *out = PyObject_CallFunction(st->Response, "lNNi", status, hdr, bdy, attempts);
+    return out;
+fail:
+    wsp_header_list_release(&hl);
+    wsp_inbuf_release(&body);
+    Py_XDECREF(json);
+    return NULL;
+}
+
+PyDoc_STRVAR(Client_close_doc,
+"close($self, /)\n--\n\nClose the connection and free the client. Idempotent.");
+
+static PyObject *Client_close(ClientObject *self, PyObject *Py_UNUSED(ignored))
+{
+    Py_BEGIN_ALLOW_THREADS
+    PyThread_acquire_lock(self->lock, WAIT_LOCK);
+    client_close(self);
+    PyThread_release_lock(self->lock);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *Client_enter(ClientObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (!self->client)
+        return closed_error();
+    return Py_NewRef(self);
+}
+
+static PyObject *Client_exit(ClientObject *self, PyObject *args)
+{
+    PyObject *r = Client_close(self, NULL);
+    Py_XDECREF(r);
+    Py_RETURN_FALSE;
+}
+
+PyDoc_STRVAR(Client_from_env_doc,
+"from_env($type, /, environ=None, **options)\n--\n\n"
+"A Halogen client configured from the environment (os.environ, or the\n"
+"environ mapping given): HALOGEN_WALLET_KEY_ID,\n"
+"HALOGEN_WALLET_PRIVATE_KEY_PEM or HALOGEN_WALLET_PRIVATE_KEY_PATH (and\n"
+"HALOGEN_WALLET_PRIVATE_KEY_PASSWORD if encrypted), WALLETSIGN_BASE_URL\n"
+"(default https://external-api.wallet.halogen.my). Keyword options are\n"
+"passed to Client().");
+
+static PyObject *Client_from_env(PyObject *cls, PyObject *args, PyObject *kwargs)
+{
+    wsmod_state *st = wsp_state_of_type((PyTypeObject *)cls);
+    if (!st)
+        return NULL;
+    PyObject *cls_t = PyTuple_Pack(1, cls);
+    PyObject *t = cls_t ? PySequence_Concat(cls_t, args) : NULL;
+    Py_XDECREF(cls_t);
+    if (!t)
+        return NULL;
+    PyObject *res = PyObject_Call(st->client_from_env, t, kwargs);
+    Py_DECREF(t);
+    return res;
+}
+
+static PyObject *Client_get_base_url(ClientObject *self, void *closure)
+{
+    return Py_NewRef(self->base_url ? self->base_url : Py_None);
+}
+
+static PyObject *Client_get_auth(ClientObject *self, void *closure)
+{
+    return Py_NewRef(self->auth ? self->auth : Py_None);
+}
+
+static PyObject *Client_get_closed(ClientObject *self, void *closure)
+{
+    return PyBool_FromLong(self->client == NULL);
+}
+
+static PyObject *Client_repr(ClientObject *self)
+{
+    return PyUnicode_FromFormat("<walletsign.Client %R%s>", self->base_url ? self->base_url : Py_None,
+                                self->client ? "" : " closed");
+}
+
+static PyMethodDef Client_methods[] = {
+    {"query", (PyCFunction)(void (*)(void))Client_query, METH_FASTCALL | METH_KEYWORDS,
+     Client_query_doc},
+    {"command", (PyCFunction)(void (*)(void))Client_command, METH_FASTCALL | METH_KEYWORDS,
+     Client_command_doc},
+    {"call", (PyCFunction)(void (*)(void))Client_call, METH_FASTCALL | METH_KEYWORDS,
+     Client_call_doc},
+    {"request", (PyCFunction)(void (*)(void))Client_request, METH_FASTCALL | METH_KEYWORDS,
+     Client_request_doc},
+    {"close", (PyCFunction)Client_close, METH_NOARGS, Client_close_doc},
+    {"__enter__", (PyCFunction)Client_enter, METH_NOARGS, "Use the client as a context manager."},
+    {"__exit__", (PyCFunction)Client_exit, METH_VARARGS, "Close the client."},
+    {"from_env", (PyCFunction)(void (*)(void))Client_from_env,
+     METH_VARARGS | METH_KEYWORDS | METH_CLASS, Client_from_env_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Client_getset[] = {
+    {"base_url", (getter)Client_get_base_url, NULL, "The base URL requests go to.", NULL},
+    {"auth", (getter)Client_get_auth, NULL, "The auth that signs every request.", NULL},
+    {"closed", (getter)Client_get_closed, NULL, "True after close().", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyDoc_STRVAR(Client_doc,
+"Client(base_url, auth, *, timeout=10.0, connect_timeout=5.0, retries=None,\n"
+"       rate_limit=(10, 10), verify=True, user_agent=None, response_verifier=None)\n--\n\n"
+"An HTTP client (libcurl, keep-alive) that signs every attempt with auth.\n\n"
+"timeout: whole request, seconds; connect_timeout: seconds; retries: retries\n"
+"of 5xx/transport failures (None: 3; 0: none); rate_limit: (requests per\n"
+"second, burst) of the client-side token bucket, or None to disable; verify:\n"
+"True (system CAs), False (no TLS verification) or a CA file path;\n"
+"response_verifier: a MessageVerifier that every response must satisfy.\n"
+"Calls release the GIL; one client serialises its own calls (use one per\n"
+"thread for parallelism). Use as a context manager or call close().");
+
+static PyType_Slot Client_slots[] = {
+    {Py_tp_new, Client_new},
+    {Py_tp_dealloc, Client_dealloc},
+    {Py_tp_traverse, Client_traverse},
+    {Py_tp_clear, Client_clear},
+    {Py_tp_repr, Client_repr},
+    {Py_tp_methods, Client_methods},
+    {Py_tp_getset, Client_getset},
+    {Py_tp_doc, (void *)Client_doc},
+    {0, NULL},
+};
+
+PyType_Spec wsp_Client_spec = {
+    .name = "walletsign.Client",
+    .basicsize = sizeof(ClientObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = Client_slots,
+};

@@ -1,0 +1,461 @@
+/* Argument parsing and value conversion between Python objects and the
+ * C strings, buffers, numbers and options the core takes. */
+#include "shim.h"
+
+/* ------------------------------------------------------------------ */
+/* Argument parsing for METH_FASTCALL | METH_KEYWORDS                 */
+
+/* names: NULL-terminated; the first npos may be positional, the first nreq
+ * are required. out[] receives borrowed references (NULL when absent). */
+int wsp_parse_args(const char *fname, const char *const *names, int npos, int nreq,
+                   PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **out)
+{
+    int n = 0;
+    while (names[n])
+        n++;
+    for (int i = 0; i < n; i++)
+        out[i] = NULL;
+    if (nargs > npos) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %d positional argument%s (%zd given)",
+                     fname, npos, npos == 1 ? "" : "s", nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        out[i] = args[i];
+    if (kwnames) {
+        Py_ssize_t nk = PyTuple_GET_SIZE(kwnames);
+        for (Py_ssize_t k = 0; k < nk; k++) {
+            PyObject *kw = PyTuple_GET_ITEM(kwnames, k);
+            int found = -1;
+            for (int i = 0; i < n; i++) {
+                if (PyUnicode_CompareWithASCIIString(kw, names[i]) == 0) {
+                    found = i;
+                    break;
+                }
+            }
+            if (found < 0) {
+                PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'",
+                             fname, kw);
+                return -1;
+            }
+            if (out[found]) {
+                PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'",
+                             fname, names[found]);
+                return -1;
+            }
+            out[found] = args[nargs + k];
+        }
+    }
+    for (int i = 0; i < nreq; i++) {
+        if (!out[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", fname,
+                         names[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Value conversion                                                   */
+
+/* A NUL-terminated UTF-8 view of a str or bytes argument, borrowed from the
+ * (immutable) object, so it stays valid while the GIL is released. */
+const char *wsp_as_cstr(PyObject *o, const char *what, Py_ssize_t *len_out)
+{
+    const char *s;
+    Py_ssize_t len;
+    if (PyUnicode_Check(o)) {
+        s = PyUnicode_AsUTF8AndSize(o, &len);
+        if (!s)
+            return NULL;
+    } else if (PyBytes_Check(o)) {
+        s = PyBytes_AS_STRING(o);
+        len = PyBytes_GET_SIZE(o);
+    } else {
+        PyErr_Format(PyExc_TypeError, "%s must be str or bytes, not %.100s", what,
+                     Py_TYPE(o)->tp_name);
+        return NULL;
+    }
+    if ((size_t)len != strlen(s)) {
+        PyErr_Format(PyExc_ValueError, "%s must not contain NUL characters", what);
+        return NULL;
+    }
+    if (len_out)
+        *len_out = len;
+    return s;
+}
+
+/* Same, for str only (names, options, identifiers). */
+const char *wsp_as_str(PyObject *o, const char *what)
+{
+    if (!PyUnicode_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be str, not %.100s", what, Py_TYPE(o)->tp_name);
+        return NULL;
+    }
+    return wsp_as_cstr(o, what, NULL);
+}
+
+/* Optional str: NULL or None gives NULL with no error; check PyErr_Occurred. */
+const char *wsp_as_opt_str(PyObject *o, const char *what, int *failed)
+{
+    *failed = 0;
+    if (!o || o == Py_None)
+        return NULL;
+    const char *s = wsp_as_str(o, what);
+    if (!s)
+        *failed = 1;
+    return s;
+}
+
+int wsp_inbuf_get(inbuf *b, PyObject *o, const char *what)
+{
+    b->has_view = 0;
+    b->ptr = NULL;
+    b->len = 0;
+    if (!o || o == Py_None)
+        return 0;
+    if (PyUnicode_Check(o)) {
+        Py_ssize_t len;
+        b->ptr = PyUnicode_AsUTF8AndSize(o, &len);
+        if (!b->ptr)
+            return -1;
+        b->len = (size_t)len;
+        return 0;
+    }
+    if (PyBytes_CheckExact(o)) { /* immutable, and the caller holds it: no view needed */
+        b->ptr = PyBytes_AS_STRING(o);
+        b->len = (size_t)PyBytes_GET_SIZE(o);
+        return 0;
+    }
+    if (!PyObject_CheckBuffer(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be bytes, a bytes-like object or str, not %.100s",
+                     what, Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    if (PyObject_GetBuffer(o, &b->view, PyBUF_SIMPLE) < 0)
+        return -1;
+    b->has_view = 1;
+    b->ptr = b->view.buf;
+    b->len = (size_t)b->view.len;
+    return 0;
+}
+
+void wsp_inbuf_release(inbuf *b)
+{
+    if (b->has_view) {
+        PyBuffer_Release(&b->view);
+        b->has_view = 0;
+    }
+}
+
+static void secret_wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+int wsp_secret_get(secret *s, PyObject *o, const char *what, int allow_none, int allow_nul)
+{
+    s->p = NULL;
+    s->len = 0;
+    if (!o || o == Py_None) {
+        if (allow_none)
+            return 0;
+        PyErr_Format(PyExc_TypeError, "%s must be str or bytes, not None", what);
+        return -1;
+    }
+    const char *src;
+    Py_ssize_t len;
+    Py_buffer view;
+    int has_view = 0;
+    if (PyUnicode_Check(o)) {
+        src = PyUnicode_AsUTF8AndSize(o, &len);
+        if (!src)
+            return -1;
+    } else if (PyBytes_Check(o) || PyByteArray_Check(o) || PyMemoryView_Check(o)) {
+        if (PyObject_GetBuffer(o, &view, PyBUF_SIMPLE) < 0)
+            return -1;
+        has_view = 1;
+        src = view.buf;
+        len = view.len;
+    } else {
+        PyErr_Format(PyExc_TypeError, "%s must be str or bytes, not %.100s", what,
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    if (!allow_nul && memchr(src, 0, (size_t)len)) {
+        if (has_view)
+            PyBuffer_Release(&view);
+        PyErr_Format(PyExc_ValueError, "%s must not contain NUL characters", what);
+        return -1;
+    }
+    s->p = PyMem_RawMalloc((size_t)len + 1);
+    if (!s->p) {
+        if (has_view)
+            PyBuffer_Release(&view);
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(s->p, src, (size_t)len);
+    s->p[len] = '\0';
+    s->len = (size_t)len;
+    if (has_view)
+        PyBuffer_Release(&view);
+    return 0;
+}
+
+void wsp_secret_release(secret *s)
+{
+    if (s->p) {
+        secret_wipe(s->p, s->len + 1);
+        PyMem_RawFree(s->p);
+    }
+    s->p = NULL;
+    s->len = 0;
+}
+
+/* int64 time argument: None -> 0 (the core reads the clock). */
+int wsp_as_time(PyObject *o, const char *what, int64_t *out)
+{
+    *out = 0;
+    if (!o || o == Py_None)
+        return 0;
+    if (!PyLong_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int or None, not %.100s", what,
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    long long v = PyLong_AsLongLong(o);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (v <= 0) {
+        PyErr_Format(PyExc_ValueError, "%s must be positive", what);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int wsp_as_long_in(PyObject *o, const char *what, long lo, long hi, long *out)
+{
+    if (!PyLong_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what, Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    long v = PyLong_AsLong(o);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (v < lo || v > hi) {
+        PyErr_Format(PyExc_ValueError, "%s must be in %ld..%ld", what, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* uint64 from an int or a decimal str (64-bit ids travel as strings). */
+int wsp_as_u64(PyObject *o, const char *what, uint64_t *out)
+{
+    PyObject *num;
+    if (PyLong_Check(o)) {
+        num = Py_NewRef(o);
+    } else if (PyUnicode_Check(o)) {
+        num = PyLong_FromUnicodeObject(o, 10);
+        if (!num)
+            return -1;
+    } else {
+        PyErr_Format(PyExc_TypeError, "%s must be an int or a decimal str", what);
+        return -1;
+    }
+    unsigned long long v = PyLong_AsUnsignedLongLong(num);
+    Py_DECREF(num);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Format(PyExc_ValueError, "%s must be in 0..2**64-1", what);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Match a str option against a table; -1 with ValueError if absent. */
+
+int wsp_as_choice(PyObject *o, const char *what, const choice *table, int def)
+{
+    if (!o || o == Py_None)
+        return def;
+    const char *s = wsp_as_str(o, what);
+    if (!s)
+        return -1;
+    for (const choice *c = table; c->name; c++)
+        if (strcasecmp(s, c->name) == 0)
+            return c->value;
+    PyObject *names = PyList_New(0);
+    if (names) {
+        for (const choice *c = table; c->name; c++) {
+            PyObject *n = PyUnicode_FromString(c->name);
+            if (!n || PyList_Append(names, n) < 0) {
+                Py_XDECREF(n);
+                Py_CLEAR(names);
+                break;
+            }
+            Py_DECREF(n);
+        }
+    }
+    if (names) {
+        PyErr_Format(PyExc_ValueError, "%s must be one of %R, not %R", what, names, o);
+        Py_DECREF(names);
+    }
+    return -1;
+}
+
+/* JSON helpers (walletsign._types): compact json.dumps -> bytes; json.loads. */
+PyObject *wsp_to_json(wsmod_state *st, PyObject *obj)
+{
+    PyObject *res = PyObject_CallOneArg(st->json_dumps, obj);
+    if (res && !PyBytes_Check(res)) {
+        Py_DECREF(res);
+        PyErr_SetString(PyExc_TypeError, "internal: JSON encoder did not return bytes");
+        return NULL;
+    }
+    return res;
+}
+
+/* The core passes a server's bytes through in JSON text; text that is not
+ * UTF-8 is not JSON (RFC 8259) and cannot become a str: a ProtocolError,
+ * like any other answer that is not JSON, never a UnicodeDecodeError. */
+PyObject *wsp_from_json(wsmod_state *st, const char *text, size_t len)
+{
+    PyObject *b = PyBytes_FromStringAndSize(text, (Py_ssize_t)len);
+    if (!b)
+        return NULL;
+    PyObject *res = PyObject_CallOneArg(st->json_loads, b);
+    Py_DECREF(b);
+    if (!res && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        PyErr_Clear();
+        return wsp_raise_status(st, WSIG_ERR_PROTOCOL, WSIG_REASON_NONE,
+                                "the answer is not JSON: its text is not UTF-8");
+    }
+    return res;
+}
+
+static const char *header_text(header_list *h, PyObject *o, const char *what)
+{
+    if (PyBytes_Check(o)) {
+        PyObject *s = PyUnicode_DecodeLatin1(PyBytes_AS_STRING(o), PyBytes_GET_SIZE(o), NULL);
+        if (!s || PyList_Append(h->keep, s) < 0) {
+            Py_XDECREF(s);
+            return NULL;
+        }
+        Py_DECREF(s);
+        o = s;
+    } else if (!PyUnicode_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "header %s must be str or bytes, not %.100s", what,
+                     Py_TYPE(o)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t len;
+    const char *s = PyUnicode_AsUTF8AndSize(o, &len);
+    if (s && (size_t)len != strlen(s))
+        h->has_nul = 1;
+    return s;
+}
+
+int wsp_header_list_get(header_list *h, PyObject *headers)
+{
+    memset(h, 0, sizeof *h);
+    if (PyDict_Check(headers) || (!PyList_Check(headers) && !PyTuple_Check(headers) &&
+                                  PyObject_HasAttrString(headers, "items"))) {
+        PyObject *items = PyObject_CallMethod(headers, "items", NULL);
+        if (!items)
+            return -1;
+        h->items = PySequence_List(items);
+        Py_DECREF(items);
+    } else {
+        h->items = PySequence_List(headers);
+    }
+    if (!h->items) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError,
+                            "headers must be a mapping or a list of (name, value) pairs");
+        }
+        return -1;
+    }
+    h->keep = PyList_New(0);
+    if (!h->keep)
+        return -1;
+    Py_ssize_t n = PyList_GET_SIZE(h->items);
+    h->refs = PyMem_Malloc(sizeof *h->refs * (size_t)(n ? n : 1));
+    if (!h->refs) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PyList_GET_ITEM(h->items, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyObject *t = PySequence_Tuple(pair);
+            if (!t || PyTuple_GET_SIZE(t) != 2) {
+                Py_XDECREF(t);
+                PyErr_Clear();
+                PyErr_SetString(PyExc_TypeError, "each header must be a (name, value) pair");
+                return -1;
+            }
+            PyList_SET_ITEM(h->items, i, t); /* steals t, drops the old pair */
+            Py_DECREF(pair);
+            pair = t;
+        }
+        const char *name = header_text(h, PyTuple_GET_ITEM(pair, 0), "name");
+        if (!name)
+            return -1;
+        const char *value = header_text(h, PyTuple_GET_ITEM(pair, 1), "value");
+        if (!value)
+            return -1;
+        h->refs[i].name = name;
+        h->refs[i].value = value;
+    }
+    h->n = (size_t)n;
+    return 0;
+}
+
+void wsp_header_list_release(header_list *h)
+{
+    PyMem_Free(h->refs);
+    Py_XDECREF(h->items);
+    Py_XDECREF(h->keep);
+    memset(h, 0, sizeof *h);
+}
+
+/* ------------------------------------------------------------------ */
+/* Options shared by the signers (auth.c) and verifiers (verify.c)    */
+
+static const choice hmac_encodings[] = {
+    {"base64", WSIG_HMAC_BASE64}, {"hex", WSIG_HMAC_HEX}, {NULL, 0}};
+
+/* Fill options from Python values; strings are borrowed from the objects. */
+int wsp_hmac_options(wsig_hmac_options *o, PyObject *enc, PyObject *sep, PyObject *akh,
+                     PyObject *sigh, PyObject *tsh)
+{
+    int failed;
+    memset(o, 0, sizeof *o);
+    o->encoding = wsp_as_choice(enc, "encoding", hmac_encodings, WSIG_HMAC_BASE64);
+    if (o->encoding < 0)
+        return -1;
+    o->separator = wsp_as_opt_str(sep, "separator", &failed);
+    if (failed)
+        return -1;
+    o->api_key_header = wsp_as_opt_str(akh, "api_key_header", &failed);
+    if (failed)
+        return -1;
+    o->signature_header = wsp_as_opt_str(sigh, "signature_header", &failed);
+    if (failed)
+        return -1;
+    o->timestamp_header = wsp_as_opt_str(tsh, "timestamp_header", &failed);
+    return failed ? -1 : 0;
+}
+
+const choice wsp_digests[] = {{"sha256", WSIG_DIGEST_SHA256},
+                              {"keccak256", WSIG_DIGEST_KECCAK256},
+                              {"eip191", WSIG_DIGEST_EIP191},
+                              {NULL, 0}};
