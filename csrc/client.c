@@ -280,25 +280,47 @@ void wsig_response_clear(wsig_response *res)
     memset(res, 0, sizeof *res);
 }
 
-const char *wsig_response_header(const wsig_response *res, const char *name, size_t *len)
+/* The one reader of a header block: lines "Name: value" (RFC 9112); the
+ * status line, the blank end and anything without a colon are skipped, and
+ * the value loses the white space around it. */
+int wsig_response_header_next(const wsig_response *res, size_t *pos, const char **name,
+                              size_t *name_len, const char **value, size_t *value_len)
 {
-    size_t nl = strlen(name);
-    const char *p = res->headers, *end = res->headers ? res->headers + res->headers_len : NULL;
+    const char *end = res->headers ? res->headers + res->headers_len : NULL;
+    const char *p = res->headers ? res->headers + *pos : NULL;
     while (p && p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         const char *line_end = eol ? eol : end;
-        if ((size_t)(line_end - p) > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0) {
-            const char *v = p + nl + 1;
-            while (v < line_end && (*v == ' ' || *v == '\t'))
-                v++;
-            const char *ve = line_end;
-            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
-                ve--;
-            *len = (size_t)(ve - v);
-            return v;
-        }
+        const char *colon = memchr(p, ':', (size_t)(line_end - p));
+        const char *line = p;
         p = eol ? eol + 1 : end;
+        if (!colon || colon == line || *line == ' ' || *line == '\t' ||
+            (line_end - line >= 5 && memcmp(line, "HTTP/", 5) == 0))
+            continue;
+        const char *v = colon + 1, *ve = line_end;
+        while (v < ve && (*v == ' ' || *v == '\t'))
+            v++;
+        while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        *name = line;
+        *name_len = (size_t)(colon - line);
+        *value = v;
+        *value_len = (size_t)(ve - v);
+        *pos = (size_t)(p - res->headers);
+        return 1;
     }
+    if (res->headers)
+        *pos = res->headers_len;
+    return 0;
+}
+
+const char *wsig_response_header(const wsig_response *res, const char *name, size_t *len)
+{
+    size_t pos = 0, nl = strlen(name), n;
+    const char *k, *v;
+    while (wsig_response_header_next(res, &pos, &k, &n, &v, len))
+        if (n == nl && strncasecmp(k, name, nl) == 0)
+            return v;
     *len = 0;
     return NULL;
 }

@@ -594,8 +594,19 @@ typedef struct wsig_response {
 /** Free what a response owns and zero it. */
 WSIG_API void wsig_response_clear(wsig_response *res);
 
-/** Find a header in a response (case-insensitive). Returns a pointer into a
- *  buffer of len bytes (not NUL-terminated), or NULL. */
+/** Walk a response's headers in the order received. Start with *pos = 0.
+ *  Returns: 1 with the next header, 0 after the last one.
+ *  Out:     *name (*name_len bytes) and *value (*value_len) point into res->headers
+ *           (not NUL-terminated; the value without surrounding white space).
+ *  In/Out:  *pos, where to go on from.
+ *  Every binding reads response headers through this walk, so a header
+ *  means the same to all of them. */
+WSIG_API int wsig_response_header_next(const wsig_response *res, size_t *pos, const char **name,
+                                       size_t *name_len, const char **value, size_t *value_len)
+    WSIG_NONNULL(1, 2, 3, 4, 5, 6);
+
+/** Find a header in a response (case-insensitive; the first of that name).
+ *  Returns a pointer into a buffer of len bytes (not NUL-terminated), or NULL. */
 WSIG_API const char *wsig_response_header(const wsig_response *res, const char *name, size_t *len)
     WSIG_NONNULL(1, 2, 3);
 

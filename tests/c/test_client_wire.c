@@ -612,6 +612,36 @@ static void owned_references(void)
     wsig_error_clear(&err);
 }
 
+/* The header walk every binding reads: in order, repeats kept, values
+ * trimmed, the status line and the blank end skipped; the lookup agrees. */
+static void header_walk(const creds *k)
+{
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_client *c = wire_client(k->hmac, NULL);
+    wsig_response res;
+    wire_answer("HTTP/1.1 200 OK", "X-A: 1\r\nx-b:  two words \t\r\nX-A: 3\r\nX-Empty:\r\n", "{}");
+    int rc = c ? wsig_client_request(c, &res, "GET", "/walk", NULL, 0, NULL, 0, &err) : -1;
+    CHECK(rc == WSIG_OK, "walk: request %s", err.message);
+    if (rc == WSIG_OK) {
+        char got[512] = "";
+        size_t pos = 0, nl, vl, used = 0;
+        const char *n, *v;
+        while (wsig_response_header_next(&res, &pos, &n, &nl, &v, &vl) && used < sizeof got)
+            used += (size_t)snprintf(got + used, sizeof got - used, "[%.*s=%.*s]", (int)nl, n,
+                                     (int)vl, v);
+        CHECK(strncmp(got, "[X-A=1][x-b=two words][X-A=3][X-Empty=]", 39) == 0 &&
+                  strstr(got, "[Content-Length=2]"),
+              "walk: %s", got);
+        CHECK(!wsig_response_header_next(&res, &pos, &n, &nl, &v, &vl), "walk: past the end");
+        const char *b = wsig_response_header(&res, "X-B", &vl);
+        CHECK(b && vl == 9 && memcmp(b, "two words", 9) == 0, "lookup X-B");
+        CHECK(!wsig_response_header(&res, "HTTP/1.1 200 OK", &vl), "the status line is no header");
+    }
+    wsig_response_clear(&res);
+    wsig_client_free(c);
+    wsig_error_clear(&err);
+}
+
 /* ------------------------------------------------------------------ */
 
 void test_client_wire(void)
@@ -628,6 +658,7 @@ void test_client_wire(void)
         redirects(&k);
         verifier(&k);
         owned_references();
+        header_walk(&k);
     }
     creds_free(&k);
     wire_stop(&W);
