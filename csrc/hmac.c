@@ -1,9 +1,10 @@
 /* HMAC-SHA256 request signing: x-api-key / x-timestamp / x-signature. */
-#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init & co., see key_states() */
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init & co., see the fast path below */
 #include "internal.h"
 #include "replay.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,39 +12,132 @@
 #define MAX_METHOD 16
 
 /* HMAC-SHA256 (RFC 2104) from the two SHA-256 states left after hashing the
- * ipad and opad key blocks, saved once per key. A signature copies them and
- * hashes only its own data: no allocation, no lock, and half the time of
- * OpenSSL 3.0's EVP_MAC, whose per-call provider dispatch and digest-context
- * copies cost more than the three compressions of a short request
- * (bench/RESULTS.md). The low-level SHA256_* calls are deprecated in 3.0 but
- * present; they bypass providers, so this HMAC never runs in a FIPS module. */
+ * ipad and opad key blocks, saved once per key. A signature resumes them and
+ * hashes only its own data: no lock, and half the time of OpenSSL 3.0's
+ * EVP_MAC, whose per-call provider dispatch and digest-context copies cost
+ * more than the three compressions of a short request (bench/RESULTS.md).
+ *
+ * One switch picks how a state is held. By default, OpenSSL's low-level
+ * SHA256_* (deprecated in 3.0 but present): a state is a plain struct, copied
+ * by assignment, with no allocation; it bypasses providers, so this HMAC never
+ * runs in a FIPS module. Where the deprecated API is hidden
+ * (OPENSSL_NO_DEPRECATED with OPENSSL_API_COMPAT >= 30000, which defines
+ * OPENSSL_NO_DEPRECATED_3_0), a state is an EVP_MD_CTX of the pre-fetched
+ * SHA-256, resumed with EVP_MD_CTX_copy_ex: one context allocation per
+ * signature, and the provider's SHA-256 (so a FIPS provider's, if loaded).
+ * Everything above the five sha_* primitives is shared. */
+#ifdef OPENSSL_NO_DEPRECATED_3_0
+#define WSIG_HMAC_EVP 1
+#else
+#define WSIG_HMAC_EVP 0
+#endif
+
+#if WSIG_HMAC_EVP
+typedef EVP_MD_CTX *sha_state;
+
+static bool sha_init(sha_state *s)
+{
+    if (!*s && !(*s = EVP_MD_CTX_new()))
+        return false;
+    return EVP_DigestInit_ex2(*s, wsig__sha256(), NULL);
+}
+
+static bool sha_resume(sha_state *s, const sha_state *saved)
+{
+    if (!*s && !(*s = EVP_MD_CTX_new()))
+        return false;
+    return EVP_MD_CTX_copy_ex(*s, *saved);
+}
+
+static bool sha_update(sha_state *s, const void *data, size_t len)
+{
+    return EVP_DigestUpdate(*s, data, len);
+}
+
+static bool sha_final(sha_state *s, unsigned char out[32])
+{
+    return EVP_DigestFinal_ex(*s, out, NULL);
+}
+
+/* The default provider's SHA-256 context is freed with OPENSSL_clear_free. */
+static void sha_wipe(sha_state *s)
+{
+    EVP_MD_CTX_free(*s);
+    *s = NULL;
+}
+#else
+typedef SHA256_CTX sha_state;
+
+static bool sha_init(sha_state *s)
+{
+    return SHA256_Init(s);
+}
+
+static bool sha_resume(sha_state *s, const sha_state *saved)
+{
+    *s = *saved;
+    return true;
+}
+
+static bool sha_update(sha_state *s, const void *data, size_t len)
+{
+    return SHA256_Update(s, data, len);
+}
+
+static bool sha_final(sha_state *s, unsigned char out[32])
+{
+    return SHA256_Final(out, s);
+}
+
+static void sha_wipe(sha_state *s)
+{
+    OPENSSL_cleanse(s, sizeof *s);
+}
+#endif
+
 struct wsig_hmac_keyed {
-    SHA256_CTX inner, outer;
+    sha_state inner, outer;
 };
 
+static void keyed_free(struct wsig_hmac_keyed *k)
+{
+    if (!k)
+        return;
+    sha_wipe(&k->inner);
+    sha_wipe(&k->outer);
+    wsig_free_secret(k, sizeof *k); /* the states are as good as the key */
+}
+
+/* A state that has absorbed the key block XOR pad_byte. */
+static bool absorb_pad(sha_state *s, const unsigned char block[64], unsigned char pad_byte)
+{
+    unsigned char pad[64];
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] = block[i] ^ pad_byte;
+    bool ok = sha_init(s) && sha_update(s, pad, sizeof pad);
+    OPENSSL_cleanse(pad, sizeof pad);
+    return ok;
+}
+
+/* Returns NULL on failure (out of memory, or a digest that failed). */
 static struct wsig_hmac_keyed *key_states(const unsigned char *secret, size_t len)
 {
-    struct wsig_hmac_keyed *k = malloc(sizeof *k);
-    unsigned char block[64] = {0}, pad[64];
+    struct wsig_hmac_keyed *k = calloc(1, sizeof *k);
+    unsigned char block[64] = {0};
     if (!k)
         return NULL;
-    if (len > sizeof block) { /* longer keys are replaced by their hash */
-        SHA256_Init(&k->inner);
-        SHA256_Update(&k->inner, secret, len);
-        SHA256_Final(block, &k->inner);
-    } else if (len) {
+    bool ok = true;
+    if (len > sizeof block) /* longer keys are replaced by their hash */
+        ok = sha_init(&k->inner) && sha_update(&k->inner, secret, len) &&
+             sha_final(&k->inner, block);
+    else
         memcpy(block, secret, len);
-    }
-    for (size_t i = 0; i < sizeof pad; i++)
-        pad[i] = block[i] ^ 0x36;
-    SHA256_Init(&k->inner);
-    SHA256_Update(&k->inner, pad, sizeof pad);
-    for (size_t i = 0; i < sizeof pad; i++)
-        pad[i] = block[i] ^ 0x5c;
-    SHA256_Init(&k->outer);
-    SHA256_Update(&k->outer, pad, sizeof pad);
+    ok = ok && absorb_pad(&k->inner, block, 0x36) && absorb_pad(&k->outer, block, 0x5c);
     OPENSSL_cleanse(block, sizeof block);
-    OPENSSL_cleanse(pad, sizeof pad);
+    if (!ok) {
+        keyed_free(k);
+        return NULL;
+    }
     return k;
 }
 
@@ -105,16 +199,18 @@ int wsig__hmac_auth_init(struct wsig_hmac_auth *a, const char *api_key, const ch
         return wsig__fail(err, WSIG_ERR_ARG, "the HMAC secret is empty: anyone could sign with it");
     a->api_key = api_key ? strdup(api_key) : NULL;
     a->api_key_len = api_key ? strlen(api_key) : 0;
-    a->keyed = key_states((const unsigned char *)secret, secret_len);
-    if ((api_key && !a->api_key) || !a->keyed)
+    if (api_key && !a->api_key)
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    a->keyed = key_states((const unsigned char *)secret, secret_len);
+    if (!a->keyed)
+        return wsig__fail_ossl(err, WSIG_ERR_NOMEM, "out of memory keying HMAC-SHA256");
     return WSIG_OK;
 }
 
 void wsig__hmac_auth_clear(struct wsig_hmac_auth *a)
 {
     free(a->api_key);
-    wsig_free_secret(a->keyed, sizeof *a->keyed); /* the states are as good as the key */
+    keyed_free(a->keyed);
     memset(a, 0, sizeof *a);
 }
 
@@ -165,8 +261,9 @@ static size_t format_ms(char *out, int64_t v)
 }
 
 /* MAC of TS SEP METHOD SEP PATH SEP BODY. Small prehashes are assembled on
- * the stack and hashed in one update; larger ones are streamed without a copy. */
-static void compute_mac(const struct wsig_hmac_auth *a, unsigned char mac[32], const char *ts,
+ * the stack and hashed in one update; larger ones are streamed without a copy.
+ * Returns false only if the EVP build's digest fails (out of memory). */
+static bool compute_mac(const struct wsig_hmac_auth *a, unsigned char mac[32], const char *ts,
                         size_t tl, const char *method, size_t ml, const char *path,
                         const void *body, size_t body_len)
 {
@@ -174,7 +271,8 @@ static void compute_mac(const struct wsig_hmac_auth *a, unsigned char mac[32], c
     const char *sep = a->separator;
     unsigned char small[1024], inner_hash[32];
     size_t total = tl + ml + pl + 3 * sl + body_len;
-    SHA256_CTX c = a->keyed->inner;
+    sha_state c = {0};
+    bool ok = sha_resume(&c, &a->keyed->inner);
     if (total <= sizeof small) {
         unsigned char *p = small;
         memcpy(p, ts, tl), p += tl, memcpy(p, sep, sl), p += sl;
@@ -182,18 +280,17 @@ static void compute_mac(const struct wsig_hmac_auth *a, unsigned char mac[32], c
         memcpy(p, path, pl), p += pl, memcpy(p, sep, sl), p += sl;
         if (body_len)
             memcpy(p, body, body_len);
-        SHA256_Update(&c, small, total);
+        ok = ok && sha_update(&c, small, total);
     } else {
-        SHA256_Update(&c, ts, tl), SHA256_Update(&c, sep, sl);
-        SHA256_Update(&c, method, ml), SHA256_Update(&c, sep, sl);
-        SHA256_Update(&c, path, pl), SHA256_Update(&c, sep, sl);
-        SHA256_Update(&c, body, body_len);
+        ok = ok && sha_update(&c, ts, tl) && sha_update(&c, sep, sl) &&
+             sha_update(&c, method, ml) && sha_update(&c, sep, sl) &&
+             sha_update(&c, path, pl) && sha_update(&c, sep, sl) &&
+             sha_update(&c, body, body_len);
     }
-    SHA256_Final(inner_hash, &c);
-    c = a->keyed->outer;
-    SHA256_Update(&c, inner_hash, sizeof inner_hash);
-    SHA256_Final(mac, &c);
-    OPENSSL_cleanse(&c, sizeof c);
+    ok = ok && sha_final(&c, inner_hash) && sha_resume(&c, &a->keyed->outer) &&
+         sha_update(&c, inner_hash, sizeof inner_hash) && sha_final(&c, mac);
+    sha_wipe(&c);
+    return ok;
 }
 
 int wsig__hmac_sign_headers(struct wsig_hmac_auth *a, wsig_headers *out, const char *method,
@@ -207,7 +304,8 @@ int wsig__hmac_sign_headers(struct wsig_hmac_auth *a, wsig_headers *out, const c
     if (rc != WSIG_OK)
         return rc;
     tl = format_ms(ts, now_ms > 0 ? now_ms : wsig__now_ms());
-    compute_mac(a, mac, ts, tl, m, ml, path, body, body_len);
+    if (!compute_mac(a, mac, ts, tl, m, ml, path, body, body_len))
+        return wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "HMAC-SHA256 failed");
     sl = a->encoding == WSIG_HMAC_HEX ? wsig__hex_encode(sig, mac, 32)
                                       : wsig__b64_encode(sig, mac, 32, false);
     if (!wsig__set_header_n(out, a->api_key_header, a->api_key_header_len, a->api_key,
@@ -386,7 +484,8 @@ int wsig_hmac_verify(const wsig_hmac_verifier *v, char *api_key_out, const char 
     int rc = upper_method(m, &ml, method, err);
     if (rc != WSIG_OK)
         return rc;
-    compute_mac(k, expected, ts, strlen(ts), m, ml, path, body, body_len);
+    if (!compute_mac(k, expected, ts, strlen(ts), m, ml, path, body, body_len))
+        return wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "HMAC-SHA256 failed");
     if (!wsig__ct_equal(given, expected, 32))
         return wsig__reject(err, WSIG_REASON_BAD_SIGNATURE, "signature does not match");
     if (v->replay && (rc = check_replay(v, k->api_key, t, expected, now, err)) != WSIG_OK)

@@ -2,7 +2,7 @@
  * walletsign (through libc, linked with --wrap=free) or by OpenSSL (through
  * CRYPTO_set_mem_functions) is scanned for the secret while a watch is armed. */
 #define _GNU_SOURCE
-#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init & co., as csrc/hmac.c */
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init & co., to check sha256_block() */
 #include "testlib.h"
 #include "walletsign.h"
 
@@ -10,6 +10,7 @@
 #include <valgrind/memcheck.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,6 +134,50 @@ static int hmac_lifecycle(const char *secret, wsig_error *err)
     return rc;
 }
 
+/* h = the SHA-256 state after one 64-byte block from the initial state
+ * (FIPS 180-4, 6.2.2), as native-endian words: how OpenSSL keeps it both in
+ * the low-level SHA256_CTX and in its providers' SHA-256 context, so one
+ * computation names the inner state of both builds of csrc/hmac.c. */
+static void sha256_block(uint32_t h[8], const unsigned char block[64])
+{
+    static const uint32_t k[64] = {
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2};
+    static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+#define ROR(x, n) ((x) >> (n) | (x) << (32 - (n)))
+    uint32_t w[64], v[8];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)block[4 * i] << 24 | (uint32_t)block[4 * i + 1] << 16 |
+               (uint32_t)block[4 * i + 2] << 8 | block[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ w[i - 15] >> 3;
+        uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ w[i - 2] >> 10;
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    memcpy(v, iv, sizeof v);
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = v[7] + (ROR(v[4], 6) ^ ROR(v[4], 11) ^ ROR(v[4], 25)) +
+                      ((v[4] & v[5]) ^ (~v[4] & v[6])) + k[i] + w[i];
+        uint32_t t2 = (ROR(v[0], 2) ^ ROR(v[0], 13) ^ ROR(v[0], 22)) +
+                      ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+        memmove(v + 1, v, 7 * sizeof *v);
+        v[4] += t1;
+        v[0] = t1 + t2;
+    }
+#undef ROR
+    for (int i = 0; i < 8; i++)
+        h[i] = iv[i] + v[i];
+}
+
 /* The HMAC secret, and the SHA-256 state after its ipad block (kept per key
  * instead of the secret, and as good as the secret for forging). */
 static void hmac_secret_lifecycle(void)
@@ -149,10 +194,16 @@ static void hmac_secret_lifecycle(void)
     memcpy(pad, secret, strlen(secret));
     for (size_t i = 0; i < sizeof pad; i++)
         pad[i] ^= 0x36;
-    SHA256_CTX inner;
-    SHA256_Init(&inner);
-    SHA256_Update(&inner, pad, sizeof pad);
-    arm(inner.h, sizeof inner.h);
+    uint32_t inner[8];
+    sha256_block(inner, pad);
+#ifndef OPENSSL_NO_DEPRECATED_3_0
+    SHA256_CTX ctx;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, pad, sizeof pad);
+    CHECK(sizeof ctx.h == sizeof inner && memcmp(ctx.h, inner, sizeof inner) == 0,
+          "sha256_block disagrees with OpenSSL's SHA256_CTX");
+#endif
+    arm(inner, sizeof inner);
     rc = hmac_lifecycle(secret, &err);
     leaks = disarm(true);
     CHECK(rc == WSIG_OK, "hmac lifecycle: %s", err.message);
