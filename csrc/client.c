@@ -695,11 +695,10 @@ static bool is_idempotent_method(const char *m)
     return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
 }
 
-int wsig_client_request(wsig_client *c, wsig_response *res, const char *method,
-                        const char *path_and_query, const void *body, size_t body_len,
-                        const wsig_header_ref *extra, size_t n_extra, wsig_error *err)
+static int request(wsig_client *c, wsig_response *res, const char *method,
+                   const char *path_and_query, const void *body, size_t body_len,
+                   const wsig_header_ref *extra, size_t n_extra, bool json, wsig_error *err)
 {
-    wsig__reset(err);
     memset(res, 0, sizeof *res);
     if ((!body && body_len) || (!extra && n_extra))
         return wsig__fail(err, WSIG_ERR_ARG, "NULL body or headers with a length");
@@ -709,8 +708,30 @@ int wsig_client_request(wsig_client *c, wsig_response *res, const char *method,
         return rc;
     bool idempotent = is_idempotent_method(m) ||
                       (extra && wsig__find_header(extra, n_extra, "Idempotency-Key"));
-    request_spec rq = {m, path_and_query, body, body_len, extra, n_extra, false};
+    request_spec rq = {m, path_and_query, body, body_len, extra, n_extra, json};
     return send_request(c, res, &rq, idempotent, err);
+}
+
+int wsig_client_request(wsig_client *c, wsig_response *res, const char *method,
+                        const char *path_and_query, const void *body, size_t body_len,
+                        const wsig_header_ref *extra, size_t n_extra, wsig_error *err)
+{
+    wsig__reset(err);
+    return request(c, res, method, path_and_query, body, body_len, extra, n_extra, false, err);
+}
+
+int wsig_client_request_json(wsig_client *c, wsig_response *res, const char *method,
+                             const char *path_and_query, const char *json, size_t json_len,
+                             const wsig_header_ref *extra, size_t n_extra, wsig_error *err)
+{
+    wsig__reset(err);
+    memset(res, 0, sizeof *res);
+    cJSON *v = wsig__json_parse_exact(json, json_len);
+    cJSON_Delete(v);
+    if (!v)
+        return wsig__fail(err, WSIG_ERR_ARG, "the body is not one UTF-8 JSON value with unique "
+                          "member names");
+    return request(c, res, method, path_and_query, json, json_len, extra, n_extra, true, err);
 }
 
 static bool is_success(long status)

@@ -61,8 +61,9 @@ static const char request_usage[] =
     "Any signed request; prints the response body. BODY is the text itself, @FILE or -.\n"
     "  --auth jwt|hmac|message   the protocol (default: the one whose credentials\n"
     "                            are given by flags, else by the environment)\n"
-    "  --header 'Name: value'    an extra header (repeatable); a BODY is sent with\n"
-    "                            Content-Type: application/json unless one is given\n"
+    "  --header 'Name: value'    an extra header (repeatable); a BODY must be JSON\n"
+    "                            and is sent as application/json, unless a\n"
+    "                            Content-Type header is given\n"
     JWT_HELP
     HMAC_HELP
     MESSAGE_HELP
@@ -263,16 +264,19 @@ int cmd_request(int argc, char **argv)
     }
     if (a.npos > 2 && (rc = cli_read_body(&a, a.pos[2], &body, &body_len)) != CLI_OK)
         goto done;
-    if (body_len && !has_type)
-        extra[n_extra++] = (wsig_header_ref){"Content-Type", "application/json"};
     rc = kind == WSIG_AUTH_JWT    ? cli_auth_jwt(&a, &s.auth)
          : kind == WSIG_AUTH_HMAC ? cli_auth_hmac(&a, &s.auth)
                                   : cli_auth_message(&a, &s.auth);
     if (rc != CLI_OK || (rc = open_client(&a, &s)) != CLI_OK)
         goto done;
     wsig_error err = WSIG_ERROR_INIT;
-    int st = wsig_client_request(s.client, &res, method, a.pos[1], body, body_len,
-                                 n_extra ? extra : NULL, n_extra, &err);
+    /* A body is JSON (checked, and labelled by the library) unless the
+     * caller names its Content-Type. */
+    int st = body_len && !has_type
+                 ? wsig_client_request_json(s.client, &res, method, a.pos[1], body, body_len,
+                                            n_extra ? extra : NULL, n_extra, &err)
+                 : wsig_client_request(s.client, &res, method, a.pos[1], body, body_len,
+                                       n_extra ? extra : NULL, n_extra, &err);
     if (st != WSIG_OK) {
         rc = cli_fail(&a, &err, st, "request failed");
     } else if (res.status < 200 || res.status > 299) {

@@ -631,6 +631,18 @@ WSIG_API WSIG_WARN_UNUSED int wsig_client_request(wsig_client *c, wsig_response 
                                                   const wsig_header_ref *extra, size_t n_extra,
                                                   wsig_error *err) WSIG_NONNULL(1, 2, 3, 4);
 
+/** As wsig_client_request, for a JSON body: json/json_len must be one UTF-8
+ *  JSON value with unique member names (else WSIG_ERR_ARG, nothing sent),
+ *  and it goes with Content-Type: application/json unless extra names a
+ *  Content-Type. Every binding's "json=" goes through here. */
+WSIG_API WSIG_WARN_UNUSED int wsig_client_request_json(wsig_client *c, wsig_response *res,
+                                                       const char *method,
+                                                       const char *path_and_query,
+                                                       const char *json, size_t json_len,
+                                                       const wsig_header_ref *extra,
+                                                       size_t n_extra, wsig_error *err)
+    WSIG_NONNULL(1, 2, 3, 4, 5);
+
 /** Halogen: POST /query {"name":NAME,"payload":PAYLOAD} (payload_json NULL =
  *  {}). Out: *result_json, the response body (wsig_free). Errors: WSIG_ERR_HTTP
  *  for any final status outside 2xx, with http_status, code, message, body,

@@ -109,7 +109,7 @@ class Response:
     headers: Dict[str, str]
     body: bytes
     attempts: int
-    def __init__(self, status: int, headers: Union[str, Mapping[str, str]], body: bytes,
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes,
                  attempts: int = 1) -> None: ...
     def json(self) -> _Json: ...
     @property

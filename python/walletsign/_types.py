@@ -1,15 +1,15 @@
 """Plain-Python value types and conversions used by the native module.
 
-Only value conversion lives here (JSON text <-> Python objects, the raw
-response header block -> a dict, environment variables -> a Client); every
-protocol decision is made by the C core.
+Only value conversion lives here (JSON text <-> Python objects, environment
+variables -> a Client); every protocol decision is made by the C core, which
+also reads response headers (the native module hands Response a dict).
 """
 
 from __future__ import annotations
 
 import json as _json
 import os
-from typing import Any, Dict, Mapping, NamedTuple, Optional
+from typing import Any, Mapping, NamedTuple, Optional
 
 __all__ = ["Message", "Response", "dumps", "loads", "client_from_env", "DEFAULT_BASE_URL"]
 
@@ -54,7 +54,7 @@ class Response:
 
     def __init__(self, status: int, headers: Any, body: bytes, attempts: int = 1):
         self.status = status
-        self.headers = _parse_headers(headers) if isinstance(headers, str) else dict(headers)
+        self.headers = dict(headers)
         self.body = body
         self.attempts = attempts
 
@@ -69,17 +69,6 @@ class Response:
 
     def __repr__(self) -> str:
         return "<walletsign.Response %d, %d bytes>" % (self.status, len(self.body))
-
-
-def _parse_headers(block: str) -> Dict[str, str]:
-    headers: Dict[str, str] = {}
-    for line in block.split("\r\n"):
-        if not line or line.startswith("HTTP/") or ":" not in line:
-            continue
-        name, _, value = line.partition(":")
-        name, value = name.strip().lower(), value.strip()
-        headers[name] = headers[name] + ", " + value if name in headers else value
-    return headers
 
 
 def client_from_env(cls, environ: Optional[Mapping[str, str]] = None, **options: Any):

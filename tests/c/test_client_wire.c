@@ -642,6 +642,38 @@ static void header_walk(const creds *k)
     wsig_error_clear(&err);
 }
 
+/* A JSON body: checked before anything is sent, labelled unless the caller
+ * labels it. */
+static void json_request(const creds *k)
+{
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_client *c = wire_client(k->hmac, NULL);
+    wsig_response res;
+    wire_answer("HTTP/1.1 200 OK", NULL, "{}");
+    int before = wire_requests();
+    static const char *const bad[] = {"{\"a\":1,\"a\":2}", "{\"a\":", "\"\xff\"", "1 2", ""};
+    for (size_t i = 0; c && i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = wsig_client_request_json(c, &res, "POST", "/j", bad[i], strlen(bad[i]), NULL, 0,
+                                          &err);
+        CHECK(rc == WSIG_ERR_ARG, "json body #%zu: %s", i, wsig_status_name(rc));
+    }
+    CHECK(wire_requests() == before, "a refused JSON body was sent");
+    int rc = c ? wsig_client_request_json(c, &res, "POST", "/j", "{\"a\":1}", 7, NULL, 0, &err) : -1;
+    seen s = wire_seen();
+    CHECK(rc == WSIG_OK && head_count(&s, "Content-Type") == 1 &&
+              strstr(s.head, "Content-Type: application/json\r\n"),
+          "json body: %s %s", wsig_status_name(rc), s.head);
+    wsig_response_clear(&res);
+    wsig_header_ref own = {"content-type", "application/json; charset=utf-8"};
+    rc = c ? wsig_client_request_json(c, &res, "POST", "/j", "[]", 2, &own, 1, &err) : -1;
+    s = wire_seen();
+    CHECK(rc == WSIG_OK && head_count(&s, "Content-Type") == 1 && strstr(s.head, "charset=utf-8"),
+          "json body, own type: %s", s.head);
+    wsig_response_clear(&res);
+    wsig_client_free(c);
+    wsig_error_clear(&err);
+}
+
 /* ------------------------------------------------------------------ */
 
 void test_client_wire(void)
@@ -659,6 +691,7 @@ void test_client_wire(void)
         verifier(&k);
         owned_references();
         header_walk(&k);
+        json_request(&k);
     }
     creds_free(&k);
     wire_stop(&W);

@@ -195,6 +195,10 @@ class Mock:
         with open(csr_path, "rb") as f:
             return self.post("/_mock/halogen/register?key_id=%s" % key_id, raw=f.read())["key_id"]
 
+    def log(self):
+        """What the mock received, oldest first."""
+        return self.request("GET", "/_mock/log")
+
     def faults(self, path, faults):
         self.post("/_mock/faults", {"path": path, "faults": faults})
 
@@ -1138,6 +1142,20 @@ def request_picks_the_protocol_from_the_credentials():
     r = ws("request", "POST", "/query", '{"name":"get_client_profile","payload":{}}',
            env=jwt_env()).ok()
     json.loads(r.out)
+
+
+@test
+def request_body_is_json_unless_labelled():
+    common = ["--api-key", "test-api-key", "--secret-file", secret_file(), "--base-url",
+              mock().url, "--retries", "0"]
+    before = len(mock().log())
+    e = ws("request", "POST", "/v1/wallet/create", "name=x", *common).ok(2).json_error()
+    expect("JSON" in e["message"] and len(mock().log()) == before, e)
+    # Labelled by the caller, any body goes as it is (the mock then refuses it).
+    ws("request", "POST", "/v1/wallet/create", "name=x", "--header",
+       "Content-Type: text/plain", *common).ok(5)
+    sent = mock().log()[-1]["headers"]
+    expect(sent.get("Content-Type") == "text/plain", sent)
 
 
 @test

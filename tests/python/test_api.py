@@ -166,8 +166,8 @@ def test_native_types_are_final_where_they_should_be():
 
 
 def test_response_type():
-    r = ws.Response(201, "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
-                         "Set-Cookie: a=1\r\nset-cookie: b=2\r\n\r\n", b'{"x":1}', 2)
+    r = ws.Response(201, {"content-type": "application/json", "set-cookie": "a=1, b=2"},
+                    b'{"x":1}', 2)
     assert r.status == 201 and r.ok and r.attempts == 2
     assert r.headers == {"content-type": "application/json", "set-cookie": "a=1, b=2"}
     assert r.json() == {"x": 1}

@@ -315,6 +315,11 @@ def test_request_returns_any_status(server, halogen):
     assert resp.attempts == 1
     entry = server.log()[-1]
     assert entry["headers"]["Content-Type"] == "application/json"
+    resp = halogen.request("POST", "/query", json={"name": QUERY_NAME, "payload": {}},
+                           headers={"content-type": "application/json; charset=utf-8"})
+    assert resp.status == 200
+    sent = {k.lower(): v for k, v in server.log()[-1]["headers"].items()}
+    assert sent["content-type"] == "application/json; charset=utf-8"
     resp = halogen.request("POST", "/query", body=b'{"name":"nope","payload":{}}',
                            headers={"X-Trace": "abc"})
     assert resp.status == 400 and not resp.ok and resp.json()["code"] == "ErrInvalidParameter"

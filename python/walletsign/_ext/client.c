@@ -300,6 +300,31 @@ PyDoc_STRVAR(Client_request_doc,
 "429s are retried; 5xx and transport failures only for GET/HEAD or with an\n"
 "Idempotency-Key header. Raises TransportError, Timeout or ProtocolError.");
 
+/* The response's headers, read by the core's walk, as a dict: names in
+ * lower case, repeated ones joined with ", " (RFC 9110 5.3), bytes as Latin-1. */
+static PyObject *response_headers(const wsig_response *res)
+{
+    PyObject *d = PyDict_New();
+    size_t pos = 0, nl, vl;
+    const char *n, *v;
+    while (d && wsig_response_header_next(res, &pos, &n, &nl, &v, &vl)) {
+        PyObject *name = PyUnicode_DecodeLatin1(n, (Py_ssize_t)nl, NULL);
+        PyObject *lower = name ? PyObject_CallMethod(name, "lower", NULL) : NULL;
+        PyObject *value = PyUnicode_DecodeLatin1(v, (Py_ssize_t)vl, NULL);
+        PyObject *seen = lower && value ? PyDict_GetItemWithError(d, lower) : NULL;
+        PyObject *joined = seen ? PyUnicode_FromFormat("%U, %U", seen, value) : NULL;
+        int ok = lower && value && !PyErr_Occurred() &&
+                 PyDict_SetItem(d, lower, joined ? joined : value) == 0;
+        Py_XDECREF(name);
+        Py_XDECREF(lower);
+        Py_XDECREF(value);
+        Py_XDECREF(joined);
+        if (!ok)
+            Py_CLEAR(d);
+    }
+    return d;
+}
+
 static PyObject *Client_request(ClientObject *self, PyObject *const *args, Py_ssize_t nargs,
                                 PyObject *kwnames)
 {
@@ -327,7 +352,6 @@ static PyObject *Client_request(ClientObject *self, PyObject *const *args, Py_ss
     }
     header_list hl;
     memset(&hl, 0, sizeof hl);
-    int have_ct = 0;
     if (a[4] && a[4] != Py_None) {
         if (wsp_header_list_get(&hl, a[4]) < 0)
             goto fail;
@@ -335,28 +359,17 @@ static PyObject *Client_request(ClientObject *self, PyObject *const *args, Py_ss
             PyErr_SetString(PyExc_ValueError, "header names and values must not contain NUL");
             goto fail;
         }
-        for (size_t i = 0; i < hl.n; i++)
-            if (strcasecmp(hl.refs[i].name, "Content-Type") == 0)
-                have_ct = 1;
-    }
-    if (json && !have_ct) {
-        wsig_header_ref *refs = PyMem_Realloc(hl.refs, sizeof *refs * (hl.n + 1));
-        if (!refs) {
-            PyErr_NoMemory();
-            goto fail;
-        }
-        hl.refs = refs;
-        hl.refs[hl.n].name = "Content-Type";
-        hl.refs[hl.n].value = "application/json";
-        hl.n++;
     }
     wsig_response res;
     memset(&res, 0, sizeof res);
     wsig_error err = WSIG_ERROR_INIT;
     int rc;
+    /* A json= body goes through the core's JSON request (Content-Type too). */
     CLIENT_CALL(self, rc,
-                wsig_client_request(self->client, &res, method, path, body.ptr, body.len,
-                                    hl.refs, hl.n, &err));
+                json ? wsig_client_request_json(self->client, &res, method, path, body.ptr,
+                                                body.len, hl.refs, hl.n, &err)
+                     : wsig_client_request(self->client, &res, method, path, body.ptr, body.len,
+                                           hl.refs, hl.n, &err));
     wsp_header_list_release(&hl);
     wsp_inbuf_release(&body);
     Py_XDECREF(json);
@@ -367,8 +380,7 @@ static PyObject *Client_request(ClientObject *self, PyObject *const *args, Py_ss
         return wsp_raise_wsig(st, rc, &err);
     }
     wsig_error_clear(&err);
-    PyObject *hdr = PyUnicode_DecodeLatin1(res.headers ? res.headers : "",
-                                           (Py_ssize_t)res.headers_len, NULL);
+    PyObject *hdr = response_headers(&res);
     PyObject *bdy = PyBytes_FromStringAndSize(res.body ? res.body : "", (Py_ssize_t)res.body_len);
     long status = res.status;
     int attempts = res.attempts;
