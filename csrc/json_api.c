@@ -187,9 +187,9 @@ int wsig_json_number_int64(const wsig_json_value *v, int64_t *out)
     bool negative = s[0] == '-';
     uint64_t mag;
     if (!wsig__parse_u64(s + negative, n - negative, &mag))
-        return 0;
+        return -1; /* digits only (RFC 8259 form), so it overflowed */
     if (negative ? mag > (uint64_t)INT64_MAX + 1 : mag > (uint64_t)INT64_MAX)
-        return 0;
+        return -1;
     *out = negative ? (int64_t)(0 - mag) : (int64_t)mag;
     return 1;
 }

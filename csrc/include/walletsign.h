@@ -682,8 +682,10 @@ WSIG_API const char *wsig_json_string(const wsig_json_value *v, size_t *len) WSI
 WSIG_API const char *wsig_json_number_text(const wsig_json_value *v, size_t *len)
     WSIG_NONNULL(1, 2);
 
-/** A number written as an integer (no fraction, no exponent) that fits int64.
- *  Returns: 1 and *out set; 0 for any other number or value. */
+/** A number written as an integer (no fraction, no exponent) as int64.
+ *  Returns: 1 and *out set when it fits int64; -1 for an integer beyond
+ *           int64 (take wsig_json_number_text); 0 for a number with a
+ *           fraction or exponent, or a value that is not a number. */
 WSIG_API int wsig_json_number_int64(const wsig_json_value *v, int64_t *out) WSIG_NONNULL(1, 2);
 
 /** A number as the nearest double (locale-independent; +-HUGE_VAL beyond
