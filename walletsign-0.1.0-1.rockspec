@@ -48,6 +48,7 @@ build = {
             "csrc/hash.c",
             "csrc/hmac.c",
             "csrc/json.c",
+            "csrc/json_api.c",
             "csrc/jwt.c",
             "csrc/keccak.c",
             "csrc/key.c",

@@ -165,5 +165,13 @@ WSIG_LOCAL bool wsig__json_member_span(const char *json, size_t len, const char 
 WSIG_LOCAL cJSON *wsig__json_parse_exact(const char *text, size_t len);
 /* A malloc'd copy of JSON text without whitespace outside strings. */
 WSIG_LOCAL char *wsig__json_compact(const char *json, size_t len);
+/* A number in RFC 8259 §6 form, the whole of s[0..n). */
+WSIG_LOCAL bool wsig__json_number_valid(const char *s, size_t n);
+/* The next number token at or after *pos in text that passed
+ * wsig__json_parse_exact: numbers come in document order, which is the
+ * order of cJSON's number nodes in a depth-first walk. Advances *pos;
+ * false when no number is left. */
+WSIG_LOCAL bool wsig__json_next_number(const char *json, size_t len, size_t *pos, size_t *start,
+                                       size_t *span_len);
 
 #endif

@@ -254,3 +254,64 @@ char *wsig__json_compact(const char *json, size_t len)
     out[o] = '\0';
     return out;
 }
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static size_t skip_digits(const char *s, size_t i, size_t n)
+{
+    while (i < n && is_digit(s[i]))
+        i++;
+    return i;
+}
+
+/* RFC 8259 §6: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? and nothing else.
+ * cJSON is laxer (it takes 01, 1. and -.5 through strtod). */
+bool wsig__json_number_valid(const char *s, size_t n)
+{
+    size_t i = n > 0 && s[0] == '-' ? 1 : 0, d;
+    if (i >= n || !is_digit(s[i]))
+        return false;
+    i = s[i] == '0' ? i + 1 : skip_digits(s, i, n);
+    if (i < n && s[i] == '.') {
+        d = skip_digits(s, ++i, n);
+        if (d == i)
+            return false;
+        i = d;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        if (++i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        d = skip_digits(s, i, n);
+        if (d == i)
+            return false;
+        i = d;
+    }
+    return i == n;
+}
+
+/* Numbers are the only tokens that start with '-' or a digit outside strings
+ * (true/false/null hold neither), and cJSON reads one over the same bytes
+ * [0-9+-.eE] it copies for strtod. */
+bool wsig__json_next_number(const char *json, size_t len, size_t *pos, size_t *start,
+                            size_t *span_len)
+{
+    for (size_t i = *pos; i < len; i++) {
+        if (json[i] == '"') {
+            i = skip_string(json, i, len) - 1;
+        } else if (json[i] == '-' || is_digit(json[i])) {
+            size_t j = i;
+            while (j < len && (is_digit(json[j]) || json[j] == '+' || json[j] == '-' ||
+                               json[j] == '.' || json[j] == 'e' || json[j] == 'E'))
+                j++;
+            *start = i;
+            *span_len = j - i;
+            *pos = j;
+            return true;
+        }
+    }
+    *pos = len;
+    return false;
+}

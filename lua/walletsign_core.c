@@ -25,7 +25,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <cjson/cJSON.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <walletsign.h>
@@ -70,7 +69,6 @@ static void set_refs(lua_State *L, int ud)
 #endif
 
 #define MAX_SAFE_INTEGER 9007199254740992.0 /* 2^53: doubles are exact below */
-#define JSON_MAX_DEPTH 1000                 /* cJSON's own nesting limit */
 
 static const char *const ERROR_MT = "walletsign.Error";
 static const char *const SCRATCH_MT = "walletsign.scratch";
@@ -307,14 +305,14 @@ typedef struct scratch {
     char *str;        /* a string the core returned */
     size_t str_len;
     int str_secret;   /* wipe it on release (private keys) */
-    char *buf;        /* JSON text being encoded */
-    size_t len, cap;
-    int oom;
-    cJSON *json;      /* a parsed JSON tree */
+    wsig_json_writer *writer; /* JSON text being encoded ... */
+    const char *json; /* ... and, once finished, its text (the writer's) */
+    size_t json_len;
+    wsig_json_doc *doc; /* a parsed JSON document */
     wsig_error err;   /* may own a response body and RPC data */
     wsig_response res;
     int has_res;
-    char why[160];    /* why a value could not be encoded */
+    char why[160];    /* why a Lua value has no JSON form */
 } scratch;
 
 static void scratch_release(scratch *s)
@@ -326,11 +324,12 @@ static void scratch_release(scratch *s)
             wsig_free(s->str);
         s->str = NULL;
     }
-    free(s->buf);
-    s->buf = NULL;
-    s->len = s->cap = 0;
-    cJSON_Delete(s->json);
+    wsig_json_writer_free(s->writer);
+    s->writer = NULL;
     s->json = NULL;
+    s->json_len = 0;
+    wsig_json_free(s->doc);
+    s->doc = NULL;
     wsig_error_clear(&s->err);
     if (s->has_res) {
         wsig_response_clear(&s->res);
@@ -355,159 +354,119 @@ static scratch *new_scratch(lua_State *L)
 }
 
 /* ------------------------------------------------------------------ */
-/* JSON text -> Lua values (cJSON parses; this only converts)          */
+/* JSON text -> Lua values (the core parses; this only converts)       */
 /* null -> walletsign.null (a NULL light userdata); arrays get the     */
 /* walletsign.array metatable so they encode back as arrays.           */
 
-static void push_cjson(lua_State *L, const cJSON *item)
+static int size_hint(size_t n)
 {
-    luaL_checkstack(L, 4, "JSON nested too deeply");
-    if (cJSON_IsNull(item)) {
-        lua_pushlightuserdata(L, NULL);
-    } else if (cJSON_IsFalse(item)) {
-        lua_pushboolean(L, 0);
-    } else if (cJSON_IsTrue(item)) {
-        lua_pushboolean(L, 1);
-    } else if (cJSON_IsNumber(item)) {
-        double d = item->valuedouble;
+    return n > 1000000 ? 1000000 : (int)n;
+}
+
+/* Integers exactly: as push_i64 within int64, beyond it as their decimal
+ * text. Other numbers as doubles; on 5.4 an integral one up to 2^53 (1.0,
+ * 1e3) is an integer, as it always was. */
+static void push_json_number(lua_State *L, const wsig_json_value *v)
+{
+    int64_t i;
+    size_t n;
+    int kind = wsig_json_number_int64(v, &i);
+    if (kind == 1) {
+        push_i64(L, (long long)i);
+    } else if (kind < 0) {
+        const char *text = wsig_json_number_text(v, &n);
+        lua_pushlstring(L, text, n);
+    } else {
+        double d = wsig_json_number_double(v);
 #if LUA_VERSION_NUM >= 503
         if (d == floor(d) && fabs(d) <= MAX_SAFE_INTEGER)
             lua_pushinteger(L, (lua_Integer)d);
         else
 #endif
             lua_pushnumber(L, (lua_Number)d);
-    } else if (cJSON_IsString(item)) {
-        lua_pushstring(L, item->valuestring);
-    } else if (cJSON_IsArray(item)) {
-        lua_createtable(L, cJSON_GetArraySize(item), 0);
-        int i = 1;
-        for (const cJSON *c = item->child; c; c = c->next) {
-            push_cjson(L, c);
+    }
+}
+
+static void push_json_value(lua_State *L, const wsig_json_value *v)
+{
+    luaL_checkstack(L, 4, "JSON nested too deeply");
+    size_t n;
+    const char *p;
+    int i = 1;
+    switch (wsig_json_type(v)) {
+    case WSIG_JSON_FALSE:
+    case WSIG_JSON_TRUE:
+        lua_pushboolean(L, wsig_json_type(v) == WSIG_JSON_TRUE);
+        break;
+    case WSIG_JSON_NUMBER:
+        push_json_number(L, v);
+        break;
+    case WSIG_JSON_STRING:
+        p = wsig_json_string(v, &n);
+        lua_pushlstring(L, p, n);
+        break;
+    case WSIG_JSON_ARRAY:
+        lua_createtable(L, size_hint(wsig_json_count(v)), 0);
+        for (const wsig_json_value *c = wsig_json_first(v); c; c = wsig_json_next(c)) {
+            push_json_value(L, c);
             lua_rawseti(L, -2, i++);
         }
         luaL_getmetatable(L, ARRAY_MT);
         lua_setmetatable(L, -2);
-    } else if (cJSON_IsObject(item)) {
-        lua_createtable(L, 0, cJSON_GetArraySize(item));
-        for (const cJSON *c = item->child; c; c = c->next) {
-            lua_pushstring(L, c->string ? c->string : "");
-            push_cjson(L, c);
+        break;
+    case WSIG_JSON_OBJECT:
+        lua_createtable(L, 0, size_hint(wsig_json_count(v)));
+        for (const wsig_json_value *c = wsig_json_first(v); c; c = wsig_json_next(c)) {
+            p = wsig_json_key(c, &n);
+            lua_pushlstring(L, p, n);
+            push_json_value(L, c);
             lua_rawset(L, -3);
         }
-    } else {
-        lua_pushnil(L);
+        break;
+    default:
+        lua_pushlightuserdata(L, NULL);
     }
 }
 
-/* Push the Lua value of JSON text; returns 0 (nothing pushed) if it is not JSON. */
-static int push_json_text(lua_State *L, const char *text, size_t len)
+/* Push the Lua value of JSON text; returns 0 (nothing pushed; the core's
+ * reason in *e, which may be NULL) if the core refuses the text. */
+static int push_json_text(lua_State *L, const char *text, size_t len, wsig_error *e)
 {
     scratch *s = new_scratch(L);
-    s->json = cJSON_ParseWithLength(text, len);
-    if (!s->json) {
+    if (wsig_json_parse(&s->doc, text, len, e) != WSIG_OK) {
         lua_pop(L, 1);
         return 0;
     }
-    push_cjson(L, s->json);
+    push_json_value(L, wsig_json_root(s->doc));
     scratch_release(s);
     lua_remove(L, -2);
     return 1;
 }
 
 /* ------------------------------------------------------------------ */
-/* Lua values -> JSON text, into a scratch buffer                      */
+/* Lua values -> JSON text, through the core's writer                  */
 /* Tables: an empty table is {} (an object); a table whose keys are    */
 /* exactly 1..n is an array; a table with the walletsign.array         */
 /* metatable is always an array (so ws.array() gives []); any other    */
 /* table needs string keys. walletsign.null is null. 5.4 integers are  */
-/* written exactly; other numbers round-trip (%.14g, else %.17g).       */
+/* written exactly, other numbers as the core writes doubles. Escaping, */
+/* UTF-8 and nesting depth (which also ends a cycle) are the core's.   */
 
-static int jb_add(scratch *s, const char *p, size_t n)
+static int jw_ok(int rc)
 {
-    if (s->oom)
-        return 0;
-    if (s->len + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 256;
-        while (cap < s->len + n + 1)
-            cap *= 2;
-        char *nb = (char *)realloc(s->buf, cap);
-        if (!nb) {
-            s->oom = 1;
-            snprintf(s->why, sizeof s->why, "out of memory");
-            return 0;
-        }
-        s->buf = nb;
-        s->cap = cap;
-    }
-    memcpy(s->buf + s->len, p, n);
-    s->len += n;
-    s->buf[s->len] = '\0';
-    return 1;
+    return rc == WSIG_OK;
 }
 
-#define JB_LIT(s, lit) jb_add((s), (lit), sizeof(lit) - 1)
-
-static int jb_string(scratch *s, const char *p, size_t n)
+static int jw_number(lua_State *L, scratch *s, int idx)
 {
-    static const char hex[] = "0123456789abcdef";
-    if (!JB_LIT(s, "\""))
-        return 0;
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        if (!jb_add(s, p + run, i - run))
-            return 0;
-        char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
-        size_t el = 2;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            el = 6;
-        }
-        if (!jb_add(s, esc, el))
-            return 0;
-        run = i + 1;
-    }
-    return jb_add(s, p + run, n - run) && JB_LIT(s, "\"");
-}
-
-static int jb_number(lua_State *L, scratch *s, int idx)
-{
-    char buf[40];
 #if LUA_VERSION_NUM >= 503
-    if (lua_isinteger(L, idx)) {
-        snprintf(buf, sizeof buf, "%lld", (long long)lua_tointeger(L, idx));
-        return jb_add(s, buf, strlen(buf));
-    }
+    if (lua_isinteger(L, idx))
+        return jw_ok(wsig_json_write_int64(s->writer, (int64_t)lua_tointeger(L, idx), &s->err));
 #endif
-    double d = (double)lua_tonumber(L, idx);
-    if (!isfinite(d)) {
-        snprintf(s->why, sizeof s->why, "cannot encode NaN or infinity as JSON");
-        return 0;
-    }
-    snprintf(buf, sizeof buf, "%.14g", d);
-    if (strtod(buf, NULL) != d)
-        snprintf(buf, sizeof buf, "%.17g", d);
-    for (char *c = buf; *c; c++) /* a locale's decimal comma */
-        if (*c == ',')
-            *c = '.';
-    return jb_add(s, buf, strlen(buf));
+    return jw_ok(wsig_json_write_double(s->writer, (double)lua_tonumber(L, idx), &s->err));
 }
 
-static int jb_value(lua_State *L, scratch *s, int idx, int depth);
+static int jw_value(lua_State *L, scratch *s, int idx);
 
 static int is_array_mt(lua_State *L, int idx)
 {
@@ -519,101 +478,102 @@ static int is_array_mt(lua_State *L, int idx)
     return yes;
 }
 
-static int jb_table(lua_State *L, scratch *s, int idx, int depth)
+/* How a table without the array metatable is written: returns its length
+ * n (> 0) for a sequence 1..n, 0 for an object; -1 (why set) otherwise. */
+static long long table_shape(lua_State *L, scratch *s, int idx)
 {
-    if (depth > JSON_MAX_DEPTH) {
-        snprintf(s->why, sizeof s->why, "table nested too deeply for JSON (or a cycle)");
-        return 0;
-    }
-    luaL_checkstack(L, 4, "JSON nested too deeply");
-    size_t n = 0;
-    int array = is_array_mt(L, idx);
-    if (array) {
-        n = lua_rawlen(L, idx);
-    } else {
-        size_t count = 0;
-        double max = 0;
-        int all_index = 1, all_string = 1;
-        lua_pushnil(L);
-        while (lua_next(L, idx)) {
-            count++;
-            if (lua_type(L, -2) == LUA_TSTRING) {
-                all_index = 0;
+    size_t count = 0;
+    double max = 0;
+    int all_index = 1, all_string = 1;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        count++;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            all_index = 0;
+        } else {
+            all_string = 0;
+            double k = lua_type(L, -2) == LUA_TNUMBER ? (double)lua_tonumber(L, -2) : 0;
+            if (k >= 1 && k == floor(k) && k <= MAX_SAFE_INTEGER) {
+                if (k > max)
+                    max = k;
             } else {
-                all_string = 0;
-                double k = lua_type(L, -2) == LUA_TNUMBER ? (double)lua_tonumber(L, -2) : 0;
-                if (k >= 1 && k == floor(k) && k <= MAX_SAFE_INTEGER) {
-                    if (k > max)
-                        max = k;
-                } else {
-                    all_index = 0;
-                }
+                all_index = 0;
             }
-            lua_pop(L, 1);
         }
-        if (count == 0)
-            return JB_LIT(s, "{}");
-        if (all_index && max == (double)count) {
-            array = 1;
-            n = count;
-        } else if (!all_string) {
-            snprintf(s->why, sizeof s->why,
-                     "cannot encode a table with non-string keys that is not a sequence 1..n");
-            return 0;
-        }
+        lua_pop(L, 1);
     }
-    if (array) {
-        if (!JB_LIT(s, "["))
-            return 0;
-        for (size_t i = 1; i <= n; i++) {
-            if (i > 1 && !JB_LIT(s, ","))
-                return 0;
-            lua_rawgeti(L, idx, (int)i);
-            int ok = jb_value(L, s, lua_gettop(L), depth + 1);
-            lua_pop(L, 1);
-            if (!ok)
-                return 0;
-        }
-        return JB_LIT(s, "]");
-    }
-    if (!JB_LIT(s, "{"))
+    if (count > 0 && all_index && max == (double)count)
+        return (long long)count;
+    if (count == 0 || all_string)
         return 0;
-    int first = 1;
+    snprintf(s->why, sizeof s->why,
+             "cannot encode a table with non-string keys that is not a sequence 1..n");
+    return -1;
+}
+
+static int jw_array(lua_State *L, scratch *s, int idx, size_t n)
+{
+    if (!jw_ok(wsig_json_write_begin_array(s->writer, &s->err)))
+        return 0;
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, (int)i);
+        int ok = jw_value(L, s, lua_gettop(L));
+        lua_pop(L, 1);
+        if (!ok)
+            return 0;
+    }
+    return jw_ok(wsig_json_write_end_array(s->writer, &s->err));
+}
+
+static int jw_object(lua_State *L, scratch *s, int idx)
+{
+    if (!jw_ok(wsig_json_write_begin_object(s->writer, &s->err)))
+        return 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         size_t kl;
         const char *k = lua_tolstring(L, -2, &kl); /* a string key: no conversion */
-        int ok = (first || JB_LIT(s, ",")) && jb_string(s, k, kl) && JB_LIT(s, ":") &&
-                 jb_value(L, s, lua_gettop(L), depth + 1);
-        first = 0;
+        int ok = jw_ok(wsig_json_write_key(s->writer, k, kl, &s->err)) &&
+                 jw_value(L, s, lua_gettop(L));
         lua_pop(L, 1);
         if (!ok) {
             lua_pop(L, 1);
             return 0;
         }
     }
-    return JB_LIT(s, "}");
+    return jw_ok(wsig_json_write_end_object(s->writer, &s->err));
 }
 
-static int jb_value(lua_State *L, scratch *s, int idx, int depth)
+static int jw_table(lua_State *L, scratch *s, int idx)
+{
+    luaL_checkstack(L, 4, "JSON nested too deeply");
+    if (is_array_mt(L, idx))
+        return jw_array(L, s, idx, lua_rawlen(L, idx));
+    long long n = table_shape(L, s, idx);
+    if (n < 0)
+        return 0;
+    return n > 0 ? jw_array(L, s, idx, (size_t)n) : jw_object(L, s, idx);
+}
+
+static int jw_value(lua_State *L, scratch *s, int idx)
 {
     switch (lua_type(L, idx)) {
     case LUA_TNIL:
-        return JB_LIT(s, "null");
+        return jw_ok(wsig_json_write_null(s->writer, &s->err));
     case LUA_TBOOLEAN:
-        return lua_toboolean(L, idx) ? JB_LIT(s, "true") : JB_LIT(s, "false");
+        return jw_ok(wsig_json_write_bool(s->writer, lua_toboolean(L, idx), &s->err));
     case LUA_TNUMBER:
-        return jb_number(L, s, idx);
+        return jw_number(L, s, idx);
     case LUA_TSTRING: {
         size_t n;
         const char *p = lua_tolstring(L, idx, &n);
-        return jb_string(s, p, n);
+        return jw_ok(wsig_json_write_string(s->writer, p, n, &s->err));
     }
     case LUA_TTABLE:
-        return jb_table(L, s, idx, depth);
+        return jw_table(L, s, idx);
     case LUA_TLIGHTUSERDATA:
         if (lua_touserdata(L, idx) == NULL)
-            return JB_LIT(s, "null");
+            return jw_ok(wsig_json_write_null(s->writer, &s->err));
         /* fall through */
     default:
         snprintf(s->why, sizeof s->why, "cannot encode a %s as JSON", luaL_typename(L, idx));
@@ -621,15 +581,17 @@ static int jb_value(lua_State *L, scratch *s, int idx, int depth)
     }
 }
 
-/* Encode the value at idx into a new scratch (left on the stack). A value
- * that has no JSON form is a caller's mistake: raise, after freeing. */
+/* Encode the value at idx into a new scratch (left on the stack; the text
+ * in s->json). A value that has no JSON form is a caller's mistake: raise,
+ * after freeing. */
 static scratch *encode_arg(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
     scratch *s = new_scratch(L);
-    if (!jb_value(L, s, idx, 0)) {
-        char why[sizeof s->why];
-        memcpy(why, s->why, sizeof why);
+    if (!jw_ok(wsig_json_writer_new(&s->writer, &s->err)) || !jw_value(L, s, idx) ||
+        !jw_ok(wsig_json_writer_text(s->writer, &s->json, &s->json_len, &s->err))) {
+        char why[sizeof s->err.message];
+        snprintf(why, sizeof why, "%s", s->why[0] ? s->why : s->err.message);
         scratch_release(s);
         luaL_error(L, "%s", why);
     }
@@ -653,7 +615,7 @@ static const char *payload_arg(lua_State *L, int idx, scratch **enc)
     }
     *enc = encode_arg(L, idx);
     lua_replace(L, idx);
-    return (*enc)->buf;
+    return (*enc)->json;
 }
 
 static void release_payload(scratch *enc)
@@ -691,7 +653,7 @@ static int push_error(lua_State *L, const wsig_error *e)
     }
     if (e->data_json) {
         size_t n = strlen(e->data_json);
-        if (!push_json_text(L, e->data_json, n))
+        if (!push_json_text(L, e->data_json, n, NULL))
             lua_pushlstring(L, e->data_json, n);
         lua_setfield(L, -2, "data");
     }
@@ -1538,7 +1500,7 @@ static int l_rpc_result(lua_State *L)
     luaL_checkany(L, 1);
     scratch *j = encode_arg(L, 1);
     scratch *s = new_scratch(L);
-    int rc = wsig_rpc_result(&s->str, &s->str_len, j->buf, j->len, &s->err);
+    int rc = wsig_rpc_result(&s->str, &s->str_len, j->json, j->json_len, &s->err);
     scratch_release(j);
     return scratch_string(L, s, rc);
 }
@@ -1549,7 +1511,7 @@ static int l_rpc_error(lua_State *L)
     const char *message = check_cstr(L, 2);
     scratch *d = lua_isnoneornil(L, 3) ? NULL : encode_arg(L, 3);
     scratch *s = new_scratch(L);
-    int rc = wsig_rpc_error(&s->str, &s->str_len, code, message, d ? d->buf : NULL, &s->err);
+    int rc = wsig_rpc_error(&s->str, &s->str_len, code, message, d ? d->json : NULL, &s->err);
     if (d)
         scratch_release(d);
     return scratch_string(L, s, rc);
@@ -1558,7 +1520,7 @@ static int l_rpc_error(lua_State *L)
 /* Push the Lua value of the JSON text in s->str and release s (or nil, err). */
 static int scratch_json(lua_State *L, scratch *s)
 {
-    if (!push_json_text(L, s->str, strlen(s->str))) {
+    if (!push_json_text(L, s->str, strlen(s->str), NULL)) {
         scratch_release(s);
         wsig_error e = WSIG_ERROR_INIT;
         e.status = WSIG_ERR_PROTOCOL;
@@ -1584,7 +1546,7 @@ static int l_json_encode(lua_State *L)
 {
     luaL_checkany(L, 1);
     scratch *s = encode_arg(L, 1);
-    lua_pushlstring(L, s->buf, s->len);
+    lua_pushlstring(L, s->json, s->json_len);
     scratch_release(s);
     return 1;
 }
@@ -1593,9 +1555,10 @@ static int l_json_decode(lua_State *L)
 {
     size_t n;
     const char *text = luaL_checklstring(L, 1, &n);
-    if (!push_json_text(L, text, n)) {
+    wsig_error e = WSIG_ERROR_INIT; /* owns nothing: parse errors carry a message only */
+    if (!push_json_text(L, text, n, &e)) {
         lua_pushnil(L);
-        lua_pushliteral(L, "not valid JSON");
+        lua_pushstring(L, e.message);
         return 2;
     }
     return 1;
@@ -1855,8 +1818,8 @@ static int l_client_request(lua_State *L)
             if (body)
                 return luaL_error(L, "bad options (json and body are exclusive)");
             j = encode_arg(L, -1); /* stays on the stack while the text is in use */
-            body = j->buf;
-            body_len = j->len;
+            body = j->json;
+            body_len = j->json_len;
         }
         int ty = get_field(L, t, "headers");
         if (ty == LUA_TTABLE)
@@ -1907,7 +1870,7 @@ static int l_response_json(lua_State *L)
     lua_getfield(L, 1, "body");
     size_t n;
     const char *body = lua_tolstring(L, -1, &n);
-    if (!body || !push_json_text(L, body, n)) {
+    if (!body || !push_json_text(L, body, n, NULL)) {
         wsig_error e = WSIG_ERROR_INIT;
         e.status = WSIG_ERR_PROTOCOL;
         snprintf(e.message, sizeof e.message, "the response body is not valid JSON");

@@ -671,6 +671,160 @@ WSIG_API WSIG_WARN_UNUSED int wsig_client_call(wsig_client *c, char **result_jso
                                                const char *params_json, wsig_error *err)
     WSIG_NONNULL(1, 2, 3, 4);
 
+/* ------------------------------------------------------------------ */
+/* JSON for bindings                                                  */
+/* A binding converts between JSON and its own values with these and   */
+/* holds no JSON rule of its own: what is valid, UTF-8, duplicate      */
+/* names, escaping and number text are decided here.                   */
+
+/** Deepest nesting of arrays and objects, read or written (cJSON's limit). */
+#define WSIG_JSON_MAX_DEPTH 1000
+
+enum wsig_json_type {
+    WSIG_JSON_NULL = 0,
+    WSIG_JSON_FALSE,
+    WSIG_JSON_TRUE,
+    WSIG_JSON_NUMBER,
+    WSIG_JSON_STRING,
+    WSIG_JSON_ARRAY,
+    WSIG_JSON_OBJECT
+};
+
+typedef struct wsig_json_doc wsig_json_doc;     /* a parsed document (owned) */
+typedef struct wsig_json_value wsig_json_value; /* a value inside one (borrowed) */
+
+/** Parse len bytes of JSON text under the rules of every JSON the core reads:
+ *  UTF-8 (RFC 8259 §8.1), exactly one value plus JSON whitespace, numbers in
+ *  RFC 8259 §6 form, no raw control byte, no \u0000 (strings and names are
+ *  handed out as C-compatible text, so they never hold a NUL), no object
+ *  naming a member twice, at most WSIG_JSON_MAX_DEPTH levels.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (the message says which rule failed);
+ *           WSIG_ERR_NOMEM.
+ *  Out:     *out, a document owned by the caller (wsig_json_free); NULL on failure.
+ *  In:      text/len (copied: it need not outlive the call).
+ *  A document is immutable: any number of threads may read it. */
+WSIG_API WSIG_WARN_UNUSED int wsig_json_parse(wsig_json_doc **out, const char *text, size_t len,
+                                              wsig_error *err) WSIG_NONNULL(1, 2);
+
+/** Free a document and every value in it. NULL is a no-op. */
+WSIG_API void wsig_json_free(wsig_json_doc *doc);
+
+/** The document's top-level value (valid until wsig_json_free). Never NULL. */
+WSIG_API const wsig_json_value *wsig_json_root(const wsig_json_doc *doc) WSIG_NONNULL(1);
+
+/** enum wsig_json_type of a value. */
+WSIG_API int wsig_json_type(const wsig_json_value *v) WSIG_NONNULL(1);
+
+/** Number of elements of an array or members of an object; 0 for the rest. */
+WSIG_API size_t wsig_json_count(const wsig_json_value *v) WSIG_NONNULL(1);
+
+/** First element or member of an array or object, in document order; NULL
+ *  when empty or not a container. */
+WSIG_API const wsig_json_value *wsig_json_first(const wsig_json_value *v) WSIG_NONNULL(1);
+
+/** The element or member after v in its container; NULL after the last. */
+WSIG_API const wsig_json_value *wsig_json_next(const wsig_json_value *v) WSIG_NONNULL(1);
+
+/** Member name of a value inside an object, unescaped UTF-8 without NUL;
+ *  NULL for any other value.
+ *  Out: *len, its length in bytes (0 when NULL is returned). */
+WSIG_API const char *wsig_json_key(const wsig_json_value *v, size_t *len) WSIG_NONNULL(1, 2);
+
+/** A string's value, unescaped UTF-8 without NUL (NUL-terminated too); NULL
+ *  when v is not a string.
+ *  Out: *len, its length in bytes (0 when NULL is returned). */
+WSIG_API const char *wsig_json_string(const wsig_json_value *v, size_t *len) WSIG_NONNULL(1, 2);
+
+/** A number exactly as written in the document (RFC 8259 §6 form, e.g.
+ *  "123456789012345678901", "-0.5e-3"; not NUL-terminated), so a binding can
+ *  convert it without rounding; NULL when v is not a number.
+ *  Out: *len, its length in bytes (0 when NULL is returned). */
+WSIG_API const char *wsig_json_number_text(const wsig_json_value *v, size_t *len)
+    WSIG_NONNULL(1, 2);
+
+/** A number written as an integer (no fraction, no exponent) as int64.
+ *  Returns: 1 and *out set when it fits int64; -1 for an integer beyond
+ *           int64 (take wsig_json_number_text); 0 for a number with a
+ *           fraction or exponent, or a value that is not a number. */
+WSIG_API int wsig_json_number_int64(const wsig_json_value *v, int64_t *out) WSIG_NONNULL(1, 2);
+
+/** A number as the nearest double (locale-independent; +-HUGE_VAL beyond
+ *  the double range); 0 when v is not a number. */
+WSIG_API double wsig_json_number_double(const wsig_json_value *v) WSIG_NONNULL(1);
+
+/** A writer of compact JSON text: exactly one top-level value, built by the
+ *  calls below in document order. Misuse (a value where a member name is
+ *  due, a name outside an object, an end that closes nothing or the wrong
+ *  container, a second top-level value, nesting beyond WSIG_JSON_MAX_DEPTH)
+ *  is WSIG_ERR_ARG. The first failure sticks: every later call returns it.
+ *  The writer does not check that member names are unique (the core refuses
+ *  JSON that repeats one): a caller writing a map cannot repeat a name.
+ *  One thread at a time. */
+typedef struct wsig_json_writer wsig_json_writer;
+
+/** Returns WSIG_OK or WSIG_ERR_NOMEM. Out: *out (wsig_json_writer_free). */
+WSIG_API WSIG_WARN_UNUSED int wsig_json_writer_new(wsig_json_writer **out, wsig_error *err)
+    WSIG_NONNULL(1);
+
+/** Free a writer and its text. NULL is a no-op. */
+WSIG_API void wsig_json_writer_free(wsig_json_writer *w);
+
+/** Open or close an object or an array. Returns WSIG_OK, WSIG_ERR_ARG
+ *  (misuse, too deep), WSIG_ERR_NOMEM. */
+WSIG_API WSIG_WARN_UNUSED int wsig_json_write_begin_object(wsig_json_writer *w, wsig_error *err)
+    WSIG_NONNULL(1);
+WSIG_API WSIG_WARN_UNUSED int wsig_json_write_end_object(wsig_json_writer *w, wsig_error *err)
+    WSIG_NONNULL(1);
+WSIG_API WSIG_WARN_UNUSED int wsig_json_write_begin_array(wsig_json_writer *w, wsig_error *err)
+    WSIG_NONNULL(1);
+WSIG_API WSIG_WARN_UNUSED int wsig_json_write_end_array(wsig_json_writer *w, wsig_error *err)
+    WSIG_NONNULL(1);
+
+/** The name of the next member of the innermost object, then its value.
+ *  Escaped per RFC 8259 §7 (", \, and control bytes; a NUL as \u0000).
+ *  Returns WSIG_OK; WSIG_ERR_ARG (not UTF-8, not inside an object, a name
+ *  already pending); WSIG_ERR_NOMEM. In: key/len (may hold NUL bytes). */
+WSIG_API WSIG_WARN_UNUSED int wsig_json_write_key(wsig_json_writer *w, const char *key, size_t len,
+                                                  wsig_error *err) WSIG_NONNULL(1, 2);
+
+/** A string value, escaped as wsig_json_write_key escapes names.
+ *  Returns WSIG_OK; WSIG_ERR_ARG (not UTF-8, misuse); WSIG_ERR_NOMEM. */
+WSIG_API WSIG_WARN_UNUSED int wsig_json_write_string(wsig_json_writer *w, const char *s, size_t len,
+                                                     wsig_error *err) WSIG_NONNULL(1, 2);
+
+/** An integer value, written exactly. Returns WSIG_OK, WSIG_ERR_ARG (misuse),
+ *  WSIG_ERR_NOMEM. */
+WSIG_API WSIG_WARN_UNUSED int wsig_json_write_int64(wsig_json_writer *w, int64_t v, wsig_error *err)
+    WSIG_NONNULL(1);
+
+/** A number given as text (e.g. from wsig_json_number_text), copied as is.
+ *  Returns WSIG_OK; WSIG_ERR_ARG (not in RFC 8259 §6 form, misuse);
+ *  WSIG_ERR_NOMEM. */
+WSIG_API WSIG_WARN_UNUSED int wsig_json_write_number(wsig_json_writer *w, const char *text,
+                                                     size_t len, wsig_error *err) WSIG_NONNULL(1, 2);
+
+/** A double, in the shortest of %.14g and %.17g that reads back as the same
+ *  double, with '.' whatever the locale. Returns WSIG_OK; WSIG_ERR_ARG (NaN or
+ *  infinity, misuse); WSIG_ERR_NOMEM. */
+WSIG_API WSIG_WARN_UNUSED int wsig_json_write_double(wsig_json_writer *w, double v, wsig_error *err)
+    WSIG_NONNULL(1);
+
+/** true or false (v != 0), and null. Returns WSIG_OK, WSIG_ERR_ARG (misuse),
+ *  WSIG_ERR_NOMEM. */
+WSIG_API WSIG_WARN_UNUSED int wsig_json_write_bool(wsig_json_writer *w, int v, wsig_error *err)
+    WSIG_NONNULL(1);
+WSIG_API WSIG_WARN_UNUSED int wsig_json_write_null(wsig_json_writer *w, wsig_error *err)
+    WSIG_NONNULL(1);
+
+/** The finished text: one complete value, no whitespace, NUL-terminated.
+ *  Returns WSIG_OK; WSIG_ERR_ARG (no value yet, or a container still open);
+ *  or the writer's earlier failure.
+ *  Out: *text (owned by the writer, valid until the next write or
+ *       wsig_json_writer_free), *len (its length without the NUL). */
+WSIG_API WSIG_WARN_UNUSED int wsig_json_writer_text(wsig_json_writer *w, const char **text,
+                                                    size_t *len, wsig_error *err)
+    WSIG_NONNULL(1, 2, 3);
+
 #ifdef __cplusplus
 }
 #endif

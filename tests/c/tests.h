@@ -13,6 +13,7 @@
     X(test_jwt) \
     X(test_rpc) \
     X(test_options) \
+    X(test_json_api) \
     X(test_client) \
     X(test_client_wire) \
     X(test_client_tls)

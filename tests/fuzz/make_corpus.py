@@ -284,6 +284,17 @@ def json_seeds(c, bodies):
         c.add("fuzz_json_span", "claims-" + case["name"], s("uri"), payload)
 
 
+JSON_API = [b'{"id":123456789012345678901,"n":9007199254740993,"f":-0.5e-3,"z":-0}',
+            b'["\\u00e9\\ud83d\\ude00","\\t\\b\\f\\r\\n\\/","\xc3\xa9"]',
+            b'{"":{},"a":[],"b":[[[{"c":[true,false,null]}]]]}', b'1E+2', b'"\\"\\\\"',
+            b'{"a":1,"a":2}', b'01', b'[1.]', b'"\xff"', b'[' * 40 + b']' * 40]
+
+
+def json_api_seeds(c, bodies):
+    for i, e in enumerate(ENVELOPES + RESULTS + JSON_API + bodies):
+        c.add("fuzz_json_api", f"json-{i}", e)
+
+
 def vector_bodies():
     out = []
     for case in load("hmac.json")["cases"] + load("message.json")["cases"]:
@@ -381,6 +392,7 @@ def main():
     hmac_seeds(c)
     rpc_seeds(c, bodies)
     json_seeds(c, bodies)
+    json_api_seeds(c, bodies)
     retry_seeds(c)
     response_seeds(c)
     print("seed corpora in %s: %s" % (sys.argv[1], ", ".join(

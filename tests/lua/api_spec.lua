@@ -412,6 +412,57 @@ describe("JSON conversion", function()
    end)
 end)
 
+describe("JSON numbers and rules (the core's)", function()
+   local enc, dec = ws._json_encode, ws._json_decode
+
+   it("decodes integers beyond 2^53 exactly", function()
+      local t = dec('{"id":123456789012345678901,"n":9007199254740993,"m":-9007199254740993,' ..
+                    '"max":9223372036854775807,"edge":9007199254740992,"small":42,"f":1.5}')
+      -- beyond int64: the decimal text on both interpreters
+      assert.equals("123456789012345678901", t.id)
+      if LUA54 then
+         assert.equals("integer", math.type(t.n))
+         assert.equals(9007199254740993, t.n)
+         assert.equals(-9007199254740993, t.m)
+         assert.equals(math.maxinteger, t.max)
+      else
+         assert.equals("9007199254740993", t.n)
+         assert.equals("-9007199254740993", t.m)
+         assert.equals("9223372036854775807", t.max)
+      end
+      assert.equals(9007199254740992, t.edge)
+      assert.equals(42, t.small)
+      assert.equals(1.5, t.f)
+      assert.equals(-0.5e-3, dec("-0.5e-3"))
+   end)
+
+   it("keeps big integers exact through rpc_parse", function()
+      local r = assert(ws.rpc_parse('{"result":{"id":9007199254740993,"big":123456789012345678901}}'))
+      assert.equals(LUA54 and 9007199254740993 or "9007199254740993", r.id)
+      assert.equals("123456789012345678901", r.big)
+   end)
+
+   it("refuses JSON the core refuses", function()
+      for _, text in ipairs{'{"a":1,"a":2}', '[{"x":{"b":1,"b":1}}]', '"\xff"', '"a\\u0000b"', "01", "[1,]"} do
+         local v, err = dec(text)
+         assert.is_nil(v, text)
+         assert.is_string(err, text)
+      end
+      local v, err = dec('{"a":1,"a":2}')
+      assert.is_nil(v)
+      assert.matches("named twice", err)
+      local r, rerr = ws.rpc_parse('{"result":{"a":1,"a":2}}')
+      assert.is_nil(r)
+      assert.equals("protocol_error", rerr.kind)
+   end)
+
+   it("refuses strings that are not UTF-8 when encoding", function()
+      assert.has_error(function() enc("\xff") end, "JSON writer: string is not UTF-8")
+      assert.has_error(function() enc({["\xc0\x80"] = 1}) end, "JSON writer: string is not UTF-8")
+      assert.equals('"\xc3\xa9"', enc("\xc3\xa9"))
+   end)
+end)
+
 describe("JSON-RPC envelope", function()
    it("builds result and error bodies", function()
       assert.equals('{"result":{"ok":true}}', ws.rpc_result({ok = true}))
