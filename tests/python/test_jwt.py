@@ -179,7 +179,9 @@ def test_bad_arguments(p256_key):
     with pytest.raises(ValueError):
         ws.JwtAuth(p256_key, 'quote"in-kid')
     with pytest.raises(ValueError):
-        ws.JwtAuth(p256_key, "k", ttl=0)
+        ws.JwtAuth(p256_key, "k", ttl=-1)
+    with pytest.raises(ValueError):
+        ws.JwtAuth(p256_key, "k", ttl=3601)
     with pytest.raises(ValueError):
         ws.JwtAuth(p256_key, "k", signature_format="jose")
     with pytest.raises(TypeError):

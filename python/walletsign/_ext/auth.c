@@ -152,11 +152,10 @@ static PyObject *JwtAuth_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
     const char *kid = key ? wsp_as_str(kid_o, "key_id") : NULL;
     if (!kid)
         return NULL;
-    long ttl = 10;
-    if (ttl_o && wsp_as_long_in(ttl_o, "ttl", 1, 3600, &ttl) < 0)
+    long ttl = 0; /* the core's default; the core checks the range */
+    if (ttl_o && wsp_as_long_in(ttl_o, "ttl", INT_MIN, INT_MAX, &ttl) < 0)
         return NULL;
-    static const choice formats[] = {{"der", WSIG_JWT_DER}, {"raw", WSIG_JWT_RAW}, {NULL, 0}};
-    int fmt = wsp_as_choice(fmt_o, "signature_format", formats, WSIG_JWT_DER);
+    int fmt = wsp_as_option(st, fmt_o, "signature_format", WSIG_OPTION_JWT_FORMAT, WSIG_JWT_DER);
     if (fmt < 0)
         return NULL;
     wsig_jwt_options opt = {(int)ttl, fmt};
@@ -310,7 +309,7 @@ static PyObject *HmacAuth_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs
     if (!api_key)
         return NULL;
     wsig_hmac_options opt;
-    if (wsp_hmac_options(&opt, enc, sep, akh, sigh, tsh) < 0)
+    if (wsp_hmac_options(st, &opt, enc, sep, akh, sigh, tsh) < 0)
         return NULL;
     secret sec;
     if (wsp_secret_get(&sec, secret_o, "secret", 0, 1) < 0)
@@ -374,22 +373,17 @@ static PyObject *MessageAuth_new(PyTypeObject *tp, PyObject *args, PyObject *kwa
     wsig_key *key = wsp_key_arg(st, key_o, "key");
     if (!key)
         return NULL;
-    static const choice encodings[] = {{"rsv", WSIG_MSG_RSV},
-                                       {"der_hex", WSIG_MSG_DER_HEX},
-                                       {"der_base64", WSIG_MSG_DER_BASE64},
-                                       {NULL, 0}};
-    static const choice empties[] = {
-        {"omit", WSIG_EMPTY_OMIT}, {"separator", WSIG_EMPTY_SEPARATOR}, {NULL, 0}};
     wsig_message_options opt = WSIG_MESSAGE_OPTIONS_INIT;
-    long voff = 27;
-    if ((opt.encoding = wsp_as_choice(enc_o, "encoding", encodings, WSIG_MSG_RSV)) < 0 ||
-        (opt.empty_body = wsp_as_choice(empty_o, "empty_body", empties, WSIG_EMPTY_OMIT)) < 0 ||
-        (opt.digest = wsp_as_choice(digest_o, "digest", wsp_digests, WSIG_DIGEST_SHA256)) < 0)
+    long voff = 27; /* the core checks it (0 or 27) */
+    if ((opt.encoding = wsp_as_option(st, enc_o, "encoding", WSIG_OPTION_MESSAGE_ENCODING,
+                                      WSIG_MSG_RSV)) < 0 ||
+        (opt.empty_body = wsp_as_option(st, empty_o, "empty_body", WSIG_OPTION_EMPTY_BODY,
+                                        WSIG_EMPTY_OMIT)) < 0 ||
+        (opt.digest = wsp_as_option(st, digest_o, "digest", WSIG_OPTION_DIGEST,
+                                    WSIG_DIGEST_SHA256)) < 0)
         return NULL;
-    if (voff_o && wsp_as_long_in(voff_o, "v_offset", 0, 27, &voff) < 0)
+    if (voff_o && wsp_as_long_in(voff_o, "v_offset", INT_MIN, INT_MAX, &voff) < 0)
         return NULL;
-    if (voff != 0 && voff != 27)
-        return PyErr_Format(PyExc_ValueError, "v_offset must be 27 or 0, not %ld", voff);
     opt.v_offset = (int)voff;
     opt.no_prefix = !prefix;
     wsig_auth *auth = NULL;

@@ -279,35 +279,23 @@ int wsp_as_u64(PyObject *o, const char *what, uint64_t *out)
     return 0;
 }
 
-/* Match a str option against a table; -1 with ValueError if absent. */
-
-int wsp_as_choice(PyObject *o, const char *what, const choice *table, int def)
+/* An option given by name, through the core's table (wsig_option_value):
+ * def when absent; -1 with ValueError (the core's message) if unknown. */
+int wsp_as_option(wsmod_state *st, PyObject *o, const char *what, int option, int def)
 {
     if (!o || o == Py_None)
         return def;
     const char *s = wsp_as_str(o, what);
     if (!s)
         return -1;
-    for (const choice *c = table; c->name; c++)
-        if (strcasecmp(s, c->name) == 0)
-            return c->value;
-    PyObject *names = PyList_New(0);
-    if (names) {
-        for (const choice *c = table; c->name; c++) {
-            PyObject *n = PyUnicode_FromString(c->name);
-            if (!n || PyList_Append(names, n) < 0) {
-                Py_XDECREF(n);
-                Py_CLEAR(names);
-                break;
-            }
-            Py_DECREF(n);
-        }
+    int value;
+    wsig_error err = WSIG_ERROR_INIT;
+    int rc = wsig_option_value(option, s, &value, &err);
+    if (rc != WSIG_OK) {
+        wsp_raise_wsig(st, rc, &err);
+        return -1;
     }
-    if (names) {
-        PyErr_Format(PyExc_ValueError, "%s must be one of %R, not %R", what, names, o);
-        Py_DECREF(names);
-    }
-    return -1;
+    return value;
 }
 
 /* JSON helpers (walletsign._types): compact json.dumps -> bytes; json.loads. */
@@ -430,16 +418,13 @@ void wsp_header_list_release(header_list *h)
 /* ------------------------------------------------------------------ */
 /* Options shared by the signers (auth.c) and verifiers (verify.c)    */
 
-static const choice hmac_encodings[] = {
-    {"base64", WSIG_HMAC_BASE64}, {"hex", WSIG_HMAC_HEX}, {NULL, 0}};
-
 /* Fill options from Python values; strings are borrowed from the objects. */
-int wsp_hmac_options(wsig_hmac_options *o, PyObject *enc, PyObject *sep, PyObject *akh,
-                     PyObject *sigh, PyObject *tsh)
+int wsp_hmac_options(wsmod_state *st, wsig_hmac_options *o, PyObject *enc, PyObject *sep,
+                     PyObject *akh, PyObject *sigh, PyObject *tsh)
 {
     int failed;
     memset(o, 0, sizeof *o);
-    o->encoding = wsp_as_choice(enc, "encoding", hmac_encodings, WSIG_HMAC_BASE64);
+    o->encoding = wsp_as_option(st, enc, "encoding", WSIG_OPTION_HMAC_ENCODING, WSIG_HMAC_BASE64);
     if (o->encoding < 0)
         return -1;
     o->separator = wsp_as_opt_str(sep, "separator", &failed);
@@ -455,7 +440,3 @@ int wsp_hmac_options(wsig_hmac_options *o, PyObject *enc, PyObject *sep, PyObjec
     return failed ? -1 : 0;
 }
 
-const choice wsp_digests[] = {{"sha256", WSIG_DIGEST_SHA256},
-                              {"keccak256", WSIG_DIGEST_KECCAK256},
-                              {"eip191", WSIG_DIGEST_EIP191},
-                              {NULL, 0}};

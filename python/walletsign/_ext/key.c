@@ -26,12 +26,8 @@ static void Key_dealloc(KeyObject *self)
 
 static const char *kind_name(int kind)
 {
-    switch (kind) {
-    case WSIG_KEY_P256: return "P-256";
-    case WSIG_KEY_RSA: return "RSA";
-    case WSIG_KEY_SECP256K1: return "secp256k1";
-    default: return "unknown";
-    }
+    const char *name = wsig_option_name(WSIG_OPTION_KEY_KIND, kind);
+    return name ? name : "unknown";
 }
 
 PyDoc_STRVAR(Key_generate_doc,
@@ -52,24 +48,16 @@ static PyObject *Key_generate(PyTypeObject *cls, PyObject *const *args, Py_ssize
     const char *s = wsp_as_str(a[0], "kind");
     if (!s)
         return NULL;
+    /* "RSA-<bits>" is Python's spelling of (RSA, bits); the names and the
+     * range of bits are the core's. */
     int kind = 0, bits = 0;
-    if (strcasecmp(s, "P-256") == 0 || strcasecmp(s, "P256") == 0)
-        kind = WSIG_KEY_P256;
-    else if (strcasecmp(s, "secp256k1") == 0)
-        kind = WSIG_KEY_SECP256K1;
-    else if (strcasecmp(s, "RSA") == 0)
-        kind = WSIG_KEY_RSA, bits = 4096;
-    else if (strncasecmp(s, "RSA-", 4) == 0 && s[4] >= '1' && s[4] <= '9' &&
-             strspn(s + 4, "0123456789") == strlen(s + 4) && strlen(s + 4) <= 5)
-        kind = WSIG_KEY_RSA, bits = atoi(s + 4);
-    if (!kind)
-        return PyErr_Format(PyExc_ValueError,
-                            "kind must be \"P-256\", \"secp256k1\", \"RSA-4096\" or "
-                            "\"RSA-<bits>\", not %R", a[0]);
-    if (kind == WSIG_KEY_RSA && (bits < 2048 || bits > 16384))
-        return PyErr_Format(PyExc_ValueError, "RSA keys must have 2048..16384 bits, not %d", bits);
-    wsig_key *k = NULL;
     wsig_error err = WSIG_ERROR_INIT;
+    if (strncasecmp(s, "RSA-", 4) == 0 && s[4] >= '1' && s[4] <= '9' &&
+        strspn(s + 4, "0123456789") == strlen(s + 4) && strlen(s + 4) <= 5)
+        kind = WSIG_KEY_RSA, bits = atoi(s + 4);
+    else if (wsig_option_value(WSIG_OPTION_KEY_KIND, s, &kind, &err) != WSIG_OK)
+        return wsp_raise_wsig(st, WSIG_ERR_ARG, &err);
+    wsig_key *k = NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = wsig_key_generate(&k, kind, bits, &err);

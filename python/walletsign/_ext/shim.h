@@ -98,12 +98,6 @@ typedef struct {
     size_t len;
 } secret;
 
-/* A str option's name and the value it stands for; tables end with {NULL, 0}. */
-typedef struct {
-    const char *name;
-    int value;
-} choice;
-
 /* Headers given to a verifier: a mapping or an iterable of (name, value)
  * pairs; names and values str (or bytes, read as Latin-1 like HTTP). */
 typedef struct {
@@ -128,14 +122,13 @@ void wsp_secret_release(secret *s);
 int wsp_as_time(PyObject *o, const char *what, int64_t *out);
 int wsp_as_long_in(PyObject *o, const char *what, long lo, long hi, long *out);
 int wsp_as_u64(PyObject *o, const char *what, uint64_t *out);
-int wsp_as_choice(PyObject *o, const char *what, const choice *table, int def);
+int wsp_as_option(wsmod_state *st, PyObject *o, const char *what, int option, int def);
 PyObject *wsp_to_json(wsmod_state *st, PyObject *obj);
 PyObject *wsp_from_json(wsmod_state *st, const char *text, size_t len);
 int wsp_header_list_get(header_list *h, PyObject *headers);
 void wsp_header_list_release(header_list *h);
-int wsp_hmac_options(wsig_hmac_options *o, PyObject *enc, PyObject *sep, PyObject *akh,
-                     PyObject *sigh, PyObject *tsh);
-extern const choice wsp_digests[];
+int wsp_hmac_options(wsmod_state *st, wsig_hmac_options *o, PyObject *enc, PyObject *sep,
+                     PyObject *akh, PyObject *sigh, PyObject *tsh);
 
 /* ------------------------------------------------------------------ */
 /* Errors (errors.c)                                                  */

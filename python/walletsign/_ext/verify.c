@@ -128,11 +128,11 @@ static PyObject *HmacVerifier_new(PyTypeObject *tp, PyObject *args, PyObject *kw
         return NULL;
     if (!PyDict_Check(secrets_o) && !PyObject_HasAttrString(secrets_o, "items"))
         return PyErr_Format(PyExc_TypeError, "secrets must be a mapping of api_key -> secret");
-    long window = 30000;
-    if (win_o && wsp_as_long_in(win_o, "window_ms", 1, 86400000L, &window) < 0)
+    long window = 0; /* the core's default; the core checks the range */
+    if (win_o && wsp_as_long_in(win_o, "window_ms", LONG_MIN, LONG_MAX, &window) < 0)
         return NULL;
     wsig_hmac_options opt;
-    if (wsp_hmac_options(&opt, enc, sep, akh, sigh, tsh) < 0)
+    if (wsp_hmac_options(st, &opt, enc, sep, akh, sigh, tsh) < 0)
         return NULL;
     PyObject *items = PyObject_CallMethod(secrets_o, "items", NULL);
     PyObject *list = items ? PySequence_List(items) : NULL;
@@ -294,11 +294,12 @@ static PyObject *MessageVerifier_new(PyTypeObject *tp, PyObject *args, PyObject 
     if (PyUnicode_Check(trusted_o) || PyBytes_Check(trusted_o))
         return PyErr_Format(PyExc_TypeError, "trusted must be a list of addresses, not a string");
     wsig_msg_verifier_options opt = {0};
-    long window = 60000, cache = 100000;
-    if ((win_o && wsp_as_long_in(win_o, "window_ms", 1, 86400000L, &window) < 0) ||
-        (cache_o && wsp_as_long_in(cache_o, "cache_size", 1, 100000000L, &cache) < 0))
+    long window = 0, cache = 0; /* the core's defaults; the core checks the ranges */
+    if ((win_o && wsp_as_long_in(win_o, "window_ms", LONG_MIN, LONG_MAX, &window) < 0) ||
+        (cache_o && wsp_as_long_in(cache_o, "cache_size", 0, LONG_MAX, &cache) < 0))
         return NULL;
-    if ((opt.digest = wsp_as_choice(digest_o, "digest", wsp_digests, WSIG_DIGEST_SHA256)) < 0)
+    if ((opt.digest = wsp_as_option(st, digest_o, "digest", WSIG_OPTION_DIGEST,
+                                    WSIG_DIGEST_SHA256)) < 0)
         return NULL;
     opt.window_ms = window;
     opt.cache_size = (size_t)cache;
