@@ -19,10 +19,12 @@
  * gone, so neither an explicit auth:close() nor any GC order can leave the
  * client with a dangling pointer.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <strings.h>
 
 #include <lauxlib.h>
@@ -287,15 +289,30 @@ static int opt_bool(lua_State *L, int t, const char *name, int def)
     return v;
 }
 
-static int opt_enum(lua_State *L, int t, const char *name, const char *const names[], int def)
+/* An option given by name, through the core's table (wsig_option_value). */
+static int opt_option(lua_State *L, int t, const char *name, int option, int def)
 {
     const char *s = opt_string(L, t, name, NULL, NULL);
+    int value;
+    wsig_error e = WSIG_ERROR_INIT; /* owns nothing here: raising is safe */
     if (!s)
         return def;
-    for (int i = 0; names[i]; i++)
-        if (strcmp(names[i], s) == 0)
-            return i;
-    return luaL_error(L, "bad option '%s' (unknown value '%s')", name, s);
+    if (wsig_option_value(option, s, &value, &e) != WSIG_OK)
+        return luaL_error(L, "bad option '%s' (%s)", name, e.message);
+    return value;
+}
+
+/* A number for an int field: out-of-range values stay out of range (the
+ * core checks ranges and answers argument_error). */
+static int int_field(long long v)
+{
+    return v < INT_MIN ? INT_MIN : v > INT_MAX ? INT_MAX : (int)v;
+}
+
+/* A count for a size_t field; a negative one becomes too large to take. */
+static size_t size_field(long long v)
+{
+    return v < 0 ? SIZE_MAX : (size_t)v;
 }
 
 /* ------------------------------------------------------------------ */
@@ -745,7 +762,6 @@ typedef struct handle {
     int closed;
     int users;                  /* clients borrowing p */
     struct handle *borrowed[2]; /* a client's auth and response verifier */
-    long long window_ms;        /* a message verifier's window (walletsign.nginx needs it) */
     int replay_cache;
 } handle;
 
@@ -856,21 +872,17 @@ static int l_key_generate(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
     int kind, bits = 0;
-    if (strcmp(name, "P-256") == 0) {
-        kind = WSIG_KEY_P256;
-    } else if (strcmp(name, "secp256k1") == 0) {
-        kind = WSIG_KEY_SECP256K1;
-    } else if (strcmp(name, "RSA") == 0) {
-        kind = WSIG_KEY_RSA;
-    } else if (strncmp(name, "RSA-", 4) == 0) {
+    wsig_error e0 = WSIG_ERROR_INIT; /* owns nothing: raising is safe */
+    /* "RSA-<bits>" spells (RSA, bits); the names and the bits' range are the core's. */
+    if (strncasecmp(name, "RSA-", 4) == 0) {
         unsigned long long b;
         int neg;
         if (!parse_decimal(name + 4, strlen(name + 4), 0, &b, &neg) || b > 65536)
             return luaL_argerror(L, 1, "\"P-256\", \"RSA-4096\" or \"secp256k1\" expected");
         kind = WSIG_KEY_RSA;
         bits = (int)b;
-    } else {
-        return luaL_argerror(L, 1, "\"P-256\", \"RSA-4096\" or \"secp256k1\" expected");
+    } else if (wsig_option_value(WSIG_OPTION_KEY_KIND, name, &kind, &e0) != WSIG_OK) {
+        return luaL_argerror(L, 1, e0.message);
     }
     handle *h = new_handle(L, T_KEY);
     wsig_error e = WSIG_ERROR_INIT;
@@ -939,12 +951,8 @@ static int l_key_from_hex(lua_State *L)
 static int l_key_kind(lua_State *L)
 {
     const wsig_key *k = CHECK(L, 1, T_KEY, const wsig_key);
-    switch (wsig_key_kind_of(k)) {
-    case WSIG_KEY_P256: lua_pushliteral(L, "P-256"); break;
-    case WSIG_KEY_RSA: lua_pushliteral(L, "RSA"); break;
-    case WSIG_KEY_SECP256K1: lua_pushliteral(L, "secp256k1"); break;
-    default: lua_pushliteral(L, "unknown");
-    }
+    const char *name = wsig_option_name(WSIG_OPTION_KEY_KIND, wsig_key_kind_of(k));
+    lua_pushstring(L, name ? name : "unknown");
     return 1;
 }
 
@@ -1056,17 +1064,13 @@ static int auth_result(lua_State *L, int ud, int rc, wsig_error *e)
 static int l_jwt_auth(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    static const char *const formats[] = {"der", "raw", NULL};
     const char *key_id = opt_string(L, 1, "key_id", NULL, NULL);
     if (!key_id)
         return luaL_error(L, "bad option 'key_id' (string expected, got nil)");
     wsig_jwt_options opt;
     memset(&opt, 0, sizeof opt);
-    long long ttl = opt_i64(L, 1, "ttl", 10);
-    if (ttl < 1 || ttl > 86400)
-        return luaL_error(L, "bad option 'ttl' (1..86400 seconds expected)");
-    opt.ttl_seconds = (int)ttl;
-    opt.signature_format = opt_enum(L, 1, "signature_format", formats, 0) ? WSIG_JWT_RAW : WSIG_JWT_DER;
+    opt.ttl_seconds = int_field(opt_i64(L, 1, "ttl", 0)); /* 0: the core's default */
+    opt.signature_format = opt_option(L, 1, "signature_format", WSIG_OPTION_JWT_FORMAT, WSIG_JWT_DER);
     handle *h = new_handle(L, T_AUTH);
     int ud = lua_gettop(L);
     handle *k = field_handle(L, 1, "key", T_KEY, 1);
@@ -1078,9 +1082,8 @@ static int l_jwt_auth(lua_State *L)
 
 static int read_hmac_options(lua_State *L, int t, wsig_hmac_options *opt)
 {
-    static const char *const encodings[] = {"base64", "hex", NULL};
     memset(opt, 0, sizeof *opt);
-    opt->encoding = opt_enum(L, t, "encoding", encodings, 0) ? WSIG_HMAC_HEX : WSIG_HMAC_BASE64;
+    opt->encoding = opt_option(L, t, "encoding", WSIG_OPTION_HMAC_ENCODING, WSIG_HMAC_BASE64);
     opt->separator = opt_string(L, t, "separator", NULL, NULL);
     opt->api_key_header = opt_string(L, t, "api_key_header", NULL, NULL);
     opt->signature_header = opt_string(L, t, "signature_header", NULL, NULL);
@@ -1107,23 +1110,14 @@ static int l_hmac_auth(lua_State *L)
     return auth_result(L, ud, rc, &e);
 }
 
-static const char *const DIGESTS[] = {"sha256", "keccak256", "eip191", NULL};
-
 static int l_message_auth(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    static const char *const encodings[] = {"rsv", "der_hex", "der_base64", NULL};
-    static const char *const empties[] = {"omit", "separator", NULL};
-    static const int enc_values[] = {WSIG_MSG_RSV, WSIG_MSG_DER_HEX, WSIG_MSG_DER_BASE64};
-    static const int digest_values[] = {WSIG_DIGEST_SHA256, WSIG_DIGEST_KECCAK256, WSIG_DIGEST_EIP191};
     wsig_message_options opt = WSIG_MESSAGE_OPTIONS_INIT;
-    opt.encoding = enc_values[opt_enum(L, 1, "encoding", encodings, 0)];
-    opt.digest = digest_values[opt_enum(L, 1, "digest", DIGESTS, 0)];
-    long long v_offset = opt_i64(L, 1, "v_offset", 27);
-    if (v_offset != 0 && v_offset != 27)
-        return luaL_error(L, "bad option 'v_offset' (0 or 27 expected)");
-    opt.v_offset = (int)v_offset;
-    opt.empty_body = opt_enum(L, 1, "empty_body", empties, 0) ? WSIG_EMPTY_SEPARATOR : WSIG_EMPTY_OMIT;
+    opt.encoding = opt_option(L, 1, "encoding", WSIG_OPTION_MESSAGE_ENCODING, WSIG_MSG_RSV);
+    opt.digest = opt_option(L, 1, "digest", WSIG_OPTION_DIGEST, WSIG_DIGEST_SHA256);
+    opt.v_offset = int_field(opt_i64(L, 1, "v_offset", 27)); /* the core checks: 0 or 27 */
+    opt.empty_body = opt_option(L, 1, "empty_body", WSIG_OPTION_EMPTY_BODY, WSIG_EMPTY_OMIT);
     opt.no_prefix = !opt_bool(L, 1, "prefix", 1);
     handle *h = new_handle(L, T_AUTH);
     int ud = lua_gettop(L);
@@ -1313,11 +1307,8 @@ static int l_verify_jwt(lua_State *L)
     const char *uri = opt_string(L, t, "uri", NULL, NULL);
     size_t body_len = 0;
     const char *body = opt_string(L, t, "body", NULL, &body_len);
-    long long max_ttl = opt_i64(L, t, "max_ttl", 0);
-    if (leeway < 0 || leeway > 86400)
-        return luaL_error(L, "bad option 'leeway' (0..86400 seconds expected)");
-    /* The core checks max_ttl's range (argument_error); this keeps it an int. */
-    wsig_jwt_verify_options vo = {(int)leeway, max_ttl < 0 ? -1 : max_ttl > INT_MAX ? INT_MAX : (int)max_ttl};
+    /* The core checks the ranges (argument_error). */
+    wsig_jwt_verify_options vo = {int_field(leeway), int_field(opt_i64(L, t, "max_ttl", 0))};
     const wsig_key *key;
     handle *tmp = NULL;
     wsig_error e = WSIG_ERROR_INIT;
@@ -1358,13 +1349,9 @@ static int l_verify_jwt(lua_State *L)
 static int l_hmac_verifier(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    long long window = opt_i64(L, 1, "window_ms", 30000);
+    long long window = opt_i64(L, 1, "window_ms", 0); /* 0: the core's default */
     int replay_cache = opt_bool(L, 1, "replay_cache", 0);
-    long long cache = opt_i64(L, 1, "cache_size", 0);
-    if (window < 1)
-        return luaL_error(L, "bad option 'window_ms' (a positive number of ms expected)");
-    if (cache < 0)
-        return luaL_error(L, "bad option 'cache_size' (a positive number expected)");
+    size_t cache = size_field(opt_i64(L, 1, "cache_size", 0));
     wsig_hmac_options opt;
     read_hmac_options(L, 1, &opt);
     if (get_field(L, 1, "secrets") != LUA_TTABLE)
@@ -1388,8 +1375,8 @@ static int l_hmac_verifier(lua_State *L)
             return push_error(L, &e);
         lua_pop(L, 1);
     }
-    if (replay_cache && wsig_hmac_verifier_replay_cache((wsig_hmac_verifier *)h->p,
-                                                        (size_t)cache, &e) != WSIG_OK)
+    if (replay_cache && wsig_hmac_verifier_replay_cache((wsig_hmac_verifier *)h->p, cache, &e) !=
+                            WSIG_OK)
         return push_error(L, &e);
     lua_pushvalue(L, ud);
     return 1;
@@ -1421,18 +1408,12 @@ static int l_hmac_verify(lua_State *L)
 static int l_message_verifier(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    static const int digest_values[] = {WSIG_DIGEST_SHA256, WSIG_DIGEST_KECCAK256, WSIG_DIGEST_EIP191};
     wsig_msg_verifier_options opt;
-    memset(&opt, 0, sizeof opt);
-    opt.window_ms = opt_i64(L, 1, "window_ms", 60000);
-    long long cache = opt_i64(L, 1, "cache_size", 100000);
+    memset(&opt, 0, sizeof opt); /* 0: the core's defaults; the core checks the ranges */
+    opt.window_ms = opt_i64(L, 1, "window_ms", 0);
+    opt.cache_size = size_field(opt_i64(L, 1, "cache_size", 0));
     opt.no_replay_cache = !opt_bool(L, 1, "replay_cache", 1);
-    opt.digest = digest_values[opt_enum(L, 1, "digest", DIGESTS, 0)];
-    if (opt.window_ms < 1)
-        return luaL_error(L, "bad option 'window_ms' (a positive number of ms expected)");
-    if (cache < 1)
-        return luaL_error(L, "bad option 'cache_size' (a positive number expected)");
-    opt.cache_size = (size_t)cache;
+    opt.digest = opt_option(L, 1, "digest", WSIG_OPTION_DIGEST, WSIG_DIGEST_SHA256);
     if (get_field(L, 1, "trusted") != LUA_TTABLE)
         field_error(L, "trusted", "table");
     int trusted = lua_gettop(L);
@@ -1446,7 +1427,6 @@ static int l_message_verifier(lua_State *L)
         lua_pop(L, 1);
     }
     handle *h = new_handle(L, T_MSGV);
-    h->window_ms = opt.window_ms;
     h->replay_cache = !opt.no_replay_cache;
     wsig_error e = WSIG_ERROR_INIT;
     if (wsig_msg_verifier_new((wsig_msg_verifier **)&h->p, addrs, n, &opt, &e) != WSIG_OK)
@@ -1482,7 +1462,7 @@ static int l_message_verify(lua_State *L)
 static int l_message_window(lua_State *L)
 {
     handle *h = check_handle(L, 1, T_MSGV);
-    push_i64(L, h->window_ms);
+    push_i64(L, wsig_msg_verifier_window_ms((const wsig_msg_verifier *)h->p));
     return 1;
 }
 
