@@ -159,6 +159,17 @@ int cli_opt_double(const cli_args *a, const char *name, double min, double max, 
     return CLI_OK;
 }
 
+int cli_opt_option(const cli_args *a, const char *name, int option, int *out)
+{
+    const char *s = cli_get(a, name);
+    if (!s)
+        return CLI_OK;
+    wsig_error err = WSIG_ERROR_INIT;
+    if (wsig_option_value(option, s, out, &err) != WSIG_OK)
+        return cli_usage_error(a, "--%s: %s", name, err.message);
+    return CLI_OK;
+}
+
 int cli_opt_choice(const cli_args *a, const char *name, const char *const *choices, int *out)
 {
     const char *s = cli_get(a, name);

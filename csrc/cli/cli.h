@@ -58,6 +58,9 @@ int cli_opt_i64(const cli_args *a, const char *name, int64_t min, int64_t max, i
 int cli_opt_u64(const cli_args *a, const char *name, uint64_t *out);
 int cli_opt_double(const cli_args *a, const char *name, double min, double max, double *out);
 /* Map --name VALUE onto one of choices[] (NULL-terminated); *out = its index. */
+/* --NAME given by one of the core's option names (wsig_option_value), into
+ * *out; untouched when absent; a usage error naming the accepted ones. */
+int cli_opt_option(const cli_args *a, const char *name, int option, int *out);
 int cli_opt_choice(const cli_args *a, const char *name, const char *const *choices, int *out);
 
 /* ---- report.c: exit codes, errors on stderr, JSON and shell output ---- */

@@ -105,11 +105,11 @@ int cli_auth_jwt(const cli_args *a, wsig_auth **out)
     if (!kid)
         return cli_usage_error(a, "jwt needs the API key id: --key-id ID or HALOGEN_WALLET_KEY_ID");
     wsig_jwt_options o = {0, WSIG_JWT_DER};
-    int64_t ttl = 10;
-    static const char *const formats[] = {"der", "raw", NULL};
+    int64_t ttl = 0; /* the library's default; it checks the range */
     int rc;
-    if ((rc = cli_opt_i64(a, "ttl", 1, 3600, &ttl)) != CLI_OK ||
-        (rc = cli_opt_choice(a, "signature-format", formats, &o.signature_format)) != CLI_OK)
+    if ((rc = cli_opt_i64(a, "ttl", INT32_MIN, INT32_MAX, &ttl)) != CLI_OK ||
+        (rc = cli_opt_option(a, "signature-format", WSIG_OPTION_JWT_FORMAT,
+                             &o.signature_format)) != CLI_OK)
         return rc;
     o.ttl_seconds = (int)ttl;
     wsig_key *key;
@@ -126,10 +126,9 @@ int cli_auth_jwt(const cli_args *a, wsig_auth **out)
 
 int cli_hmac_options(const cli_args *a, wsig_hmac_options *o)
 {
-    static const char *const encodings[] = {"base64", "hex", NULL};
     memset(o, 0, sizeof *o);
     o->separator = cli_get(a, "separator");
-    return cli_opt_choice(a, "encoding", encodings, &o->encoding);
+    return cli_opt_option(a, "encoding", WSIG_OPTION_HMAC_ENCODING, &o->encoding);
 }
 
 int cli_hmac_secret(const cli_args *a, char **secret, size_t *len)
@@ -178,23 +177,21 @@ int cli_auth_hmac(const cli_args *a, wsig_auth **out)
 
 int cli_digest_option(const cli_args *a, int *digest)
 {
-    static const char *const digests[] = {"sha256", "keccak256", "eip191", NULL};
-    return cli_opt_choice(a, "digest", digests, digest); /* same order as enum wsig_digest */
+    return cli_opt_option(a, "digest", WSIG_OPTION_DIGEST, digest);
 }
 
 int cli_auth_message(const cli_args *a, wsig_auth **out)
 {
-    static const char *const encodings[] = {"rsv", "der_hex", "der_base64", NULL};
-    static const char *const offsets[] = {"27", "0", NULL};
-    static const char *const empties[] = {"omit", "separator", NULL};
     wsig_message_options o = WSIG_MESSAGE_OPTIONS_INIT;
-    int offset = 0, rc;
+    int64_t v_offset = 27; /* the library checks it: 0 or 27 */
+    int rc;
     if ((rc = cli_digest_option(a, &o.digest)) != CLI_OK ||
-        (rc = cli_opt_choice(a, "sig-encoding", encodings, &o.encoding)) != CLI_OK ||
-        (rc = cli_opt_choice(a, "v-offset", offsets, &offset)) != CLI_OK ||
-        (rc = cli_opt_choice(a, "empty-body", empties, &o.empty_body)) != CLI_OK)
+        (rc = cli_opt_option(a, "sig-encoding", WSIG_OPTION_MESSAGE_ENCODING, &o.encoding)) !=
+            CLI_OK ||
+        (rc = cli_opt_i64(a, "v-offset", INT32_MIN, INT32_MAX, &v_offset)) != CLI_OK ||
+        (rc = cli_opt_option(a, "empty-body", WSIG_OPTION_EMPTY_BODY, &o.empty_body)) != CLI_OK)
         return rc;
-    o.v_offset = offset ? 0 : 27;
+    o.v_offset = (int)v_offset;
     o.no_prefix = cli_flag(a, "no-prefix");
     wsig_key *key;
     if ((rc = cli_load_message_key(a, &key)) != CLI_OK)

@@ -58,16 +58,16 @@ int cmd_keygen(int argc, char **argv)
     int help, rc = cli_parse(&a, "keygen", keygen_usage, spec, CLI_NOPTS(spec), argc, argv, &help);
     if (rc != CLI_OK || help || (rc = cli_positionals(&a, 1, 1)) != CLI_OK)
         return rc;
-    const char *type = a.pos[0], *prefix;
+    /* The library's key kind names, and "rsa4096", Halogen's own name for
+     * the RSA it takes. Files are named as in Halogen's openssl commands. */
+    const char *type = a.pos[0];
     int kind;
-    if (strcmp(type, "p256") == 0)
-        kind = WSIG_KEY_P256, prefix = "ec";
-    else if (strcmp(type, "rsa4096") == 0)
-        kind = WSIG_KEY_RSA, prefix = "rsa";
-    else if (strcmp(type, "secp256k1") == 0)
-        kind = WSIG_KEY_SECP256K1, prefix = "secp256k1";
-    else
+    wsig_error kind_err = WSIG_ERROR_INIT;
+    if (strcmp(type, "rsa4096") == 0)
+        kind = WSIG_KEY_RSA;
+    else if (wsig_option_value(WSIG_OPTION_KEY_KIND, type, &kind, &kind_err) != WSIG_OK)
         return cli_usage_error(&a, "key type must be p256, rsa4096 or secp256k1, not '%s'", type);
+    const char *prefix = kind == WSIG_KEY_P256 ? "ec" : kind == WSIG_KEY_RSA ? "rsa" : "secp256k1";
     const char *dir = cli_get(&a, "out") ? cli_get(&a, "out") : ".key";
     const char *subject = cli_get(&a, "subject") ? cli_get(&a, "subject") : DEFAULT_SUBJECT;
     int force = cli_flag(&a, "force");

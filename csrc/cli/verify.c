@@ -190,7 +190,7 @@ static int verify_message(cli_args *a)
     wsig_msg_verifier_options o = {0, 0, 0, 0};
     if ((rc = cli_positionals(a, 0, 0)) != CLI_OK ||
         (rc = cli_opt_choice(a, "format", formats, &json)) != CLI_OK ||
-        (rc = cli_opt_i64(a, "window-ms", 1, INT64_MAX / 4, &window)) != CLI_OK ||
+        (rc = cli_opt_i64(a, "window-ms", INT64_MIN, INT64_MAX, &window)) != CLI_OK ||
         (rc = cli_opt_i64(a, "now", 1, INT64_MAX / 4, &now)) != CLI_OK ||
         (rc = cli_digest_option(a, &o.digest)) != CLI_OK)
         return rc;
@@ -247,8 +247,8 @@ static int verify_jwt(cli_args *a)
     int64_t leeway = 0, max_ttl = 0, now = 0;
     if ((rc = cli_positionals(a, 0, 0)) != CLI_OK ||
         (rc = cli_opt_choice(a, "format", formats, &json)) != CLI_OK ||
-        (rc = cli_opt_i64(a, "leeway", 0, 86400, &leeway)) != CLI_OK ||
-        (rc = cli_opt_i64(a, "max-ttl", 1, 86400, &max_ttl)) != CLI_OK ||
+        (rc = cli_opt_i64(a, "leeway", INT32_MIN, INT32_MAX, &leeway)) != CLI_OK ||
+        (rc = cli_opt_i64(a, "max-ttl", INT32_MIN, INT32_MAX, &max_ttl)) != CLI_OK ||
         (rc = cli_opt_i64(a, "now", 1, INT64_MAX / 4, &now)) != CLI_OK)
         return rc;
     const char *key_path = cli_get(a, "key");
@@ -311,7 +311,7 @@ static int verify_hmac(cli_args *a)
     wsig_hmac_options o;
     if ((rc = cli_positionals(a, 0, 0)) != CLI_OK ||
         (rc = cli_opt_choice(a, "format", formats, &json)) != CLI_OK ||
-        (rc = cli_opt_i64(a, "window-ms", 1, INT64_MAX / 4, &window)) != CLI_OK ||
+        (rc = cli_opt_i64(a, "window-ms", INT64_MIN, INT64_MAX, &window)) != CLI_OK ||
         (rc = cli_opt_i64(a, "now", 1, INT64_MAX / 4, &now)) != CLI_OK ||
         (rc = cli_hmac_options(a, &o)) != CLI_OK)
         return rc;

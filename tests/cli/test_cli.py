@@ -328,7 +328,6 @@ USAGE_ERRORS = [
     ["sign", "hmac", "GET", "/", "--api-key", "k"],              # no secret
     ["sign", "jwt", "POST", "/query", "--key-id", "k"],          # no key
     ["sign", "message", "POST", "/x", "--session", "1"],         # no sequence
-    ["sign", "message", "POST", "/x", "--hex-file", "x", "--v-offset", "28"],
     ["verify"],
     ["verify", "message", "--headers", "h"],                     # no --trusted
     ["verify", "message", "--trusted", KNOWN_ADDRESS],           # no headers
@@ -1142,6 +1141,37 @@ def request_picks_the_protocol_from_the_credentials():
     r = ws("request", "POST", "/query", '{"name":"get_client_profile","payload":{}}',
            env=jwt_env()).ok()
     json.loads(r.out)
+
+
+@test
+def option_names_and_ranges_are_the_librarys():
+    """tests/vectors/options.json through the CLI's flags: names the library
+    takes (any case), names it refuses (exit 2), and the settings the CLI
+    passes on (ttl, leeway, max-ttl, window-ms)."""
+    doc = vectors("options.json")
+    hmac = ["sign", "hmac", "GET", "/", "--api-key", "k", "--secret-file", secret_file(),
+            "--timestamp", "1"]
+    msg = ["sign", "message", "POST", "/x", "--hex-file", merchant_hex_file(),
+           "--session", "1", "--sequence", "1", "--timestamp", "1"]
+    flags = {"hmac_encoding": (hmac, "--encoding"), "digest": (msg, "--digest"),
+             "message_encoding": (msg, "--sig-encoding"), "empty_body": (msg, "--empty-body")}
+    for o in doc["options"]:
+        if o["option"] not in flags:
+            continue
+        base, flag = flags[o["option"]]
+        outs = {}
+        for name, value in list(o["names"].items()) + list(o["also_accepted"].items()):
+            outs.setdefault(value, set()).add(ws(*base, flag, name).ok().out)
+        expect(all(len(v) == 1 for v in outs.values()), (o["option"], outs))
+        for name in o["refused"]:
+            ws(*base, flag, name).ok(2)
+    ws(*msg, "--v-offset", "28").ok(2)
+    key = os.path.join(p256(), "ec_private_key.pem")
+    ttl = next(r for r in doc["ranges"] if r["setting"] == "jwt.ttl")
+    for value, code in ((ttl["min"], 0), (ttl["max"], 0), (0, 0), (ttl["max"] + 1, 2),
+                        (ttl["min"] - 2, 2)):
+        ws("sign", "jwt", "POST", "/query", "--key", key, "--key-id", "k", "--ttl",
+           value).ok(code)
 
 
 @test
