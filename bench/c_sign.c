@@ -101,7 +101,7 @@ static int op_wsig_sign(void *p)
 }
 
 typedef struct {
-    wsig_msg_verifier *v;
+    wsig_message_verifier *v;
     wsig_header_ref refs[WSIG_MAX_HEADERS];
     size_t n;
     int64_t now_ms;
@@ -112,7 +112,7 @@ typedef struct {
 static int op_wsig_verify(void *p)
 {
     verify_ctx *c = p;
-    return wsig_msg_verify(c->v, &c->m, c->refs, c->n, BODY, sizeof BODY - 1, c->now_ms, &c->err);
+    return wsig_message_verify(c->v, &c->m, c->refs, c->n, BODY, sizeof BODY - 1, c->now_ms, &c->err);
 }
 
 /* --floor query: one Halogen read on a keep-alive client, answer freed */
@@ -340,9 +340,9 @@ static void setup(bench *b, const char *keys)
     if (wsig_auth_message_address(b->msg.auth, address, &err) != WSIG_OK)
         die("address", &err);
     const char *trusted[] = {address};
-    wsig_msg_verifier_options vo = {.no_replay_cache = 1};
-    if (wsig_msg_verifier_new(&vc->v, trusted, 1, &vo, &err) != WSIG_OK)
-        die("wsig_msg_verifier_new", &err);
+    wsig_message_verifier_options vo = {.no_replay_cache = 1};
+    if (wsig_message_verifier_new(&vc->v, trusted, 1, &vo, &err) != WSIG_OK)
+        die("wsig_message_verifier_new", &err);
     static wsig_headers signed_h; /* the refs point into it */
     signed_h = b->msg.h;
     vc->n = signed_h.count;

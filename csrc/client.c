@@ -247,7 +247,7 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
     /* Our own references: the caller may free its handles while we live. */
     c->auth = wsig__auth_ref(auth);
     if (c->opt.response_verifier)
-        c->opt.response_verifier = wsig__msg_verifier_ref(c->opt.response_verifier);
+        c->opt.response_verifier = wsig__message_verifier_ref(c->opt.response_verifier);
     c->tokens = c->opt.burst;
     c->pid = (long)getpid();
     set_fixed_options(c);
@@ -267,7 +267,7 @@ void wsig_client_free(wsig_client *c)
     free((char *)c->opt.ca_path);
     free(c->base_url);
     wsig_auth_free(c->auth);
-    wsig_msg_verifier_free(c->opt.response_verifier);
+    wsig_message_verifier_free(c->opt.response_verifier);
     free(c);
 }
 
@@ -606,7 +606,7 @@ static int verify_response(wsig_client *c, const wsig_response *res, wsig_error 
         refs[n++] = (wsig_header_ref){names[i], values[i]};
     }
     wsig_message m;
-    return wsig_msg_verify(c->opt.response_verifier, &m, refs, n, res->body, res->body_len, 0, err);
+    return wsig_message_verify(c->opt.response_verifier, &m, refs, n, res->body, res->body_len, 0, err);
 }
 
 static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, const char *url,

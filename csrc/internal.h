@@ -116,9 +116,9 @@ struct wsig_auth {
 };
 
 /* One more reference to an auth or a message verifier (a client's);
- * wsig_auth_free and wsig_msg_verifier_free drop one. */
+ * wsig_auth_free and wsig_message_verifier_free drop one. */
 WSIG_LOCAL wsig_auth *wsig__auth_ref(wsig_auth *auth);
-WSIG_LOCAL wsig_msg_verifier *wsig__msg_verifier_ref(wsig_msg_verifier *v);
+WSIG_LOCAL wsig_message_verifier *wsig__message_verifier_ref(wsig_message_verifier *v);
 /* True if the auth sets a header of this name (case-insensitive): a caller's
  * header of that name would go out beside, or instead of, the signed one. */
 WSIG_LOCAL bool wsig__auth_sets_header(const wsig_auth *auth, const char *name);

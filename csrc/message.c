@@ -148,7 +148,7 @@ static int encode_signature(const struct wsig_message_auth *a, char *out,
 {
     const secp256k1_context *ctx = wsig__secp();
     const char *prefix = a->opt.no_prefix ? "" : "0x";
-    if (a->opt.encoding == WSIG_MSG_RSV) {
+    if (a->opt.encoding == WSIG_MESSAGE_RSV) {
         unsigned char rsv[65];
         int recid;
         secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, rsv, &recid, rsig);
@@ -163,7 +163,7 @@ static int encode_signature(const struct wsig_message_auth *a, char *out,
     if (!secp256k1_ecdsa_recoverable_signature_convert(ctx, &sig, rsig) ||
         !secp256k1_ecdsa_signature_serialize_der(ctx, der, &der_len, &sig))
         return wsig__fail(err, WSIG_ERR_CRYPTO, "cannot encode DER signature");
-    if (a->opt.encoding == WSIG_MSG_DER_BASE64) {
+    if (a->opt.encoding == WSIG_MESSAGE_DER_BASE64) {
         wsig__b64_encode(out, der, der_len, false);
     } else {
         strcpy(out, prefix);

@@ -9,7 +9,7 @@
 
 #define MAX_SIGNATURE_TEXT 200
 
-struct wsig_msg_verifier {
+struct wsig_message_verifier {
     unsigned char (*trusted)[20]; /* sorted for bsearch */
     char (*trusted_eip55)[43];    /* trusted[i] checksummed, made once */
     size_t n_trusted;
@@ -35,12 +35,12 @@ static bool parse_address(unsigned char out[20], const char *s, bool prefix_requ
     return wsig__hex_decode(out, 20, s, strlen(s));
 }
 
-int wsig_msg_verifier_new(wsig_msg_verifier **out, const char *const *trusted, size_t n_trusted,
-                          const wsig_msg_verifier_options *opt, wsig_error *err)
+int wsig_message_verifier_new(wsig_message_verifier **out, const char *const *trusted, size_t n_trusted,
+                          const wsig_message_verifier_options *opt, wsig_error *err)
 {
     *out = NULL;
     wsig__reset(err);
-    wsig_msg_verifier_options defaults = {0};
+    wsig_message_verifier_options defaults = {0};
     if (!opt)
         opt = &defaults;
     if (opt->window_ms < 0 || opt->window_ms > WSIG_MAX_WINDOW_MS)
@@ -53,7 +53,7 @@ int wsig_msg_verifier_new(wsig_msg_verifier **out, const char *const *trusted, s
         return wsig__fail(err, WSIG_ERR_ARG, "digest must be sha256, keccak256 or eip191");
     if (n_trusted && !trusted)
         return wsig__fail(err, WSIG_ERR_ARG, "trusted is NULL");
-    wsig_msg_verifier *v = calloc(1, sizeof *v);
+    wsig_message_verifier *v = calloc(1, sizeof *v);
     if (!v || !(v->trusted = calloc(n_trusted ? n_trusted : 1, 20))) {
         free(v);
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
@@ -61,13 +61,13 @@ int wsig_msg_verifier_new(wsig_msg_verifier **out, const char *const *trusted, s
     atomic_init(&v->refs, 1);
     for (size_t i = 0; i < n_trusted; i++)
         if (!trusted[i] || !parse_address(v->trusted[i], trusted[i], false)) {
-            wsig_msg_verifier_free(v);
+            wsig_message_verifier_free(v);
             return wsig__fail(err, WSIG_ERR_ARG, "trusted address %zu is not 0x + 40 hex digits", i);
         }
     qsort(v->trusted, n_trusted, 20, cmp20);
     v->n_trusted = n_trusted;
     if (!(v->trusted_eip55 = calloc(n_trusted ? n_trusted : 1, 43))) {
-        wsig_msg_verifier_free(v);
+        wsig_message_verifier_free(v);
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < n_trusted; i++)
@@ -76,25 +76,25 @@ int wsig_msg_verifier_new(wsig_msg_verifier **out, const char *const *trusted, s
     v->digest = opt->digest;
     if (!opt->no_replay_cache &&
         !(v->replay = wsig__replay_new(opt->cache_size ? opt->cache_size : 100000, v->window_ms))) {
-        wsig_msg_verifier_free(v);
+        wsig_message_verifier_free(v);
         return wsig__fail(err, WSIG_ERR_NOMEM, "cannot allocate the replay cache");
     }
     *out = v;
     return WSIG_OK;
 }
 
-int64_t wsig_msg_verifier_window_ms(const wsig_msg_verifier *v)
+int64_t wsig_message_verifier_window_ms(const wsig_message_verifier *v)
 {
     return v->window_ms;
 }
 
-wsig_msg_verifier *wsig__msg_verifier_ref(wsig_msg_verifier *v)
+wsig_message_verifier *wsig__message_verifier_ref(wsig_message_verifier *v)
 {
     atomic_fetch_add(&v->refs, 1);
     return v;
 }
 
-void wsig_msg_verifier_free(wsig_msg_verifier *v)
+void wsig_message_verifier_free(wsig_message_verifier *v)
 {
     if (!v || atomic_fetch_sub(&v->refs, 1) != 1)
         return;
@@ -196,7 +196,7 @@ static bool parse_u64_header(uint64_t *out, const char *s)
     return wsig__parse_u64(s, strlen(s), out);
 }
 
-int wsig_msg_verify(wsig_msg_verifier *v, wsig_message *out, const wsig_header_ref *headers,
+int wsig_message_verify(wsig_message_verifier *v, wsig_message *out, const wsig_header_ref *headers,
                     size_t n_headers, const void *body, size_t body_len, int64_t now_ms,
                     wsig_error *err)
 {

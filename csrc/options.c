@@ -18,9 +18,9 @@ static const option_name hmac_encodings[] = {{"base64", WSIG_HMAC_BASE64},
 static const option_name digests[] = {{"sha256", WSIG_DIGEST_SHA256},
                                       {"keccak256", WSIG_DIGEST_KECCAK256},
                                       {"eip191", WSIG_DIGEST_EIP191}, END};
-static const option_name message_encodings[] = {{"rsv", WSIG_MSG_RSV},
-                                                {"der_hex", WSIG_MSG_DER_HEX},
-                                                {"der_base64", WSIG_MSG_DER_BASE64}, END};
+static const option_name message_encodings[] = {{"rsv", WSIG_MESSAGE_RSV},
+                                                {"der_hex", WSIG_MESSAGE_DER_HEX},
+                                                {"der_base64", WSIG_MESSAGE_DER_BASE64}, END};
 static const option_name empty_bodies[] = {{"omit", WSIG_EMPTY_OMIT},
                                            {"separator", WSIG_EMPTY_SEPARATOR}, END};
 static const option_name key_kinds[] = {{"P-256", WSIG_KEY_P256}, {"RSA", WSIG_KEY_RSA},

@@ -773,7 +773,7 @@ static void free_now(handle *h)
     case T_KEY: wsig_key_free((wsig_key *)p); break;
     case T_AUTH: wsig_auth_free((wsig_auth *)p); break;
     case T_HMACV: wsig_hmac_verifier_free((wsig_hmac_verifier *)p); break;
-    case T_MSGV: wsig_msg_verifier_free((wsig_msg_verifier *)p); break;
+    case T_MSGV: wsig_message_verifier_free((wsig_message_verifier *)p); break;
     case T_CLIENT: wsig_client_free((wsig_client *)p); break;
     }
 }
@@ -1114,7 +1114,7 @@ static int l_message_auth(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     wsig_message_options opt = WSIG_MESSAGE_OPTIONS_INIT;
-    opt.encoding = opt_option(L, 1, "encoding", WSIG_OPTION_MESSAGE_ENCODING, WSIG_MSG_RSV);
+    opt.encoding = opt_option(L, 1, "encoding", WSIG_OPTION_MESSAGE_ENCODING, WSIG_MESSAGE_RSV);
     opt.digest = opt_option(L, 1, "digest", WSIG_OPTION_DIGEST, WSIG_DIGEST_SHA256);
     opt.v_offset = int_field(opt_i64(L, 1, "v_offset", 27)); /* the core checks: 0 or 27 */
     opt.empty_body = opt_option(L, 1, "empty_body", WSIG_OPTION_EMPTY_BODY, WSIG_EMPTY_OMIT);
@@ -1408,7 +1408,7 @@ static int l_hmac_verify(lua_State *L)
 static int l_message_verifier(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    wsig_msg_verifier_options opt;
+    wsig_message_verifier_options opt;
     memset(&opt, 0, sizeof opt); /* 0: the core's defaults; the core checks the ranges */
     opt.window_ms = opt_i64(L, 1, "window_ms", 0);
     opt.cache_size = size_field(opt_i64(L, 1, "cache_size", 0));
@@ -1429,7 +1429,7 @@ static int l_message_verifier(lua_State *L)
     handle *h = new_handle(L, T_MSGV);
     h->replay_cache = !opt.no_replay_cache;
     wsig_error e = WSIG_ERROR_INIT;
-    if (wsig_msg_verifier_new((wsig_msg_verifier **)&h->p, addrs, n, &opt, &e) != WSIG_OK)
+    if (wsig_message_verifier_new((wsig_message_verifier **)&h->p, addrs, n, &opt, &e) != WSIG_OK)
         return push_error(L, &e);
     return 1;
 }
@@ -1437,7 +1437,7 @@ static int l_message_verifier(lua_State *L)
 /* verifier:verify(headers, body [, {now=ms}]) -> {address=, session=, sequence=, timestamp=} | nil, err */
 static int l_message_verify(lua_State *L)
 {
-    wsig_msg_verifier *v = CHECK(L, 1, T_MSGV, wsig_msg_verifier);
+    wsig_message_verifier *v = CHECK(L, 1, T_MSGV, wsig_message_verifier);
     luaL_checktype(L, 2, LUA_TTABLE);
     size_t body_len = 0;
     const char *body = luaL_optlstring(L, 3, NULL, &body_len);
@@ -1447,7 +1447,7 @@ static int l_message_verify(lua_State *L)
     const wsig_header_ref *refs = collect_headers(L, 2, local, &n);
     wsig_message m;
     wsig_error e = WSIG_ERROR_INIT;
-    if (wsig_msg_verify(v, &m, refs, n, body, body ? body_len : 0, now, &e) != WSIG_OK)
+    if (wsig_message_verify(v, &m, refs, n, body, body ? body_len : 0, now, &e) != WSIG_OK)
         return push_error(L, &e);
     lua_createtable(L, 0, 4);
     set_str(L, "address", m.address);
@@ -1462,7 +1462,7 @@ static int l_message_verify(lua_State *L)
 static int l_message_window(lua_State *L)
 {
     handle *h = check_handle(L, 1, T_MSGV);
-    push_i64(L, wsig_msg_verifier_window_ms((const wsig_msg_verifier *)h->p));
+    push_i64(L, wsig_message_verifier_window_ms((const wsig_message_verifier *)h->p));
     return 1;
 }
 
@@ -1666,7 +1666,7 @@ static int l_client(lua_State *L)
     lua_setfield(L, refs, "response_verifier");
     set_refs(L, ud);
     if (verifier)
-        opt.response_verifier = (wsig_msg_verifier *)verifier->p;
+        opt.response_verifier = (wsig_message_verifier *)verifier->p;
     wsig_error e = WSIG_ERROR_INIT;
     if (wsig_client_new((wsig_client **)&h->p, base_url, (wsig_auth *)auth->p, &opt, &e) != WSIG_OK)
         return push_error(L, &e);

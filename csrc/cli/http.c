@@ -82,14 +82,14 @@ static const char call_usage[] =
 
 typedef struct {
     wsig_auth *auth;
-    wsig_msg_verifier *verifier;
+    wsig_message_verifier *verifier;
     wsig_client *client;
 } session;
 
 static void session_free(session *s)
 {
     wsig_client_free(s->client);
-    wsig_msg_verifier_free(s->verifier);
+    wsig_message_verifier_free(s->verifier);
     wsig_auth_free(s->auth);
 }
 
@@ -334,7 +334,7 @@ int cmd_call(int argc, char **argv)
         goto done;
     if (n_trusted) {
         wsig_error err = WSIG_ERROR_INIT;
-        int st = wsig_msg_verifier_new(&s.verifier, trusted, n_trusted, NULL, &err);
+        int st = wsig_message_verifier_new(&s.verifier, trusted, n_trusted, NULL, &err);
         if (st != WSIG_OK) {
             rc = cli_fail(&a, &err, st, "bad --trusted");
             goto done;

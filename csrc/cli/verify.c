@@ -187,7 +187,7 @@ static int verify_message(cli_args *a)
     static const char *const formats[] = {"text", "json", NULL};
     int json = 0, rc;
     int64_t window = 60000, now = 0;
-    wsig_msg_verifier_options o = {0, 0, 0, 0};
+    wsig_message_verifier_options o = {0, 0, 0, 0};
     if ((rc = cli_positionals(a, 0, 0)) != CLI_OK ||
         (rc = cli_opt_choice(a, "format", formats, &json)) != CLI_OK ||
         (rc = cli_opt_i64(a, "window-ms", INT64_MIN, INT64_MAX, &window)) != CLI_OK ||
@@ -212,15 +212,15 @@ static int verify_message(cli_args *a)
         (rc = read_verify_body(a, &body, &body_len)) != CLI_OK)
         goto done;
     wsig_error err = WSIG_ERROR_INIT;
-    wsig_msg_verifier *v = NULL;
-    int st = wsig_msg_verifier_new(&v, trusted, n_trusted, &o, &err);
+    wsig_message_verifier *v = NULL;
+    int st = wsig_message_verifier_new(&v, trusted, n_trusted, &o, &err);
     if (st != WSIG_OK) {
         rc = cli_fail(a, &err, st, "bad --trusted or option");
         goto done;
     }
     wsig_message m;
-    st = wsig_msg_verify(v, &m, hs.h, hs.n, body, body_len, now, &err);
-    wsig_msg_verifier_free(v);
+    st = wsig_message_verify(v, &m, hs.h, hs.n, body, body_len, now, &err);
+    wsig_message_verifier_free(v);
     if (st != WSIG_OK) {
         rc = report_invalid(a, &err, st, json);
     } else if (json) {

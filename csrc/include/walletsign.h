@@ -22,7 +22,7 @@
  *  - wsig_key, wsig_auth: immutable after creation except the message
  *    sequence, which is taken under a lock: one handle may be shared by any
  *    number of threads.
- *  - wsig_hmac_verifier, wsig_msg_verifier: shareable (the replay cache has
+ *  - wsig_hmac_verifier, wsig_message_verifier: shareable (the replay cache has
  *    its own lock).
  *  - wsig_client: one thread at a time (it owns one libcurl handle). Use one
  *    client per thread, or serialise calls yourself.
@@ -133,7 +133,7 @@ enum wsig_option {
     WSIG_OPTION_JWT_FORMAT = 1,   /* "der", "raw"                    -> enum wsig_jwt_format */
     WSIG_OPTION_HMAC_ENCODING,    /* "base64", "hex"                 -> enum wsig_hmac_encoding */
     WSIG_OPTION_DIGEST,           /* "sha256", "keccak256", "eip191" -> enum wsig_digest */
-    WSIG_OPTION_MESSAGE_ENCODING, /* "rsv", "der_hex", "der_base64"  -> enum wsig_msg_encoding */
+    WSIG_OPTION_MESSAGE_ENCODING, /* "rsv", "der_hex", "der_base64"  -> enum wsig_message_encoding */
     WSIG_OPTION_EMPTY_BODY,       /* "omit", "separator"             -> enum wsig_empty_body */
     WSIG_OPTION_KEY_KIND          /* "P-256" (also "P256"), "RSA", "secp256k1" -> enum wsig_key_kind */
 };
@@ -309,18 +309,18 @@ WSIG_API WSIG_WARN_UNUSED int wsig_auth_hmac_new(wsig_auth **out, const char *ap
     WSIG_NONNULL(1, 2, 3);
 
 enum wsig_digest { WSIG_DIGEST_SHA256 = 0, WSIG_DIGEST_KECCAK256 = 1, WSIG_DIGEST_EIP191 = 2 };
-enum wsig_msg_encoding { WSIG_MSG_RSV = 0, WSIG_MSG_DER_HEX = 1, WSIG_MSG_DER_BASE64 = 2 };
+enum wsig_message_encoding { WSIG_MESSAGE_RSV = 0, WSIG_MESSAGE_DER_HEX = 1, WSIG_MESSAGE_DER_BASE64 = 2 };
 enum wsig_empty_body { WSIG_EMPTY_OMIT = 0, WSIG_EMPTY_SEPARATOR = 1 };
 
 typedef struct wsig_message_options {
     int digest;               /* enum wsig_digest */
-    int encoding;             /* enum wsig_msg_encoding */
+    int encoding;             /* enum wsig_message_encoding */
     int v_offset;             /* RSV only: 27 (default) or 0 */
     int no_prefix;            /* 1: no "0x" before hex encodings */
     int empty_body;           /* enum wsig_empty_body */
 } wsig_message_options;
 
-#define WSIG_MESSAGE_OPTIONS_INIT {WSIG_DIGEST_SHA256, WSIG_MSG_RSV, 27, 0, WSIG_EMPTY_OMIT}
+#define WSIG_MESSAGE_OPTIONS_INIT {WSIG_DIGEST_SHA256, WSIG_MESSAGE_RSV, 27, 0, WSIG_EMPTY_OMIT}
 
 /** Ethereum-address signed messages (secp256k1). The session (a Snowflake id)
  *  is made here, and made anew in a child process after fork(). opt may be
@@ -473,26 +473,26 @@ WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verify(const wsig_hmac_verifier *v, char
                                                const void *body, size_t body_len, int64_t now_ms,
                                                wsig_error *err) WSIG_NONNULL(1, 3, 4);
 
-typedef struct wsig_msg_verifier wsig_msg_verifier;
+typedef struct wsig_message_verifier wsig_message_verifier;
 
-typedef struct wsig_msg_verifier_options {
+typedef struct wsig_message_verifier_options {
     int64_t window_ms;        /* 0 = 60000; at most WSIG_MAX_WINDOW_MS */
     size_t cache_size;        /* replay cache entries; 0 = 100000, at most WSIG_MAX_CACHE_SIZE */
     int no_replay_cache;      /* 1: skip the replay check (nginx keeps its own) */
     int digest;               /* enum wsig_digest */
-} wsig_msg_verifier_options;
+} wsig_message_verifier_options;
 
 /** Message verifier trusting the given addresses (any case, "0x" + 40 hex). */
-WSIG_API WSIG_WARN_UNUSED int wsig_msg_verifier_new(wsig_msg_verifier **out,
+WSIG_API WSIG_WARN_UNUSED int wsig_message_verifier_new(wsig_message_verifier **out,
                                                     const char *const *trusted, size_t n_trusted,
-                                                    const wsig_msg_verifier_options *opt,
+                                                    const wsig_message_verifier_options *opt,
                                                     wsig_error *err) WSIG_NONNULL(1);
 
-WSIG_API void wsig_msg_verifier_free(wsig_msg_verifier *v);
+WSIG_API void wsig_message_verifier_free(wsig_message_verifier *v);
 
 /** The verifier's time window in ms (for callers keeping their own replay
  *  store, such as nginx's lua_shared_dict). */
-WSIG_API int64_t wsig_msg_verifier_window_ms(const wsig_msg_verifier *v) WSIG_NONNULL(1);
+WSIG_API int64_t wsig_message_verifier_window_ms(const wsig_message_verifier *v) WSIG_NONNULL(1);
 
 typedef struct wsig_message {
     char address[43];         /* EIP-55 */
@@ -515,7 +515,7 @@ typedef struct wsig_message {
  *  evicted and messages not newer than that entry are refused as stale, so a
  *  replay can never slip through an eviction.
  *  Returns WSIG_OK (out filled), WSIG_INVALID (err->reason), or an error. */
-WSIG_API WSIG_WARN_UNUSED int wsig_msg_verify(wsig_msg_verifier *v, wsig_message *out,
+WSIG_API WSIG_WARN_UNUSED int wsig_message_verify(wsig_message_verifier *v, wsig_message *out,
                                               const wsig_header_ref *headers, size_t n_headers,
                                               const void *body, size_t body_len, int64_t now_ms,
                                               wsig_error *err) WSIG_NONNULL(1, 2);
@@ -561,7 +561,7 @@ typedef struct wsig_client_options {
     double backoff;             /* first backoff, seconds (doubles, with jitter); 0 = 0.25 */
     double rate;                /* limiter tokens per second; 0 = 10, < 0 = no limiter */
     double burst;               /* limiter bucket size; 0 = 10 */
-    wsig_msg_verifier *response_verifier; /* if set, every answer of every call
+    wsig_message_verifier *response_verifier; /* if set, every answer of every call
                                              (request, query, command, call) must
                                              carry a valid message signature
                                              (the client keeps a reference) */

@@ -1441,7 +1441,7 @@ static void wallet_manager(void)
     wsig_key *mk = NULL;
     wsig_auth *auth = NULL;
     wsig_client *c = NULL;
-    wsig_msg_verifier *trust_wm = NULL, *trust_other = NULL;
+    wsig_message_verifier *trust_wm = NULL, *trust_other = NULL;
     char *json = NULL;
     int rc = wsig_key_from_hex(&mk, M.merchant_key_hex, &err);
     CHECK(rc == WSIG_OK, "merchant key: %s", err.message);
@@ -1588,9 +1588,9 @@ static void wallet_manager(void)
     /* Signed responses verified against the Wallet Manager's address. */
     const char *wm[1] = {M.wm_address};
     const char *other[1] = {M.merchant_address};
-    rc = wsig_msg_verifier_new(&trust_wm, wm, 1, NULL, &err);
+    rc = wsig_message_verifier_new(&trust_wm, wm, 1, NULL, &err);
     CHECK(rc == WSIG_OK, "verifier: %s", err.message);
-    rc = wsig_msg_verifier_new(&trust_other, other, 1, NULL, &err);
+    rc = wsig_message_verifier_new(&trust_other, other, 1, NULL, &err);
     CHECK(rc == WSIG_OK, "verifier: %s", err.message);
     if (!trust_wm || !trust_other)
         goto out;
@@ -1668,8 +1668,8 @@ static void wallet_manager(void)
 out:
     wsig_free(json);
     wsig_client_free(c);
-    wsig_msg_verifier_free(trust_wm);
-    wsig_msg_verifier_free(trust_other);
+    wsig_message_verifier_free(trust_wm);
+    wsig_message_verifier_free(trust_other);
     wsig_auth_free(auth);
     wsig_key_free(mk);
     wsig_error_clear(&err);

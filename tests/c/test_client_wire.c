@@ -227,7 +227,7 @@ static void creds_free(creds *k)
     wsig_key_free(k->secp);
 }
 
-static wsig_client *wire_client(wsig_auth *auth, wsig_msg_verifier *verifier)
+static wsig_client *wire_client(wsig_auth *auth, wsig_message_verifier *verifier)
 {
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d", W.port);
@@ -524,13 +524,13 @@ static void verifier(const creds *k)
     wsig_error err = WSIG_ERROR_INIT;
     wsig_key *sk = NULL;
     wsig_auth *server = NULL;
-    wsig_msg_verifier *v = NULL;
+    wsig_message_verifier *v = NULL;
     char addr[43];
     int rc = wsig_key_generate(&sk, WSIG_KEY_SECP256K1, 0, &err);
     rc = rc ? rc : wsig_auth_message_new(&server, sk, NULL, &err);
     rc = rc ? rc : wsig_key_address(sk, addr, &err);
     const char *trusted[1] = {addr};
-    rc = rc ? rc : wsig_msg_verifier_new(&v, trusted, 1, NULL, &err);
+    rc = rc ? rc : wsig_message_verifier_new(&v, trusted, 1, NULL, &err);
     CHECK(rc == WSIG_OK, "server key and verifier: %s", err.message);
     wsig_client *cj = rc == WSIG_OK ? wire_client(k->jwt, v) : NULL;
     wsig_client *cm = rc == WSIG_OK ? wire_client(k->msg, v) : NULL;
@@ -570,7 +570,7 @@ static void verifier(const creds *k)
           wsig_status_name(rc));
     wsig_client_free(cj);
     wsig_client_free(cm);
-    wsig_msg_verifier_free(v);
+    wsig_message_verifier_free(v);
     wsig_auth_free(server);
     wsig_key_free(sk);
     wsig_error_clear(&err);
@@ -584,18 +584,18 @@ static void owned_references(void)
     wsig_error err = WSIG_ERROR_INIT;
     wsig_key *sk = NULL;
     wsig_auth *auth = NULL, *server = NULL;
-    wsig_msg_verifier *v = NULL;
+    wsig_message_verifier *v = NULL;
     char addr[43];
     int rc = wsig_key_generate(&sk, WSIG_KEY_SECP256K1, 0, &err);
     rc = rc ? rc : wsig_auth_message_new(&server, sk, NULL, &err);
     rc = rc ? rc : wsig_key_address(sk, addr, &err);
     const char *trusted[1] = {addr};
-    rc = rc ? rc : wsig_msg_verifier_new(&v, trusted, 1, NULL, &err);
+    rc = rc ? rc : wsig_message_verifier_new(&v, trusted, 1, NULL, &err);
     rc = rc ? rc : wsig_auth_hmac_new(&auth, "owned-key", SECRET, strlen(SECRET), NULL, &err);
     CHECK(rc == WSIG_OK, "owned: set-up: %s", err.message);
     wsig_client *c = rc == WSIG_OK ? wire_client(auth, v) : NULL;
     wsig_auth_free(auth);
-    wsig_msg_verifier_free(v);
+    wsig_message_verifier_free(v);
     if (c) {
         wsig_response res;
         answer_signed(server, "HTTP/1.1 200 OK", "{}");

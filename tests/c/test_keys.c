@@ -68,18 +68,18 @@ static void sign_verify(const wsig_key *signer, const wsig_key *verifier, const 
         rc = wsig_auth_sign(auth, &h, "POST", "/x", body, strlen(body), 0, &err);
         CHECK(rc == WSIG_OK && h.count == 5, "%s: sign: %s", what, err.message);
         const char *trusted[] = {addr};
-        wsig_msg_verifier *v;
-        rc = wsig_msg_verifier_new(&v, trusted, 1, NULL, &err);
+        wsig_message_verifier *v;
+        rc = wsig_message_verifier_new(&v, trusted, 1, NULL, &err);
         CHECK(rc == WSIG_OK, "%s: verifier: %s", what, err.message);
         if (rc == WSIG_OK) {
             wsig_header_ref refs[5];
             for (int i = 0; i < 5; i++)
                 refs[i] = (wsig_header_ref){h.h[i].name, h.h[i].value};
             wsig_message m;
-            rc = wsig_msg_verify(v, &m, refs, 5, body, strlen(body), 0, &err);
+            rc = wsig_message_verify(v, &m, refs, 5, body, strlen(body), 0, &err);
             CHECK(rc == WSIG_OK && strcmp(m.address, addr) == 0, "%s: verify: %d %s", what, rc,
                   err.message);
-            wsig_msg_verifier_free(v);
+            wsig_message_verifier_free(v);
         }
         wsig_auth_free(auth);
         return;

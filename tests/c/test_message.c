@@ -30,10 +30,10 @@ static int digest_of(const char *name)
 static int encoding_of(const char *name)
 {
     if (t_streq(name, "der_hex"))
-        return WSIG_MSG_DER_HEX;
+        return WSIG_MESSAGE_DER_HEX;
     if (t_streq(name, "der_base64"))
-        return WSIG_MSG_DER_BASE64;
-    return WSIG_MSG_RSV;
+        return WSIG_MESSAGE_DER_BASE64;
+    return WSIG_MESSAGE_RSV;
 }
 
 static int64_t now_ms(void)
@@ -56,15 +56,15 @@ static size_t refs_of(wsig_header_ref *refs, const wsig_headers *h)
     return h->count;
 }
 
-static wsig_msg_verifier *make_verifier(const char *trusted, int64_t window, size_t cache,
+static wsig_message_verifier *make_verifier(const char *trusted, int64_t window, size_t cache,
                                         int no_cache, int digest)
 {
     wsig_error err = WSIG_ERROR_INIT;
-    wsig_msg_verifier *v = NULL;
-    wsig_msg_verifier_options o = {.window_ms = window, .cache_size = cache,
+    wsig_message_verifier *v = NULL;
+    wsig_message_verifier_options o = {.window_ms = window, .cache_size = cache,
                                    .no_replay_cache = no_cache, .digest = digest};
     const char *list[1] = {trusted};
-    int rc = wsig_msg_verifier_new(&v, list, trusted ? 1 : 0, &o, &err);
+    int rc = wsig_message_verifier_new(&v, list, trusted ? 1 : 0, &o, &err);
     CHECK(rc == WSIG_OK && v, "msg_verifier_new: %s", err.message);
     return v;
 }
@@ -166,14 +166,14 @@ static void sign_case(const cJSON *c)
     wsig_auth_free(auth);
 
     /* Verify the vector's own headers. rsv verifies; DER is refused as malformed. */
-    wsig_msg_verifier *v = make_verifier(address, 0, 0, 0, digest);
+    wsig_message_verifier *v = make_verifier(address, 0, 0, 0, digest);
     if (v) {
         wsig_header_ref refs[5];
         for (int i = 0; i < 5; i++)
             refs[i] = (wsig_header_ref){MSG_NAMES[i], t_str(headers, MSG_NAMES[i])};
         wsig_message m;
-        rc = wsig_msg_verify(v, &m, refs, 5, body, body_len, ts, &err);
-        if (encoding == WSIG_MSG_RSV) {
+        rc = wsig_message_verify(v, &m, refs, 5, body, body_len, ts, &err);
+        if (encoding == WSIG_MESSAGE_RSV) {
             CHECK(rc == WSIG_OK, "%s: verify: %s/%s (%s)", name, wsig_status_name(rc),
                   wsig_reason_name(err.reason), err.message);
             if (rc == WSIG_OK) {
@@ -185,22 +185,22 @@ static void sign_case(const cJSON *c)
                       m.sequence, m.timestamp_ms);
             }
             /* Signed over one digest, checked under another: refused. */
-            wsig_msg_verifier *other = make_verifier(
+            wsig_message_verifier *other = make_verifier(
                 address, 0, 0, 1, digest == WSIG_DIGEST_SHA256 ? WSIG_DIGEST_KECCAK256
                                                                : WSIG_DIGEST_SHA256);
             if (other) {
-                rc = wsig_msg_verify(other, &m, refs, 5, body, body_len, ts, &err);
+                rc = wsig_message_verify(other, &m, refs, 5, body, body_len, ts, &err);
                 CHECK(rc == WSIG_INVALID && reason_is(&err, "bad_signature"),
                       "%s: other digest: %s/%s", name, wsig_status_name(rc),
                       wsig_reason_name(err.reason));
             }
-            wsig_msg_verifier_free(other);
+            wsig_message_verifier_free(other);
         } else {
             CHECK(rc == WSIG_INVALID && reason_is(&err, "malformed_header"),
                   "%s: DER signature given to the verifier: %s/%s", name, wsig_status_name(rc),
                   wsig_reason_name(err.reason));
         }
-        wsig_msg_verifier_free(v);
+        wsig_message_verifier_free(v);
     }
     free(body);
     wsig_error_clear(&err);
@@ -221,10 +221,10 @@ static void negative_case(const cJSON *c)
     for (size_t i = 0; i < n_trusted; i++)
         list[i] = cJSON_GetArrayItem(trusted, (int)i)->valuestring;
     wsig_error err = WSIG_ERROR_INIT;
-    wsig_msg_verifier_options o = {.window_ms = (int64_t)t_num(c, "window_ms"),
+    wsig_message_verifier_options o = {.window_ms = (int64_t)t_num(c, "window_ms"),
                                    .digest = digest_of(t_str(c, "digest"))};
-    wsig_msg_verifier *v = NULL;
-    int rc = wsig_msg_verifier_new(&v, list, n_trusted, &o, &err);
+    wsig_message_verifier *v = NULL;
+    int rc = wsig_message_verifier_new(&v, list, n_trusted, &o, &err);
     free(list);
     CHECK(rc == WSIG_OK, "%s: verifier_new: %s", name, err.message);
     if (rc)
@@ -242,11 +242,11 @@ static void negative_case(const cJSON *c)
     int64_t now = (int64_t)t_num(c, "now_ms");
     wsig_message m;
     if (cJSON_IsTrue(cJSON_GetObjectItem(c, "verify_twice"))) {
-        rc = wsig_msg_verify(v, &m, refs, n, body, body_len, now, &err);
+        rc = wsig_message_verify(v, &m, refs, n, body, body_len, now, &err);
         CHECK(rc == WSIG_OK, "%s: first verification: %s/%s (%s)", name, wsig_status_name(rc),
               wsig_reason_name(err.reason), err.message);
     }
-    rc = wsig_msg_verify(v, &m, refs, n, body, body_len, now, &err);
+    rc = wsig_message_verify(v, &m, refs, n, body, body_len, now, &err);
     if (cJSON_IsNull(reason))
         CHECK(rc == WSIG_OK, "%s: expected OK, got %s/%s (%s)", name, wsig_status_name(rc),
               wsig_reason_name(err.reason), err.message);
@@ -255,7 +255,7 @@ static void negative_case(const cJSON *c)
               "%s: expected %s, got %s/%s (%s)", name, reason->valuestring, wsig_status_name(rc),
               wsig_reason_name(err.reason), err.message);
     free(body);
-    wsig_msg_verifier_free(v);
+    wsig_message_verifier_free(v);
     wsig_error_clear(&err);
 }
 
@@ -277,12 +277,12 @@ static void tamper_and_windows(const cJSON *c)
         snprintf(values[i], sizeof values[i], "%s", t_str(headers, MSG_NAMES[i]));
         refs[i] = (wsig_header_ref){MSG_NAMES[i], values[i]};
     }
-    wsig_msg_verifier *v = make_verifier(address, 0, 0, 1, WSIG_DIGEST_SHA256);
+    wsig_message_verifier *v = make_verifier(address, 0, 0, 1, WSIG_DIGEST_SHA256);
     if (!v) {
         free(body);
         return;
     }
-    int rc = wsig_msg_verify(v, &m, refs, 5, body, body_len, ts, &err);
+    int rc = wsig_message_verify(v, &m, refs, 5, body, body_len, ts, &err);
     CHECK(rc == WSIG_OK, "known answer verifies: %s", wsig_reason_name(err.reason));
 
     /* Every hex digit of the signature, one at a time. */
@@ -294,7 +294,7 @@ static void tamper_and_windows(const cJSON *c)
         const char *hex = "0123456789abcdef";
         const char *p = strchr(hex, saved);
         sig[i] = p && p[1] ? p[1] : '0';
-        rc = wsig_msg_verify(v, &m, refs, 5, body, body_len, ts, &err);
+        rc = wsig_message_verify(v, &m, refs, 5, body, body_len, ts, &err);
         total++;
         if (rc == WSIG_INVALID && reason_is(&err, "bad_signature"))
             rejected++;
@@ -310,61 +310,61 @@ static void tamper_and_windows(const cJSON *c)
         size_t pos[3] = {0, body_len / 2, body_len - 1};
         for (int k = 0; k < 3; k++) {
             body[pos[k]] ^= 0x20;
-            rc = wsig_msg_verify(v, &m, refs, 5, body, body_len, ts, &err);
+            rc = wsig_message_verify(v, &m, refs, 5, body, body_len, ts, &err);
             CHECK(rc == WSIG_INVALID && reason_is(&err, "bad_signature"),
                   "body byte %zu tampered: %s/%s", pos[k], wsig_status_name(rc),
                   wsig_reason_name(err.reason));
             body[pos[k]] ^= 0x20;
         }
-        rc = wsig_msg_verify(v, &m, refs, 5, NULL, 0, ts, &err);
+        rc = wsig_message_verify(v, &m, refs, 5, NULL, 0, ts, &err);
         CHECK(rc == WSIG_INVALID && reason_is(&err, "bad_signature"), "body dropped: %s",
               wsig_reason_name(err.reason));
     }
 
     /* Untrusted address: a verifier trusting someone else. */
-    wsig_msg_verifier *other = make_verifier("0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf", 0, 0, 1,
+    wsig_message_verifier *other = make_verifier("0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf", 0, 0, 1,
                                              WSIG_DIGEST_SHA256);
     if (other) {
-        rc = wsig_msg_verify(other, &m, refs, 5, body, body_len, ts, &err);
+        rc = wsig_message_verify(other, &m, refs, 5, body, body_len, ts, &err);
         CHECK(rc == WSIG_INVALID && reason_is(&err, "untrusted_address"), "untrusted: %s/%s",
               wsig_status_name(rc), wsig_reason_name(err.reason));
-        wsig_msg_verifier_free(other);
+        wsig_message_verifier_free(other);
     }
-    wsig_msg_verifier *nobody = make_verifier(NULL, 0, 0, 1, WSIG_DIGEST_SHA256);
+    wsig_message_verifier *nobody = make_verifier(NULL, 0, 0, 1, WSIG_DIGEST_SHA256);
     if (nobody) {
-        rc = wsig_msg_verify(nobody, &m, refs, 5, body, body_len, ts, &err);
+        rc = wsig_message_verify(nobody, &m, refs, 5, body, body_len, ts, &err);
         CHECK(rc == WSIG_INVALID && reason_is(&err, "untrusted_address"), "empty trust set: %s",
               wsig_reason_name(err.reason));
-        wsig_msg_verifier_free(nobody);
+        wsig_message_verifier_free(nobody);
     }
 
     /* Windows: default 60 s and a custom 5 s, inclusive edges, +-(window + 1) stale. */
     static const int64_t windows[2][2] = {{0, 60000}, {5000, 5000}};
     for (int w = 0; w < 2; w++) {
-        wsig_msg_verifier *wv = make_verifier(address, windows[w][0], 0, 1, WSIG_DIGEST_SHA256);
+        wsig_message_verifier *wv = make_verifier(address, windows[w][0], 0, 1, WSIG_DIGEST_SHA256);
         if (!wv)
             continue;
         int64_t win = windows[w][1];
         const int64_t fresh[] = {ts - win, ts + win, ts};
         for (int k = 0; k < 3; k++) {
-            rc = wsig_msg_verify(wv, &m, refs, 5, body, body_len, fresh[k], &err);
+            rc = wsig_message_verify(wv, &m, refs, 5, body, body_len, fresh[k], &err);
             CHECK(rc == WSIG_OK, "window %" PRId64 ": now = ts %+" PRId64 " refused: %s", win,
                   fresh[k] - ts, wsig_reason_name(err.reason));
         }
         const int64_t stale[] = {ts - win - 1, ts + win + 1};
         for (int k = 0; k < 2; k++) {
-            rc = wsig_msg_verify(wv, &m, refs, 5, body, body_len, stale[k], &err);
+            rc = wsig_message_verify(wv, &m, refs, 5, body, body_len, stale[k], &err);
             CHECK(rc == WSIG_INVALID && reason_is(&err, "stale_timestamp"),
                   "window %" PRId64 ": now = ts %+" PRId64 ": %s/%s", win, stale[k] - ts,
                   wsig_status_name(rc), wsig_reason_name(err.reason));
         }
-        wsig_msg_verifier_free(wv);
+        wsig_message_verifier_free(wv);
     }
 
     /* With a replay cache: accepted once, then a replay, even with other header case. */
-    wsig_msg_verifier *rv = make_verifier(address, 0, 0, 0, WSIG_DIGEST_SHA256);
+    wsig_message_verifier *rv = make_verifier(address, 0, 0, 0, WSIG_DIGEST_SHA256);
     if (rv) {
-        rc = wsig_msg_verify(rv, &m, refs, 5, body, body_len, ts, &err);
+        rc = wsig_message_verify(rv, &m, refs, 5, body, body_len, ts, &err);
         CHECK(rc == WSIG_OK, "first delivery: %s", wsig_reason_name(err.reason));
         char lower[5][32];
         wsig_header_ref lrefs[5];
@@ -376,12 +376,12 @@ static void tamper_and_windows(const cJSON *c)
             lower[i][j] = '\0';
             lrefs[i] = (wsig_header_ref){lower[i], values[i]};
         }
-        rc = wsig_msg_verify(rv, &m, lrefs, 5, body, body_len, ts + 10, &err);
+        rc = wsig_message_verify(rv, &m, lrefs, 5, body, body_len, ts + 10, &err);
         CHECK(rc == WSIG_INVALID && reason_is(&err, "replay"), "second delivery: %s/%s",
               wsig_status_name(rc), wsig_reason_name(err.reason));
-        wsig_msg_verifier_free(rv);
+        wsig_message_verifier_free(rv);
     }
-    wsig_msg_verifier_free(v);
+    wsig_message_verifier_free(v);
     free(body);
     wsig_error_clear(&err);
 }
@@ -475,7 +475,7 @@ static void test_eviction(void)
         return;
     char addr[43];
     rc = wsig_auth_message_address(auth, addr, &err);
-    wsig_msg_verifier *v = make_verifier(addr, 0, 4, 0, WSIG_DIGEST_SHA256);
+    wsig_message_verifier *v = make_verifier(addr, 0, 4, 0, WSIG_DIGEST_SHA256);
     if (!v) {
         wsig_auth_free(auth);
         return;
@@ -489,7 +489,7 @@ static void test_eviction(void)
         wsig_header_ref refs[5];
         size_t n = refs_of(refs, &sent[i]);
         wsig_message m;
-        rc = wsig_msg_verify(v, &m, refs, n, body, strlen(body), base + i, &err);
+        rc = wsig_message_verify(v, &m, refs, n, body, strlen(body), base + i, &err);
         CHECK(rc == WSIG_OK, "distinct message %d refused: %s", i, wsig_reason_name(err.reason));
     }
     /* The first was evicted: it must still be refused, never accepted. */
@@ -497,7 +497,7 @@ static void test_eviction(void)
         wsig_header_ref refs[5];
         size_t n = refs_of(refs, &sent[i]);
         wsig_message m;
-        rc = wsig_msg_verify(v, &m, refs, n, body, strlen(body), base + 6, &err);
+        rc = wsig_message_verify(v, &m, refs, n, body, strlen(body), base + 6, &err);
         CHECK(rc == WSIG_INVALID && (reason_is(&err, "replay") || reason_is(&err, "stale_timestamp")),
               "re-sent message %d: %s/%s", i, wsig_status_name(rc), wsig_reason_name(err.reason));
         if (i >= 2) /* still in the cache */
@@ -510,9 +510,9 @@ static void test_eviction(void)
     wsig_header_ref refs[5];
     size_t n = refs_of(refs, &h);
     wsig_message m;
-    rc = wsig_msg_verify(v, &m, refs, n, body, strlen(body), base + 7, &err);
+    rc = wsig_message_verify(v, &m, refs, n, body, strlen(body), base + 7, &err);
     CHECK(rc == WSIG_OK, "fresh message after eviction: %s", wsig_reason_name(err.reason));
-    wsig_msg_verifier_free(v);
+    wsig_message_verifier_free(v);
     wsig_auth_free(auth);
     wsig_error_clear(&err);
 }
@@ -537,7 +537,7 @@ static void test_expiry_floor(void)
         return;
     }
     const int64_t window = 60000, t = now_ms();
-    wsig_msg_verifier *v = make_verifier(addr, window, 0, 0, WSIG_DIGEST_SHA256);
+    wsig_message_verifier *v = make_verifier(addr, window, 0, 0, WSIG_DIGEST_SHA256);
     static const char body[] = "{\"type\":\"deposit_status\"}";
     wsig_headers x, y;
     wsig_header_ref refs[5];
@@ -546,22 +546,22 @@ static void test_expiry_floor(void)
          wsig_auth_sign(auth, &y, "POST", "/cb", body, strlen(body), t + window + 1, &err);
     CHECK(rc == WSIG_OK && v, "sign: %s", err.message);
     if (rc == WSIG_OK && v) {
-        rc = wsig_msg_verify(v, &m, refs, refs_of(refs, &x), body, strlen(body), t, &err);
+        rc = wsig_message_verify(v, &m, refs, refs_of(refs, &x), body, strlen(body), t, &err);
         CHECK(rc == WSIG_OK, "X at T: %s", wsig_reason_name(err.reason));
-        rc = wsig_msg_verify(v, &m, refs, refs_of(refs, &y), body, strlen(body), t + window + 1,
+        rc = wsig_message_verify(v, &m, refs, refs_of(refs, &y), body, strlen(body), t + window + 1,
                              &err);
         CHECK(rc == WSIG_OK, "Y at T + window + 1: %s", wsig_reason_name(err.reason));
-        rc = wsig_msg_verify(v, &m, refs, refs_of(refs, &x), body, strlen(body), t + window, &err);
+        rc = wsig_message_verify(v, &m, refs, refs_of(refs, &x), body, strlen(body), t + window, &err);
         CHECK(rc == WSIG_INVALID && reason_is(&err, "stale_timestamp"),
               "X replayed at T + window after it expired: %s/%s", wsig_status_name(rc),
               wsig_reason_name(err.reason));
         /* Y (newer than the floor) is still a replay, and a new message is fresh. */
-        rc = wsig_msg_verify(v, &m, refs, refs_of(refs, &y), body, strlen(body), t + window + 1,
+        rc = wsig_message_verify(v, &m, refs, refs_of(refs, &y), body, strlen(body), t + window + 1,
                              &err);
         CHECK(rc == WSIG_INVALID && reason_is(&err, "replay"), "Y again: %s",
               wsig_reason_name(err.reason));
     }
-    wsig_msg_verifier_free(v);
+    wsig_message_verifier_free(v);
     wsig_auth_free(auth);
     wsig_error_clear(&err);
 }
@@ -668,7 +668,7 @@ static void test_threads(void)
     /* A sample of 200 verifies (with the replay cache). */
     char addr[43];
     rc = wsig_auth_message_address(auth, addr, &err);
-    wsig_msg_verifier *v = make_verifier(addr, 0, 0, 0, WSIG_DIGEST_SHA256);
+    wsig_message_verifier *v = make_verifier(addr, 0, 0, 0, WSIG_DIGEST_SHA256);
     int ok = 0, n = 0;
     for (size_t i = 0; v && i < (size_t)N_THREADS * n_samples; i++) {
         wsig_header_ref refs[5];
@@ -676,7 +676,7 @@ static void test_threads(void)
         wsig_message m;
         /* At its own timestamp: a slow run must not make early samples stale. */
         const char *ts = t_header(&samples[i], "X-Message-Timestamp");
-        rc = wsig_msg_verify(v, &m, refs, nr, bodies[i], strlen(bodies[i]),
+        rc = wsig_message_verify(v, &m, refs, nr, bodies[i], strlen(bodies[i]),
                              ts ? strtoll(ts, NULL, 10) : 0, &err);
         n++;
         if (rc == WSIG_OK)
@@ -685,7 +685,7 @@ static void test_threads(void)
             CHECK(0, "sample %zu: %s/%s", i, wsig_status_name(rc), wsig_reason_name(err.reason));
     }
     CHECK(n == 200 && ok == 200, "samples verified %d/%d", ok, n);
-    wsig_msg_verifier_free(v);
+    wsig_message_verifier_free(v);
     free(sessions);
     free(sequences);
     free(samples);
@@ -776,17 +776,17 @@ static void test_fork(void)
         /* All three are distinct messages a single verifier accepts. */
         char addr[43];
         rc = wsig_auth_message_address(auth, addr, &err);
-        wsig_msg_verifier *v = make_verifier(addr, 0, 0, 0, WSIG_DIGEST_SHA256);
+        wsig_message_verifier *v = make_verifier(addr, 0, 0, 0, WSIG_DIGEST_SHA256);
         const wsig_headers *all[3] = {&parent1, &child, &parent2};
         for (int i = 0; v && i < 3; i++) {
             wsig_header_ref refs[5];
             size_t n = refs_of(refs, all[i]);
             wsig_message m;
-            rc = wsig_msg_verify(v, &m, refs, n, body, strlen(body), 0, &err);
+            rc = wsig_message_verify(v, &m, refs, n, body, strlen(body), 0, &err);
             CHECK(rc == WSIG_OK, "fork message %d: %s/%s", i, wsig_status_name(rc),
                   wsig_reason_name(err.reason));
         }
-        wsig_msg_verifier_free(v);
+        wsig_message_verifier_free(v);
     }
     wsig_auth_free(auth);
     wsig_error_clear(&err);
@@ -823,11 +823,11 @@ static void test_message_edges(void)
                            &err);
     if (rc == WSIG_OK) {
         static const wsig_message_options bad[] = {
-            {WSIG_DIGEST_SHA256, WSIG_MSG_RSV, 28, 0, WSIG_EMPTY_OMIT},
-            {WSIG_DIGEST_SHA256, WSIG_MSG_RSV, 1, 0, WSIG_EMPTY_OMIT},
-            {7, WSIG_MSG_RSV, 27, 0, WSIG_EMPTY_OMIT},
+            {WSIG_DIGEST_SHA256, WSIG_MESSAGE_RSV, 28, 0, WSIG_EMPTY_OMIT},
+            {WSIG_DIGEST_SHA256, WSIG_MESSAGE_RSV, 1, 0, WSIG_EMPTY_OMIT},
+            {7, WSIG_MESSAGE_RSV, 27, 0, WSIG_EMPTY_OMIT},
             {WSIG_DIGEST_SHA256, 9, 27, 0, WSIG_EMPTY_OMIT},
-            {WSIG_DIGEST_SHA256, WSIG_MSG_RSV, 27, 0, 5},
+            {WSIG_DIGEST_SHA256, WSIG_MESSAGE_RSV, 27, 0, 5},
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
             wsig_auth *auth = NULL;
@@ -846,27 +846,27 @@ static void test_message_edges(void)
                 continue;
             wsig_headers h;
             rc = wsig_auth_sign(auth, &h, "GET", "/deposit", NULL, 0, 0, &err);
-            wsig_msg_verifier *v =
+            wsig_message_verifier *v =
                 make_verifier("0x2c7536e3605d9c16a7a3d7b1898e529396a65c23", 0, 0, 1, 0);
             wsig_header_ref refs[5];
             size_t n = refs_of(refs, &h);
             wsig_message m;
-            rc = v ? wsig_msg_verify(v, &m, refs, n, NULL, 0, 0, &err) : -1;
+            rc = v ? wsig_message_verify(v, &m, refs, n, NULL, 0, 0, &err) : -1;
             CHECK(rc == WSIG_OK, "empty body form %d: %s", form, wsig_reason_name(err.reason));
-            rc = v ? wsig_msg_verify(v, &m, refs, n, "{}", 2, 0, &err) : -1;
+            rc = v ? wsig_message_verify(v, &m, refs, n, "{}", 2, 0, &err) : -1;
             CHECK(rc == WSIG_INVALID && reason_is(&err, "bad_signature"),
                   "empty-body signature with a body: %s", wsig_reason_name(err.reason));
-            wsig_msg_verifier_free(v);
+            wsig_message_verifier_free(v);
             wsig_auth_free(auth);
         }
     }
     wsig_key_free(key);
     /* Trusted addresses must be 0x + 40 hex. */
     const char *bad_trust[] = {"0x1234"};
-    wsig_msg_verifier *v = NULL;
-    rc = wsig_msg_verifier_new(&v, bad_trust, 1, NULL, &err);
+    wsig_message_verifier *v = NULL;
+    rc = wsig_message_verifier_new(&v, bad_trust, 1, NULL, &err);
     CHECK(rc == WSIG_ERR_ARG && !v, "bad trusted address: %s", wsig_status_name(rc));
-    wsig_msg_verifier_free(v);
+    wsig_message_verifier_free(v);
     wsig_error_clear(&err);
 }
 
@@ -885,17 +885,17 @@ static void test_session_as_received(void)
          "0xa0bca5869fcef11e0647d4f5631362f219a5134a2e4e529b52faf18fa6250f52051df2050f27b"
          "850f22c400575e226ad4c14c9001e270a7b6b34a47cade132361b"},
     };
-    wsig_msg_verifier *v = make_verifier(refs[0].value, 0, 0, 0, WSIG_DIGEST_SHA256);
+    wsig_message_verifier *v = make_verifier(refs[0].value, 0, 0, 0, WSIG_DIGEST_SHA256);
     if (!v)
         return;
     wsig_error err = WSIG_ERROR_INIT;
     wsig_message m;
-    int rc = wsig_msg_verify(v, &m, refs, 5, body, strlen(body), 1730998051892, &err);
+    int rc = wsig_message_verify(v, &m, refs, 5, body, strlen(body), 1730998051892, &err);
     CHECK(rc == WSIG_OK, "leading zeros verify: %s", wsig_reason_name(err.reason));
     CHECK(t_streq(m.session, "0915000000000000001") && t_streq(m.sequence, "007"),
           "session/sequence as received: %s/%s", m.session, m.sequence);
     CHECK(m.session_id == 915000000000000001ULL && m.sequence_no == 7, "numeric ids");
-    wsig_msg_verifier_free(v);
+    wsig_message_verifier_free(v);
     wsig_error_clear(&err);
 }
 

@@ -72,14 +72,14 @@ static int try_setting(const char *setting, long long value, wsig_key *p256, wsi
         wsig_hmac_verifier_free(v);
     } else if (strcmp(setting, "message.window_ms") == 0 ||
                strcmp(setting, "message.cache_size") == 0) {
-        wsig_msg_verifier *v = NULL;
-        wsig_msg_verifier_options o = {0};
+        wsig_message_verifier *v = NULL;
+        wsig_message_verifier_options o = {0};
         if (strcmp(setting, "message.window_ms") == 0)
             o.window_ms = value;
         else
             o.cache_size = (size_t)value;
-        rc = wsig_msg_verifier_new(&v, NULL, 0, &o, err);
-        wsig_msg_verifier_free(v);
+        rc = wsig_message_verifier_new(&v, NULL, 0, &o, err);
+        wsig_message_verifier_free(v);
     } else if (strcmp(setting, "key.rsa_bits") == 0) {
         wsig_key *k = NULL;
         rc = wsig_key_generate(&k, WSIG_KEY_RSA, (int)value, err);

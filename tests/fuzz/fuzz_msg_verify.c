@@ -1,4 +1,4 @@
-/* libFuzzer target: X-Message-* verification (wsig_msg_verify), including
+/* libFuzzer target: X-Message-* verification (wsig_message_verify), including
  * every signature encoding and the replay cache.
  *
  * Input layout:
@@ -89,12 +89,12 @@ static bool parse_dec(const char *s, uint64_t *v)
 }
 
 /* NULL when the window is beyond WSIG_MAX_WINDOW_MS, which must be refused. */
-static wsig_msg_verifier *make_verifier(int digest, uint8_t cache, int64_t window)
+static wsig_message_verifier *make_verifier(int digest, uint8_t cache, int64_t window)
 {
-    wsig_msg_verifier_options o = {window, (size_t)(cache & 63) + 1, (cache & 64) ? 1 : 0, digest};
-    wsig_msg_verifier *v = NULL;
+    wsig_message_verifier_options o = {window, (size_t)(cache & 63) + 1, (cache & 64) ? 1 : 0, digest};
+    wsig_message_verifier *v = NULL;
     wsig_error err = WSIG_ERROR_INIT;
-    int rc = wsig_msg_verifier_new(&v, FZ_TRUSTED_ADDRESSES, FZ_N_TRUSTED, &o, &err);
+    int rc = wsig_message_verifier_new(&v, FZ_TRUSTED_ADDRESSES, FZ_N_TRUSTED, &o, &err);
     if (window > WSIG_MAX_WINDOW_MS)
         FZ_CHECK(rc == WSIG_ERR_ARG && !v, "window %lld accepted", (long long)window);
     else
@@ -138,12 +138,12 @@ static void one_message(uint8_t flags, uint8_t cache, int64_t now_ms, int64_t wi
     if (dup)
         h[n++] = (wsig_header_ref){(flags & 8) ? NAMES[1] : LOWER[1], "0"};
 
-    wsig_msg_verifier *v = make_verifier(digest, cache, window);
+    wsig_message_verifier *v = make_verifier(digest, cache, window);
     if (!v)
         goto out;
     wsig_message out;
     wsig_error err = WSIG_ERROR_INIT;
-    int rc = wsig_msg_verify(v, &out, h, n, body, body_len, now_ms, &err);
+    int rc = wsig_message_verify(v, &out, h, n, body, body_len, now_ms, &err);
     check_result(rc, &err);
     if (rc == WSIG_OK) {
         uint64_t ts, ses, seq;
@@ -164,7 +164,7 @@ static void one_message(uint8_t flags, uint8_t cache, int64_t now_ms, int64_t wi
         size_t sl = strlen(sig);
         FZ_CHECK((sl == 128 || sl == 130) && is_hex(sig, sl), "signature %s accepted", val[4]);
         if (flags & 4) {
-            int rc2 = wsig_msg_verify(v, &out, h, n, body, body_len, now_ms, &err);
+            int rc2 = wsig_message_verify(v, &out, h, n, body, body_len, now_ms, &err);
             check_result(rc2, &err);
             if (!(cache & 64))
                 FZ_CHECK(rc2 == WSIG_INVALID && err.reason == WSIG_REASON_REPLAY,
@@ -173,7 +173,7 @@ static void one_message(uint8_t flags, uint8_t cache, int64_t now_ms, int64_t wi
         }
     }
     wsig_error_clear(&err);
-    wsig_msg_verifier_free(v);
+    wsig_message_verifier_free(v);
 out:
     for (int i = 0; i < 5; i++)
         free(val[i]);
@@ -190,7 +190,7 @@ static void sequence(uint8_t flags, uint8_t cache, int64_t window, fz_t *f)
     int digest = (flags & 3) == 3 ? 0 : flags & 3;
     if (!window)
         window = 60000;
-    wsig_msg_verifier *v = make_verifier(digest, cache & 15, window); /* always with a cache */
+    wsig_message_verifier *v = make_verifier(digest, cache & 15, window); /* always with a cache */
     if (!v)
         return;
     static uint8_t accepted[65536 / 8];   /* (session, sequence) ever accepted */
@@ -229,7 +229,7 @@ static void sequence(uint8_t flags, uint8_t cache, int64_t window, fz_t *f)
         for (size_t i = 0; i < hs.count; i++)
             h[i] = (wsig_header_ref){hs.h[i].name, hs.h[i].value};
         wsig_message out;
-        int rc = wsig_msg_verify(v, &out, h, hs.count, NULL, 0, now, &err);
+        int rc = wsig_message_verify(v, &out, h, hs.count, NULL, 0, now, &err);
         check_result(rc, &err);
         bool seen = accepted[key / 8] & (1u << (key % 8));
         __int128 skew = (__int128)ts - now;
@@ -251,7 +251,7 @@ static void sequence(uint8_t flags, uint8_t cache, int64_t window, fz_t *f)
         }
         wsig_error_clear(&err);
     }
-    wsig_msg_verifier_free(v);
+    wsig_message_verifier_free(v);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -46,7 +46,7 @@ static size_t g_resp_len;
 static char g_req_body[8192]; /* body of the last request, NUL-terminated */
 static size_t g_req_body_len;
 static wsig_auth *g_hmac, *g_jwt;
-static wsig_msg_verifier *g_verifier;
+static wsig_message_verifier *g_verifier;
 
 /* Read one request: headers up to CRLFCRLF, then Content-Length bytes. */
 NO_COVERAGE static void read_request(int c)
@@ -139,7 +139,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (wsig_auth_jwt_new(&g_jwt, k, "fuzz-kid", NULL, &err) != WSIG_OK)
         abort();
     wsig_key_free(k);
-    if (wsig_msg_verifier_new(&g_verifier, FZ_TRUSTED_ADDRESSES, FZ_N_TRUSTED, NULL, &err) != WSIG_OK)
+    if (wsig_message_verifier_new(&g_verifier, FZ_TRUSTED_ADDRESSES, FZ_N_TRUSTED, NULL, &err) != WSIG_OK)
         abort();
     return 0;
 }

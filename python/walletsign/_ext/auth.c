@@ -376,7 +376,7 @@ static PyObject *MessageAuth_new(PyTypeObject *tp, PyObject *args, PyObject *kwa
     wsig_message_options opt = WSIG_MESSAGE_OPTIONS_INIT;
     long voff = 27; /* the core checks it (0 or 27) */
     if ((opt.encoding = wsp_as_option(st, enc_o, "encoding", WSIG_OPTION_MESSAGE_ENCODING,
-                                      WSIG_MSG_RSV)) < 0 ||
+                                      WSIG_MESSAGE_RSV)) < 0 ||
         (opt.empty_body = wsp_as_option(st, empty_o, "empty_body", WSIG_OPTION_EMPTY_BODY,
                                         WSIG_EMPTY_OMIT)) < 0 ||
         (opt.digest = wsp_as_option(st, digest_o, "digest", WSIG_OPTION_DIGEST,

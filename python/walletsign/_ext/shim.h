@@ -78,7 +78,7 @@ typedef struct {
 
 typedef struct {
     PyObject_HEAD
-    wsig_msg_verifier *v;
+    wsig_message_verifier *v;
 } MessageVerifierObject;
 
 /* ------------------------------------------------------------------ */

@@ -275,7 +275,7 @@ PyType_Spec wsp_HmacVerifier_spec = {
 static void MessageVerifier_dealloc(MessageVerifierObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
-    wsig_msg_verifier_free(self->v);
+    wsig_message_verifier_free(self->v);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
@@ -293,7 +293,7 @@ static PyObject *MessageVerifier_new(PyTypeObject *tp, PyObject *args, PyObject 
         return NULL;
     if (PyUnicode_Check(trusted_o) || PyBytes_Check(trusted_o))
         return PyErr_Format(PyExc_TypeError, "trusted must be a list of addresses, not a string");
-    wsig_msg_verifier_options opt = {0};
+    wsig_message_verifier_options opt = {0};
     long window = 0, cache = 0; /* the core's defaults; the core checks the ranges */
     if ((win_o && wsp_as_long_in(win_o, "window_ms", LONG_MIN, LONG_MAX, &window) < 0) ||
         (cache_o && wsp_as_long_in(cache_o, "cache_size", 0, LONG_MAX, &cache) < 0))
@@ -321,9 +321,9 @@ static PyObject *MessageVerifier_new(PyTypeObject *tp, PyObject *args, PyObject 
             return NULL;
         }
     }
-    wsig_msg_verifier *v = NULL;
+    wsig_message_verifier *v = NULL;
     wsig_error err = WSIG_ERROR_INIT;
-    int rc = wsig_msg_verifier_new(&v, addrs, (size_t)n, &opt, &err);
+    int rc = wsig_message_verifier_new(&v, addrs, (size_t)n, &opt, &err);
     PyMem_Free(addrs);
     Py_DECREF(list);
     if (rc != WSIG_OK)
@@ -331,7 +331,7 @@ static PyObject *MessageVerifier_new(PyTypeObject *tp, PyObject *args, PyObject 
     wsig_error_clear(&err);
     MessageVerifierObject *self = (MessageVerifierObject *)tp->tp_alloc(tp, 0);
     if (!self) {
-        wsig_msg_verifier_free(v);
+        wsig_message_verifier_free(v);
         return NULL;
     }
     self->v = v;
@@ -375,7 +375,7 @@ static PyObject *MessageVerifier_verify(MessageVerifierObject *self, PyObject *c
     int has_nul = hl.has_nul;
     if (!has_nul) {
         Py_BEGIN_ALLOW_THREADS
-        rc = wsig_msg_verify(self->v, &m, hl.refs, hl.n, body.ptr, body.len, now, &err);
+        rc = wsig_message_verify(self->v, &m, hl.refs, hl.n, body.ptr, body.len, now, &err);
         Py_END_ALLOW_THREADS
     }
     wsp_inbuf_release(&body);
