@@ -2,7 +2,9 @@
 #include "internal.h"
 #include "replay.h"
 
+#include <inttypes.h>
 #include <secp256k1_recovery.h>
+#include <stdio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +88,18 @@ int wsig_message_verifier_new(wsig_message_verifier **out, const char *const *tr
 int64_t wsig_message_verifier_window_ms(const wsig_message_verifier *v)
 {
     return v->window_ms;
+}
+
+/* docs/protocols.md: the replay identity is (address, session, sequence), as
+ * numbers, and an entry must outlive the message's freshness: a timestamp
+ * up to one window in the future stays fresh until two windows from now. */
+int wsig_message_replay_key(const wsig_message_verifier *v, const wsig_message *m,
+                            char key[WSIG_REPLAY_KEY_SIZE], int64_t *ttl_ms)
+{
+    snprintf(key, WSIG_REPLAY_KEY_SIZE, "%s:%" PRIu64 ":%" PRIu64, m->address, m->session_id,
+             m->sequence_no);
+    *ttl_ms = 2 * v->window_ms + 1000;
+    return WSIG_OK;
 }
 
 wsig_message_verifier *wsig__message_verifier_ref(wsig_message_verifier *v)

@@ -1455,6 +1455,13 @@ static int l_message_verify(lua_State *L)
     set_str(L, "sequence", m.sequence);
     push_i64(L, m.timestamp_ms);
     lua_setfield(L, -2, "timestamp");
+    /* For replay stores outside the verifier (walletsign.nginx). */
+    char key[WSIG_REPLAY_KEY_SIZE];
+    int64_t ttl_ms;
+    (void)wsig_message_replay_key(v, &m, key, &ttl_ms);
+    set_str(L, "replay_key", key);
+    push_i64(L, ttl_ms);
+    lua_setfield(L, -2, "replay_ttl_ms");
     return 1;
 }
 

@@ -520,6 +520,24 @@ WSIG_API WSIG_WARN_UNUSED int wsig_message_verify(wsig_message_verifier *v, wsig
                                               const void *body, size_t body_len, int64_t now_ms,
                                               wsig_error *err) WSIG_NONNULL(1, 2);
 
+/* "0x" + 40 hex, two 64-bit decimals, two colons and the NUL. */
+#define WSIG_REPLAY_KEY_SIZE 88
+
+/** For a replay store kept outside the verifier (a verifier made with
+ *  no_replay_cache, such as nginx's lua_shared_dict): the key under which a
+ *  verified message is recorded, and how long the record must live.
+ *  Returns: WSIG_OK.
+ *  Out:     key, "ADDRESS:SESSION:SEQUENCE" (EIP-55 address, the numbers in
+ *           canonical decimal, so "0915" and "915" are one message);
+ *           *ttl_ms, two windows and a second (a timestamp one window in the
+ *           future stays fresh until two windows from now).
+ *  In:      v, the verifier that verified m; m, its result.
+ *  A store adds the key only if absent (one atomic add); present means
+ *  replay. Prefix it with a namespace of your own. */
+WSIG_API int wsig_message_replay_key(const wsig_message_verifier *v, const wsig_message *m,
+                                     char key[WSIG_REPLAY_KEY_SIZE], int64_t *ttl_ms)
+    WSIG_NONNULL(1, 2, 3, 4);
+
 /* ------------------------------------------------------------------ */
 /* JSON-RPC-like envelope of the Wallet Manager                       */
 

@@ -108,13 +108,10 @@ function M.verify_callback(verifier, opts)
       return reject(verr.reason, verr.message)
    end
 
-   -- The entry must outlive the message's freshness: a timestamp up to one
-   -- window in the future stays fresh until two windows from now.
-   local ttl = 2 * verifier:window_ms() / 1000 + 1
-   local key = "walletsign:" .. msg.address .. ":" .. msg.session .. ":" .. msg.sequence
-   -- safe_add never evicts a live entry to make room (an evicted entry
-   -- would let its replay through): a full dictionary refuses instead.
-   local ok, aerr = dict:safe_add(key, true, ttl)
+   -- The key and how long it must live are the core's (replay_key,
+   -- replay_ttl_ms). safe_add never evicts a live entry to make room (an
+   -- evicted entry would let its replay through): a full dictionary refuses.
+   local ok, aerr = dict:safe_add("walletsign:" .. msg.replay_key, true, msg.replay_ttl_ms / 1000)
    if not ok then
       if aerr == "exists" then
          return reject("replay", "message (session, sequence) already seen")

@@ -895,6 +895,15 @@ static void test_session_as_received(void)
     CHECK(t_streq(m.session, "0915000000000000001") && t_streq(m.sequence, "007"),
           "session/sequence as received: %s/%s", m.session, m.sequence);
     CHECK(m.session_id == 915000000000000001ULL && m.sequence_no == 7, "numeric ids");
+    /* An outside replay store keys on the numbers: "0915"/"007" is the
+     * message "915"/"7", and its record outlives two windows. */
+    char key[WSIG_REPLAY_KEY_SIZE];
+    int64_t ttl = 0;
+    rc = wsig_message_replay_key(v, &m, key, &ttl);
+    CHECK(rc == WSIG_OK &&
+              t_streq(key, "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23:915000000000000001:7") &&
+              ttl == 2 * 60000 + 1000,
+          "replay key %s, ttl %lld", key, (long long)ttl);
     wsig_message_verifier_free(v);
     wsig_error_clear(&err);
 }

@@ -252,6 +252,9 @@ describe("verifiers", function()
       assert.is_number(m.timestamp)
       assert.equals(60000, v:window_ms())
       assert.is_true(v:replay_cache())
+      -- the core's key and lifetime for replay stores outside the verifier
+      assert.equals(KNOWN_ADDRESS .. ":" .. m.session .. ":" .. m.sequence, m.replay_key)
+      assert.equals(2 * 60000 + 1000, m.replay_ttl_ms)
    end)
 
    it("can leave replay detection to the caller", function()
