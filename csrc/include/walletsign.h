@@ -49,6 +49,19 @@ extern "C" {
 
 #define WSIG_VERSION "0.1.0"
 
+/* Sizes of the fixed buffers of the API, in bytes including the NUL. */
+#define WSIG_ADDRESS_SIZE 43        /* "0x" + 40 hex digits (EIP-55) + NUL */
+#define WSIG_DECIMAL_SIZE 24        /* a 64-bit integer in decimal (sign, 20 digits) + NUL */
+#define WSIG_ERROR_CODE_SIZE 64     /* wsig_error.code */
+#define WSIG_ERROR_MESSAGE_SIZE 512 /* wsig_error.message */
+#define WSIG_ERROR_WARNING_SIZE 256 /* wsig_error.warning */
+#define WSIG_JWT_ALG_SIZE 8         /* wsig_jwt_claims.alg: "ES256", "RS256" */
+#define WSIG_JWT_KID_SIZE 257       /* a key id: at most 256 bytes */
+#define WSIG_JWT_SUB_SIZE 65        /* wsig_jwt_claims.sub */
+#define WSIG_JWT_NONCE_SIZE 129     /* wsig_jwt_claims.nonce */
+#define WSIG_JWT_BODY_HASH_SIZE 65  /* SHA-256 in hex: 64 digits + NUL */
+#define WSIG_JWT_URI_SIZE 1025      /* the uri claim: at most 1024 bytes */
+
 /* ------------------------------------------------------------------ */
 /* Status, reasons and the error record                               */
 
@@ -89,9 +102,9 @@ typedef struct wsig_error {
     int curl_code;            /* WSIG_ERR_TRANSPORT / WSIG_ERR_TIMEOUT */
     long long rpc_code;       /* WSIG_ERR_RPC */
     double retry_after;       /* seconds, from a 429's Retry-After; -1 if none */
-    char code[64];            /* Halogen error code, e.g. "ErrExpiredAuthToken" */
-    char message[512];        /* what went wrong, for humans */
-    char warning[256];        /* set on success when something deserves a warning */
+    char code[WSIG_ERROR_CODE_SIZE];       /* Halogen error code, e.g. "ErrExpiredAuthToken" */
+    char message[WSIG_ERROR_MESSAGE_SIZE]; /* what went wrong, for humans */
+    char warning[WSIG_ERROR_WARNING_SIZE]; /* set on success when something deserves a warning */
     char *body;               /* raw response body of an API error (owned) */
     size_t body_len;
     char *data_json;          /* JSON-RPC error "data" as JSON text (owned) */
@@ -241,8 +254,8 @@ WSIG_API WSIG_WARN_UNUSED int wsig_key_csr(const wsig_key *key, char **out, size
     WSIG_NONNULL(1, 2, 3, 4);
 
 /** EIP-55 checksummed Ethereum address ("0x" + 40 hex) of a secp256k1 key. */
-WSIG_API WSIG_WARN_UNUSED int wsig_key_address(const wsig_key *key, char out[43], wsig_error *err)
-    WSIG_NONNULL(1, 2);
+WSIG_API WSIG_WARN_UNUSED int wsig_key_address(const wsig_key *key, char out[WSIG_ADDRESS_SIZE],
+                                               wsig_error *err) WSIG_NONNULL(1, 2);
 
 /** Keccak-256 (the original Keccak padding used by Ethereum, not SHA3-256). */
 WSIG_API void wsig_keccak256(unsigned char out[32], const void *data, size_t len);
@@ -362,9 +375,11 @@ WSIG_API WSIG_WARN_UNUSED int wsig_jwt_token_fixed(wsig_auth *auth, char **token
 
 /** message only: the current session id (decimal, as sent) and the signer's
  *  EIP-55 address. */
-WSIG_API WSIG_WARN_UNUSED int wsig_auth_message_session(wsig_auth *auth, char out[24],
+WSIG_API WSIG_WARN_UNUSED int wsig_auth_message_session(wsig_auth *auth,
+                                                        char out[WSIG_DECIMAL_SIZE],
                                                         wsig_error *err) WSIG_NONNULL(1, 2);
-WSIG_API WSIG_WARN_UNUSED int wsig_auth_message_address(const wsig_auth *auth, char out[43],
+WSIG_API WSIG_WARN_UNUSED int wsig_auth_message_address(const wsig_auth *auth,
+                                                        char out[WSIG_ADDRESS_SIZE],
                                                         wsig_error *err) WSIG_NONNULL(1, 2);
 
 /** message only, for known answers: sign with a given session and sequence. */
@@ -378,14 +393,14 @@ WSIG_API WSIG_WARN_UNUSED int wsig_message_sign_fixed(wsig_auth *auth, wsig_head
 /* Verification                                                       */
 
 typedef struct wsig_jwt_claims {
-    char alg[8];
-    char kid[257];
-    char sub[65];
+    char alg[WSIG_JWT_ALG_SIZE];
+    char kid[WSIG_JWT_KID_SIZE];
+    char sub[WSIG_JWT_SUB_SIZE];
     int64_t iat;
     int64_t exp;
-    char nonce[129];
-    char body_hash[65];
-    char uri[1025];
+    char nonce[WSIG_JWT_NONCE_SIZE];
+    char body_hash[WSIG_JWT_BODY_HASH_SIZE];
+    char uri[WSIG_JWT_URI_SIZE];
 } wsig_jwt_claims;
 
 typedef struct wsig_jwt_verify_options {
@@ -495,9 +510,9 @@ WSIG_API void wsig_message_verifier_free(wsig_message_verifier *v);
 WSIG_API int64_t wsig_message_verifier_window_ms(const wsig_message_verifier *v) WSIG_NONNULL(1);
 
 typedef struct wsig_message {
-    char address[43];         /* EIP-55 */
-    char session[24];         /* decimal, as received */
-    char sequence[24];        /* decimal, as received */
+    char address[WSIG_ADDRESS_SIZE];  /* EIP-55 */
+    char session[WSIG_DECIMAL_SIZE];  /* decimal, as received */
+    char sequence[WSIG_DECIMAL_SIZE]; /* decimal, as received */
     uint64_t session_id;
     uint64_t sequence_no;
     int64_t timestamp_ms;
