@@ -336,7 +336,7 @@ static void setup(bench *b, const char *keys)
                                 sizeof BODY - 1, FIXED_MS, &err) != WSIG_OK)
         die("message sign", &err);
     verify_ctx *vc = &b->verify;
-    char address[43];
+    char address[WSIG_ADDRESS_SIZE];
     if (wsig_auth_message_address(b->msg.auth, address, &err) != WSIG_OK)
         die("address", &err);
     const char *trusted[] = {address};

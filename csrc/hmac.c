@@ -297,7 +297,7 @@ int wsig__hmac_sign_headers(struct wsig_hmac_auth *a, wsig_headers *out, const c
                             const char *path, const void *body, size_t body_len, int64_t now_ms,
                             wsig_error *err)
 {
-    char m[MAX_METHOD], ts[24], sig[65];
+    char m[MAX_METHOD], ts[WSIG_DECIMAL_SIZE], sig[65];
     unsigned char mac[32];
     size_t ml, tl, sl;
     int rc = upper_method(m, &ml, method, err);

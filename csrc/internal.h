@@ -73,14 +73,14 @@ struct wsig_key {
     unsigned char address[20];      /* secp256k1 */
 };
 WSIG_LOCAL wsig_key *wsig__key_ref(const wsig_key *key);
-WSIG_LOCAL void wsig__address_eip55(char out[43], const unsigned char addr[20]);
+WSIG_LOCAL void wsig__address_eip55(char out[WSIG_ADDRESS_SIZE], const unsigned char addr[20]);
 WSIG_LOCAL void wsig__pubkey_address(unsigned char addr[20], const secp256k1_pubkey *pub);
 
 /* --- auth (auth.c, jwt.c, hmac.c, message.c) --- */
 struct wsig_jwt_auth {
     wsig_key *key;
     EVP_PKEY_CTX *sign_tmpl;        /* sign_init done once (fetches); dup'ed per token */
-    char key_id[257];
+    char key_id[WSIG_JWT_KID_SIZE];
     int ttl;
     int raw;
 };
@@ -99,7 +99,7 @@ struct wsig_hmac_auth {
 struct wsig_message_auth {
     wsig_key *key;
     wsig_message_options opt;
-    char address[43];
+    char address[WSIG_ADDRESS_SIZE];
     pthread_mutex_t lock;           /* guards pid, session, sequence */
     long pid;
     uint64_t session;

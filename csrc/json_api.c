@@ -406,7 +406,7 @@ int wsig_json_write_string(wsig_json_writer *w, const char *s, size_t len, wsig_
 
 int wsig_json_write_int64(wsig_json_writer *w, int64_t v, wsig_error *err)
 {
-    char buf[24];
+    char buf[WSIG_DECIMAL_SIZE];
     int n = snprintf(buf, sizeof buf, "%" PRId64, v);
     return put_value(w, err, buf, (size_t)n);
 }

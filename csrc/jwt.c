@@ -79,10 +79,10 @@ static int make_token(struct wsig_jwt_auth *a, char **token, const char *uri, co
                       size_t body_len, int64_t iat, const unsigned char nonce[NONCE_BYTES],
                       wsig_error *err)
 {
-    if (!plain_ascii(uri, 1024))
+    if (!plain_ascii(uri, WSIG_JWT_URI_SIZE - 1))
         return wsig__fail(err, WSIG_ERR_ARG, "uri must be printable ASCII without quotes");
     unsigned char hash[32];
-    char hash_hex[65], nonce_hex[2 * NONCE_BYTES + 1];
+    char hash_hex[WSIG_JWT_BODY_HASH_SIZE], nonce_hex[2 * NONCE_BYTES + 1];
     wsig_piece piece = {body, body_len};
     if (!wsig__sha256_pieces(hash, &piece, 1))
         return wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "SHA-256 failed");
@@ -183,7 +183,7 @@ int wsig__jwt_auth_init(struct wsig_jwt_auth *a, const wsig_key *key, const char
 {
     if (!key->is_private || (key->kind != WSIG_KEY_P256 && key->kind != WSIG_KEY_RSA))
         return wsig__fail(err, WSIG_ERR_KEY, "jwt needs an EC P-256 or RSA private key");
-    if (!plain_ascii(key_id, 256))
+    if (!plain_ascii(key_id, WSIG_JWT_KID_SIZE - 1))
         return wsig__fail(err, WSIG_ERR_ARG,
                           "key_id must be 1-256 printable ASCII characters without quotes");
     int ttl = opt && opt->ttl_seconds ? opt->ttl_seconds : 10;
@@ -384,7 +384,7 @@ static int check_binding(const wsig_jwt_claims *c, const char *expected_uri, con
         return wsig__reject(err, WSIG_REASON_REQUEST_MISMATCH, "uri claim does not match the request");
     if (body) {
         unsigned char hash[32];
-        char hex[65];
+        char hex[WSIG_JWT_BODY_HASH_SIZE];
         wsig_piece piece = {body, body_len};
         if (!wsig__sha256_pieces(hash, &piece, 1))
             return wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "SHA-256 failed");

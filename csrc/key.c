@@ -56,7 +56,7 @@ void wsig__pubkey_address(unsigned char addr[20], const secp256k1_pubkey *pub)
     memcpy(addr, hash + 12, 20);
 }
 
-void wsig__address_eip55(char out[43], const unsigned char addr[20])
+void wsig__address_eip55(char out[WSIG_ADDRESS_SIZE], const unsigned char addr[20])
 {
     char lower[41];
     unsigned char hash[32];
@@ -738,7 +738,7 @@ done:
     return rc;
 }
 
-int wsig_key_address(const wsig_key *key, char out[43], wsig_error *err)
+int wsig_key_address(const wsig_key *key, char out[WSIG_ADDRESS_SIZE], wsig_error *err)
 {
     wsig__reset(err);
     if (key->kind != WSIG_KEY_SECP256K1)

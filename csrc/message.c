@@ -176,7 +176,7 @@ static int sign_with(struct wsig_message_auth *a, wsig_headers *out, uint64_t se
                      uint64_t sequence, const void *body, size_t body_len, int64_t ts_ms,
                      wsig_error *err)
 {
-    char ts[24], ses[24], seq[24], sig[160];
+    char ts[WSIG_DECIMAL_SIZE], ses[WSIG_DECIMAL_SIZE], seq[WSIG_DECIMAL_SIZE], sig[160];
     snprintf(ts, sizeof ts, "%lld", (long long)(ts_ms > 0 ? ts_ms : wsig__now_ms()));
     snprintf(ses, sizeof ses, "%llu", (unsigned long long)session);
     snprintf(seq, sizeof seq, "%llu", (unsigned long long)sequence);
@@ -232,24 +232,24 @@ int wsig_message_sign_fixed(wsig_auth *auth, wsig_headers *out, uint64_t session
     return sign_with(a, out, session, sequence, body, body_len, timestamp_ms, err);
 }
 
-int wsig_auth_message_session(wsig_auth *auth, char out[24], wsig_error *err)
+int wsig_auth_message_session(wsig_auth *auth, char out[WSIG_DECIMAL_SIZE], wsig_error *err)
 {
     wsig__reset(err);
     struct wsig_message_auth *a = msg_of(auth, err);
     if (!a)
         return WSIG_ERR_ARG;
     lock_session(a);
-    snprintf(out, 24, "%llu", (unsigned long long)a->session);
+    snprintf(out, WSIG_DECIMAL_SIZE, "%llu", (unsigned long long)a->session);
     pthread_mutex_unlock(&a->lock);
     return WSIG_OK;
 }
 
-int wsig_auth_message_address(const wsig_auth *auth, char out[43], wsig_error *err)
+int wsig_auth_message_address(const wsig_auth *auth, char out[WSIG_ADDRESS_SIZE], wsig_error *err)
 {
     wsig__reset(err);
     const struct wsig_message_auth *a = msg_of(auth, err);
     if (!a)
         return WSIG_ERR_ARG;
-    memcpy(out, a->address, 43);
+    memcpy(out, a->address, WSIG_ADDRESS_SIZE);
     return WSIG_OK;
 }

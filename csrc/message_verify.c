@@ -13,7 +13,7 @@
 
 struct wsig_message_verifier {
     unsigned char (*trusted)[20]; /* sorted for bsearch */
-    char (*trusted_eip55)[43];    /* trusted[i] checksummed, made once */
+    char (*trusted_eip55)[WSIG_ADDRESS_SIZE]; /* trusted[i] checksummed, made once */
     size_t n_trusted;
     int64_t window_ms;
     int digest;
@@ -68,7 +68,7 @@ int wsig_message_verifier_new(wsig_message_verifier **out, const char *const *tr
         }
     qsort(v->trusted, n_trusted, 20, cmp20);
     v->n_trusted = n_trusted;
-    if (!(v->trusted_eip55 = calloc(n_trusted ? n_trusted : 1, 43))) {
+    if (!(v->trusted_eip55 = calloc(n_trusted ? n_trusted : 1, WSIG_ADDRESS_SIZE))) {
         wsig_message_verifier_free(v);
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
     }
@@ -263,7 +263,7 @@ int wsig_message_verify(wsig_message_verifier *v, wsig_message *out, const wsig_
         if (reason)
             return wsig__reject(err, reason, "message older than the replay cache can vouch for");
     }
-    memcpy(out->address, v->trusted_eip55[hit - v->trusted], 43);
+    memcpy(out->address, v->trusted_eip55[hit - v->trusted], WSIG_ADDRESS_SIZE);
     /* As received (docs/protocols.md: the prehash holds the header text, so
      * "0915" is what was signed, not "915"); parse_u64_header allowed at
      * most 20 digits, which fit. */

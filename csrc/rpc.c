@@ -24,7 +24,7 @@ static bool error_code(long long *code, const char *error_json, size_t len)
     size_t start, span;
     if (!wsig__json_member_span(error_json, len, "code", &start, &span) || span == 0 || span > 20)
         return false;
-    char buf[24];
+    char buf[WSIG_DECIMAL_SIZE];
     memcpy(buf, error_json + start, span);
     buf[span] = '\0';
     const char *digits = buf[0] == '-' ? buf + 1 : buf;

@@ -92,7 +92,7 @@ static void push_i64(lua_State *L, long long v)
     if (v >= -max_exact && v <= max_exact) {
         lua_pushnumber(L, (lua_Number)v);
     } else {
-        char buf[24];
+        char buf[WSIG_DECIMAL_SIZE];
         snprintf(buf, sizeof buf, "%lld", v);
         lua_pushstring(L, buf);
     }
@@ -977,7 +977,7 @@ static int l_key_algorithm(lua_State *L)
 static int l_key_address(lua_State *L)
 {
     const wsig_key *k = CHECK(L, 1, T_KEY, const wsig_key);
-    char out[43];
+    char out[WSIG_ADDRESS_SIZE];
     wsig_error e = WSIG_ERROR_INIT;
     if (wsig_key_address(k, out, &e) != WSIG_OK)
         return push_error(L, &e);
@@ -1207,7 +1207,7 @@ static int l_auth_sign_fixed(lua_State *L)
 static int l_auth_session(lua_State *L)
 {
     wsig_auth *a = CHECK(L, 1, T_AUTH, wsig_auth);
-    char out[24];
+    char out[WSIG_DECIMAL_SIZE];
     wsig_error e = WSIG_ERROR_INIT;
     if (wsig_auth_message_session(a, out, &e) != WSIG_OK)
         return push_error(L, &e);
@@ -1218,7 +1218,7 @@ static int l_auth_session(lua_State *L)
 static int l_auth_address(lua_State *L)
 {
     wsig_auth *a = CHECK(L, 1, T_AUTH, wsig_auth);
-    char out[43];
+    char out[WSIG_ADDRESS_SIZE];
     wsig_error e = WSIG_ERROR_INIT;
     if (wsig_auth_message_address(a, out, &e) != WSIG_OK)
         return push_error(L, &e);

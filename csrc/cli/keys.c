@@ -98,7 +98,7 @@ int cmd_keygen(int argc, char **argv)
 
     wsig_error err = WSIG_ERROR_INIT;
     wsig_key *key = NULL;
-    char *csr = NULL, *pub = NULL, address[43] = "";
+    char *csr = NULL, *pub = NULL, address[WSIG_ADDRESS_SIZE] = "";
     size_t csr_len = 0, pub_len = 0;
     int st = wsig_key_generate(&key, kind, 4096, &err);
     if (st != WSIG_OK) {
@@ -194,7 +194,7 @@ int cmd_address(int argc, char **argv)
     if ((rc = cli_load_message_key(&a, &key)) != CLI_OK)
         return rc;
     wsig_error err = WSIG_ERROR_INIT;
-    char address[43];
+    char address[WSIG_ADDRESS_SIZE];
     int st = wsig_key_address(key, address, &err);
     wsig_key_free(key);
     if (st != WSIG_OK)

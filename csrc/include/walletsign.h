@@ -11,12 +11,25 @@
  *    There is no global error state.
  *  - Argument order: handle, outputs, inputs; each length follows its pointer.
  *  - Strings returned through char ** are NUL-terminated, owned by the caller
- *    and released with wsig_free() (wsig_free_secret() for private keys).
+ *    and released with wsig_free(). The one exception is a secret:
+ *    wsig_key_private_pem's PEM is released with wsig_free_secret(p, len).
  *  - Verification is three-way: WSIG_OK (valid), WSIG_INVALID (rejected, with
  *    err->reason), or an error status (the library itself failed).
  *  - Time arguments named now_ms / now_s: pass 0 to use the system clock.
  *  - No secret (key bytes, HMAC secret, passphrase) ever appears in an error
  *    message; key material is wiped with OPENSSL_cleanse when freed.
+ *  - Options structs: zero means default. A zeroed struct, or NULL for the
+ *    pointer, gives the documented defaults. One exception:
+ *    wsig_message_options.v_offset, where 0 is a value of its own (v is 0 or
+ *    1) and the default is 27; start that struct from WSIG_MESSAGE_OPTIONS_INIT
+ *    (NULL gives the same defaults).
+ *  - Fixed buffers: a WSIG_*_SIZE constant is a buffer's size in bytes, the
+ *    NUL included (so are the older WSIG_HEADER_NAME_MAX and
+ *    WSIG_HEADER_VALUE_MAX).
+ *  - Each function's comment follows libsecp256k1's template: Returns:, then
+ *    as they apply Args: (the handle worked on), Out:, In/Out:, In:, and
+ *    ownership and thread safety where they matter. Entry points for known
+ *    answers and tests only are in the last section.
  *
  * Thread safety
  *  - wsig_key, wsig_auth: immutable after creation except the message
@@ -48,6 +61,19 @@ extern "C" {
 #endif
 
 #define WSIG_VERSION "0.1.0"
+
+/* Sizes of the fixed buffers of the API, in bytes including the NUL. */
+#define WSIG_ADDRESS_SIZE 43        /* "0x" + 40 hex digits (EIP-55) + NUL */
+#define WSIG_DECIMAL_SIZE 24        /* a 64-bit integer in decimal (sign, 20 digits) + NUL */
+#define WSIG_ERROR_CODE_SIZE 64     /* wsig_error.code */
+#define WSIG_ERROR_MESSAGE_SIZE 512 /* wsig_error.message */
+#define WSIG_ERROR_WARNING_SIZE 256 /* wsig_error.warning */
+#define WSIG_JWT_ALG_SIZE 8         /* wsig_jwt_claims.alg: "ES256", "RS256" */
+#define WSIG_JWT_KID_SIZE 257       /* a key id: at most 256 bytes */
+#define WSIG_JWT_SUB_SIZE 65        /* wsig_jwt_claims.sub */
+#define WSIG_JWT_NONCE_SIZE 129     /* wsig_jwt_claims.nonce */
+#define WSIG_JWT_BODY_HASH_SIZE 65  /* SHA-256 in hex: 64 digits + NUL */
+#define WSIG_JWT_URI_SIZE 1025      /* the uri claim: at most 1024 bytes */
 
 /* ------------------------------------------------------------------ */
 /* Status, reasons and the error record                               */
@@ -89,9 +115,9 @@ typedef struct wsig_error {
     int curl_code;            /* WSIG_ERR_TRANSPORT / WSIG_ERR_TIMEOUT */
     long long rpc_code;       /* WSIG_ERR_RPC */
     double retry_after;       /* seconds, from a 429's Retry-After; -1 if none */
-    char code[64];            /* Halogen error code, e.g. "ErrExpiredAuthToken" */
-    char message[512];        /* what went wrong, for humans */
-    char warning[256];        /* set on success when something deserves a warning */
+    char code[WSIG_ERROR_CODE_SIZE];       /* Halogen error code, e.g. "ErrExpiredAuthToken" */
+    char message[WSIG_ERROR_MESSAGE_SIZE]; /* what went wrong, for humans */
+    char warning[WSIG_ERROR_WARNING_SIZE]; /* set on success when something deserves a warning */
     char *body;               /* raw response body of an API error (owned) */
     size_t body_len;
     char *data_json;          /* JSON-RPC error "data" as JSON text (owned) */
@@ -103,27 +129,42 @@ typedef struct wsig_error {
 /** The cheapest valid set-up of an error record before a call, for hot
  *  paths: every function that takes a wsig_error resets it on entry, so only
  *  the three owned pointers need a value first (WSIG_ERROR_INIT zeroes all
- *  ~900 bytes, a tenth of a sub-microsecond HMAC). */
+ *  ~900 bytes, a tenth of a sub-microsecond HMAC). Not a test-only helper:
+ *  the Python and Lua bindings use it in their sign calls. */
 #define WSIG_ERROR_PREPARE(err)                                                      \
     ((void)((err)->body = NULL, (err)->data_json = NULL, (err)->location = NULL))
 
-/** Release what an error owns (body, data_json, location) and reset it to empty.
- *  Safe on a zeroed or already-cleared record. */
+/** Release what an error owns (body, data_json, location) and reset it to
+ *  empty (as WSIG_ERROR_INIT).
+ *  Returns: nothing.
+ *  In/Out:  err (NULL is a no-op; a zeroed or already-cleared record is fine). */
 WSIG_API void wsig_error_clear(wsig_error *err);
 
-/** Name of a status ("ok", "invalid", "key_error", ...). Never NULL. */
+/** Name of a status ("ok", "invalid", "key_error", ...).
+ *  Returns: a static string, never NULL ("unknown" for a value outside
+ *           enum wsig_status).
+ *  In:      status (enum wsig_status). */
 WSIG_API const char *wsig_status_name(int status);
 
-/** Name of a reason ("bad_signature", "replay", ...; "" for NONE). Never NULL. */
+/** Name of a reason ("bad_signature", "replay", ...).
+ *  Returns: a static string, never NULL ("" for WSIG_REASON_NONE, "unknown"
+ *           for a value outside enum wsig_reason).
+ *  In:      reason (enum wsig_reason). */
 WSIG_API const char *wsig_reason_name(int reason);
 
-/** Free a string or buffer returned by walletsign. NULL is a no-op. */
+/** Free a string or buffer returned by walletsign through char **.
+ *  Returns: nothing.
+ *  In:      p (NULL is a no-op). */
 WSIG_API void wsig_free(void *p);
 
-/** Wipe then free a secret buffer of len bytes returned by walletsign. */
+/** Wipe (OPENSSL_cleanse) then free a secret returned by walletsign: the PEM
+ *  of wsig_key_private_pem.
+ *  Returns: nothing.
+ *  In:      p (NULL is a no-op), len (the length returned with it). */
 WSIG_API void wsig_free_secret(void *p, size_t len);
 
-/** Library version string, WSIG_VERSION. */
+/** The library's version.
+ *  Returns: WSIG_VERSION of the library that is linked (a static string). */
 WSIG_API const char *wsig_version(void);
 
 /* ------------------------------------------------------------------ */
@@ -149,8 +190,10 @@ enum wsig_option {
 WSIG_API WSIG_WARN_UNUSED int wsig_option_value(int option, const char *name, int *value,
                                                 wsig_error *err) WSIG_NONNULL(2, 3);
 
-/** The canonical name of an option's value ("P-256", "hex", ...), or NULL
- *  for an unknown option or value. The string is static. */
+/** The canonical name of an option's value ("P-256", "hex", ...).
+ *  Returns: a static string; NULL for an unknown option or value.
+ *  In:      option (enum wsig_option), value.
+ *  Thread safety: none needed (constant tables). */
 WSIG_API const char *wsig_option_name(int option, int value);
 
 /* ------------------------------------------------------------------ */
@@ -173,78 +216,126 @@ enum wsig_key_kind {
  *           below 2048 bits; no key block, e.g. a CSR or parameters alone;
  *           two keys or a key beside a certificate; an indented PEM; the
  *           message names the blocks found); WSIG_ERR_PASSWORD; WSIG_ERR_NOMEM.
- *  Out:     *out, a new key owned by the caller (wsig_key_free).
- *  In:      pem/pem_len, password (NUL-terminated or NULL; not retained). */
+ *  Out:     *out, a new key owned by the caller (wsig_key_free); NULL on failure.
+ *  In:      pem/pem_len, password (NUL-terminated or NULL; not retained).
+ *  Thread safety: a key is immutable: any number of threads may use one. */
 WSIG_API WSIG_WARN_UNUSED int wsig_key_load_pem(wsig_key **out, const char *pem, size_t pem_len,
                                                 const char *password, wsig_error *err)
     WSIG_NONNULL(1, 2);
 
 /** Load a key from DER (PKCS#8, encrypted PKCS#8, SEC1, PKCS#1, or SPKI public).
- *  Same returns and ownership as wsig_key_load_pem. */
+ *  Returns: as wsig_key_load_pem.
+ *  Out:     *out, a new key owned by the caller (wsig_key_free); NULL on failure.
+ *  In:      der/der_len, password (NUL-terminated or NULL; not retained). */
 WSIG_API WSIG_WARN_UNUSED int wsig_key_load_der(wsig_key **out, const unsigned char *der,
                                                 size_t der_len, const char *password,
                                                 wsig_error *err) WSIG_NONNULL(1, 2);
 
-/** Load a key from a file holding PEM or DER. The file's bytes are wiped
- *  from memory after parsing. Returns as wsig_key_load_pem, or WSIG_ERR_IO. */
+/** Load a key from a file holding PEM or DER (PEM when it holds
+ *  "-----BEGIN"). The file's bytes are wiped from memory after parsing.
+ *  Returns: as wsig_key_load_pem; WSIG_ERR_IO (cannot open or read);
+ *           WSIG_ERR_KEY also for a file of 1 MiB or more.
+ *  Out:     *out, a new key owned by the caller (wsig_key_free); NULL on failure.
+ *  In:      path, password (NUL-terminated or NULL; not retained). */
 WSIG_API WSIG_WARN_UNUSED int wsig_key_load_file(wsig_key **out, const char *path,
                                                  const char *password, wsig_error *err)
     WSIG_NONNULL(1, 2);
 
-/** Make a secp256k1 key from 64 hex digits (optional 0x prefix).
- *  Returns WSIG_OK or WSIG_ERR_KEY (bad hex, zero or out-of-range scalar). */
+/** Make a secp256k1 private key from 64 hex digits (optional 0x prefix).
+ *  Returns: WSIG_OK; WSIG_ERR_KEY (bad hex, zero or out-of-range scalar).
+ *  Out:     *out, a new key owned by the caller (wsig_key_free); NULL on failure.
+ *  In:      hex (NUL-terminated; the scalar's copies are wiped). */
 WSIG_API WSIG_WARN_UNUSED int wsig_key_from_hex(wsig_key **out, const char *hex, wsig_error *err)
     WSIG_NONNULL(1, 2);
 
-/** Generate a private key. rsa_bits is used for WSIG_KEY_RSA only (0 = 4096;
- *  2048..16384). Returns WSIG_OK, WSIG_ERR_ARG or WSIG_ERR_CRYPTO. */
+/** Generate a private key.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (unknown kind, rsa_bits out of range);
+ *           WSIG_ERR_CRYPTO.
+ *  Out:     *out, a new key owned by the caller (wsig_key_free); NULL on failure.
+ *  In:      kind (enum wsig_key_kind); rsa_bits, for WSIG_KEY_RSA only
+ *           (0 = 4096; 2048..16384). */
 WSIG_API WSIG_WARN_UNUSED int wsig_key_generate(wsig_key **out, int kind, int rsa_bits,
                                                 wsig_error *err) WSIG_NONNULL(1);
 
-/** Free a key and wipe its material. NULL is a no-op. */
+/** Release the caller's reference to a key; its material is wiped when the
+ *  last holder (an auth keeps its own reference) lets go.
+ *  Returns: nothing.
+ *  Args:    key (NULL is a no-op). */
 WSIG_API void wsig_key_free(wsig_key *key);
 
-/** enum wsig_key_kind of the key. */
+/** Returns: the key's enum wsig_key_kind.
+ *  Args:    key. */
 WSIG_API int wsig_key_kind_of(const wsig_key *key) WSIG_NONNULL(1);
 
-/** Key size in bits (256 for the curves). */
+/** Returns: the key size in bits (256 for the curves).
+ *  Args:    key. */
 WSIG_API int wsig_key_bits(const wsig_key *key) WSIG_NONNULL(1);
 
-/** 1 if the key holds private material, 0 for a public key. */
+/** Returns: 1 if the key holds private material, 0 for a public key.
+ *  Args:    key. */
 WSIG_API int wsig_key_is_private(const wsig_key *key) WSIG_NONNULL(1);
 
-/** "ES256", "RS256" or "ES256K". */
+/** Returns: the key's JWT algorithm name, a static string: "ES256" (P-256),
+ *           "RS256" (RSA) or "ES256K" (secp256k1).
+ *  Args:    key. */
 WSIG_API const char *wsig_key_algorithm(const wsig_key *key) WSIG_NONNULL(1);
 
 /** Private key as PKCS#8 PEM ("PRIVATE KEY"), or "ENCRYPTED PRIVATE KEY"
  *  (PBES2: AES-256-CBC, PBKDF2) when password is non-NULL and non-empty.
- *  Out: *out (release with wsig_free_secret(*out, *out_len)). */
+ *  SECRET: unlike every other char ** result, release *out with
+ *  wsig_free_secret(*out, *out_len), which wipes it before freeing
+ *  (wsig_free would leave the key readable in freed memory).
+ *  Returns: WSIG_OK; WSIG_ERR_KEY (a public key); WSIG_ERR_CRYPTO; WSIG_ERR_NOMEM.
+ *  Args:    key.
+ *  Out:     *out (NUL-terminated; NULL on failure), *out_len (without the NUL).
+ *  In:      password (NUL-terminated or NULL; not retained). */
 WSIG_API WSIG_WARN_UNUSED int wsig_key_private_pem(const wsig_key *key, char **out, size_t *out_len,
                                                    const char *password, wsig_error *err)
     WSIG_NONNULL(1, 2, 3);
 
-/** Public key as SubjectPublicKeyInfo PEM ("PUBLIC KEY"). Out: *out (wsig_free). */
+/** Public key as SubjectPublicKeyInfo PEM ("PUBLIC KEY").
+ *  Returns: WSIG_OK; WSIG_ERR_CRYPTO; WSIG_ERR_NOMEM.
+ *  Args:    key (public or private).
+ *  Out:     *out (NUL-terminated, wsig_free; NULL on failure), *out_len
+ *           (without the NUL). */
 WSIG_API WSIG_WARN_UNUSED int wsig_key_public_pem(const wsig_key *key, char **out, size_t *out_len,
                                                   wsig_error *err) WSIG_NONNULL(1, 2, 3);
 
-/** Write the private key PEM to path with mode 0600 (created or replaced
- *  atomically through a temporary file in the same directory). */
+/** Write the private key PEM (as wsig_key_private_pem) to path with mode
+ *  0600, created or replaced atomically through a temporary file in the same
+ *  directory. The PEM's copy in memory is wiped.
+ *  Returns: WSIG_OK; WSIG_ERR_KEY (a public key); WSIG_ERR_IO; WSIG_ERR_CRYPTO;
+ *           WSIG_ERR_NOMEM.
+ *  Args:    key.
+ *  In:      path; password (NULL or "" for an unencrypted PEM; not retained). */
 WSIG_API WSIG_WARN_UNUSED int wsig_key_save(const wsig_key *key, const char *path,
                                             const char *password, wsig_error *err)
     WSIG_NONNULL(1, 2);
 
-/** PKCS#10 CSR (PEM, SHA-256) for a P-256 or RSA private key. subject is in
- *  openssl's form "/C=MY/ST=State/L=City/O=Organization/OU=Unit/CN=example.com"
- *  ('\' escapes '/', '=' and '\'). Out: *out (wsig_free). */
+/** PKCS#10 CSR (PEM, SHA-256) for a P-256 or RSA private key.
+ *  Returns: WSIG_OK; WSIG_ERR_KEY (a public or secp256k1 key); WSIG_ERR_ARG
+ *           (a malformed or empty subject); WSIG_ERR_CRYPTO; WSIG_ERR_NOMEM.
+ *  Args:    key.
+ *  Out:     *out (NUL-terminated, wsig_free; NULL on failure), *out_len
+ *           (without the NUL).
+ *  In:      subject, in openssl's form
+ *           "/C=MY/ST=State/L=City/O=Organization/OU=Unit/CN=example.com"
+ *           ('\' escapes '/', '=' and '\'). */
 WSIG_API WSIG_WARN_UNUSED int wsig_key_csr(const wsig_key *key, char **out, size_t *out_len,
                                            const char *subject, wsig_error *err)
     WSIG_NONNULL(1, 2, 3, 4);
 
-/** EIP-55 checksummed Ethereum address ("0x" + 40 hex) of a secp256k1 key. */
-WSIG_API WSIG_WARN_UNUSED int wsig_key_address(const wsig_key *key, char out[43], wsig_error *err)
-    WSIG_NONNULL(1, 2);
+/** EIP-55 checksummed Ethereum address ("0x" + 40 hex) of a secp256k1 key.
+ *  Returns: WSIG_OK; WSIG_ERR_KEY (not a secp256k1 key; out untouched).
+ *  Args:    key (public or private).
+ *  Out:     out (NUL-terminated). */
+WSIG_API WSIG_WARN_UNUSED int wsig_key_address(const wsig_key *key, char out[WSIG_ADDRESS_SIZE],
+                                               wsig_error *err) WSIG_NONNULL(1, 2);
 
-/** Keccak-256 (the original Keccak padding used by Ethereum, not SHA3-256). */
+/** Keccak-256 (the original Keccak padding used by Ethereum, not SHA3-256).
+ *  Returns: nothing (it cannot fail).
+ *  Out:     out, the 32-byte digest.
+ *  In:      data/len (data may be NULL when len is 0). */
 WSIG_API void wsig_keccak256(unsigned char out[32], const void *data, size_t len);
 
 /* ------------------------------------------------------------------ */
@@ -281,11 +372,14 @@ typedef struct wsig_jwt_options {
     int signature_format;     /* enum wsig_jwt_format; ES256 only */
 } wsig_jwt_options;
 
-/** Halogen JWT auth. The key must be a P-256 or RSA private key; RSA below
- *  4096 bits succeeds with err->warning set (Halogen accepts RSA-4096 only).
- *  key_id: printable ASCII without '"' or '\', at most 256 bytes.
- *  The key is borrowed by reference count: it may be freed after this call.
- *  opt may be NULL for the defaults. */
+/** Halogen JWT auth.
+ *  Returns: WSIG_OK (RSA below 4096 bits succeeds with err->warning set:
+ *           Halogen accepts RSA-4096 only); WSIG_ERR_KEY (not a P-256 or RSA
+ *           private key); WSIG_ERR_ARG (bad key_id or options); WSIG_ERR_NOMEM.
+ *  Out:     *out, a new auth owned by the caller (wsig_auth_free); NULL on failure.
+ *  In:      key, borrowed by reference count: it may be freed after this call;
+ *           key_id: printable ASCII without '"' or '\', 1 to
+ *           WSIG_JWT_KID_SIZE - 1 bytes; opt (NULL for the defaults). */
 WSIG_API WSIG_WARN_UNUSED int wsig_auth_jwt_new(wsig_auth **out, const wsig_key *key,
                                                 const char *key_id, const wsig_jwt_options *opt,
                                                 wsig_error *err) WSIG_NONNULL(1, 2, 3);
@@ -300,9 +394,13 @@ typedef struct wsig_hmac_options {
     const char *timestamp_header; /* NULL = "x-timestamp" */
 } wsig_hmac_options;
 
-/** HMAC-SHA256 auth. secret/secret_len are copied (wiped on free).
- *  Returns WSIG_ERR_ARG for an empty secret (secret_len 0): an empty HMAC key
- *  lets anyone sign. */
+/** HMAC-SHA256 auth.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (an empty secret, secret_len 0: an empty
+ *           HMAC key lets anyone sign; api_key empty, multi-line or not shorter
+ *           than WSIG_HEADER_VALUE_MAX; bad options); WSIG_ERR_NOMEM.
+ *  Out:     *out, a new auth owned by the caller (wsig_auth_free); NULL on failure.
+ *  In:      api_key (copied); secret/secret_len (copied, wiped on free);
+ *           opt (NULL for the defaults; its strings are copied). */
 WSIG_API WSIG_WARN_UNUSED int wsig_auth_hmac_new(wsig_auth **out, const char *api_key,
                                                  const char *secret, size_t secret_len,
                                                  const wsig_hmac_options *opt, wsig_error *err)
@@ -323,69 +421,87 @@ typedef struct wsig_message_options {
 #define WSIG_MESSAGE_OPTIONS_INIT {WSIG_DIGEST_SHA256, WSIG_MESSAGE_RSV, 27, 0, WSIG_EMPTY_OMIT}
 
 /** Ethereum-address signed messages (secp256k1). The session (a Snowflake id)
- *  is made here, and made anew in a child process after fork(). opt may be
- *  NULL for the defaults (WSIG_MESSAGE_OPTIONS_INIT). */
+ *  is made here, and made anew in a child process after fork().
+ *  Returns: WSIG_OK; WSIG_ERR_KEY (not a secp256k1 private key); WSIG_ERR_ARG
+ *           (bad options); WSIG_ERR_CRYPTO; WSIG_ERR_NOMEM.
+ *  Out:     *out, a new auth owned by the caller (wsig_auth_free); NULL on failure.
+ *  In:      key, borrowed by reference count: it may be freed after this call;
+ *           opt (NULL for the defaults, WSIG_MESSAGE_OPTIONS_INIT: a zeroed
+ *           struct means v_offset 0). */
 WSIG_API WSIG_WARN_UNUSED int wsig_auth_message_new(wsig_auth **out, const wsig_key *key,
                                                     const wsig_message_options *opt,
                                                     wsig_error *err) WSIG_NONNULL(1, 2);
 
-/** Free an auth handle (wipes secrets). NULL is a no-op. */
+/** Release the caller's reference to an auth; its secrets are wiped and it
+ *  is freed when the last holder (a client keeps its own reference) lets go.
+ *  Returns: nothing.
+ *  Args:    auth (NULL is a no-op). */
 WSIG_API void wsig_auth_free(wsig_auth *auth);
 
-/** enum wsig_auth_kind. */
+/** Returns: the auth's enum wsig_auth_kind.
+ *  Args:    auth. */
 WSIG_API int wsig_auth_kind_of(const wsig_auth *auth) WSIG_NONNULL(1);
 
 /** Sign one request and produce its headers.
- *  method: an RFC 9110 token (anything else, e.g. a space or CR LF, is
- *  WSIG_ERR_ARG), any case (upper-cased for hmac); path: path and query exactly as
- *  sent (for jwt this is the claim "uri"); body/body_len: the exact bytes
- *  sent (body may be NULL when body_len is 0). now_ms: 0 = system clock.
- *  Thread safety: one auth may sign from many threads at once.
- *  Returns WSIG_OK, WSIG_ERR_ARG, WSIG_ERR_CRYPTO. */
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (a method that is not a token, body NULL
+ *           with a body_len, a jwt path that is not printable ASCII, a header
+ *           that would not fit); WSIG_ERR_CRYPTO; WSIG_ERR_NOMEM.
+ *  Args:    auth.
+ *  Out:     out, the headers to send (out->count is 0 on failure).
+ *  In:      method: an RFC 9110 token (anything else, e.g. a space or CR LF,
+ *           is WSIG_ERR_ARG), any case (upper-cased for hmac); path: path and
+ *           query exactly as sent (for jwt this is the claim "uri");
+ *           body/body_len: the exact bytes sent (body may be NULL when
+ *           body_len is 0); now_ms: 0 = system clock.
+ *  Thread safety: one auth may sign from many threads at once. */
 WSIG_API WSIG_WARN_UNUSED int wsig_auth_sign(wsig_auth *auth, wsig_headers *out,
                                              const char *method, const char *path,
                                              const void *body, size_t body_len, int64_t now_ms,
                                              wsig_error *err) WSIG_NONNULL(1, 2, 3, 4);
 
-/** jwt only: the bare token (no "Bearer "). Out: *token (wsig_free). */
+/** jwt only: the bare token (no "Bearer ") for uri and SHA-256(body).
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (not a jwt auth; uri not printable ASCII
+ *           without quotes, or longer than WSIG_JWT_URI_SIZE - 1);
+ *           WSIG_ERR_CRYPTO; WSIG_ERR_NOMEM.
+ *  Args:    auth.
+ *  Out:     *token (NUL-terminated, wsig_free; NULL on failure).
+ *  In:      uri; body/body_len; now_s (0 = system clock).
+ *  Thread safety: as wsig_auth_sign. */
 WSIG_API WSIG_WARN_UNUSED int wsig_jwt_token(wsig_auth *auth, char **token, const char *uri,
                                              const void *body, size_t body_len, int64_t now_s,
                                              wsig_error *err) WSIG_NONNULL(1, 2, 3);
 
-/** jwt only, for known answers: a token with a fixed iat and nonce (20 bytes,
- *  given as 40 hex digits). Never use in production: a fixed nonce defeats
- *  the server's replay check. */
-WSIG_API WSIG_WARN_UNUSED int wsig_jwt_token_fixed(wsig_auth *auth, char **token, const char *uri,
-                                                   const void *body, size_t body_len, int64_t iat,
-                                                   const char *nonce_hex, wsig_error *err)
-    WSIG_NONNULL(1, 2, 3, 7);
-
-/** message only: the current session id (decimal, as sent) and the signer's
- *  EIP-55 address. */
-WSIG_API WSIG_WARN_UNUSED int wsig_auth_message_session(wsig_auth *auth, char out[24],
-                                                        wsig_error *err) WSIG_NONNULL(1, 2);
-WSIG_API WSIG_WARN_UNUSED int wsig_auth_message_address(const wsig_auth *auth, char out[43],
+/** message only: the current session id (decimal, as sent).
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (not a message auth).
+ *  Args:    auth.
+ *  Out:     out (NUL-terminated).
+ *  Thread safety: taken under the auth's lock; any thread. */
+WSIG_API WSIG_WARN_UNUSED int wsig_auth_message_session(wsig_auth *auth,
+                                                        char out[WSIG_DECIMAL_SIZE],
                                                         wsig_error *err) WSIG_NONNULL(1, 2);
 
-/** message only, for known answers: sign with a given session and sequence. */
-WSIG_API WSIG_WARN_UNUSED int wsig_message_sign_fixed(wsig_auth *auth, wsig_headers *out,
-                                                      uint64_t session, uint64_t sequence,
-                                                      const void *body, size_t body_len,
-                                                      int64_t timestamp_ms, wsig_error *err)
-    WSIG_NONNULL(1, 2);
+/** message only: the signer's EIP-55 address.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (not a message auth).
+ *  Args:    auth.
+ *  Out:     out (NUL-terminated). */
+WSIG_API WSIG_WARN_UNUSED int wsig_auth_message_address(const wsig_auth *auth,
+                                                        char out[WSIG_ADDRESS_SIZE],
+                                                        wsig_error *err) WSIG_NONNULL(1, 2);
 
 /* ------------------------------------------------------------------ */
 /* Verification                                                       */
 
+/* The claims of a verified token. A string claim that does not fit its
+ * field makes the token malformed. */
 typedef struct wsig_jwt_claims {
-    char alg[8];
-    char kid[257];
-    char sub[65];
+    char alg[WSIG_JWT_ALG_SIZE];
+    char kid[WSIG_JWT_KID_SIZE];
+    char sub[WSIG_JWT_SUB_SIZE];
     int64_t iat;
     int64_t exp;
-    char nonce[129];
-    char body_hash[65];
-    char uri[1025];
+    char nonce[WSIG_JWT_NONCE_SIZE];
+    char body_hash[WSIG_JWT_BODY_HASH_SIZE];
+    char uri[WSIG_JWT_URI_SIZE];
 } wsig_jwt_claims;
 
 typedef struct wsig_jwt_verify_options {
@@ -405,6 +521,7 @@ typedef struct wsig_jwt_verify_options {
  *           lifetime_too_long (exp - iat above max_ttl_s), expired (now at or
  *           after exp, or before iat, beyond the leeway); WSIG_ERR_KEY (not a
  *           P-256 or RSA key); WSIG_ERR_ARG (options out of range).
+ *  Args:    key (public or private).
  *  Out:     claims. iat and exp may be fractional (NumericDate): exp is
  *           rounded down and iat up, the stricter way for each check.
  *  In:      token/token_len; now_s (0 = clock); opt (NULL = no leeway and a
@@ -429,16 +546,25 @@ typedef struct wsig_hmac_verifier wsig_hmac_verifier;
 /* Replay caches hold at most 2^30 entries. */
 #define WSIG_MAX_CACHE_SIZE (1u << 30)
 
-/** Server-side HMAC verifier. window_ms: 0 = 30000, at most WSIG_MAX_WINDOW_MS. opt as for signing
- *  (encoding, separator, header names); NULL for the defaults. */
+/** Server-side HMAC verifier, with no API keys yet (wsig_hmac_verifier_add).
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (window_ms or options out of range);
+ *           WSIG_ERR_NOMEM.
+ *  Out:     *out, owned by the caller (wsig_hmac_verifier_free); NULL on failure.
+ *  In:      window_ms: 0 = 30000, at most WSIG_MAX_WINDOW_MS; opt as for
+ *           signing (encoding, separator, header names; copied), NULL for the
+ *           defaults. */
 WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verifier_new(wsig_hmac_verifier **out, int64_t window_ms,
                                                      const wsig_hmac_options *opt, wsig_error *err)
     WSIG_NONNULL(1);
 
-/** Register (or replace) an API key's secret. Not thread-safe against
- *  concurrent verify: add every secret before sharing the verifier.
- *  Returns WSIG_ERR_ARG for an empty secret (secret_len 0), which would let
- *  anyone forge requests for api_key; the verifier is then unchanged. */
+/** Register (or replace) an API key's secret.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (an empty secret, secret_len 0, which would
+ *           let anyone forge requests for api_key; a bad api_key); the
+ *           verifier is then unchanged; WSIG_ERR_NOMEM.
+ *  Args:    v.
+ *  In:      api_key (copied); secret/secret_len (copied, wiped on free).
+ *  Thread safety: not safe against concurrent verify: add every secret
+ *  before sharing the verifier. */
 WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verifier_add(wsig_hmac_verifier *v, const char *api_key,
                                                      const char *secret, size_t secret_len,
                                                      wsig_error *err) WSIG_NONNULL(1, 2, 3);
@@ -453,20 +579,32 @@ WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verifier_add(wsig_hmac_verifier *v, cons
  *  again starts an empty cache.
  *  Returns: WSIG_OK; WSIG_ERR_ARG (capacity above WSIG_MAX_CACHE_SIZE);
  *           WSIG_ERR_NOMEM.
+ *  Args:    v.
+ *  In:      capacity (0 = 100000).
  *  Thread safety: call before sharing the verifier (as wsig_hmac_verifier_add);
  *  the cache has its own lock for verification. */
 WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verifier_replay_cache(wsig_hmac_verifier *v,
                                                               size_t capacity, wsig_error *err)
     WSIG_NONNULL(1);
 
+/** Free a verifier, its replay cache, and wipe its secrets.
+ *  Returns: nothing.
+ *  Args:    v (NULL is a no-op). */
 WSIG_API void wsig_hmac_verifier_free(wsig_hmac_verifier *v);
 
-/** Verify an HMAC-signed request. On WSIG_OK, api_key_out (if non-NULL, size
- *  WSIG_HEADER_VALUE_MAX) receives the caller's API key. An unknown API key
- *  has the same reason as a wrong signature (bad_signature), so the answer to
- *  a caller does not tell which keys exist; err->message keeps the detail
- *  for logs. A signature header given twice is malformed_header; with the
- *  opt-in replay cache, a repeat is replay. Constant-time comparison. */
+/** Verify an HMAC-signed request (constant-time comparison).
+ *  Returns: WSIG_OK; WSIG_INVALID with err->reason: an unknown API key has
+ *           the same reason as a wrong signature (bad_signature), so the
+ *           answer to a caller does not tell which keys exist (err->message
+ *           keeps the detail for logs); one of the three headers given twice
+ *           is malformed_header; with the opt-in replay cache, a repeat is
+ *           replay; or an error status.
+ *  Args:    v.
+ *  Out:     api_key_out (if non-NULL, WSIG_HEADER_VALUE_MAX bytes): on
+ *           WSIG_OK, the caller's API key.
+ *  In:      method, path (as received), headers/n_headers, body/body_len,
+ *           now_ms (0 = system clock).
+ *  Thread safety: any number of threads may verify with one verifier. */
 WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verify(const wsig_hmac_verifier *v, char *api_key_out,
                                                const char *method, const char *path,
                                                const wsig_header_ref *headers, size_t n_headers,
@@ -482,22 +620,34 @@ typedef struct wsig_message_verifier_options {
     int digest;               /* enum wsig_digest */
 } wsig_message_verifier_options;
 
-/** Message verifier trusting the given addresses (any case, "0x" + 40 hex). */
+/** Message verifier trusting the given addresses.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (an address that is not "0x" + 40 hex,
+ *           options out of range); WSIG_ERR_NOMEM.
+ *  Out:     *out, owned by the caller (wsig_message_verifier_free); NULL on
+ *           failure.
+ *  In:      trusted/n_trusted: addresses in any case, "0x" + 40 hex (copied);
+ *           opt (NULL for the defaults).
+ *  Thread safety: shareable; the replay cache has its own lock. */
 WSIG_API WSIG_WARN_UNUSED int wsig_message_verifier_new(wsig_message_verifier **out,
                                                     const char *const *trusted, size_t n_trusted,
                                                     const wsig_message_verifier_options *opt,
                                                     wsig_error *err) WSIG_NONNULL(1);
 
+/** Release the caller's reference to a verifier; it is freed when the last
+ *  holder (a client using it as response_verifier keeps its own) lets go.
+ *  Returns: nothing.
+ *  Args:    v (NULL is a no-op). */
 WSIG_API void wsig_message_verifier_free(wsig_message_verifier *v);
 
-/** The verifier's time window in ms (for callers keeping their own replay
- *  store, such as nginx's lua_shared_dict). */
+/** Returns: the verifier's time window in ms (for callers keeping their own
+ *           replay store, such as nginx's lua_shared_dict).
+ *  Args:    v. */
 WSIG_API int64_t wsig_message_verifier_window_ms(const wsig_message_verifier *v) WSIG_NONNULL(1);
 
 typedef struct wsig_message {
-    char address[43];         /* EIP-55 */
-    char session[24];         /* decimal, as received */
-    char sequence[24];        /* decimal, as received */
+    char address[WSIG_ADDRESS_SIZE];  /* EIP-55 */
+    char session[WSIG_DECIMAL_SIZE];  /* decimal, as received */
+    char sequence[WSIG_DECIMAL_SIZE]; /* decimal, as received */
     uint64_t session_id;
     uint64_t sequence_no;
     int64_t timestamp_ms;
@@ -514,7 +664,12 @@ typedef struct wsig_message {
  *  recorded in the replay cache. When the cache is full its oldest entry is
  *  evicted and messages not newer than that entry are refused as stale, so a
  *  replay can never slip through an eviction.
- *  Returns WSIG_OK (out filled), WSIG_INVALID (err->reason), or an error. */
+ *  Returns: WSIG_OK (out filled); WSIG_INVALID (err->reason); or an error
+ *           status.
+ *  Args:    v.
+ *  Out:     out, the verified message.
+ *  In:      headers/n_headers, body/body_len, now_ms (0 = system clock).
+ *  Thread safety: any number of threads may verify with one verifier. */
 WSIG_API WSIG_WARN_UNUSED int wsig_message_verify(wsig_message_verifier *v, wsig_message *out,
                                               const wsig_header_ref *headers, size_t n_headers,
                                               const void *body, size_t body_len, int64_t now_ms,
@@ -541,20 +696,31 @@ WSIG_API int wsig_message_replay_key(const wsig_message_verifier *v, const wsig_
 /* ------------------------------------------------------------------ */
 /* JSON-RPC-like envelope of the Wallet Manager                       */
 
-/** Parse a response body. {"result":X} (with or without "error":null) gives
- *  WSIG_OK and *result_json = X as compact JSON text (wsig_free). An error
- *  object gives WSIG_ERR_RPC with err->rpc_code, err->message, err->data_json.
- *  Anything else gives WSIG_ERR_PROTOCOL. */
+/** Parse a response body.
+ *  Returns: WSIG_OK for {"result":X} (with or without "error":null);
+ *           WSIG_ERR_RPC for an error object, with err->rpc_code,
+ *           err->message, err->data_json; WSIG_ERR_PROTOCOL for anything
+ *           else; WSIG_ERR_NOMEM.
+ *  Out:     *result_json, X as JSON text (NUL-terminated, wsig_free; NULL on
+ *           failure).
+ *  In:      body/body_len (NULL is WSIG_ERR_PROTOCOL). */
 WSIG_API WSIG_WARN_UNUSED int wsig_rpc_parse(char **result_json, const char *body, size_t body_len,
                                              wsig_error *err) WSIG_NONNULL(1);
 
-/** Build {"result":X} from the JSON text X. Out: *out (wsig_free). */
+/** Build {"result":X} from the JSON text X.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (X is not valid JSON); WSIG_ERR_NOMEM.
+ *  Out:     *out (NUL-terminated, wsig_free; NULL on failure), *out_len.
+ *  In:      result_json/result_len. */
 WSIG_API WSIG_WARN_UNUSED int wsig_rpc_result(char **out, size_t *out_len, const char *result_json,
                                               size_t result_len, wsig_error *err)
     WSIG_NONNULL(1, 2, 3);
 
-/** Build {"error":{"code":C,"message":M[,"data":D]}}; data_json may be NULL.
- *  Returns WSIG_ERR_ARG when data_json is not UTF-8 JSON or message is not UTF-8. */
+/** Build {"error":{"code":C,"message":M[,"data":D]}}.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (data_json is not UTF-8 JSON or message is
+ *           not UTF-8); WSIG_ERR_NOMEM.
+ *  Out:     *out (NUL-terminated, wsig_free; NULL on failure), *out_len.
+ *  In:      code; message (NUL-terminated); data_json (NUL-terminated JSON
+ *           text, or NULL for no "data"). */
 WSIG_API WSIG_WARN_UNUSED int wsig_rpc_error(char **out, size_t *out_len, long long code,
                                              const char *message, const char *data_json,
                                              wsig_error *err) WSIG_NONNULL(1, 2, 4);
@@ -598,6 +764,10 @@ WSIG_API WSIG_WARN_UNUSED int wsig_client_new(wsig_client **out, const char *bas
                                               wsig_auth *auth, const wsig_client_options *opt,
                                               wsig_error *err) WSIG_NONNULL(1, 2, 3);
 
+/** Free a client and release its references to the auth and the
+ *  response_verifier.
+ *  Returns: nothing.
+ *  Args:    client (NULL is a no-op). */
 WSIG_API void wsig_client_free(wsig_client *client);
 
 typedef struct wsig_response {
@@ -609,7 +779,9 @@ typedef struct wsig_response {
     int attempts;               /* how many times the request was sent */
 } wsig_response;
 
-/** Free what a response owns and zero it. */
+/** Free what a response owns (headers, body) and zero it.
+ *  Returns: nothing.
+ *  In/Out:  res (NULL is a no-op; a zeroed response is fine). */
 WSIG_API void wsig_response_clear(wsig_response *res);
 
 /** Walk a response's headers in the order received. Start with *pos = 0.
@@ -623,17 +795,17 @@ WSIG_API int wsig_response_header_next(const wsig_response *res, size_t *pos, co
                                        size_t *name_len, const char **value, size_t *value_len)
     WSIG_NONNULL(1, 2, 3, 4, 5, 6);
 
-/** Find a header in a response (case-insensitive; the first of that name).
- *  Returns a pointer into a buffer of len bytes (not NUL-terminated), or NULL. */
+/** Find a header in a response (case-insensitive; the first of that name),
+ *  through wsig_response_header_next.
+ *  Returns: a pointer into res->headers (not NUL-terminated), or NULL.
+ *  Out:     *len, the value's length (0 when NULL is returned).
+ *  In:      res, name (NUL-terminated). */
 WSIG_API const char *wsig_response_header(const wsig_response *res, const char *name, size_t *len)
     WSIG_NONNULL(1, 2, 3);
 
-/** Send one signed request and return whatever HTTP status came back
- *  (WSIG_OK for any status, 3xx included: redirects are never followed, and
- *  res carries the Location header; errors are transport, timeout, protocol,
- *  and WSIG_INVALID when a response_verifier refuses the answer, which is
- *  then not returned). 429s are retried; 5xx and transport failures only for
- *  GET/HEAD or when extra headers carry Idempotency-Key.
+/** Send one signed request and return whatever HTTP status came back.
+ *  429s are retried; 5xx and transport failures only for GET/HEAD or when
+ *  extra headers carry Idempotency-Key.
  *  method: an RFC 9110 token of at most 31 characters, in any case: it is
  *  signed, sent and judged for retries upper-cased ("get" is GET). path_and_query: appended
  *  to the base URL and sent byte for byte as signed (dot segments kept); it
@@ -642,17 +814,30 @@ WSIG_API const char *wsig_response_header(const wsig_response *res, const char *
  *  configured api-key/signature/timestamp names for hmac, X-Message-* for
  *  message) and Host, Content-Length, Transfer-Encoding are refused.
  *  Any of these refusals is WSIG_ERR_ARG, before anything is sent.
- *  Out: *res (wsig_response_clear). */
+ *  Returns: WSIG_OK for any HTTP status, 3xx included (redirects are never
+ *           followed, and res carries the Location header); WSIG_ERR_ARG (a
+ *           refusal above); transport, timeout, protocol; WSIG_INVALID when a
+ *           response_verifier refuses the answer, which is then not returned.
+ *  Args:    c.
+ *  Out:     *res (wsig_response_clear).
+ *  In:      method, path_and_query, body/body_len, extra/n_extra.
+ *  Thread safety: one thread at a time per client. */
 WSIG_API WSIG_WARN_UNUSED int wsig_client_request(wsig_client *c, wsig_response *res,
                                                   const char *method, const char *path_and_query,
                                                   const void *body, size_t body_len,
                                                   const wsig_header_ref *extra, size_t n_extra,
                                                   wsig_error *err) WSIG_NONNULL(1, 2, 3, 4);
 
-/** As wsig_client_request, for a JSON body: json/json_len must be one UTF-8
- *  JSON value with unique member names (else WSIG_ERR_ARG, nothing sent),
- *  and it goes with Content-Type: application/json unless extra names a
- *  Content-Type. Every binding's "json=" goes through here. */
+/** As wsig_client_request, for a JSON body. Every binding's "json=" goes
+ *  through here.
+ *  Returns: as wsig_client_request; WSIG_ERR_ARG also when json is not one
+ *           UTF-8 JSON value with unique member names (nothing is sent).
+ *  Args:    c.
+ *  Out:     *res (wsig_response_clear).
+ *  In:      method, path_and_query, extra/n_extra as for wsig_client_request;
+ *           json/json_len, sent with Content-Type: application/json unless
+ *           extra names a Content-Type.
+ *  Thread safety: one thread at a time per client. */
 WSIG_API WSIG_WARN_UNUSED int wsig_client_request_json(wsig_client *c, wsig_response *res,
                                                        const char *method,
                                                        const char *path_and_query,
@@ -661,29 +846,42 @@ WSIG_API WSIG_WARN_UNUSED int wsig_client_request_json(wsig_client *c, wsig_resp
                                                        size_t n_extra, wsig_error *err)
     WSIG_NONNULL(1, 2, 3, 4, 5);
 
-/** Halogen: POST /query {"name":NAME,"payload":PAYLOAD} (payload_json NULL =
- *  {}). Out: *result_json, the response body (wsig_free). Errors: WSIG_ERR_HTTP
- *  for any final status outside 2xx, with http_status, code, message, body,
- *  retry_after (429) and location (3xx: redirects are not followed);
- *  transport, timeout, protocol (non-JSON answer); WSIG_INVALID (a
- *  response_verifier refused the answer). */
+/** Halogen: POST /query {"name":NAME,"payload":PAYLOAD}.
+ *  Returns: WSIG_OK; WSIG_ERR_HTTP for any final status outside 2xx, with
+ *           http_status, code, message, body, retry_after (429) and location
+ *           (3xx: redirects are not followed); transport, timeout, protocol
+ *           (non-JSON answer); WSIG_INVALID (a response_verifier refused the
+ *           answer).
+ *  Args:    c.
+ *  Out:     *result_json, the response body (wsig_free; NULL on failure).
+ *  In:      name; payload_json (JSON text; NULL = {}).
+ *  Thread safety: one thread at a time per client. */
 WSIG_API WSIG_WARN_UNUSED int wsig_client_query(wsig_client *c, char **result_json,
                                                 const char *name, const char *payload_json,
                                                 wsig_error *err) WSIG_NONNULL(1, 2, 3);
 
 /** Halogen: POST /command. Retried after it may have reached the server only
- *  when idempotency_key is non-NULL (sent as Idempotency-Key). */
+ *  when idempotency_key is non-NULL (sent as Idempotency-Key).
+ *  Returns: as wsig_client_query.
+ *  Args:    c.
+ *  Out:     *result_json, the response body (wsig_free; NULL on failure).
+ *  In:      name; payload_json (JSON text; NULL = {}); idempotency_key or NULL.
+ *  Thread safety: one thread at a time per client. */
 WSIG_API WSIG_WARN_UNUSED int wsig_client_command(wsig_client *c, char **result_json,
                                                   const char *name, const char *payload_json,
                                                   const char *idempotency_key, wsig_error *err)
     WSIG_NONNULL(1, 2, 3);
 
 /** Wallet Manager style: METHOD path with params_json as the body (POST; NULL
- *  = {}) or no body (GET). method and path as for wsig_client_request.
- *  Out: *result_json, the envelope's result (wsig_free). Errors: WSIG_ERR_RPC
- *  (code, message, data_json), WSIG_ERR_HTTP (4xx/5xx without an error
- *  envelope, and any 1xx/3xx: location for a redirect), WSIG_INVALID (a
- *  signed response failed verification), transport, protocol. */
+ *  = {}) or no body (GET).
+ *  Returns: WSIG_OK; WSIG_ERR_RPC (code, message, data_json); WSIG_ERR_HTTP
+ *           (4xx/5xx without an error envelope, and any 1xx/3xx: location for
+ *           a redirect); WSIG_INVALID (a signed response failed
+ *           verification); WSIG_ERR_ARG; transport, timeout, protocol.
+ *  Args:    c.
+ *  Out:     *result_json, the envelope's result (wsig_free; NULL on failure).
+ *  In:      method and path as for wsig_client_request; params_json.
+ *  Thread safety: one thread at a time per client. */
 WSIG_API WSIG_WARN_UNUSED int wsig_client_call(wsig_client *c, char **result_json,
                                                const char *method, const char *path,
                                                const char *params_json, wsig_error *err)
@@ -724,50 +922,71 @@ typedef struct wsig_json_value wsig_json_value; /* a value inside one (borrowed)
 WSIG_API WSIG_WARN_UNUSED int wsig_json_parse(wsig_json_doc **out, const char *text, size_t len,
                                               wsig_error *err) WSIG_NONNULL(1, 2);
 
-/** Free a document and every value in it. NULL is a no-op. */
+/** Free a document and every value in it.
+ *  Returns: nothing.
+ *  Args:    doc (NULL is a no-op). */
 WSIG_API void wsig_json_free(wsig_json_doc *doc);
 
-/** The document's top-level value (valid until wsig_json_free). Never NULL. */
+/** Returns: the document's top-level value (valid until wsig_json_free);
+ *           never NULL.
+ *  Args:    doc. */
 WSIG_API const wsig_json_value *wsig_json_root(const wsig_json_doc *doc) WSIG_NONNULL(1);
 
-/** enum wsig_json_type of a value. */
+/** Returns: the value's enum wsig_json_type.
+ *  In:      v. */
 WSIG_API int wsig_json_type(const wsig_json_value *v) WSIG_NONNULL(1);
 
-/** Number of elements of an array or members of an object; 0 for the rest. */
+/** Returns: the number of elements of an array or members of an object; 0
+ *           for the rest.
+ *  In:      v. */
 WSIG_API size_t wsig_json_count(const wsig_json_value *v) WSIG_NONNULL(1);
 
-/** First element or member of an array or object, in document order; NULL
- *  when empty or not a container. */
+/** Returns: the first element or member of an array or object, in document
+ *           order; NULL when empty or not a container.
+ *  In:      v. */
 WSIG_API const wsig_json_value *wsig_json_first(const wsig_json_value *v) WSIG_NONNULL(1);
 
-/** The element or member after v in its container; NULL after the last. */
+/** Returns: the element or member after v in its container; NULL after the
+ *           last.
+ *  In:      v. */
 WSIG_API const wsig_json_value *wsig_json_next(const wsig_json_value *v) WSIG_NONNULL(1);
 
-/** Member name of a value inside an object, unescaped UTF-8 without NUL;
- *  NULL for any other value.
- *  Out: *len, its length in bytes (0 when NULL is returned). */
+/** Member name of a value inside an object.
+ *  Returns: the name, unescaped UTF-8 without NUL (NUL-terminated too; valid
+ *           until wsig_json_free); NULL for any other value.
+ *  Out:     *len, its length in bytes (0 when NULL is returned).
+ *  In:      v. */
 WSIG_API const char *wsig_json_key(const wsig_json_value *v, size_t *len) WSIG_NONNULL(1, 2);
 
-/** A string's value, unescaped UTF-8 without NUL (NUL-terminated too); NULL
- *  when v is not a string.
- *  Out: *len, its length in bytes (0 when NULL is returned). */
+/** A string's value.
+ *  Returns: the string, unescaped UTF-8 without NUL (NUL-terminated too;
+ *           valid until wsig_json_free); NULL when v is not a string.
+ *  Out:     *len, its length in bytes (0 when NULL is returned).
+ *  In:      v. */
 WSIG_API const char *wsig_json_string(const wsig_json_value *v, size_t *len) WSIG_NONNULL(1, 2);
 
-/** A number exactly as written in the document (RFC 8259 §6 form, e.g.
- *  "123456789012345678901", "-0.5e-3"; not NUL-terminated), so a binding can
- *  convert it without rounding; NULL when v is not a number.
- *  Out: *len, its length in bytes (0 when NULL is returned). */
+/** A number exactly as written in the document, so a binding can convert it
+ *  without rounding.
+ *  Returns: the number's text (RFC 8259 §6 form, e.g.
+ *           "123456789012345678901", "-0.5e-3"; not NUL-terminated; valid
+ *           until wsig_json_free); NULL when v is not a number.
+ *  Out:     *len, its length in bytes (0 when NULL is returned).
+ *  In:      v. */
 WSIG_API const char *wsig_json_number_text(const wsig_json_value *v, size_t *len)
     WSIG_NONNULL(1, 2);
 
 /** A number written as an integer (no fraction, no exponent) as int64.
  *  Returns: 1 and *out set when it fits int64; -1 for an integer beyond
  *           int64 (take wsig_json_number_text); 0 for a number with a
- *           fraction or exponent, or a value that is not a number. */
+ *           fraction or exponent, or a value that is not a number.
+ *  Out:     *out (untouched unless 1 is returned).
+ *  In:      v. */
 WSIG_API int wsig_json_number_int64(const wsig_json_value *v, int64_t *out) WSIG_NONNULL(1, 2);
 
-/** A number as the nearest double (locale-independent; +-HUGE_VAL beyond
- *  the double range); 0 when v is not a number. */
+/** A number as the nearest double.
+ *  Returns: the double (locale-independent; +-HUGE_VAL beyond the double
+ *           range); 0 when v is not a number.
+ *  In:      v. */
 WSIG_API double wsig_json_number_double(const wsig_json_value *v) WSIG_NONNULL(1);
 
 /** A writer of compact JSON text: exactly one top-level value, built by the
@@ -780,68 +999,137 @@ WSIG_API double wsig_json_number_double(const wsig_json_value *v) WSIG_NONNULL(1
  *  One thread at a time. */
 typedef struct wsig_json_writer wsig_json_writer;
 
-/** Returns WSIG_OK or WSIG_ERR_NOMEM. Out: *out (wsig_json_writer_free). */
+/** A new, empty writer.
+ *  Returns: WSIG_OK; WSIG_ERR_NOMEM.
+ *  Out:     *out, owned by the caller (wsig_json_writer_free); NULL on failure. */
 WSIG_API WSIG_WARN_UNUSED int wsig_json_writer_new(wsig_json_writer **out, wsig_error *err)
     WSIG_NONNULL(1);
 
-/** Free a writer and its text. NULL is a no-op. */
+/** Free a writer and its text.
+ *  Returns: nothing.
+ *  Args:    w (NULL is a no-op). */
 WSIG_API void wsig_json_writer_free(wsig_json_writer *w);
 
-/** Open or close an object or an array. Returns WSIG_OK, WSIG_ERR_ARG
- *  (misuse, too deep), WSIG_ERR_NOMEM. */
+/** Open an object.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (misuse, too deep); WSIG_ERR_NOMEM.
+ *  Args:    w. */
 WSIG_API WSIG_WARN_UNUSED int wsig_json_write_begin_object(wsig_json_writer *w, wsig_error *err)
     WSIG_NONNULL(1);
+
+/** Close the innermost container, which must be an object.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (misuse); WSIG_ERR_NOMEM.
+ *  Args:    w. */
 WSIG_API WSIG_WARN_UNUSED int wsig_json_write_end_object(wsig_json_writer *w, wsig_error *err)
     WSIG_NONNULL(1);
+
+/** Open an array.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (misuse, too deep); WSIG_ERR_NOMEM.
+ *  Args:    w. */
 WSIG_API WSIG_WARN_UNUSED int wsig_json_write_begin_array(wsig_json_writer *w, wsig_error *err)
     WSIG_NONNULL(1);
+
+/** Close the innermost container, which must be an array.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (misuse); WSIG_ERR_NOMEM.
+ *  Args:    w. */
 WSIG_API WSIG_WARN_UNUSED int wsig_json_write_end_array(wsig_json_writer *w, wsig_error *err)
     WSIG_NONNULL(1);
 
 /** The name of the next member of the innermost object, then its value.
  *  Escaped per RFC 8259 §7 (", \, and control bytes; a NUL as \u0000).
- *  Returns WSIG_OK; WSIG_ERR_ARG (not UTF-8, not inside an object, a name
- *  already pending); WSIG_ERR_NOMEM. In: key/len (may hold NUL bytes). */
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (not UTF-8, not inside an object, a name
+ *           already pending); WSIG_ERR_NOMEM.
+ *  Args:    w.
+ *  In:      key/len (may hold NUL bytes). */
 WSIG_API WSIG_WARN_UNUSED int wsig_json_write_key(wsig_json_writer *w, const char *key, size_t len,
                                                   wsig_error *err) WSIG_NONNULL(1, 2);
 
 /** A string value, escaped as wsig_json_write_key escapes names.
- *  Returns WSIG_OK; WSIG_ERR_ARG (not UTF-8, misuse); WSIG_ERR_NOMEM. */
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (not UTF-8, misuse); WSIG_ERR_NOMEM.
+ *  Args:    w.
+ *  In:      s/len (may hold NUL bytes). */
 WSIG_API WSIG_WARN_UNUSED int wsig_json_write_string(wsig_json_writer *w, const char *s, size_t len,
                                                      wsig_error *err) WSIG_NONNULL(1, 2);
 
-/** An integer value, written exactly. Returns WSIG_OK, WSIG_ERR_ARG (misuse),
- *  WSIG_ERR_NOMEM. */
+/** An integer value, written exactly.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (misuse); WSIG_ERR_NOMEM.
+ *  Args:    w.
+ *  In:      v. */
 WSIG_API WSIG_WARN_UNUSED int wsig_json_write_int64(wsig_json_writer *w, int64_t v, wsig_error *err)
     WSIG_NONNULL(1);
 
 /** A number given as text (e.g. from wsig_json_number_text), copied as is.
- *  Returns WSIG_OK; WSIG_ERR_ARG (not in RFC 8259 §6 form, misuse);
- *  WSIG_ERR_NOMEM. */
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (not in RFC 8259 §6 form, misuse);
+ *           WSIG_ERR_NOMEM.
+ *  Args:    w.
+ *  In:      text/len. */
 WSIG_API WSIG_WARN_UNUSED int wsig_json_write_number(wsig_json_writer *w, const char *text,
                                                      size_t len, wsig_error *err) WSIG_NONNULL(1, 2);
 
 /** A double, in the shortest of %.14g and %.17g that reads back as the same
- *  double, with '.' whatever the locale. Returns WSIG_OK; WSIG_ERR_ARG (NaN or
- *  infinity, misuse); WSIG_ERR_NOMEM. */
+ *  double, with '.' whatever the locale.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (NaN or infinity, misuse); WSIG_ERR_NOMEM.
+ *  Args:    w.
+ *  In:      v. */
 WSIG_API WSIG_WARN_UNUSED int wsig_json_write_double(wsig_json_writer *w, double v, wsig_error *err)
     WSIG_NONNULL(1);
 
-/** true or false (v != 0), and null. Returns WSIG_OK, WSIG_ERR_ARG (misuse),
- *  WSIG_ERR_NOMEM. */
+/** true or false.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (misuse); WSIG_ERR_NOMEM.
+ *  Args:    w.
+ *  In:      v (true when non-zero). */
 WSIG_API WSIG_WARN_UNUSED int wsig_json_write_bool(wsig_json_writer *w, int v, wsig_error *err)
     WSIG_NONNULL(1);
+
+/** null.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (misuse); WSIG_ERR_NOMEM.
+ *  Args:    w. */
 WSIG_API WSIG_WARN_UNUSED int wsig_json_write_null(wsig_json_writer *w, wsig_error *err)
     WSIG_NONNULL(1);
 
 /** The finished text: one complete value, no whitespace, NUL-terminated.
- *  Returns WSIG_OK; WSIG_ERR_ARG (no value yet, or a container still open);
- *  or the writer's earlier failure.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (no value yet, or a container still open);
+ *           or the writer's earlier failure.
+ *  Args:    w.
  *  Out: *text (owned by the writer, valid until the next write or
  *       wsig_json_writer_free), *len (its length without the NUL). */
 WSIG_API WSIG_WARN_UNUSED int wsig_json_writer_text(wsig_json_writer *w, const char **text,
                                                     size_t *len, wsig_error *err)
     WSIG_NONNULL(1, 2, 3);
+
+/* ------------------------------------------------------------------ */
+/* For known answers and tests only                                   */
+/* These fix what must be fresh in production (a JWT's nonce, a        */
+/* message's session and sequence), so tests and known-answer vectors  */
+/* can compare exact bytes. Never sign real requests with them: the    */
+/* server's replay checks rely on those values being new.              */
+
+/** jwt only, for known answers: a token with a fixed iat and nonce. Never use
+ *  in production: a fixed nonce defeats the server's replay check.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (not a jwt auth, nonce_hex not 40 hex
+ *           digits, a uri as for wsig_jwt_token); WSIG_ERR_CRYPTO;
+ *           WSIG_ERR_NOMEM.
+ *  Args:    auth.
+ *  Out:     *token (NUL-terminated, wsig_free; NULL on failure).
+ *  In:      uri; body/body_len; iat (seconds, used as given);
+ *           nonce_hex (the 20-byte nonce as 40 hex digits). */
+WSIG_API WSIG_WARN_UNUSED int wsig_jwt_token_fixed(wsig_auth *auth, char **token, const char *uri,
+                                                   const void *body, size_t body_len, int64_t iat,
+                                                   const char *nonce_hex, wsig_error *err)
+    WSIG_NONNULL(1, 2, 3, 7);
+
+/** message only, for known answers: sign with a given session and sequence
+ *  (the auth's own sequence does not move).
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (not a message auth, body NULL with a
+ *           body_len); WSIG_ERR_CRYPTO.
+ *  Args:    auth.
+ *  Out:     out, the headers to send (out->count is 0 on failure).
+ *  In:      session, sequence; body/body_len; timestamp_ms (0 = system clock).
+ *  Thread safety: as wsig_auth_sign. */
+WSIG_API WSIG_WARN_UNUSED int wsig_message_sign_fixed(wsig_auth *auth, wsig_headers *out,
+                                                      uint64_t session, uint64_t sequence,
+                                                      const void *body, size_t body_len,
+                                                      int64_t timestamp_ms, wsig_error *err)
+    WSIG_NONNULL(1, 2);
 
 #ifdef __cplusplus
 }

@@ -525,7 +525,7 @@ static void verifier(const creds *k)
     wsig_key *sk = NULL;
     wsig_auth *server = NULL;
     wsig_message_verifier *v = NULL;
-    char addr[43];
+    char addr[WSIG_ADDRESS_SIZE];
     int rc = wsig_key_generate(&sk, WSIG_KEY_SECP256K1, 0, &err);
     rc = rc ? rc : wsig_auth_message_new(&server, sk, NULL, &err);
     rc = rc ? rc : wsig_key_address(sk, addr, &err);
@@ -585,7 +585,7 @@ static void owned_references(void)
     wsig_key *sk = NULL;
     wsig_auth *auth = NULL, *server = NULL;
     wsig_message_verifier *v = NULL;
-    char addr[43];
+    char addr[WSIG_ADDRESS_SIZE];
     int rc = wsig_key_generate(&sk, WSIG_KEY_SECP256K1, 0, &err);
     rc = rc ? rc : wsig_auth_message_new(&server, sk, NULL, &err);
     rc = rc ? rc : wsig_key_address(sk, addr, &err);

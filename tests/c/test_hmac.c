@@ -431,7 +431,7 @@ static void timestamp_digits(void)
     int rc = wsig_auth_hmac_new(&auth, "k", "s", 1, NULL, &err);
     CHECK(rc == WSIG_OK, "hmac_new: %s", err.message);
     for (size_t i = 0; rc == WSIG_OK && i < sizeof stamps / sizeof *stamps; i++) {
-        char want[24];
+        char want[WSIG_DECIMAL_SIZE];
         snprintf(want, sizeof want, "%lld", (long long)stamps[i]);
         wsig_headers h;
         memset(&h, 0x5a, sizeof h);

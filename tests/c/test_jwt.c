@@ -238,7 +238,7 @@ static int bare_verify(EVP_PKEY *pkey, const unsigned char *sig, size_t sig_len,
     return v;
 }
 
-static void sha256_hex(char out[65], const void *data, size_t len)
+static void sha256_hex(char out[WSIG_JWT_BODY_HASH_SIZE], const void *data, size_t len)
 {
     unsigned char d[32];
     unsigned int n = 0;
@@ -299,7 +299,7 @@ static char *inspect_token(const char *token, const char *alg, int format, EVP_P
         CHECK(hex40, "%s: nonce %s", what, n ? n : "(none)");
         if (hex40)
             nonce = strdup(n);
-        char bh[65];
+        char bh[WSIG_JWT_BODY_HASH_SIZE];
         sha256_hex(bh, body, body_len);
         CHECK(t_streq(t_str(p, "bodyHash"), bh), "%s: bodyHash %s != %s", what,
               t_str(p, "bodyHash"), bh);

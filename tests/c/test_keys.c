@@ -61,7 +61,7 @@ static void sign_verify(const wsig_key *signer, const wsig_key *verifier, const 
         CHECK(rc == WSIG_OK, "%s: message_new: %s", what, err.message);
         if (rc)
             return;
-        char addr[43];
+        char addr[WSIG_ADDRESS_SIZE];
         rc = wsig_key_address(verifier, addr, &err);
         CHECK(rc == WSIG_OK, "%s: address: %s", what, err.message);
         wsig_headers h;
@@ -210,7 +210,7 @@ static void check_jwt_use(const wsig_key *key, const cJSON *e, const char *what)
 static void check_secp256k1_entry(const wsig_key *key, const cJSON *e, const char *what)
 {
     wsig_error err = WSIG_ERROR_INIT;
-    char addr[43] = "";
+    char addr[WSIG_ADDRESS_SIZE] = "";
     int rc = wsig_key_address(key, addr, &err);
     CHECK(rc == WSIG_OK && t_streq(addr, t_str(e, "address")), "%s: address %s != %s", what, addr,
           t_str(e, "address"));
@@ -229,7 +229,7 @@ static void check_secp256k1_entry(const wsig_key *key, const cJSON *e, const cha
         rc = hex ? wsig_key_from_hex(&from_hex, hex, &err) : WSIG_ERR_ARG;
         CHECK(rc == WSIG_OK, "%s: from_hex: %s", what, err.message);
         if (rc == WSIG_OK) {
-            char addr2[43] = "";
+            char addr2[WSIG_ADDRESS_SIZE] = "";
             rc = wsig_key_address(from_hex, addr2, &err);
             CHECK(rc == WSIG_OK && strcmp(addr, addr2) == 0, "%s: hex key address %s", what, addr2);
             char *p1 = public_pem_of(key), *p2 = public_pem_of(from_hex);
@@ -308,7 +308,7 @@ static void check_key_entry(const cJSON *e)
     if (kind == WSIG_KEY_SECP256K1) {
         check_secp256k1_entry(key, e, file);
     } else {
-        char addr[43];
+        char addr[WSIG_ADDRESS_SIZE];
         rc = wsig_key_address(key, addr, &err);
         CHECK(rc == WSIG_ERR_KEY, "%s: non-secp256k1 key has an address: %d", file, rc);
         check_jwt_use(key, e, file);
@@ -674,7 +674,7 @@ static void test_from_hex(void)
                         *c = (char)(*c - 32);
             wsig_key *k = NULL;
             int rc = wsig_key_from_hex(&k, buf, &err);
-            char addr[43] = "";
+            char addr[WSIG_ADDRESS_SIZE] = "";
             if (rc == WSIG_OK)
                 rc = wsig_key_address(k, addr, &err);
             CHECK(rc == WSIG_OK && strcmp(addr, address) == 0, "from_hex(%s): %s %s", buf,
@@ -693,7 +693,7 @@ static void test_from_hex(void)
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(v, "addresses"))
     {
         wsig_key *k = NULL;
-        char addr[43] = "";
+        char addr[WSIG_ADDRESS_SIZE] = "";
         int rc = wsig_key_from_hex(&k, t_str(e, "private_key_hex"), &err);
         if (rc == WSIG_OK)
             rc = wsig_key_address(k, addr, &err);
@@ -739,7 +739,7 @@ static void test_from_hex(void)
 static void test_generate(void)
 {
     wsig_error err = WSIG_ERROR_INIT;
-    char first_addr[43] = "";
+    char first_addr[WSIG_ADDRESS_SIZE] = "";
     for (int i = 0; i < 2; i++) {
         wsig_key *k = NULL;
         int rc = wsig_key_generate(&k, WSIG_KEY_SECP256K1, 0, &err);
@@ -749,7 +749,7 @@ static void test_generate(void)
         CHECK(wsig_key_kind_of(k) == WSIG_KEY_SECP256K1 && wsig_key_bits(k) == 256 &&
                   wsig_key_is_private(k) && strcmp(wsig_key_algorithm(k), "ES256K") == 0,
               "generated secp256k1 attributes");
-        char addr[43] = "";
+        char addr[WSIG_ADDRESS_SIZE] = "";
         rc = wsig_key_address(k, addr, &err);
         CHECK(rc == WSIG_OK && strlen(addr) == 42 && addr[0] == '0' && addr[1] == 'x',
               "generated address %s", addr);
@@ -768,7 +768,7 @@ static void test_generate(void)
                   wsig_key_is_private(k) && strcmp(wsig_key_algorithm(k), "ES256") == 0,
               "generated P-256 attributes");
         private_pem_roundtrip(k, "generated P-256");
-        char addr[43];
+        char addr[WSIG_ADDRESS_SIZE];
         rc = wsig_key_address(k, addr, &err);
         CHECK(rc == WSIG_ERR_KEY, "P-256 address: %d", rc);
     }

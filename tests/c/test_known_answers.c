@@ -33,7 +33,7 @@ void test_known_answers(void)
     CHECK(rc == WSIG_OK, "from_hex: %s", err.message);
     if (rc)
         return;
-    char addr[43];
+    char addr[WSIG_ADDRESS_SIZE];
     rc = wsig_key_address(key, addr, &err);
     CHECK(rc == WSIG_OK && strcmp(addr, "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23") == 0,
           "address %s", addr);

@@ -142,7 +142,7 @@ static void sign_case(const cJSON *c)
     CHECK(rc == WSIG_OK, "%s: message_new: %s", name, err.message);
     if (rc)
         return;
-    char addr[43] = "";
+    char addr[WSIG_ADDRESS_SIZE] = "";
     rc = wsig_auth_message_address(auth, addr, &err);
     CHECK(rc == WSIG_OK && strcmp(addr, address) == 0, "%s: address %s", name, addr);
     size_t body_len = 0;
@@ -420,7 +420,7 @@ static void test_snowflake(const cJSON *vec)
     CHECK(rc == WSIG_OK, "generate: %s", err.message);
     if (rc)
         return;
-    char sessions[2][24];
+    char sessions[2][WSIG_DECIMAL_SIZE];
     for (int i = 0; i < 2; i++) {
         wsig_auth *auth = NULL;
         rc = wsig_auth_message_new(&auth, key, NULL, &err);
@@ -473,7 +473,7 @@ static void test_eviction(void)
     CHECK(rc == WSIG_OK, "message_new: %s", err.message);
     if (rc)
         return;
-    char addr[43];
+    char addr[WSIG_ADDRESS_SIZE];
     rc = wsig_auth_message_address(auth, addr, &err);
     wsig_message_verifier *v = make_verifier(addr, 0, 4, 0, WSIG_DIGEST_SHA256);
     if (!v) {
@@ -531,7 +531,7 @@ static void test_expiry_floor(void)
         rc = wsig_auth_message_new(&auth, key, NULL, &err);
     wsig_key_free(key);
     CHECK(rc == WSIG_OK, "message auth: %s", err.message);
-    char addr[43];
+    char addr[WSIG_ADDRESS_SIZE];
     if (rc != WSIG_OK || wsig_auth_message_address(auth, addr, &err) != WSIG_OK) {
         wsig_auth_free(auth);
         return;
@@ -649,7 +649,7 @@ static void test_threads(void)
     }
     CHECK(failures == 0, "%d signatures failed", failures);
     /* One session (one process), and its sequences are exactly 1..80000. */
-    char session[24];
+    char session[WSIG_DECIMAL_SIZE];
     rc = wsig_auth_message_session(auth, session, &err);
     uint64_t sid = strtoull(session, NULL, 10);
     size_t other_session = 0;
@@ -666,7 +666,7 @@ static void test_threads(void)
                       ", last %" PRIu64 ")",
           total, wrong, sequences[0], sequences[total - 1]);
     /* A sample of 200 verifies (with the replay cache). */
-    char addr[43];
+    char addr[WSIG_ADDRESS_SIZE];
     rc = wsig_auth_message_address(auth, addr, &err);
     wsig_message_verifier *v = make_verifier(addr, 0, 0, 0, WSIG_DIGEST_SHA256);
     int ok = 0, n = 0;
@@ -774,7 +774,7 @@ static void test_fork(void)
               "parent after fork: %s/%s", t_header(&parent2, "X-Message-Session"),
               t_header(&parent2, "X-Message-Sequence"));
         /* All three are distinct messages a single verifier accepts. */
-        char addr[43];
+        char addr[WSIG_ADDRESS_SIZE];
         rc = wsig_auth_message_address(auth, addr, &err);
         wsig_message_verifier *v = make_verifier(addr, 0, 0, 0, WSIG_DIGEST_SHA256);
         const wsig_headers *all[3] = {&parent1, &child, &parent2};

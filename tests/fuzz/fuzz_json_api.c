@@ -38,7 +38,7 @@ static void check_number(const wsig_json_value *v)
     bool integer_text = !strpbrk(z, ".eE");
     FZ_CHECK(integer_text ? kind != 0 : kind == 0, "int64 kind %d for %s", kind, z);
     if (kind == 1) {
-        char back[24];
+        char back[WSIG_DECIMAL_SIZE];
         snprintf(back, sizeof back, "%" PRId64, i);
         FZ_CHECK(strcmp(back, z) == 0 || (i == 0 && strcmp(z, "-0") == 0), "int64 %s of %s", back, z);
     }

@@ -25,7 +25,7 @@ static void reimport(const char *pem, size_t len, const wsig_key *orig, bool wan
     FZ_CHECK(wsig_key_bits(k) == wsig_key_bits(orig), "bits changed on re-import");
     FZ_CHECK(wsig_key_is_private(k) == want_private, "privacy changed on re-import");
     if (wsig_key_kind_of(k) == WSIG_KEY_SECP256K1) {
-        char a1[43], a2[43];
+        char a1[WSIG_ADDRESS_SIZE], a2[WSIG_ADDRESS_SIZE];
         FZ_CHECK(wsig_key_address(k, a1, NULL) == WSIG_OK && wsig_key_address(orig, a2, NULL) == WSIG_OK,
                  "no address");
         FZ_CHECK(strcmp(a1, a2) == 0, "address changed on re-import: %s vs %s", a1, a2);

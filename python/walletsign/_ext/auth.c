@@ -390,7 +390,7 @@ static PyObject *MessageAuth_new(PyTypeObject *tp, PyObject *args, PyObject *kwa
     wsig_error err = WSIG_ERROR_INIT;
     int rc = wsig_auth_message_new(&auth, key, &opt, &err);
     if (rc == WSIG_OK) {
-        char addr[43];
+        char addr[WSIG_ADDRESS_SIZE];
         rc = wsig_auth_message_address(auth, addr, &err);
         if (rc != WSIG_OK) {
             wsig_auth_free(auth);
@@ -410,7 +410,7 @@ static PyObject *MessageAuth_get_session(AuthObject *self, void *closure)
     wsmod_state *st = STATE_OF(self);
     if (!st)
         return NULL;
-    char session[24];
+    char session[WSIG_DECIMAL_SIZE];
     wsig_error err = WSIG_ERROR_INIT;
     int rc = wsig_auth_message_session(self->auth, session, &err);
     if (rc != WSIG_OK)

@@ -331,7 +331,7 @@ static PyObject *Key_get_address(KeyObject *self, void *closure)
     wsmod_state *st = STATE_OF(self);
     if (!st)
         return NULL;
-    char addr[43];
+    char addr[WSIG_ADDRESS_SIZE];
     wsig_error err = WSIG_ERROR_INIT;
     int rc = wsig_key_address(self->key, addr, &err);
     if (rc != WSIG_OK)

@@ -72,7 +72,7 @@ typedef struct {
     PyObject_HEAD
     wsig_auth *auth;
     PyObject *label;   /* key id / api key (not secret), for repr */
-    char address[43];  /* MessageAuth only */
+    char address[WSIG_ADDRESS_SIZE];  /* MessageAuth only */
     PyObject *last[WSIG_MAX_HEADERS][2]; /* str objects of the last headers made */
 } AuthObject;
 
