@@ -49,6 +49,10 @@ extern "C" {
 
 #define WSIG_VERSION "0.1.0"
 
+/** Halogen's production base URL (docs/protocols.md): the one default of
+ *  every binding and the CLI when no base URL is given. */
+#define WSIG_HALOGEN_BASE_URL "https://external-api.wallet.halogen.my"
+
 /* ------------------------------------------------------------------ */
 /* Status, reasons and the error record                               */
 

@@ -492,6 +492,13 @@ def test_from_env(server, p256_key, halogen_kid, tmp_path, monkeypatch):
     client.close()
 
 
+def test_default_base_url_is_the_cores():
+    from walletsign import _walletsign
+    # One definition, WSIG_HALOGEN_BASE_URL in walletsign.h; Python only re-exports it.
+    assert ws.DEFAULT_BASE_URL is _walletsign.HALOGEN_BASE_URL
+    assert ws.DEFAULT_BASE_URL == "https://external-api.wallet.halogen.my"
+
+
 # ---------------------------------------------------------------- threads
 
 def test_one_client_shared_by_threads_is_serialised(server, hmac_client):
