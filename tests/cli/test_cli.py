@@ -470,6 +470,26 @@ def keygen_with_password_encrypts_the_key():
 
 
 @test
+def key_password_from_the_environment_is_pythons_name():
+    # HALOGEN_WALLET_PRIVATE_KEY_PASSWORD (the password itself) is the name
+    # Python's Client.from_env reads too; WALLETSIGN_PASSWORD_FILE is its
+    # deprecated alias, and the flag wins over both.
+    out = fresh_dir("encrypted-env")
+    ws("keygen", "p256", "--out", out, "--password-file", password_file()).ok()
+    key = os.path.join(out, "ec_private_key.pem")
+    remember_private_key(key, PASSWORD)
+    ws("csr", "--key", key, env={"HALOGEN_WALLET_PRIVATE_KEY_PASSWORD": PASSWORD}).ok()
+    ws("sign", "jwt", "POST", "/query", "--key", key, "--key-id", "k",
+       env={"HALOGEN_WALLET_PRIVATE_KEY_PASSWORD": PASSWORD}).ok()
+    r = ws("csr", "--key", key, env={"HALOGEN_WALLET_PRIVATE_KEY_PASSWORD": "Tr0ub4dor&3"}).ok(3)
+    expect("password" in r.err.lower(), r)
+    ws("csr", "--key", key, env={"HALOGEN_WALLET_PRIVATE_KEY_PASSWORD": ""}).ok(3)  # empty: unset
+    ws("csr", "--key", key, env={"WALLETSIGN_PASSWORD_FILE": password_file()}).ok()
+    ws("csr", "--key", key, "--password-file", password_file(),
+       env={"HALOGEN_WALLET_PRIVATE_KEY_PASSWORD": "Tr0ub4dor&3"}).ok()
+
+
+@test
 def csr_for_an_existing_key():
     key = os.path.join(VECTORS, "keys", "p256_sec1.pem")
     r = ws("csr", "--key", key, "--subject", "/CN=walletsign-test").ok()
