@@ -98,6 +98,32 @@ void wsig_error_clear(wsig_error *err)
     err->retry_after = -1.0;
 }
 
+unsigned wsig_error_fields(const wsig_error *err)
+{
+    if (!err || err->status == WSIG_OK)
+        return 0;
+    unsigned f = 0;
+    if (err->status == WSIG_INVALID)
+        f |= WSIG_FIELD_REASON;
+    if (err->http_status > 0)
+        f |= WSIG_FIELD_HTTP_STATUS;
+    if (err->code[0])
+        f |= WSIG_FIELD_CODE;
+    if (err->status == WSIG_ERR_RPC) /* 0 is a code too */
+        f |= WSIG_FIELD_RPC_CODE;
+    if (err->retry_after >= 0)
+        f |= WSIG_FIELD_RETRY_AFTER;
+    if (err->status == WSIG_ERR_TRANSPORT || err->status == WSIG_ERR_TIMEOUT)
+        f |= WSIG_FIELD_CURL_CODE;
+    if (err->location)
+        f |= WSIG_FIELD_LOCATION;
+    if (err->body)
+        f |= WSIG_FIELD_BODY;
+    if (err->data_json)
+        f |= WSIG_FIELD_DATA;
+    return f;
+}
+
 const char *wsig_status_name(int status)
 {
     static const char *const names[] = {

@@ -652,41 +652,46 @@ static void set_str(lua_State *L, const char *k, const char *v)
 
 static int push_error(lua_State *L, const wsig_error *e)
 {
+    /* The fields of a failure, under the names every surface uses
+     * (docs/errors.md); which apply is the core's rule. */
+    unsigned f = wsig_error_fields(e);
     lua_pushnil(L);
-    lua_createtable(L, 0, 10);
+    lua_createtable(L, 0, 12);
     set_str(L, "kind", wsig_status_name(e->status));
-    if (e->status == WSIG_INVALID)
-        set_str(L, "reason", wsig_reason_name(e->reason));
     set_str(L, "message", e->message);
-    if (e->http_status > 0) {
+    if (f & WSIG_FIELD_REASON)
+        set_str(L, "reason", wsig_reason_name(e->reason));
+    if (f & WSIG_FIELD_HTTP_STATUS) {
         push_i64(L, e->http_status);
-        lua_setfield(L, -2, "status");
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "http_status");
+        lua_setfield(L, -2, "status"); /* deprecated alias of http_status */
     }
-    if (e->status == WSIG_ERR_RPC) {
-        push_i64(L, e->rpc_code);
-        lua_setfield(L, -2, "code");
-    } else if (e->code[0]) {
+    if (f & WSIG_FIELD_CODE)
         set_str(L, "code", e->code);
+    if (f & WSIG_FIELD_RPC_CODE) {
+        push_i64(L, e->rpc_code);
+        lua_setfield(L, -2, "rpc_code");
     }
-    if (e->data_json) {
+    if (f & WSIG_FIELD_DATA) {
         size_t n = strlen(e->data_json);
         if (!push_json_text(L, e->data_json, n, NULL))
             lua_pushlstring(L, e->data_json, n);
         lua_setfield(L, -2, "data");
     }
-    if (e->body) {
+    if (f & WSIG_FIELD_BODY) {
         lua_pushlstring(L, e->body, e->body_len);
         lua_setfield(L, -2, "body");
     }
-    if (e->status == WSIG_ERR_TRANSPORT || e->status == WSIG_ERR_TIMEOUT) {
+    if (f & WSIG_FIELD_CURL_CODE) {
         lua_pushinteger(L, e->curl_code);
         lua_setfield(L, -2, "curl_code");
     }
-    if (e->retry_after >= 0) {
+    if (f & WSIG_FIELD_RETRY_AFTER) {
         lua_pushnumber(L, e->retry_after);
         lua_setfield(L, -2, "retry_after");
     }
-    if (e->location) { /* a 3xx answer to query/command/call */
+    if (f & WSIG_FIELD_LOCATION) {
         lua_pushstring(L, e->location);
         lua_setfield(L, -2, "location");
     }
@@ -722,7 +727,7 @@ static int error_tostring(lua_State *L)
     } else {
         lua_pop(L, 1);
     }
-    lua_getfield(L, 1, "status");
+    lua_getfield(L, 1, "http_status");
     if (lua_isnumber(L, -1)) {
         lua_pushfstring(L, " HTTP %s", lua_tostring(L, -1));
         lua_remove(L, -2);

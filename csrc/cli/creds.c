@@ -5,12 +5,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* --password-file's first line, or NULL when none is given. */
+/* The password of an encrypted key: --password-file's first line, else
+ * HALOGEN_WALLET_PRIVATE_KEY_PASSWORD (the password itself, the name Python's
+ * Client.from_env reads), else the deprecated WALLETSIGN_PASSWORD_FILE; NULL
+ * when none is given. */
 static int read_password(const cli_args *a, char **pw, size_t *len)
 {
     *pw = NULL;
     *len = 0;
-    const char *path = cli_get_env(a, "password-file", "WALLETSIGN_PASSWORD_FILE");
+    const char *path = cli_get(a, "password-file");
+    const char *value = path ? NULL : getenv("HALOGEN_WALLET_PRIVATE_KEY_PASSWORD");
+    if (value && *value) {
+        *len = strlen(value);
+        if (!(*pw = malloc(*len + 1)))
+            return cli_error(a, CLI_INTERNAL, NULL, "out of memory");
+        memcpy(*pw, value, *len + 1);
+        return CLI_OK;
+    }
+    if (!path && (path = getenv("WALLETSIGN_PASSWORD_FILE")) && !*path)
+        path = NULL;
     return path ? cli_read_secret_line(a, path, pw, len) : CLI_OK;
 }
 

@@ -6,12 +6,11 @@
 #include <string.h>
 #include <strings.h>
 
-#define DEFAULT_BASE_URL "https://external-api.wallet.halogen.my"
 #define MAX_EXTRA 16
 
 #define HTTP_HELP                                                                                  \
     "Connection:\n"                                                                                \
-    "  --base-url URL            default $WALLETSIGN_BASE_URL or " DEFAULT_BASE_URL "\n"           \
+    "  --base-url URL            default $WALLETSIGN_BASE_URL or " WSIG_HALOGEN_BASE_URL "\n"           \
     "  --cafile FILE             trust this CA bundle instead of the system's\n"                   \
     "  --insecure                do not verify the server's certificate (testing only)\n"          \
     "  --timeout SECONDS         whole request (default 10)\n"                                     \
@@ -26,7 +25,7 @@
     "Credentials (jwt):\n"                                                                         \
     "  --key FILE                P-256 or RSA private key (HALOGEN_WALLET_PRIVATE_KEY_PATH)\n"     \
     "  --key-id ID               API key id (HALOGEN_WALLET_KEY_ID)\n"                             \
-    "  --password-file F         password of an encrypted key (WALLETSIGN_PASSWORD_FILE)\n"        \
+    "  --password-file F         password of an encrypted key (HALOGEN_WALLET_PRIVATE_KEY_PASSWORD)\n" \
     "  --ttl SECONDS --signature-format der|raw\n"
 
 #define HMAC_HELP                                                                                  \
@@ -113,7 +112,7 @@ static int open_client(cli_args *a, session *s)
                 a->cmd);
     const char *base = cli_get_env(a, "base-url", "WALLETSIGN_BASE_URL");
     wsig_error err = WSIG_ERROR_INIT;
-    int st = wsig_client_new(&s->client, base ? base : DEFAULT_BASE_URL, s->auth, &o, &err);
+    int st = wsig_client_new(&s->client, base ? base : WSIG_HALOGEN_BASE_URL, s->auth, &o, &err);
     return st == WSIG_OK ? CLI_OK : cli_fail(a, &err, st, "bad connection option");
 }
 

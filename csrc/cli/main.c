@@ -32,7 +32,7 @@ static const char usage[] =
     "\n"
     "Environment: HALOGEN_WALLET_KEY_ID, HALOGEN_WALLET_PRIVATE_KEY_PATH (jwt);\n"
     "WALLETSIGN_API_KEY, WALLETSIGN_SECRET (hmac); WALLETSIGN_MESSAGE_KEY_PATH (message);\n"
-    "WALLETSIGN_PASSWORD_FILE (encrypted keys); WALLETSIGN_BASE_URL.\n"
+    "HALOGEN_WALLET_PRIVATE_KEY_PASSWORD (encrypted keys); WALLETSIGN_BASE_URL.\n"
     "Secrets are never printed. See docs/cli.md.\n";
 
 static const struct {

@@ -43,46 +43,47 @@ const char *cli_exit_name(int code)
     return code >= 0 && code <= CLI_INTERNAL ? names[code] : "internal";
 }
 
+static void json_field_string(const char *name, const char *value, size_t len)
+{
+    fprintf(stderr, ",\"%s\":", name);
+    cli_json_string(stderr, value, len);
+}
+
+/* One JSON object on stderr: the fields of a failure under the names every
+ * surface uses (docs/errors.md; which apply is the library's rule), plus the
+ * CLI's exit_code and command. A failure of the CLI's own (a file, memory)
+ * has no library record: its kind is io_error or out_of_memory. */
 static void json_error(const cli_args *a, int code, const wsig_error *err, const char *msg)
 {
+    unsigned f = err && err->status ? wsig_error_fields(err) : 0;
+    const char *kind = err && err->status ? wsig_status_name(err->status)
+                       : wsig_status_name(code == CLI_IO ? WSIG_ERR_IO : WSIG_ERR_NOMEM);
     fputs("{\"error\":{\"kind\":", stderr);
-    cli_json_string(stderr, cli_exit_name(code), strlen(cli_exit_name(code)));
-    fprintf(stderr, ",\"exit_code\":%d,\"command\":", code);
-    cli_json_string(stderr, a->cmd, strlen(a->cmd));
-    fputs(",\"message\":", stderr);
-    cli_json_string(stderr, msg, strlen(msg));
-    if (err && err->status) {
-        fputs(",\"status\":", stderr);
-        const char *st = wsig_status_name(err->status);
-        cli_json_string(stderr, st, strlen(st));
-        if (err->status == WSIG_INVALID) {
-            const char *r = wsig_reason_name(err->reason);
-            fputs(",\"reason\":", stderr);
-            cli_json_string(stderr, r, strlen(r));
-        }
-        if (err->http_status)
-            fprintf(stderr, ",\"http_status\":%ld", err->http_status);
-        if (err->code[0]) {
-            fputs(",\"code\":", stderr);
-            cli_json_string(stderr, err->code, strlen(err->code));
-        }
-        if (err->status == WSIG_ERR_RPC)
-            fprintf(stderr, ",\"rpc_code\":%lld", err->rpc_code);
-        if (err->data_json) /* compact JSON text made by the library */
-            fprintf(stderr, ",\"data\":%s", err->data_json);
-        if (err->curl_code)
-            fprintf(stderr, ",\"curl_code\":%d", err->curl_code);
-        if (err->retry_after >= 0)
-            fprintf(stderr, ",\"retry_after\":%g", err->retry_after);
-        if (err->location) {
-            fputs(",\"location\":", stderr);
-            cli_json_string(stderr, err->location, strlen(err->location));
-        }
-        if (err->body) {
-            fputs(",\"body\":", stderr);
-            cli_json_string(stderr, err->body, err->body_len);
-        }
+    cli_json_string(stderr, kind, strlen(kind));
+    fprintf(stderr, ",\"exit_code\":%d", code);
+    json_field_string("command", a->cmd, strlen(a->cmd));
+    json_field_string("message", msg, strlen(msg));
+    json_field_string("status", kind, strlen(kind)); /* deprecated alias of kind */
+    if (f & WSIG_FIELD_REASON) {
+        const char *r = wsig_reason_name(err->reason);
+        json_field_string("reason", r, strlen(r));
     }
+    if (f & WSIG_FIELD_HTTP_STATUS)
+        fprintf(stderr, ",\"http_status\":%ld", err->http_status);
+    if (f & WSIG_FIELD_CODE)
+        json_field_string("code", err->code, strlen(err->code));
+    if (f & WSIG_FIELD_RPC_CODE)
+        fprintf(stderr, ",\"rpc_code\":%lld", err->rpc_code);
+    if (f & WSIG_FIELD_DATA) /* compact JSON text made by the library */
+        fprintf(stderr, ",\"data\":%s", err->data_json);
+    if (f & WSIG_FIELD_CURL_CODE)
+        fprintf(stderr, ",\"curl_code\":%d", err->curl_code);
+    if (f & WSIG_FIELD_RETRY_AFTER)
+        fprintf(stderr, ",\"retry_after\":%g", err->retry_after);
+    if (f & WSIG_FIELD_LOCATION)
+        json_field_string("location", err->location, strlen(err->location));
+    if (f & WSIG_FIELD_BODY)
+        json_field_string("body", err->body, err->body_len);
     fputs("}}\n", stderr);
 }
 

@@ -75,6 +75,10 @@ extern "C" {
 #define WSIG_JWT_BODY_HASH_SIZE 65  /* SHA-256 in hex: 64 digits + NUL */
 #define WSIG_JWT_URI_SIZE 1025      /* the uri claim: at most 1024 bytes */
 
+/** Halogen's production base URL (docs/protocols.md): the one default of
+ *  every binding and the CLI when no base URL is given. */
+#define WSIG_HALOGEN_BASE_URL "https://external-api.wallet.halogen.my"
+
 /* ------------------------------------------------------------------ */
 /* Status, reasons and the error record                               */
 
@@ -151,6 +155,29 @@ WSIG_API const char *wsig_status_name(int status);
  *           for a value outside enum wsig_reason).
  *  In:      reason (enum wsig_reason). */
 WSIG_API const char *wsig_reason_name(int reason);
+
+/* The fields of a failure. Every binding and the CLI expose a failure under
+ * these names, with these meanings (docs/errors.md, "Fields of a failure"):
+ * "kind" (wsig_status_name(status)) and "message" always, the others when
+ * wsig_error_fields() says they apply. */
+enum wsig_error_field {
+    WSIG_FIELD_REASON = 1 << 0,      /* "reason": wsig_reason_name(reason) */
+    WSIG_FIELD_HTTP_STATUS = 1 << 1, /* "http_status": the answer's HTTP status */
+    WSIG_FIELD_CODE = 1 << 2,        /* "code": the API's error code, as text */
+    WSIG_FIELD_RPC_CODE = 1 << 3,    /* "rpc_code": a JSON-RPC error's integer code */
+    WSIG_FIELD_RETRY_AFTER = 1 << 4, /* "retry_after": seconds, from Retry-After */
+    WSIG_FIELD_CURL_CODE = 1 << 5,   /* "curl_code": libcurl's CURLcode */
+    WSIG_FIELD_LOCATION = 1 << 6,    /* "location": a 3xx's Location header */
+    WSIG_FIELD_BODY = 1 << 7,        /* "body": the raw answer (bytes) */
+    WSIG_FIELD_DATA = 1 << 8         /* "data": a JSON-RPC error's data (JSON text) */
+};
+
+/** Which fields of a failed call's record apply, so that every surface
+ *  shows the same ones.
+ *  Returns: a bitwise OR of enum wsig_error_field; 0 for NULL or WSIG_OK.
+ *  In:      err, as a failed call left it.
+ *  Thread safety: reads err only. */
+WSIG_API unsigned wsig_error_fields(const wsig_error *err);
 
 /** Free a string or buffer returned by walletsign through char **.
  *  Returns: nothing.

@@ -30,10 +30,11 @@ from ._errors import (ApiError, BadRequest, CryptoError, Error, FileError, Forbi
                       RateLimited, RpcError, ServerError, SignatureError, Timeout, TransportError,
                       Unauthorized, WeakKeyWarning)
 from ._errors import Redirect
-from ._types import DEFAULT_BASE_URL, Message, Response
+from ._types import Message, Response
 from ._walletsign import (Auth, Client, HmacAuth, HmacVerifier, JwtAuth, Key, MessageAuth,
                           MessageVerifier, __version__, rpc_error, rpc_parse, rpc_result,
                           verify_jwt)
+from ._walletsign import HALOGEN_BASE_URL as DEFAULT_BASE_URL  # the core's WSIG_HALOGEN_BASE_URL
 
 __all__ = [
     "__version__", "DEFAULT_BASE_URL",

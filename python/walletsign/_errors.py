@@ -29,24 +29,43 @@ def _restore(cls, message, state):
 class Error(Exception):
     """Base class of every walletsign error.
 
-    Attributes (None where they do not apply): ``message`` (str, for humans),
-    ``status`` (HTTP status), ``code`` (API error code), ``data`` (extra
-    structured data from the server), ``body`` (raw response body, bytes).
+    The fields of a failure, the same names in Python, Lua and the CLI
+    (docs/errors.md), None where they do not apply: ``kind`` (the core's
+    status name, e.g. ``"http_error"``), ``message`` (for humans), ``reason``
+    (a refused signature), ``http_status``, ``code`` (the API's error code as
+    text, e.g. ``"ErrExpiredAuthToken"`` or ``"-32601"``), ``rpc_code`` (a
+    JSON-RPC error's int code), ``retry_after`` (seconds), ``curl_code``,
+    ``location`` (a redirect's), ``body`` (raw answer, bytes) and ``data``
+    (decoded JSON-RPC error data). ``status`` is a deprecated alias of
+    ``http_status``.
     """
 
-    status: Optional[int] = None
-    code: Any = None
-    data: Any = None
+    kind: Optional[str] = None
+    reason: Optional[str] = None
+    http_status: Optional[int] = None
+    code: Optional[str] = None
+    rpc_code: Optional[int] = None
+    retry_after: Optional[float] = None
+    curl_code: Optional[int] = None
+    location: Optional[str] = None
     body: Optional[bytes] = None
+    data: Any = None
 
-    def __init__(self, message: str = "", *, status: Optional[int] = None, code: Any = None,
-                 data: Any = None, body: Optional[bytes] = None):
+    def __init__(self, message: str = "", *, status: Optional[int] = None, **fields: Any):
         super().__init__(message)
         self.message = message
-        self.status = status
-        self.code = code
-        self.data = data
-        self.body = body
+        if status is not None:   # the deprecated name of http_status
+            fields.setdefault("http_status", status)
+        for name, value in fields.items():
+            if not hasattr(type(self), name) or name == "message":
+                raise TypeError("%s() got an unexpected keyword argument %r"
+                                % (type(self).__name__, name))
+            setattr(self, name, value)
+
+    @property
+    def status(self) -> Optional[int]:
+        """Deprecated: the HTTP status, ``http_status``."""
+        return self.http_status
 
     def __str__(self) -> str:
         return self.message
@@ -87,14 +106,8 @@ class SignatureError(Error):
     (message and hmac protocols), ``expired`` or ``malformed`` (JWT).
     """
 
-    reason: str = ""
-
-    def __init__(self, message: str = "", *, reason: str = "", **fields: Any):
-        super().__init__(message, **fields)
-        self.reason = reason
-
     def __str__(self) -> str:
-        if self.reason and self.reason not in self.message:
+        if self.reason and self.reason not in self.message:   # a field, not parsed text
             return "%s: %s" % (self.reason, self.message)
         return self.message
 
@@ -102,12 +115,6 @@ class SignatureError(Error):
 class TransportError(Error):
     """The HTTP exchange failed below HTTP (DNS, connect, TLS, reset...).
     ``curl_code`` is libcurl's CURLcode."""
-
-    curl_code: Optional[int] = None
-
-    def __init__(self, message: str = "", *, curl_code: Optional[int] = None, **fields: Any):
-        super().__init__(message, **fields)
-        self.curl_code = curl_code
 
 
 class Timeout(TransportError):
@@ -123,22 +130,13 @@ class ApiError(Error):
     """The API answered with an HTTP status outside 2xx (>= 400, or a 3xx:
     :class:`Redirect`).
 
-    ``status`` (int), ``code`` (e.g. ``"ErrExpiredAuthToken"`` or None),
-    ``message``, ``data`` and ``body`` (the raw response bytes).
+    ``http_status`` (int), ``code`` (e.g. ``"ErrExpiredAuthToken"`` or None),
+    ``message`` (the core's, e.g. ``"HTTP 400: name is invalid."``), ``data``,
+    ``retry_after`` and ``body`` (the raw response bytes).
     """
 
-    def __init__(self, message: str = "", **fields: Any):
-        super().__init__(message, **fields)
-        # The core's text reads "HTTP 400: <the API's message>": keep the API's part.
-        head = "HTTP %s" % self.status
-        if self.message.startswith(head):
-            self.message = self.message[len(head):].lstrip(":").strip()
-
     def __str__(self) -> str:
-        head = "HTTP %s" % self.status
-        if self.code:
-            head += " " + str(self.code)
-        return "%s: %s" % (head, self.message) if self.message else head
+        return "%s [%s]" % (self.message, self.code) if self.code else self.message
 
 
 class BadRequest(ApiError):
@@ -170,13 +168,6 @@ class RateLimited(ApiError):
     """HTTP 429 after the client's bounded retries. ``retry_after`` is the
     server's last Retry-After in seconds (float), or None."""
 
-    retry_after: Optional[float] = None
-
-    def __init__(self, message: str = "", *, retry_after: Optional[float] = None,
-                 **fields: Any):
-        super().__init__(message, **fields)
-        self.retry_after = retry_after
-
 
 class ServerError(ApiError):
     """HTTP 5xx after the client's bounded retries."""
@@ -187,20 +178,15 @@ class Redirect(ApiError):
     followed (the signature binds this server and path) nor taken for an
     answer. ``location`` is the answer's Location header, or None."""
 
-    location: Optional[str] = None
-
-    def __init__(self, message: str = "", *, location: Optional[str] = None, **fields: Any):
-        super().__init__(message, **fields)
-        self.location = location
-
 
 class RpcError(Error):
     """A JSON-RPC-like error object ``{"error": {"code", "message", "data"}}``.
-    ``code`` is the integer error code, ``data`` the decoded ``data`` member
-    (or None), ``status`` the HTTP status when it came over HTTP."""
+    ``rpc_code`` is the integer error code (``code`` the same as text),
+    ``data`` the decoded ``data`` member (or None), ``http_status`` the HTTP
+    status when it came over HTTP."""
 
     def __str__(self) -> str:
-        return "RPC error %s: %s" % (self.code, self.message)
+        return "RPC error %s: %s" % (self.rpc_code, self.message)
 
 
 class WeakKeyWarning(UserWarning):

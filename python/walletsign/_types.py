@@ -11,10 +11,7 @@ import json as _json
 import os
 from typing import Any, Mapping, NamedTuple, Optional
 
-__all__ = ["Message", "Response", "dumps", "loads", "client_from_env", "DEFAULT_BASE_URL"]
-
-DEFAULT_BASE_URL = "https://external-api.wallet.halogen.my"
-
+__all__ = ["Message", "Response", "dumps", "loads", "client_from_env"]
 
 def dumps(obj: Any) -> bytes:
     """Compact JSON (no spaces, UTF-8, NaN refused) as bytes: the exact body
@@ -73,7 +70,7 @@ class Response:
 
 def client_from_env(cls, environ: Optional[Mapping[str, str]] = None, **options: Any):
     """Client.from_env(): see its docstring."""
-    from ._walletsign import JwtAuth, Key
+    from ._walletsign import HALOGEN_BASE_URL, JwtAuth, Key
 
     env = os.environ if environ is None else environ
     key_id = env.get("HALOGEN_WALLET_KEY_ID")
@@ -90,7 +87,7 @@ def client_from_env(cls, environ: Optional[Mapping[str, str]] = None, **options:
         key = Key.load(path, password=password)
     else:
         raise ValueError("set HALOGEN_WALLET_PRIVATE_KEY_PEM or HALOGEN_WALLET_PRIVATE_KEY_PATH")
-    base_url = env.get("WALLETSIGN_BASE_URL") or DEFAULT_BASE_URL
+    base_url = env.get("WALLETSIGN_BASE_URL") or HALOGEN_BASE_URL
     return cls(base_url, JwtAuth(key, key_id), **options)
 
 

@@ -2,6 +2,7 @@
 #include "testlib.h"
 #include "walletsign.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,8 +104,41 @@ static void build_error(long long code, const char *message, const char *data, c
     wsig_error_clear(&err);
 }
 
+/* The fields every surface shows for a failure (docs/errors.md). */
+static void error_fields(void)
+{
+    wsig_error err = WSIG_ERROR_INIT;
+    char *result = NULL;
+    const char *body = "{\"error\":{\"code\":0,\"message\":\"zero\",\"data\":{\"a\":1}}}";
+    int rc = wsig_rpc_parse(&result, body, strlen(body), &err);
+    unsigned f = wsig_error_fields(&err);
+    CHECK(rc == WSIG_ERR_RPC && f == (WSIG_FIELD_CODE | WSIG_FIELD_RPC_CODE | WSIG_FIELD_DATA),
+          "rpc error fields: %s %#x", wsig_status_name(rc), f);
+    CHECK(t_streq(err.code, "0") && err.rpc_code == 0, "rpc code 0 is a code: %s", err.code);
+    wsig_error_clear(&err);
+    CHECK(wsig_error_fields(&err) == 0 && wsig_error_fields(NULL) == 0, "no failure, no fields");
+
+    wsig_error t = WSIG_ERROR_INIT;
+    t.status = WSIG_ERR_TIMEOUT;
+    t.curl_code = 28;
+    CHECK(wsig_error_fields(&t) == WSIG_FIELD_CURL_CODE, "timeout: %#x", wsig_error_fields(&t));
+    t.status = WSIG_INVALID;
+    t.http_status = 200;
+    CHECK(wsig_error_fields(&t) == (WSIG_FIELD_REASON | WSIG_FIELD_HTTP_STATUS),
+          "a refused signed answer: %#x", wsig_error_fields(&t));
+    t.status = WSIG_ERR_HTTP;
+    t.http_status = 429;
+    t.retry_after = 0;
+    snprintf(t.code, sizeof t.code, "ErrRateLimitExceeded");
+    CHECK(wsig_error_fields(&t) ==
+              (WSIG_FIELD_HTTP_STATUS | WSIG_FIELD_CODE | WSIG_FIELD_RETRY_AFTER),
+          "429: %#x (a Retry-After of 0 is one)", wsig_error_fields(&t));
+}
+
 void test_rpc(void)
 {
+    error_fields();
+
     /* Success. */
     parse_ok("{\"result\":{\"a\":1}}", "{\"a\":1}");
     parse_ok("{\"error\":null,\"result\":{\"a\":1}}", "{\"a\":1}");

@@ -470,6 +470,26 @@ def keygen_with_password_encrypts_the_key():
 
 
 @test
+def key_password_from_the_environment_is_pythons_name():
+    # HALOGEN_WALLET_PRIVATE_KEY_PASSWORD (the password itself) is the name
+    # Python's Client.from_env reads too; WALLETSIGN_PASSWORD_FILE is its
+    # deprecated alias, and the flag wins over both.
+    out = fresh_dir("encrypted-env")
+    ws("keygen", "p256", "--out", out, "--password-file", password_file()).ok()
+    key = os.path.join(out, "ec_private_key.pem")
+    remember_private_key(key, PASSWORD)
+    ws("csr", "--key", key, env={"HALOGEN_WALLET_PRIVATE_KEY_PASSWORD": PASSWORD}).ok()
+    ws("sign", "jwt", "POST", "/query", "--key", key, "--key-id", "k",
+       env={"HALOGEN_WALLET_PRIVATE_KEY_PASSWORD": PASSWORD}).ok()
+    r = ws("csr", "--key", key, env={"HALOGEN_WALLET_PRIVATE_KEY_PASSWORD": "Tr0ub4dor&3"}).ok(3)
+    expect("password" in r.err.lower(), r)
+    ws("csr", "--key", key, env={"HALOGEN_WALLET_PRIVATE_KEY_PASSWORD": ""}).ok(3)  # empty: unset
+    ws("csr", "--key", key, env={"WALLETSIGN_PASSWORD_FILE": password_file()}).ok()
+    ws("csr", "--key", key, "--password-file", password_file(),
+       env={"HALOGEN_WALLET_PRIVATE_KEY_PASSWORD": "Tr0ub4dor&3"}).ok()
+
+
+@test
 def csr_for_an_existing_key():
     key = os.path.join(VECTORS, "keys", "p256_sec1.pem")
     r = ws("csr", "--key", key, "--subject", "/CN=walletsign-test").ok()
@@ -981,7 +1001,7 @@ def http_400_exits_5_with_a_json_error():
     r = ws("query", "no_such_query", env=jwt_env()).ok(5)
     expect(r.out == "", r)
     e = r.json_error()
-    expect(e["kind"] == "http" and e["exit_code"] == 5 and e["http_status"] == 400, e)
+    expect(e["kind"] == "http_error" and e["exit_code"] == 5 and e["http_status"] == 400, e)
     expect(e["code"] == "ErrInvalidParameter", e)
     expect(json.loads(e["body"])["code"] == "ErrInvalidParameter", e)
     r = ws("command", "create_investment_request", '{"accountId":"account_123"}',
@@ -1013,12 +1033,17 @@ def http_429_with_a_long_retry_after():
     finally:
         mock().clear_faults()
     expect(e["http_status"] == 429 and e["retry_after"] == 120, e)
+    # The fields of a failure: the same names and values as Python's and Lua's.
+    expect(e["kind"] == "http_error" and e["code"] == "ErrRateLimitExceeded", e)
+    expect(json.loads(e["body"])["code"] == "ErrRateLimitExceeded", e)
+    expect(not {"rpc_code", "curl_code", "reason", "location", "data"} & set(e), e)
+    expect(e["message"].startswith("request failed: HTTP 429"), e)
 
 
 @test
 def payload_must_be_a_json_object():
     r = ws("query", "list_client_accounts", "[1,2]", env=jwt_env()).ok(2)
-    expect(r.json_error()["kind"] == "usage", r)
+    expect(r.json_error()["kind"] == "argument_error", r)
 
 
 @test
@@ -1026,7 +1051,8 @@ def connection_refused_is_a_transport_error():
     r = ws("query", "list_client_accounts", "--retries", "0",
            env=jwt_env(WALLETSIGN_BASE_URL="http://127.0.0.1:9")).ok(4)
     e = r.json_error()
-    expect(e["kind"] == "transport" and e["curl_code"] == 7, e)
+    expect(e["kind"] == "transport_error" and e["curl_code"] == 7, e)
+    expect(not {"http_status", "code", "body", "retry_after"} & set(e), e)
 
 
 @test
@@ -1050,7 +1076,7 @@ def non_json_answer_is_a_protocol_error():
         r = ws("query", "list_client_accounts", env=jwt_env()).ok(7)
     finally:
         mock().clear_faults()
-    expect(r.json_error()["kind"] == "protocol", r)
+    expect(r.json_error()["kind"] == "protocol_error", r)
 
 
 @test
@@ -1106,7 +1132,7 @@ def tls_verification_cafile_and_insecure():
         urllib.request.urlopen(req, context=ctx, timeout=10).read()
         env = jwt_env(WALLETSIGN_BASE_URL=info["url"], HALOGEN_WALLET_KEY_ID="tls")
         e = ws("query", "list_client_accounts", "--retries", "0", env=env).ok(4).json_error()
-        expect(e["kind"] == "transport", e)  # the test CA is not trusted by default
+        expect(e["kind"] == "transport_error", e)  # the test CA is not trusted by default
         ws("query", "list_client_accounts", "--cafile", info["ca_file"], env=env).ok()
         r = ws("query", "list_client_accounts", "--insecure", env=env).ok()
         expect("--insecure" in r.err, "a warning for --insecure: %r" % r)
@@ -1246,7 +1272,9 @@ def call_rpc_error_exits_6():
     r = ws("call", "GET", "/access/ETH/1/transfer/hash/0x%s/deposit" % ("0" * 64),
            "--hex-file", merchant_hex_file(), "--base-url", mock().url).ok(6)
     e = r.json_error()
-    expect(e["kind"] == "rpc" and e["rpc_code"] == 24 and "tx_hash" in e["data"], e)
+    expect(e["kind"] == "rpc_error" and e["rpc_code"] == 24 and "tx_hash" in e["data"], e)
+    expect(e["code"] == "24" and e["data"]["tx_hash"] == "0x" + "0" * 64, e)
+    expect(e["message"].endswith("Not found") and e["http_status"] == 200, e)
 
 
 @test

@@ -133,7 +133,7 @@ def test_exception_fields_and_pickling():
         ws.Timeout("too slow", curl_code=28),
         ws.RateLimited("HTTP 429", status=429, code="ErrRateLimitExceeded", body=b"{}",
                        retry_after=1.5),
-        ws.RpcError("Not found", code=24, data={"tx": "0x00"}, status=200),
+        ws.RpcError("Not found", code="24", rpc_code=24, data={"tx": "0x00"}, status=200),
         ws.KeyFormatError("bad key"),
         ws.FileError("cannot open x"),
     ]
@@ -145,7 +145,10 @@ def test_exception_fields_and_pickling():
     assert errors[1].curl_code == 28 and errors[1].message == "too slow"
     assert errors[2].retry_after == 1.5 and errors[2].status == 429
     assert "ErrRateLimitExceeded" in str(errors[2])
-    assert errors[3].code == 24 and errors[3].data == {"tx": "0x00"}
+    assert errors[3].rpc_code == 24 and errors[3].data == {"tx": "0x00"}
+    assert errors[3].http_status == errors[3].status == 200
+    with pytest.raises(TypeError):
+        ws.Error("x", no_such_field=1)
     assert ws.Error().status is None and ws.Error().data is None
 
 

@@ -159,6 +159,13 @@ def test_429_longer_than_the_cap_is_not_waited_for(server, halogen):
         halogen.command("update_display_currency", {"displayCurrency": "USD"})
     assert time.monotonic() - started < 5
     assert info.value.retry_after == 120.0
+    # The fields of a failure: the same names and values in Lua and the CLI.
+    err = info.value
+    assert (err.kind, err.http_status, err.code, err.retry_after) == \
+        ("http_error", 429, "ErrRateLimitExceeded", 120.0)
+    assert (err.rpc_code, err.curl_code, err.reason, err.location, err.data) == (None,) * 5
+    assert json.loads(err.body)["code"] == "ErrRateLimitExceeded"
+    assert err.message.startswith("HTTP 429") and err.status == 429  # the deprecated alias
 
 
 def test_5xx_on_query_is_retried(server, halogen):
@@ -273,6 +280,8 @@ def test_connection_refused(p256_key):
         with pytest.raises(ws.TransportError) as info:
             client.query(QUERY_NAME)
     assert info.value.curl_code == 7                     # CURLE_COULDNT_CONNECT
+    assert info.value.kind == "transport_error" and info.value.http_status is None
+    assert (info.value.code, info.value.body, info.value.retry_after) == (None, None, None)
 
 
 def test_client_rate_limit_paces_requests(server, p256_key, halogen_kid):
@@ -371,16 +380,18 @@ def test_rpc_errors(server, merchant):
     with pytest.raises(ws.RpcError) as info:
         merchant.call("GET", "/access/ETH/1/transfer/hash/0x%s/deposit" % ("00" * 32))
     err = info.value
-    assert (err.code, err.message, err.data) == (24, "Not found", {"tx_hash": "0x" + "00" * 32})
+    assert (err.kind, err.rpc_code, err.code, err.message, err.data) == \
+        ("rpc_error", 24, "24", "Not found", {"tx_hash": "0x" + "00" * 32})
+    assert str(err) == "RPC error 24: Not found"
     assert isinstance(err, ws.Error)
     with pytest.raises(ws.RpcError) as info:
         merchant.call("POST", "/access/batch_withdraw", {
             "chain_type": "ETH", "chain_id": 1,
             "withdraws": [{"to": "0x" + "11" * 20, "amount": "2000000"}]})
-    assert info.value.code == 31 and info.value.data == {"total": "2000000"}
+    assert info.value.rpc_code == 31 and info.value.data == {"total": "2000000"}
     with pytest.raises(ws.RpcError) as info:
         merchant.call("POST", "/access/get_address", {"chain_type": "ETH"})
-    assert info.value.code == 21 and info.value.data == {"field": "chain_id"}
+    assert info.value.rpc_code == 21 and info.value.data == {"field": "chain_id"}
 
 
 def test_untrusted_merchant_gets_401(server):
@@ -388,7 +399,7 @@ def test_untrusted_merchant_gets_401(server):
     with ws.Client(server.url, stranger) as client:
         with pytest.raises(ws.RpcError) as info:
             client.call("POST", "/access/get_address", {"chain_type": "ETH", "chain_id": "1"})
-    assert info.value.code == 401 and info.value.status == 401
+    assert info.value.rpc_code == 401 and info.value.http_status == 401
     assert info.value.data == {"reason": "untrusted_address"}
 
 
@@ -490,6 +501,13 @@ def test_from_env(server, p256_key, halogen_kid, tmp_path, monkeypatch):
                                  "HALOGEN_WALLET_PRIVATE_KEY_PEM": p256_key.private_pem()})
     assert client.base_url == ws.DEFAULT_BASE_URL == "https://external-api.wallet.halogen.my"
     client.close()
+
+
+def test_default_base_url_is_the_cores():
+    from walletsign import _walletsign
+    # One definition, WSIG_HALOGEN_BASE_URL in walletsign.h; Python only re-exports it.
+    assert ws.DEFAULT_BASE_URL is _walletsign.HALOGEN_BASE_URL
+    assert ws.DEFAULT_BASE_URL == "https://external-api.wallet.halogen.my"
 
 
 # ---------------------------------------------------------------- threads

@@ -32,8 +32,8 @@ def test_rpc_parse_errors():
     with pytest.raises(ws.RpcError) as info:
         ws.rpc_parse(ws.rpc_error(31, "Insufficient balance", {"total": "2000000"}))
     err = info.value
-    assert (err.code, err.message, err.data) == (31, "Insufficient balance",
-                                                 {"total": "2000000"})
+    assert (err.kind, err.rpc_code, err.code, err.message, err.data) == \
+        ("rpc_error", 31, "31", "Insufficient balance", {"total": "2000000"})
     assert "31" in str(err) and "Insufficient balance" in str(err)
     with pytest.raises(ws.RpcError) as info:
         ws.rpc_parse(b'{"error":{"code":22,"message":"Method not found"}}')

@@ -432,7 +432,7 @@ PyDoc_STRVAR(Client_from_env_doc,
 "environ mapping given): HALOGEN_WALLET_KEY_ID,\n"
 "HALOGEN_WALLET_PRIVATE_KEY_PEM or HALOGEN_WALLET_PRIVATE_KEY_PATH (and\n"
 "HALOGEN_WALLET_PRIVATE_KEY_PASSWORD if encrypted), WALLETSIGN_BASE_URL\n"
-"(default https://external-api.wallet.halogen.my). Keyword options are\n"
+"(default " WSIG_HALOGEN_BASE_URL "). Keyword options are\n"
 "passed to Client().");
 
 static PyObject *Client_from_env(PyObject *cls, PyObject *args, PyObject *kwargs)

@@ -55,6 +55,8 @@ PyObject *wsp_raise_wsig(wsmod_state *st, int rc, wsig_error *err)
     int curl_code = err->curl_code;
     long long rpc_code = err->rpc_code;
     double retry_after = err->retry_after;
+    err->status = rc; /* the status this failure is raised as */
+    unsigned f = wsig_error_fields(err); /* location, body and data: copied below when set */
     PyObject *body = NULL, *data_json = NULL, *location = NULL;
     if (err->body)
         body = PyBytes_FromStringAndSize(err->body, (Py_ssize_t)err->body_len);
@@ -119,44 +121,20 @@ PyObject *wsp_raise_wsig(wsmod_state *st, int rc, wsig_error *err)
         args = t;
         bad = !args;
     }
-    if (!bad) {
-        switch (rc) {
-        case WSIG_INVALID: /* status: a signed HTTP answer that failed verification */
-            bad = set_kw(kw, "reason", PyUnicode_FromString(reason)) ||
-                  set_kw(kw, "status", http_status > 0 ? PyLong_FromLong(http_status)
-                                                       : Py_NewRef(Py_None));
-            break;
-        case WSIG_ERR_TRANSPORT:
-        case WSIG_ERR_TIMEOUT:
-            bad = set_kw(kw, "curl_code", PyLong_FromLong(curl_code));
-            break;
-        case WSIG_ERR_PROTOCOL:
-            bad = set_kw(kw, "status", http_status > 0 ? PyLong_FromLong(http_status)
-                                                       : Py_NewRef(Py_None)) ||
-                  set_kw(kw, "body", body ? Py_NewRef(body) : Py_NewRef(Py_None));
-            break;
-        case WSIG_ERR_HTTP:
-            bad = set_kw(kw, "status", PyLong_FromLong(http_status)) ||
-                  set_kw(kw, "code", opt_text(code)) ||
-                  set_kw(kw, "data", data ? Py_NewRef(data) : Py_NewRef(Py_None)) ||
-                  set_kw(kw, "body", body ? Py_NewRef(body) : PyBytes_FromStringAndSize("", 0));
-            if (!bad && http_status == 429)
-                bad = set_kw(kw, "retry_after", retry_after >= 0 ? PyFloat_FromDouble(retry_after)
-                                                                 : Py_NewRef(Py_None));
-            if (!bad && cls == st->Redirect)
-                bad = set_kw(kw, "location", location ? Py_NewRef(location) : Py_NewRef(Py_None));
-            break;
-        case WSIG_ERR_RPC:
-            bad = set_kw(kw, "code", PyLong_FromLongLong(rpc_code)) ||
-                  set_kw(kw, "data", data ? Py_NewRef(data) : Py_NewRef(Py_None)) ||
-                  set_kw(kw, "status", http_status > 0 ? PyLong_FromLong(http_status)
-                                                       : Py_NewRef(Py_None)) ||
-                  set_kw(kw, "body", body ? Py_NewRef(body) : Py_NewRef(Py_None));
-            break;
-        default:
-            break;
-        }
-    }
+    /* The fields of a failure, under the names every surface uses
+     * (docs/errors.md); which apply is the core's rule. */
+    if (!bad)
+        bad = set_kw(kw, "kind", PyUnicode_FromString(wsig_status_name(rc))) ||
+              (f & WSIG_FIELD_REASON && set_kw(kw, "reason", PyUnicode_FromString(reason))) ||
+              (f & WSIG_FIELD_HTTP_STATUS && set_kw(kw, "http_status", PyLong_FromLong(http_status))) ||
+              (f & WSIG_FIELD_CODE && set_kw(kw, "code", opt_text(code))) ||
+              (f & WSIG_FIELD_RPC_CODE && set_kw(kw, "rpc_code", PyLong_FromLongLong(rpc_code))) ||
+              (f & WSIG_FIELD_RETRY_AFTER &&
+               set_kw(kw, "retry_after", PyFloat_FromDouble(retry_after))) ||
+              (f & WSIG_FIELD_CURL_CODE && set_kw(kw, "curl_code", PyLong_FromLong(curl_code))) ||
+              (location && set_kw(kw, "location", Py_NewRef(location))) ||
+              (body && set_kw(kw, "body", Py_NewRef(body))) ||
+              (data && set_kw(kw, "data", Py_NewRef(data)));
     if (!bad) {
         PyObject *exc = PyObject_Call(cls, args, kw);
         if (exc) {

@@ -98,7 +98,8 @@ static int wsmod_exec(PyObject *m)
         add_type(m, &st->Client_Type, &wsp_Client_spec, NULL) < 0)
         return -1;
     if (PyModule_AddStringConstant(m, "__version__", wsig_version()) < 0 ||
-        PyModule_AddStringConstant(m, "WSIG_VERSION", WSIG_VERSION) < 0)
+        PyModule_AddStringConstant(m, "WSIG_VERSION", WSIG_VERSION) < 0 ||
+        PyModule_AddStringConstant(m, "HALOGEN_BASE_URL", WSIG_HALOGEN_BASE_URL) < 0)
         return -1;
     return 0;
 }
