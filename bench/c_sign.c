@@ -347,7 +347,8 @@ static void setup(bench *b, const char *keys)
     signed_h = b->msg.h;
     vc->n = signed_h.count;
     for (size_t i = 0; i < vc->n; i++)
-        vc->refs[i] = (wsig_header_ref){signed_h.h[i].name, signed_h.h[i].value};
+        vc->refs[i] = (wsig_header_ref){signed_h.h[i].name, signed_h.h[i].value,
+                                        signed_h.h[i].name_len, signed_h.h[i].value_len};
     vc->now_ms = FIXED_MS;
     if (op_wsig_verify(vc))
         die("message does not verify", &vc->err);

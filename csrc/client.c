@@ -558,6 +558,8 @@ static double backoff_s(wsig_client *c, int retry)
 static int check_extra_header(const wsig_client *c, const wsig_header_ref *h, wsig_error *err)
 {
     static const char *const framing[] = {"Host", "Content-Length", "Transfer-Encoding"};
+    if (h->name && h->value && !wsig__header_refs_whole(h, 1))
+        return wsig__fail(err, WSIG_ERR_ARG, "bad extra header: a NUL byte in its name or value");
     if (!h->name || !h->value || !wsig__http_token(h->name) || !header_safe(h->value) ||
         strlen(h->name) + strlen(h->value) + 3 > MAX_HEADER_LINE)
         return wsig__fail(err, WSIG_ERR_ARG, "bad extra header: the name must be a token "
@@ -603,7 +605,8 @@ static int verify_response(wsig_client *c, const wsig_response *res, wsig_error 
             continue;
         memcpy(values[i], v, len);
         values[i][len] = '\0';
-        refs[n++] = (wsig_header_ref){names[i], values[i]};
+        /* Its length goes too: a NUL inside the value is malformed_header. */
+        refs[n++] = (wsig_header_ref){names[i], values[i], 0, len};
     }
     wsig_message m;
     return wsig_message_verify(c->opt.response_verifier, &m, refs, n, res->body, res->body_len, 0, err);
@@ -823,7 +826,7 @@ static int halogen(wsig_client *c, char **result_json, const char *path, const c
     /* Serialised once: these exact bytes are hashed into the JWT and sent. */
     int len = snprintf(body, cap, "{\"name\":%s,\"payload\":%s}", quoted, payload);
     free(quoted);
-    wsig_header_ref idem = {"Idempotency-Key", idempotency_key};
+    wsig_header_ref idem = {.name = "Idempotency-Key", .value = idempotency_key};
     if (idempotency_key && (!*idempotency_key || !header_safe(idempotency_key))) {
         free(body);
         return wsig__fail(err, WSIG_ERR_ARG, "bad idempotency key");

@@ -216,6 +216,20 @@ bool wsig__http_token(const char *s)
     return true;
 }
 
+/* s holds len bytes and a NUL (len 0: strlen's, by the header's contract). */
+static bool whole_text(const char *s, size_t len)
+{
+    return !s || !len || (strnlen(s, len) == len && s[len] == '\0');
+}
+
+bool wsig__header_refs_whole(const wsig_header_ref *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!whole_text(h[i].name, h[i].name_len) || !whole_text(h[i].value, h[i].value_len))
+            return false;
+    return true;
+}
+
 const char *wsig__find_header(const wsig_header_ref *h, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)

@@ -451,6 +451,8 @@ int wsig_hmac_verify(const wsig_hmac_verifier *v, char *api_key_out, const char 
 {
     wsig__reset(err);
     const struct wsig_hmac_auth *o = &v->opts;
+    if (!wsig__header_refs_whole(headers, n_headers))
+        return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER, "a header holds a NUL byte");
     bool dup = false;
     const char *key = wsig__find_unique_header(headers, n_headers, o->api_key_header, &dup);
     const char *ts = wsig__find_unique_header(headers, n_headers, o->timestamp_header, &dup);

@@ -40,6 +40,9 @@ WSIG_LOCAL bool wsig__utf8_valid(const unsigned char *s, size_t len);
 /* A non-empty RFC 9110 token (a method, a header name): no space, CTL,
  * separator or non-ASCII byte, so it cannot end a request line early. */
 WSIG_LOCAL bool wsig__http_token(const char *s);
+/* False when a name or value of h[0..n) has a given length other than its
+ * strlen (an embedded NUL): the caller's text would be read cut short. */
+WSIG_LOCAL bool wsig__header_refs_whole(const wsig_header_ref *h, size_t n);
 WSIG_LOCAL const char *wsig__find_header(const wsig_header_ref *h, size_t n, const char *name);
 /* As wsig__find_header; sets *duplicate when the name occurs more than once
  * (a verifier must not pick one of two differing copies). */

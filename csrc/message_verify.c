@@ -196,6 +196,8 @@ static int find_headers(msg_headers *h, const wsig_header_ref *headers, size_t n
                                          "X-Message-Session", "X-Message-Sequence",
                                          "X-Message-Signature"};
     const char **slots[5] = {&h->address, &h->timestamp, &h->session, &h->sequence, &h->signature};
+    if (!wsig__header_refs_whole(headers, n))
+        return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER, "a header holds a NUL byte");
     bool dup = false;
     for (int i = 0; i < 5; i++)
         if (!(*slots[i] = wsig__find_unique_header(headers, n, names[i], &dup)))

@@ -259,7 +259,7 @@ int cmd_request(int argc, char **argv)
         while (*value == ' ' || *value == '\t')
             value++;
         has_type |= strcasecmp(copy, "Content-Type") == 0;
-        extra[n_extra++] = (wsig_header_ref){copy, value};
+        extra[n_extra++] = (wsig_header_ref){.name = copy, .value = value}; /* argv: no NUL */
     }
     if (a.npos > 2 && (rc = cli_read_body(&a, a.pos[2], &body, &body_len)) != CLI_OK)
         goto done;

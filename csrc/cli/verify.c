@@ -76,13 +76,16 @@ typedef struct {
     size_t n_extra;
 } header_set;
 
-static char *trim(char *s, char *end)
+/* Trims [s, end) in place; *len is the length left, which a NUL inside
+ * does not cut (the library refuses such a header: malformed_header). */
+static char *trim(char *s, char *end, size_t *len)
 {
     while (s < end && (*s == ' ' || *s == '\t'))
         s++;
     while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
         end--;
     *end = '\0';
+    *len = (size_t)(end - s);
     return s;
 }
 
@@ -95,11 +98,12 @@ static int add_header_line(const cli_args *a, header_set *hs, char *line, char *
         return CLI_OK;
     if (hs->n == MAX_IN_HEADERS)
         return cli_usage_error(a, "more than %d headers", MAX_IN_HEADERS);
-    char *name = trim(line, colon);
-    char *value = trim(colon + 1, end);
-    if (!*name)
+    size_t name_len, value_len;
+    char *name = trim(line, colon, &name_len);
+    char *value = trim(colon + 1, end, &value_len);
+    if (!name_len)
         return cli_usage_error(a, "a header line has no name");
-    hs->h[hs->n++] = (wsig_header_ref){name, value};
+    hs->h[hs->n++] = (wsig_header_ref){name, value, name_len, value_len};
     return CLI_OK;
 }
 
@@ -111,8 +115,6 @@ static int read_headers(const cli_args *a, header_set *hs)
     if (path) {
         if ((rc = cli_read_file(a, path, &hs->file, &hs->file_len)) != CLI_OK)
             return rc;
-        if (memchr(hs->file, '\0', hs->file_len))
-            return cli_usage_error(a, "%s holds a NUL byte: not a headers file", path);
         char *p = hs->file, *end = hs->file + hs->file_len;
         while (p < end) {
             char *eol = memchr(p, '\n', (size_t)(end - p));

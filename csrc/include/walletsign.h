@@ -382,10 +382,17 @@ typedef struct wsig_headers {
     } h[WSIG_MAX_HEADERS];
 } wsig_headers;
 
-/** A header given to a verifier (names are matched case-insensitively). */
+/** A header given to a verifier or a client (names are matched
+ *  case-insensitively). name and value are NUL-terminated; name_len and
+ *  value_len are the lengths the caller holds (a binding's string length),
+ *  0 meaning "use strlen", so {name, value} initialisers keep working.
+ *  A name or value whose given length differs from its strlen (an embedded
+ *  NUL) is refused, never cut short: verifiers answer WSIG_INVALID with
+ *  reason malformed_header, the client WSIG_ERR_ARG before anything is sent. */
 typedef struct wsig_header_ref {
     const char *name;
     const char *value;
+    size_t name_len, value_len; /* 0 = strlen */
 } wsig_header_ref;
 
 typedef struct wsig_auth wsig_auth;

@@ -8,7 +8,8 @@
  *                   fragments, empty queries); caller headers cannot duplicate
  *                   or override the signature headers; 3xx answers are errors
  *                   with their Location; a response_verifier checks every
- *                   answer of every call, exactly once. */
+ *                   answer of every call, exactly once; a header with an
+ *                   embedded NUL is refused, never sent cut short. */
 #define _GNU_SOURCE /* strcasestr */
 #include "testlib.h"
 #include "walletsign.h"
@@ -674,6 +675,38 @@ static void json_request(const creds *k)
     wsig_error_clear(&err);
 }
 
+/* A NUL inside an extra header's given length is refused whole, never
+ * cut short on the wire (wsig_header_ref: 0 means strlen). */
+static void nul_in_headers(const creds *k)
+{
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_client *c = wire_client(k->hmac, NULL);
+    wsig_response res;
+    wire_answer("HTTP/1.1 200 OK", NULL, "{}");
+    int before = wire_requests();
+    const wsig_header_ref bad[] = {{"X-Request-Id", "abc\0def", 0, 7},
+                                   {"X-Request\0-Id", "abc", 14, 0},
+                                   {"X-Request-Id", "abc", 0, 2}};
+    for (size_t i = 0; c && i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = wsig_client_request(c, &res, "GET", "/n", NULL, 0, &bad[i], 1, &err);
+        CHECK(rc == WSIG_ERR_ARG, "NUL header #%zu: %s", i, wsig_status_name(rc));
+        wsig_response_clear(&res);
+        rc = wsig_client_request_json(c, &res, "POST", "/n", "{}", 2, &bad[i], 1, &err);
+        CHECK(rc == WSIG_ERR_ARG, "NUL header #%zu (json): %s", i, wsig_status_name(rc));
+        wsig_response_clear(&res);
+    }
+    CHECK(wire_requests() == before, "a header with a NUL was sent");
+    /* True lengths without a NUL go out as given. */
+    wsig_header_ref whole = {"X-Request-Id", "abc", 12, 3};
+    int rc = c ? wsig_client_request(c, &res, "GET", "/n", NULL, 0, &whole, 1, &err) : -1;
+    seen s = wire_seen();
+    CHECK(rc == WSIG_OK && strstr(s.head, "\r\nX-Request-Id: abc\r\n"), "lengths given: %s %s",
+          wsig_status_name(rc), s.head);
+    wsig_response_clear(&res);
+    wsig_client_free(c);
+    wsig_error_clear(&err);
+}
+
 /* ------------------------------------------------------------------ */
 
 void test_client_wire(void)
@@ -692,6 +725,7 @@ void test_client_wire(void)
         owned_references();
         header_walk(&k);
         json_request(&k);
+        nul_in_headers(&k);
     }
     creds_free(&k);
     wire_stop(&W);

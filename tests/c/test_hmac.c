@@ -369,6 +369,31 @@ static void edge_cases(void)
               "timestamp \"%s\": %s/%s", bad_ts[i], wsig_status_name(rc),
               wsig_reason_name(err.reason));
     }
+    /* A NUL inside a header's given length is malformed_header, never read
+     * cut short (cut at the NUL, each of these would verify). */
+    static const char ts_nul[] = "1730998051892\0" "999";
+    static const char sig_nul[] = "PPBSJ4HyLVAjVwMXCKkFrYQ9RN7DfB8mBBNzbZkhIvs=\0junk";
+    static const char key_nul[] = "your-api-key\0other";
+    static const char name_nul[] = "x-signature\0-2";
+    const wsig_header_ref nul[][4] = {
+        {full[0], {"x-timestamp", ts_nul, 0, sizeof ts_nul - 1}, full[2], {"X-Other", "1"}},
+        {full[0], full[1], {"x-signature", sig_nul, 0, sizeof sig_nul - 1}, {"X-Other", "1"}},
+        {{"x-api-key", key_nul, 0, sizeof key_nul - 1}, full[1], full[2], {"X-Other", "1"}},
+        {full[0], full[1], {name_nul, sig, sizeof name_nul - 1, 0}, {"X-Other", "1"}},
+        {full[0], full[1], full[2], {"X-Other", "1\0" "2", 0, 3}},
+    };
+    for (size_t i = 0; i < sizeof nul / sizeof nul[0]; i++) {
+        rc = wsig_hmac_verify(v, NULL, "GET", path, nul[i], 4, NULL, 0, ts, &err);
+        CHECK(rc == WSIG_INVALID && strcmp(wsig_reason_name(err.reason), "malformed_header") == 0,
+              "NUL in header set #%zu: %s/%s", i, wsig_status_name(rc),
+              wsig_reason_name(err.reason));
+    }
+    /* True lengths without a NUL are read as given. */
+    wsig_header_ref sized[] = {{"x-api-key", "your-api-key", 9, 12},
+                               {"x-timestamp", "1730998051892", 11, 13},
+                               {"x-signature", sig, 11, sizeof sig - 1}};
+    rc = wsig_hmac_verify(v, NULL, "GET", path, sized, 3, NULL, 0, ts, &err);
+    CHECK(rc == WSIG_OK, "lengths given: %s/%s", wsig_status_name(rc), wsig_reason_name(err.reason));
     wsig_hmac_verifier_free(v);
     /* Bad options. */
     wsig_hmac_options bad_enc = {.encoding = 7};

@@ -870,6 +870,38 @@ static void test_message_edges(void)
     wsig_error_clear(&err);
 }
 
+/* Each of the five headers, and an unrelated one, with a NUL and junk
+ * inside its given length: malformed_header, never read cut short (refs
+ * must verify as they are, so a cut copy would too). */
+static void nul_in_headers(wsig_message_verifier *v, const wsig_header_ref refs[5],
+                           const char *body)
+{
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_message m;
+    for (int i = 0; i <= 5; i++) {
+        wsig_header_ref h[6];
+        memcpy(h, refs, 5 * sizeof *h);
+        h[5] = (wsig_header_ref){"X-Other", "1"};
+        char value[WSIG_HEADER_VALUE_MAX];
+        int len = snprintf(value, sizeof value, "%s%cjunk", h[i].value, '\0');
+        h[i].value = value;
+        h[i].value_len = (size_t)len;
+        int rc = wsig_message_verify(v, &m, h, 6, body, strlen(body), 1730998051892, &err);
+        CHECK(rc == WSIG_INVALID && reason_is(&err, "malformed_header"), "NUL in %s: %s/%s",
+              h[i].name, wsig_status_name(rc), wsig_reason_name(err.reason));
+    }
+    char name[32];
+    int len = snprintf(name, sizeof name, "%s%c2", refs[4].name, '\0');
+    wsig_header_ref h[5];
+    memcpy(h, refs, sizeof h);
+    h[4].name = name;
+    h[4].name_len = (size_t)len;
+    int rc = wsig_message_verify(v, &m, h, 5, body, strlen(body), 1730998051892, &err);
+    CHECK(rc == WSIG_INVALID && reason_is(&err, "malformed_header"), "NUL in a name: %s/%s",
+          wsig_status_name(rc), wsig_reason_name(err.reason));
+    wsig_error_clear(&err);
+}
+
 /* Session and sequence come back as received: leading zeros are part of
  * the signed prehash (issue #11 item 6). A known answer made by
  * tests/reference/walletref.py (python-ecdsa). */
@@ -888,6 +920,7 @@ static void test_session_as_received(void)
     wsig_message_verifier *v = make_verifier(refs[0].value, 0, 0, 0, WSIG_DIGEST_SHA256);
     if (!v)
         return;
+    nul_in_headers(v, refs, body);
     wsig_error err = WSIG_ERROR_INIT;
     wsig_message m;
     int rc = wsig_message_verify(v, &m, refs, 5, body, strlen(body), 1730998051892, &err);

@@ -281,6 +281,42 @@ describe("verifiers", function()
       assert.has_error(function() v:verify({["X-Message-Address"] = 5}, "x") end)
    end)
 
+   it("answers malformed_header for a NUL in a header, never reading it cut short", function()
+      local h = assert(auth:sign("POST", "/cb", "x"))
+      local v = assert(ws.message_verifier{trusted = {KNOWN_ADDRESS}})
+      local nuls = {}
+      for name, value in pairs(h) do
+         local copy = H.copy(h)
+         copy[name] = value .. "\0junk"
+         nuls[#nuls + 1] = copy
+      end
+      local listed = H.copy(h)
+      listed["X-Message-Session"] = {h["X-Message-Session"] .. "\0"}
+      local renamed = H.copy(h)
+      renamed["X-Message-Signature"], renamed["X-Message-Signature\0x"] = nil, h["X-Message-Signature"]
+      local other = H.copy(h)
+      other["X-Other"] = "1\0" .. "2"
+      for _, extra in ipairs{listed, renamed, other} do nuls[#nuls + 1] = extra end
+      for _, headers in ipairs(nuls) do
+         local m, err = v:verify(headers, "x")
+         assert.is_nil(m)
+         assert.equals("invalid", err.kind)
+         assert.equals("malformed_header", err.reason)
+      end
+      assert(v:verify(h, "x"))
+      local a = assert(ws.hmac_auth{api_key = "ak", secret = "sk"})
+      local hh = assert(a:sign("POST", "/v1/x", "b", {timestamp = 1000000}))
+      local hv = assert(ws.hmac_verifier{secrets = {ak = "sk"}})
+      for name, value in pairs(hh) do
+         local copy = H.copy(hh)
+         copy[name] = value .. "\0junk"
+         local key, err = hv:verify("POST", "/v1/x", copy, "b", {now = 1000000})
+         assert.is_nil(key)
+         assert.equals("malformed_header", err.reason)
+      end
+      assert.equals("ak", hv:verify("POST", "/v1/x", hh, "b", {now = 1000000}))
+   end)
+
    it("verifies hmac with lower-case names and a clock", function()
       local a = assert(ws.hmac_auth{api_key = "ak", secret = "sk"})
       local h = assert(a:sign("POST", "/v1/x", "b", {timestamp = 1000000}))

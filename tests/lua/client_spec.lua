@@ -392,6 +392,21 @@ describe("client: what is signed is sent", function()
       assert.equals(before, sent("/h"))
    end)
 
+   it("refuses a NUL in an extra header before sending (the core's rule)", function()
+      local c = hmac_client()
+      local before = sent("/h")
+      for _, headers in ipairs{{["X-Request-Id"] = "abc\0def"}, {["X-Request\0-Id"] = "abc"},
+                               {["X-Request-Id"] = {"abc", "d\0"}}} do
+         for _, opts in ipairs{{body = "{}", headers = headers}, {json = {}, headers = headers}} do
+            local res, err = c:request("POST", "/h", opts)
+            assert.is_nil(res)
+            assert.equals("argument_error", err.kind)
+            assert.matches("NUL", err.message, 1, true)
+         end
+      end
+      assert.equals(before, sent("/h"))
+   end)
+
    it("turns a redirect into an http_error with status and location", function()
       local jwt = jwt_client()
       local wm = wm_client()

@@ -684,6 +684,18 @@ def test_extra_headers_cannot_shadow_the_signature(request, server, client_name,
     assert server.log() == []
 
 
+@pytest.mark.parametrize("headers", [
+    {"X-Request-Id": "abc\0def"}, {"X-Request\0-Id": "abc"}, [(b"X-Request-Id", b"abc\0")],
+])
+def test_a_nul_in_an_extra_header_is_refused_before_sending(server, hmac_client, headers):
+    # The core's rule (WSIG_ERR_ARG), never a header cut at the NUL.
+    with pytest.raises(ValueError, match="NUL"):
+        hmac_client.request("POST", "/query", body=b"{}", headers=headers)
+    with pytest.raises(ValueError, match="NUL"):
+        hmac_client.request("POST", "/query", json={}, headers=headers)
+    assert server.log() == []
+
+
 @pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
 def test_a_redirect_is_an_error_with_its_location(server, halogen, unverified_merchant, code):
     calls = [lambda: halogen.query(QUERY_NAME, {}),

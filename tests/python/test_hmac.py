@@ -112,6 +112,11 @@ def test_verifier_reasons_for_missing_and_unknown():
     with pytest.raises(ws.SignatureError) as info:
         verifier.verify("GET", "/", nul, now=1730998051892)
     assert info.value.reason == "malformed_header"
+    for nul in ([(k + "\0x" if k == "x-timestamp" else k, v) for k, v in headers.items()],
+                [(k.encode(), v.encode() + b"\0") for k, v in headers.items()]):
+        with pytest.raises(ws.SignatureError) as info:   # the core's verdict, not the shim's
+            verifier.verify("GET", "/", nul, now=1730998051892)
+        assert info.value.reason == "malformed_header"
 
 
 def test_unknown_key_and_wrong_signature_share_a_reason():

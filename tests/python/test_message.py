@@ -173,6 +173,30 @@ def test_headers_as_pairs_bytes_and_mappings():
         verifier.verify(None, b"")
 
 
+def test_a_nul_in_a_header_is_malformed_not_cut_short():
+    # The core judges the text the shim holds, whole: cut at the NUL, each of
+    # these would verify.
+    key = ws.Key.generate("secp256k1")
+    auth = ws.MessageAuth(key)
+    verifier = ws.MessageVerifier([key.address])
+    h = auth.sign("POST", "/", b"1")
+    for name in list(h) + ["X-Other"]:
+        nul = dict(h, **{name: h.get(name, "1") + "\0junk"})
+        with pytest.raises(ws.SignatureError) as info:
+            verifier.verify(nul, b"1")
+        assert info.value.reason == "malformed_header", name
+    nul_name = [(k + "\0x" if k == "X-Message-Signature" else k, v) for k, v in h.items()]
+    with pytest.raises(ws.SignatureError) as info:
+        verifier.verify(nul_name, b"1")
+    assert info.value.reason == "malformed_header"
+    as_bytes = [(k.encode(), v.encode() + (b"\0" if k == "X-Message-Session" else b""))
+                for k, v in h.items()]
+    with pytest.raises(ws.SignatureError) as info:
+        verifier.verify(as_bytes, b"1")
+    assert info.value.reason == "malformed_header"
+    assert verifier.verify(h, b"1").address == key.address
+
+
 def test_wrong_keys_and_options():
     with pytest.raises(ws.KeyFormatError):
         ws.MessageAuth(ws.Key.generate("P-256"))

@@ -352,14 +352,8 @@ static PyObject *Client_request(ClientObject *self, PyObject *const *args, Py_ss
     }
     header_list hl;
     memset(&hl, 0, sizeof hl);
-    if (a[4] && a[4] != Py_None) {
-        if (wsp_header_list_get(&hl, a[4]) < 0)
-            goto fail;
-        if (hl.has_nul) {
-            PyErr_SetString(PyExc_ValueError, "header names and values must not contain NUL");
-            goto fail;
-        }
-    }
+    if (a[4] && a[4] != Py_None && wsp_header_list_get(&hl, a[4]) < 0)
+        goto fail;
     wsig_response res;
     memset(&res, 0, sizeof res);
     wsig_error err = WSIG_ERROR_INIT;

@@ -328,7 +328,9 @@ PyObject *wsp_from_json(wsmod_state *st, const char *text, size_t len)
     return res;
 }
 
-static const char *header_text(header_list *h, PyObject *o, const char *what)
+/* The header's UTF-8 text and its length; a NUL inside is passed on whole
+ * for the core to judge (wsig_header_ref). */
+static const char *header_text(header_list *h, PyObject *o, const char *what, size_t *len_out)
 {
     if (PyBytes_Check(o)) {
         PyObject *s = PyUnicode_DecodeLatin1(PyBytes_AS_STRING(o), PyBytes_GET_SIZE(o), NULL);
@@ -345,8 +347,7 @@ static const char *header_text(header_list *h, PyObject *o, const char *what)
     }
     Py_ssize_t len;
     const char *s = PyUnicode_AsUTF8AndSize(o, &len);
-    if (s && (size_t)len != strlen(s))
-        h->has_nul = 1;
+    *len_out = s ? (size_t)len : 0;
     return s;
 }
 
@@ -394,14 +395,10 @@ int wsp_header_list_get(header_list *h, PyObject *headers)
             Py_DECREF(pair);
             pair = t;
         }
-        const char *name = header_text(h, PyTuple_GET_ITEM(pair, 0), "name");
-        if (!name)
+        wsig_header_ref *r = &h->refs[i];
+        if (!(r->name = header_text(h, PyTuple_GET_ITEM(pair, 0), "name", &r->name_len)) ||
+            !(r->value = header_text(h, PyTuple_GET_ITEM(pair, 1), "value", &r->value_len)))
             return -1;
-        const char *value = header_text(h, PyTuple_GET_ITEM(pair, 1), "value");
-        if (!value)
-            return -1;
-        h->refs[i].name = name;
-        h->refs[i].value = value;
     }
     h->n = (size_t)n;
     return 0;

@@ -105,7 +105,6 @@ typedef struct {
     PyObject *keep;  /* list of converted strings */
     wsig_header_ref *refs;
     size_t n;
-    int has_nul;     /* a header contained NUL: it cannot be passed intact */
 } header_list;
 
 int wsp_parse_args(const char *fname, const char *const *names, int npos, int nreq,

@@ -216,21 +216,12 @@ static PyObject *HmacVerifier_verify(HmacVerifierObject *self, PyObject *const *
     char api_key[WSIG_HEADER_VALUE_MAX];
     wsig_error err = WSIG_ERROR_INIT;
     int rc;
-    int has_nul = hl.has_nul;
-    if (!has_nul) {
-        Py_BEGIN_ALLOW_THREADS
-        rc = wsig_hmac_verify(self->v, api_key, method, path, hl.refs, hl.n, body.ptr, body.len,
-                              now, &err);
-        Py_END_ALLOW_THREADS
-    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = wsig_hmac_verify(self->v, api_key, method, path, hl.refs, hl.n, body.ptr, body.len, now,
+                          &err);
+    Py_END_ALLOW_THREADS
     wsp_inbuf_release(&body);
     wsp_header_list_release(&hl);
-    if (has_nul) {
-        err.status = WSIG_INVALID;
-        err.reason = WSIG_REASON_MALFORMED_HEADER;
-        snprintf(err.message, sizeof err.message, "a header contains a NUL character");
-        rc = WSIG_INVALID;
-    }
     if (rc != WSIG_OK)
         return wsp_raise_wsig(st, rc, &err);
     wsig_error_clear(&err);
@@ -372,20 +363,11 @@ static PyObject *MessageVerifier_verify(MessageVerifierObject *self, PyObject *c
     wsig_message m;
     wsig_error err = WSIG_ERROR_INIT;
     int rc;
-    int has_nul = hl.has_nul;
-    if (!has_nul) {
-        Py_BEGIN_ALLOW_THREADS
-        rc = wsig_message_verify(self->v, &m, hl.refs, hl.n, body.ptr, body.len, now, &err);
-        Py_END_ALLOW_THREADS
-    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = wsig_message_verify(self->v, &m, hl.refs, hl.n, body.ptr, body.len, now, &err);
+    Py_END_ALLOW_THREADS
     wsp_inbuf_release(&body);
     wsp_header_list_release(&hl);
-    if (has_nul) {
-        err.status = WSIG_INVALID;
-        err.reason = WSIG_REASON_MALFORMED_HEADER;
-        snprintf(err.message, sizeof err.message, "a header contains a NUL character");
-        rc = WSIG_INVALID;
-    }
     if (rc != WSIG_OK)
         return wsp_raise_wsig(st, rc, &err);
     wsig_error_clear(&err);
