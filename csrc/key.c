@@ -495,6 +495,7 @@ static int read_file(const char *path, unsigned char **data, size_t *len, wsig_e
     FILE *f = fopen(path, "rb");
     if (!f)
         return wsig__fail(err, WSIG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    setvbuf(f, NULL, _IONBF, 0); /* no stdio buffer: it would be freed holding key bytes */
     unsigned char *buf = malloc(MAX_KEY_FILE);
     if (!buf) {
         fclose(f);
@@ -513,6 +514,97 @@ static int read_file(const char *path, unsigned char **data, size_t *len, wsig_e
     return WSIG_OK;
 }
 
+/* --- Key bytes of unknown form: PEM, DER or 64 hex digits (docs/protocols.md) --- */
+
+enum key_form { FORM_NONE, FORM_PEM, FORM_DER, FORM_HEX };
+
+/* The hex text of a secp256k1 private key as users keep it: an optional
+ * "0x", then digits, then an optional line end ("\n" or "\r\n"). Narrows
+ * (*p, *n) to the digits; returns whether only hex digits remain. */
+static bool hex_text(const char **p, size_t *n)
+{
+    if (*n && (*p)[*n - 1] == '\n' && --*n && (*p)[*n - 1] == '\r')
+        --*n;
+    if (*n >= 2 && (*p)[0] == '0' && ((*p)[1] == 'x' || (*p)[1] == 'X'))
+        *p += 2, *n -= 2;
+    for (size_t i = 0; i < *n; i++)
+        if (!strchr("0123456789abcdefABCDEF", (*p)[i]) || !(*p)[i])
+            return false;
+    return true;
+}
+
+/* A control byte no text (and no file path) holds; every DER key has some
+ * (its tags 0x02, 0x03, 0x04, 0x06). */
+static bool is_binary(const unsigned char *d, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((d[i] < 0x20 && d[i] != '\t' && d[i] != '\n' && d[i] != '\r') || d[i] == 0x7f)
+            return true;
+    return false;
+}
+
+/* The three forms cannot be confused: PEM has an armour line of dashes, DER
+ * is binary (a key starts with an ASN.1 SEQUENCE, 0x30; EC parameters with
+ * an OID: the decoder names either), hex is ASCII text of exactly 64 hex
+ * digits. */
+static enum key_form key_form(const unsigned char *d, size_t len)
+{
+    struct pem_scan scan;
+    pem_scan(&scan, d, len);
+    if (scan.n || scan.indented || scan.too_many)
+        return FORM_PEM; /* decode_key names what is wrong with the blocks */
+    const char *digits = (const char *)d;
+    size_t n = len;
+    if (hex_text(&digits, &n) && n == 64)
+        return FORM_HEX;
+    if (is_binary(d, len))
+        return FORM_DER;
+    return FORM_NONE;
+}
+
+/* Say what unrecognised key bytes (text, as binary is DER) look like,
+ * never echoing them. */
+static int unknown_form(const unsigned char *d, size_t len, wsig_error *err)
+{
+    const char *digits = (const char *)d;
+    size_t n = len;
+    if (len == 0)
+        return wsig__fail(err, WSIG_ERR_KEY, "empty key data");
+    if (hex_text(&digits, &n))
+        return wsig__fail(err, WSIG_ERR_KEY, "key data is not PEM, DER or 64 hex digits: "
+                          "it is %zu hex digits", n);
+    const char *seen = memmem(d, len, "-----BEGIN", 10) ? "text whose -----BEGIN does not "
+                                                          "start a line"
+                                                        : "text without a PEM -----BEGIN line";
+    return wsig__fail(err, WSIG_ERR_KEY, "key data is not PEM, DER or 64 hex digits: it is %s",
+                      seen);
+}
+
+/* A secp256k1 private key from hex text (hex_text's form). */
+static int hex_key(wsig_key **out, const char *text, size_t len, wsig_error *err)
+{
+    unsigned char seckey[32];
+    if (!hex_text(&text, &len) || !wsig__hex_decode(seckey, 32, text, len))
+        return wsig__fail(err, WSIG_ERR_KEY, "a secp256k1 private key is 64 hex digits");
+    int rc = secp_key_from_scalar(out, seckey, err);
+    OPENSSL_cleanse(seckey, sizeof seckey);
+    return rc;
+}
+
+int wsig_key_load(wsig_key **out, const void *data, size_t len, const char *password,
+                  wsig_error *err)
+{
+    *out = NULL;
+    wsig__reset(err);
+    const unsigned char *d = data;
+    switch (key_form(d, len)) {
+    case FORM_PEM: return decode_key(out, d, len, "PEM", password, err);
+    case FORM_DER: return decode_key(out, d, len, "DER", password, err);
+    case FORM_HEX: return hex_key(out, data, len, err); /* hex is never encrypted */
+    default: return unknown_form(d, len, err);
+    }
+}
+
 int wsig_key_load_file(wsig_key **out, const char *path, const char *password, wsig_error *err)
 {
     *out = NULL;
@@ -522,9 +614,41 @@ int wsig_key_load_file(wsig_key **out, const char *path, const char *password, w
     int rc = read_file(path, &data, &len, err);
     if (rc != WSIG_OK)
         return rc;
-    bool pem = len >= 10 && memmem(data, len, "-----BEGIN", 10) != NULL;
-    rc = decode_key(out, data, len, pem ? "PEM" : "DER", password, err);
+    rc = wsig_key_load(out, data, len, password, err);
     wsig_free_secret(data, MAX_KEY_FILE);
+    return rc;
+}
+
+/* Key text or a file path, as a binding's string argument may hold. Long
+ * hex is refused rather than guessed: a file named by 64 hex digits must
+ * never become a private key anyone who reads the name knows, and a
+ * mistyped key must not be echoed back as a path in "cannot open". */
+int wsig_key_load_source(wsig_key **out, const char *source, size_t len, const char *password,
+                         wsig_error *err)
+{
+    *out = NULL;
+    wsig__reset(err);
+    const unsigned char *d = (const unsigned char *)source;
+    enum key_form form = key_form(d, len);
+    if (form == FORM_PEM || form == FORM_DER)
+        return wsig_key_load(out, source, len, password, err);
+    const char *digits = source;
+    size_t n = len;
+    if (hex_text(&digits, &n) && n >= 32)
+        return wsig__fail(err, WSIG_ERR_ARG, "%zu hex digits where key text or a file path is "
+                          "expected: load a hex key with from_hex, or give a file so named as "
+                          "./NAME", n);
+    if (len == 0)
+        return wsig__fail(err, WSIG_ERR_ARG, "empty key source: give key text or a file path");
+    if (memchr(source, '\n', len) || memchr(source, '\r', len))
+        return unknown_form(d, len, err); /* text with lines is no path */
+    char *path = malloc(len + 1);
+    if (!path)
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    memcpy(path, source, len);
+    path[len] = '\0';
+    int rc = wsig_key_load_file(out, path, password, err);
+    wsig_free_secret(path, len); /* it might have been a mangled key */
     return rc;
 }
 
@@ -532,14 +656,7 @@ int wsig_key_from_hex(wsig_key **out, const char *hex, wsig_error *err)
 {
     *out = NULL;
     wsig__reset(err);
-    if (hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X'))
-        hex += 2;
-    unsigned char seckey[32];
-    if (!wsig__hex_decode(seckey, 32, hex, strlen(hex)))
-        return wsig__fail(err, WSIG_ERR_KEY, "a secp256k1 private key is 64 hex digits");
-    int rc = secp_key_from_scalar(out, seckey, err);
-    OPENSSL_cleanse(seckey, sizeof seckey);
-    return rc;
+    return hex_key(out, hex, strlen(hex), err);
 }
 
 int wsig_key_generate(wsig_key **out, int kind, int rsa_bits, wsig_error *err)

@@ -927,21 +927,30 @@ static int l_key_load_file(lua_State *L)
     return key_result(L, rc, &e);
 }
 
-/* key.load(pem_or_der_or_path [, password]): PEM if it holds a PEM armour
- * line, DER if it starts like an ASN.1 SEQUENCE and holds a byte no path
- * would, else a file path. */
+/* key.load(pem_or_der_or_path [, password]): a Lua string is key text or a
+ * path; the core tells which (wsig_key_load_source). */
 static int l_key_load(lua_State *L)
 {
     size_t n;
-    const char *s = luaL_checklstring(L, 1, &n);
-    if (n >= 11 && strstr(s, "-----BEGIN ") != NULL)
-        return l_key_load_pem(L);
-    if (n >= 2 && (unsigned char)s[0] == 0x30) {
-        for (size_t i = 1; i < n; i++)
-            if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
-                return l_key_load_der(L);
-    }
-    return l_key_load_file(L);
+    const char *source = luaL_checklstring(L, 1, &n);
+    const char *password = opt_cstr(L, 2);
+    handle *h = new_handle(L, T_KEY);
+    wsig_error e = WSIG_ERROR_INIT;
+    int rc = wsig_key_load_source((wsig_key **)&h->p, source, n, password, &e);
+    return key_result(L, rc, &e);
+}
+
+/* key.load_data(bytes [, password]): key bytes of any form (PEM, DER, 64 hex
+ * digits), detected by the core (wsig_key_load). */
+static int l_key_load_data(lua_State *L)
+{
+    size_t n;
+    const char *data = luaL_checklstring(L, 1, &n);
+    const char *password = opt_cstr(L, 2);
+    handle *h = new_handle(L, T_KEY);
+    wsig_error e = WSIG_ERROR_INIT;
+    int rc = wsig_key_load((wsig_key **)&h->p, data, n, password, &e);
+    return key_result(L, rc, &e);
 }
 
 static int l_key_from_hex(lua_State *L)
@@ -1904,6 +1913,7 @@ static const luaL_Reg *const METHODS[T_COUNT] = {KEY_METHODS, AUTH_METHODS, HMAC
 static const luaL_Reg FUNCTIONS[] = {
     {"key_generate", l_key_generate},
     {"key_load", l_key_load},
+    {"key_load_data", l_key_load_data},
     {"key_load_pem", l_key_load_pem},
     {"key_load_der", l_key_load_der},
     {"key_load_file", l_key_load_file},

@@ -1,7 +1,6 @@
 /* Keys, secrets and auth handles from flags and the environment. */
 #include "cli.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,66 +45,33 @@ int cli_load_key(const cli_args *a, wsig_key **out, const char *path)
     return rc;
 }
 
-/* 64 hex digits, optional 0x, surrounding blanks allowed: a raw secp256k1 scalar. */
-static int key_from_hex_text(const cli_args *a, wsig_key **out, char *text, size_t len,
-                             const char *path)
-{
-    char *p = text, *end = text + len;
-    while (p < end && isspace((unsigned char)*p))
-        p++;
-    while (end > p && isspace((unsigned char)end[-1]))
-        *--end = '\0';
-    wsig_error err = WSIG_ERROR_INIT;
-    int st = wsig_key_from_hex(out, p, &err);
-    if (st != WSIG_OK) {
-        char what[320];
-        snprintf(what, sizeof what, "key %s", path);
-        return cli_fail(a, &err, st, what);
-    }
-    return CLI_OK;
-}
-
-static int looks_like_hex_key(const char *s, size_t len)
-{
-    while (len && isspace((unsigned char)s[len - 1]))
-        len--;
-    while (len && isspace((unsigned char)*s))
-        s++, len--;
-    if (len >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-        s += 2, len -= 2;
-    if (len != 64)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (!isxdigit((unsigned char)s[i]))
-            return 0;
-    return 1;
-}
-
+/* --hex-file: its first line, which must be hex (wsig_key_from_hex); --key:
+ * a file of any form the core detects (PEM, DER or 64 hex digits). */
 int cli_load_message_key(const cli_args *a, wsig_key **out)
 {
+    const char *hex_path = cli_get(a, "hex-file");
+    if (!hex_path) {
+        const char *path = cli_get_env(a, "key", "WALLETSIGN_MESSAGE_KEY_PATH");
+        if (!path)
+            return cli_usage_error(a, "a secp256k1 key is needed: --key FILE, --hex-file FILE "
+                                      "or WALLETSIGN_MESSAGE_KEY_PATH");
+        return cli_load_key(a, out, path);
+    }
     char *text;
     size_t len;
-    int rc;
-    const char *hex_path = cli_get(a, "hex-file");
-    if (hex_path) {
-        if ((rc = cli_read_secret_line(a, hex_path, &text, &len)) != CLI_OK)
-            return rc;
-        rc = key_from_hex_text(a, out, text, len, hex_path);
-        cli_free_secret(text, len);
+    int rc = cli_read_secret_line(a, hex_path, &text, &len);
+    if (rc != CLI_OK)
         return rc;
-    }
-    const char *path = cli_get_env(a, "key", "WALLETSIGN_MESSAGE_KEY_PATH");
-    if (!path)
-        return cli_usage_error(a, "a secp256k1 key is needed: --key FILE, --hex-file FILE "
-                                  "or WALLETSIGN_MESSAGE_KEY_PATH");
-    /* A file of 64 hex digits is the common way such keys are kept; PEM/DER otherwise. */
-    if ((rc = cli_read_file(a, path, &text, &len)) != CLI_OK)
-        return rc;
-    int hex = looks_like_hex_key(text, len);
-    if (hex)
-        rc = key_from_hex_text(a, out, text, len, path);
+    wsig_error err = WSIG_ERROR_INIT;
+    int st = wsig_key_from_hex(out, text, &err);
     cli_free_secret(text, len);
-    return hex ? rc : cli_load_key(a, out, path);
+    if (st != WSIG_OK) {
+        char what[320];
+        snprintf(what, sizeof what, "key %s", hex_path);
+        rc = cli_fail(a, &err, st, what);
+    }
+    wsig_error_clear(&err);
+    return rc;
 }
 
 int cli_auth_jwt(const cli_args *a, wsig_auth **out)

@@ -258,9 +258,26 @@ WSIG_API WSIG_WARN_UNUSED int wsig_key_load_der(wsig_key **out, const unsigned c
                                                 size_t der_len, const char *password,
                                                 wsig_error *err) WSIG_NONNULL(1, 2);
 
-/** Load a key from a file holding PEM or DER (PEM when it holds
- *  "-----BEGIN"). The file's bytes are wiped from memory after parsing.
- *  Returns: as wsig_key_load_pem; WSIG_ERR_IO (cannot open or read);
+/** Load a key from bytes of unknown form, detected by the core:
+ *  PEM when the bytes hold a PEM armour line ("-----BEGIN ..." starting a
+ *  line; wsig_key_load_pem's rules apply), 64 hex digits (a secp256k1
+ *  private key as the message protocol's users keep it: optional "0x",
+ *  optional trailing "\n" or "\r\n"), DER when the bytes are binary (hold
+ *  a control byte, as every DER key does). The forms cannot be confused.
+ *  Returns: as wsig_key_load_pem; WSIG_ERR_KEY "key data is not PEM, DER or
+ *           64 hex digits: it is ..." naming what was seen (so many hex
+ *           digits, text without a PEM -----BEGIN line), never echoing
+ *           the bytes.
+ *  Out:     *out, a new key owned by the caller (wsig_key_free); NULL on failure.
+ *  In:      data/len (not retained; the caller wipes its copy), password
+ *           (NUL-terminated or NULL; ignored for hex). Thread-safe. */
+WSIG_API WSIG_WARN_UNUSED int wsig_key_load(wsig_key **out, const void *data, size_t len,
+                                            const char *password, wsig_error *err)
+    WSIG_NONNULL(1, 2);
+
+/** Load a key from a file: its bytes go through wsig_key_load (PEM, DER or
+ *  64 hex digits) and are wiped from memory after parsing.
+ *  Returns: as wsig_key_load; WSIG_ERR_IO (cannot open or read);
  *           WSIG_ERR_KEY also for a file of 1 MiB or more.
  *  Out:     *out, a new key owned by the caller (wsig_key_free); NULL on failure.
  *  In:      path, password (NUL-terminated or NULL; not retained). */
@@ -268,7 +285,24 @@ WSIG_API WSIG_WARN_UNUSED int wsig_key_load_file(wsig_key **out, const char *pat
                                                  const char *password, wsig_error *err)
     WSIG_NONNULL(1, 2);
 
-/** Make a secp256k1 private key from 64 hex digits (optional 0x prefix).
+/** Load a key from a string that is either key text or a file path (what a
+ *  binding's string argument may hold): key bytes when wsig_key_load
+ *  recognises PEM or DER in it, otherwise the path of a key file. Hex (32
+ *  or more digits) is refused here, not guessed: a file so named must not
+ *  become a private key, nor a mistyped key be echoed as a path (use
+ *  wsig_key_from_hex for hex, "./NAME" for such a file). Text holding a
+ *  line break is no path: it gets wsig_key_load's "not PEM, DER or 64 hex
+ *  digits" error; bytes holding a control byte (NUL too) are DER.
+ *  Returns: as wsig_key_load_file; WSIG_ERR_ARG for hex or an empty source.
+ *  Out:     *out, a new key owned by the caller (wsig_key_free).
+ *  In:      source/len (need not be NUL-terminated; not retained), password
+ *           (NUL-terminated or NULL). Thread-safe. */
+WSIG_API WSIG_WARN_UNUSED int wsig_key_load_source(wsig_key **out, const char *source,
+                                                   size_t len, const char *password,
+                                                   wsig_error *err) WSIG_NONNULL(1, 2);
+
+/** Make a secp256k1 private key from 64 hex digits (optional 0x prefix,
+ *  optional trailing "\n" or "\r\n": the hex form of wsig_key_load).
  *  Returns: WSIG_OK; WSIG_ERR_KEY (bad hex, zero or out-of-range scalar).
  *  Out:     *out, a new key owned by the caller (wsig_key_free); NULL on failure.
  *  In:      hex (NUL-terminated; the scalar's copies are wiped). */

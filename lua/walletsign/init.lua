@@ -31,6 +31,7 @@ local ws = {
    key = {
       generate = core.key_generate,   -- ("P-256" | "RSA-4096" | "secp256k1")
       load = core.key_load,           -- (pem_or_der_or_path [, password])
+      load_data = core.key_load_data, -- (pem_der_or_hex_bytes [, password])
       load_pem = core.key_load_pem,
       load_der = core.key_load_der,
       load_file = core.key_load_file,

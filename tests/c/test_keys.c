@@ -273,6 +273,12 @@ static void check_key_entry(const cJSON *e)
               err2.message);
         check_no_secret(&err2, password, file);
         wsig_key_free(k2);
+        k2 = NULL; /* and through the detecting loader */
+        rc2 = wsig_key_load(&k2, data, len, password, &err2);
+        CHECK(rc2 == rc, "%s: load_file %d but wsig_key_load %d (%s)", file, rc, rc2,
+              err2.message);
+        wsig_key_free(k2);
+        wsig_error_clear(&err2);
         free(data);
     }
 
@@ -687,6 +693,19 @@ static void test_from_hex(void)
             }
             wsig_key_free(k);
         }
+    /* The hex form of wsig_key_load: one trailing line end is allowed. */
+    static const char *const line_ends[] = {"\n", "\r\n"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(buf, sizeof buf, "0x%s%s", key_hex, line_ends[i]);
+        wsig_key *k = NULL;
+        char addr[43] = "";
+        int rc = wsig_key_from_hex(&k, buf, &err);
+        if (rc == WSIG_OK)
+            rc = wsig_key_address(k, addr, &err);
+        CHECK(rc == WSIG_OK && strcmp(addr, address) == 0, "from_hex with line end %zu: %s", i,
+              err.message);
+        wsig_key_free(k);
+    }
     /* Every address vector of message.json. */
     cJSON *v = t_vectors("message.json");
     const cJSON *e;
@@ -712,6 +731,7 @@ static void test_from_hex(void)
         "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f36231 ",  /* space */
         " 4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318", /* leading space */
         "0x0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f3623",
+        "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318\n\n",
         "0000000000000000000000000000000000000000000000000000000000000000", /* zero */
         "0x0000000000000000000000000000000000000000000000000000000000000000",
         "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141", /* n */
@@ -734,6 +754,131 @@ static void test_from_hex(void)
         wsig_key_free(k);
     }
     wsig_error_clear(&err);
+}
+
+/* The bytes of a keys.json "detection" case: data, data_hex, or a prefix
+ * and a file (cut to its first `truncate` bytes). Caller frees. */
+static unsigned char *detection_bytes(const cJSON *c, size_t *len)
+{
+    const char *data = t_str(c, "data"), *hex = t_str(c, "data_hex");
+    if (data) {
+        *len = strlen(data);
+        return (unsigned char *)strdup(data);
+    }
+    if (hex)
+        return t_hex_alloc(hex, len);
+    const char *prefix = t_str(c, "prefix") ? t_str(c, "prefix") : "";
+    size_t file_len = 0, plen = strlen(prefix);
+    char *file = t_read(t_key_path(t_str(c, "file")), &file_len);
+    const cJSON *cut = cJSON_GetObjectItem(c, "truncate");
+    if (cJSON_IsNumber(cut) && (size_t)cut->valueint < file_len)
+        file_len = (size_t)cut->valueint;
+    unsigned char *out = file ? malloc(plen + file_len + 1) : NULL;
+    if (out) {
+        memcpy(out, prefix, plen);
+        memcpy(out + plen, file, file_len);
+        out[plen + file_len] = '\0';
+        *len = plen + file_len;
+    }
+    free(file);
+    return out;
+}
+
+static int status_of(const char *expect)
+{
+    return t_streq(expect, "ok") ? WSIG_OK
+         : t_streq(expect, "argument_error") ? WSIG_ERR_ARG
+         : t_streq(expect, "io_error") ? WSIG_ERR_IO : WSIG_ERR_KEY;
+}
+
+/* One loader's answer to a detection case: the status `expect` names; a
+ * key that is the case's (address or public PEM); or an error with the
+ * hint that never echoes the input. */
+static void check_detected(const cJSON *c, const char *how, const char *expect, int rc,
+                           const wsig_key *k, const wsig_error *err)
+{
+    const char *name = t_str(c, "name"), *hint = t_str(c, "error_hint");
+    CHECK(rc == status_of(expect) && (rc == WSIG_OK) == (k != NULL), "%s (%s): want %s, got %s "
+          "(%s)", name, how, expect, wsig_status_name(rc), err->message);
+    if (rc != WSIG_OK || !k) {
+        CHECK(err->message[0], "%s (%s): error without a message", name, how);
+        if (rc == WSIG_ERR_KEY && hint)
+            CHECK(strstr(err->message, hint), "%s (%s): error \"%s\" does not say \"%s\"",
+                  name, how, err->message, hint);
+        if (rc != WSIG_ERR_IO) /* a path is named in its error; nothing else is echoed */
+            check_no_secret(err, t_str(c, "no_echo"), name);
+        return;
+    }
+    char addr[43] = "";
+    wsig_error e = WSIG_ERROR_INIT;
+    if (t_str(c, "address"))
+        CHECK(wsig_key_address(k, addr, &e) == WSIG_OK && t_streq(addr, t_str(c, "address")),
+              "%s (%s): address %s", name, how, addr);
+    if (t_str(c, "public_key_file")) {
+        char *want = t_read(t_key_path(t_str(c, "public_key_file")), NULL);
+        char *pub = public_pem_of(k);
+        CHECK(want && t_streq(pub, want), "%s (%s): another key", name, how);
+        free(want);
+        wsig_free(pub);
+    }
+    wsig_error_clear(&e);
+}
+
+/* tests/vectors/keys/keys.json "detection": bytes of every form, and ones
+ * of none, through wsig_key_load, a file (wsig_key_load_file) and a
+ * binding's string (wsig_key_load_source, `as_source`). */
+static void test_key_detection(void)
+{
+    cJSON *v = t_vectors("keys/keys.json");
+    char *dir = t_tmpdir();
+    const cJSON *c;
+    int n = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(v, "detection"))
+    {
+        size_t len = 0;
+        unsigned char *data = detection_bytes(c, &len);
+        const char *expect = t_str(c, "expect");
+        if (!data || !expect || !t_str(c, "as_source")) {
+            CHECK(0, "detection case %s unreadable", t_str(c, "name"));
+            free(data);
+            continue;
+        }
+        wsig_error err = WSIG_ERROR_INIT;
+        wsig_key *k = NULL;
+        int rc = wsig_key_load(&k, data, len, NULL, &err);
+        check_detected(c, "wsig_key_load", expect, rc, k, &err);
+        wsig_key_free(k);
+        char path[512];
+        snprintf(path, sizeof path, "%s/case%d", dir ? dir : "/nonexistent", n);
+        FILE *f = fopen(path, "wb");
+        bool written = f && fwrite(data, 1, len, f) == len;
+        CHECK(f && fclose(f) == 0 && written, "cannot write %s", path);
+        k = NULL;
+        rc = wsig_key_load_file(&k, path, NULL, &err);
+        check_detected(c, "wsig_key_load_file", expect, rc, k, &err);
+        wsig_key_free(k);
+        k = NULL;
+        rc = wsig_key_load_source(&k, (const char *)data, len, NULL, &err);
+        check_detected(c, "wsig_key_load_source", t_str(c, "as_source"), rc, k, &err);
+        wsig_key_free(k);
+        wsig_error_clear(&err);
+        free(data);
+        n++;
+    }
+    CHECK(n >= 20, "only %d detection cases", n);
+    /* A source that is no key text is a path: the file's bytes are detected. */
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_key *k = NULL;
+    const char *path = t_key_path("p256.der");
+    int rc = wsig_key_load_source(&k, path, strlen(path), NULL, &err);
+    CHECK(rc == WSIG_OK && wsig_key_kind_of(k) == WSIG_KEY_P256, "source path: %s", err.message);
+    wsig_key_free(k);
+    k = NULL;
+    rc = wsig_key_load_source(&k, "a\0b", 3, NULL, &err);
+    CHECK(rc == WSIG_ERR_KEY && !k, "NUL is binary, no path: %s", wsig_status_name(rc));
+    wsig_error_clear(&err);
+    t_rmdir_all(dir);
+    cJSON_Delete(v);
 }
 
 static void test_generate(void)
@@ -804,6 +949,7 @@ void test_keys(void)
     test_der_and_garbage();
     test_pem_blocks();
     test_from_hex();
+    test_key_detection();
     test_save();
     test_csr();
     test_generate();

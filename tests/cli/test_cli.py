@@ -537,6 +537,30 @@ def address_of_pem_key_files():
 
 
 @test
+def key_files_of_every_form_are_detected_by_the_library():
+    """keys.json "detection": a --key file holding PEM, DER or 64 hex digits
+    (0x, line end) is detected by the library; anything else is a key error
+    (exit 3) that names what it saw and never echoes the key."""
+    for i, c in enumerate(vectors(os.path.join("keys", "keys.json"))["detection"]):
+        if "data" in c:
+            data = c["data"].encode()
+        elif "data_hex" in c:
+            data = bytes.fromhex(c["data_hex"])
+        else:
+            data = open(os.path.join(VECTORS, "keys", c["file"]), "rb").read()
+            data = c.get("prefix", "").encode() + data[:c.get("truncate", len(data))]
+        r = ws("address", "--key", write("detect%d.key" % i, data))
+        if c["expect"] == "ok" and "address" in c:
+            expect(r.rc == 0 and r.out == c["address"] + "\n", (c["name"], r))
+        elif c["expect"] == "ok":  # a P-256 key: loaded, then refused by address
+            expect(r.rc == 3 and "secp256k1" in r.err, (c["name"], r))
+        else:
+            expect(r.rc == 3 and c["error_hint"] in r.err, (c["name"], r))
+        if c.get("no_echo"):
+            expect(c["no_echo"] not in r.out + r.err, (c["name"], "echoes the key"))
+
+
+@test
 def address_refuses_other_keys():
     ws("address", "--key", os.path.join(VECTORS, "keys", "p256_sec1.pem")).ok(3)
     ws("address", "--hex-file", write("bad.hex", "zz" * 32)).ok(3)

@@ -255,3 +255,58 @@ describe("key files", function()
       assert.is_nil(err.message:find("Tr0ub4dor", 1, true))
    end)
 end)
+
+-- keys.json "detection": the core detects PEM, DER or 64 hex digits; a Lua
+-- string given to key.load is key text or a path (hex refused as ambiguous).
+describe("key form detection", function()
+   local doc = H.load_json(H.keys_dir .. "/keys.json", 60)
+
+   local function bytes_of(c)
+      if c.data then return c.data end
+      if c.data_hex then return H.unhex(c.data_hex) end
+      local data = H.read_file(H.keys_dir .. "/" .. c.file)
+      if c.truncate then data = data:sub(1, c.truncate) end
+      return (c.prefix or "") .. data
+   end
+
+   local function check(c, expect, how, key, err)
+      local what = c.name .. " (" .. how .. ")"
+      if expect == "ok" then
+         assert(key, what .. ": " .. tostring(err))
+         if c.address then assert.equals(c.address, key:address(), what) end
+         if c.public_key_file then
+            assert.equals(H.read_file(H.keys_dir .. "/" .. c.public_key_file), key:public_pem(),
+                          what)
+         end
+         return
+      end
+      assert.is_nil(key, what)
+      assert.equals(expect, err.kind, what .. ": " .. tostring(err))
+      if expect == "key_error" and H.value(c.error_hint) then
+         assert.is_truthy(err.message:find(c.error_hint, 1, true), what .. ": " .. err.message)
+      end
+      if expect ~= "io_error" and c.no_echo then
+         assert.is_nil(err.message:find(c.no_echo, 1, true), what .. ": echoes the input")
+      end
+   end
+
+   for i, c in ipairs(doc.detection) do
+      it(c.name, function()
+         local data = bytes_of(c)
+         check(c, c.expect, "load_data", ws.key.load_data(data))
+         local path = os.tmpname()
+         local f = assert(io.open(path, "wb"))
+         f:write(data)
+         f:close()
+         check(c, c.expect, "load_file", ws.key.load_file(path))
+         os.remove(path)
+         check(c, c.as_source, "load", ws.key.load(data))
+      end)
+   end
+
+   it("has a case of every form", function()
+      local forms = {}
+      for _, c in ipairs(doc.detection) do forms[c.form or "none"] = true end
+      assert.is_true(forms.pem and forms.der and forms.hex and forms.none)
+   end)
+end)

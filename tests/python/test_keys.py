@@ -65,6 +65,57 @@ def test_unusable_key_files_are_refused(entry):
     assert (entry["error_hint"] or "") in str(info.value)
 
 
+DETECTION = KEYS_JSON["detection"]
+
+
+def detection_bytes(case):
+    if "data" in case:
+        return case["data"].encode()
+    if "data_hex" in case:
+        return bytes.fromhex(case["data_hex"])
+    data = (KEYS / case["file"]).read_bytes()
+    if "truncate" in case:
+        data = data[:case["truncate"]]
+    return case.get("prefix", "").encode() + data
+
+
+def check_detected(case, expect, load):
+    """One way in to the core's detection: the key the case names, or the
+    error its status maps to (docs/errors.md), with the hint, never echoing."""
+    if expect == "ok":
+        key = load()
+        if "address" in case:
+            assert key.address == case["address"]
+        if "public_key_file" in case:
+            assert key.public_pem() == (KEYS / case["public_key_file"]).read_text()
+        return
+    error = {"key_error": ws.KeyFormatError, "io_error": ws.FileError,
+             "argument_error": ValueError}[expect]
+    with pytest.raises(error) as info:
+        load()
+    if expect == "argument_error":
+        assert not isinstance(info.value, ws.Error) or not isinstance(info.value, ws.KeyFormatError)
+    if expect == "key_error" and case.get("error_hint"):
+        assert case["error_hint"] in str(info.value)
+    if expect != "io_error" and case.get("no_echo"):
+        assert case["no_echo"] not in str(info.value)
+
+
+@pytest.mark.parametrize("case", DETECTION, ids=lambda c: c["name"])
+def test_key_form_detection(case, tmp_path):
+    """keys.json "detection": bytes and files are detected by the core (PEM,
+    DER, 64 hex digits); a str is key text or a path, never hex."""
+    data = detection_bytes(case)
+    check_detected(case, case["expect"], lambda: ws.Key.load(data))
+    check_detected(case, case["expect"], lambda: ws.Key.load(bytearray(data)))
+    path = tmp_path / "key"
+    path.write_bytes(data)
+    check_detected(case, case["expect"], lambda: ws.Key.load(path))
+    if "data_hex" not in case and case.get("encoding", "pem") != "der" and b"\0" not in data \
+            and not case.get("file", "").endswith(".der"):
+        check_detected(case, case["as_source"], lambda: ws.Key.load(data.decode()))
+
+
 def test_openssl_ecparam_genkey_output_is_a_private_key():
     """`openssl ecparam -genkey` writes EC PARAMETERS before the key: the
     parameters are skipped, never loaded as a (half) public key."""

@@ -71,13 +71,19 @@ static PyObject *Key_generate(PyTypeObject *cls, PyObject *const *args, Py_ssize
 PyDoc_STRVAR(Key_load_doc,
 "load($type, /, source, password=None)\n--\n\n"
 "Load a private or public key.\n\n"
-"source is a path (str or os.PathLike) to a PEM or DER file, PEM text (a str\n"
-"starting with \"-----BEGIN\"), or bytes holding PEM or DER. Accepted: SEC1\n"
-"\"EC PRIVATE KEY\" (P-256, secp256k1), PKCS#1 \"RSA PRIVATE KEY\", PKCS#8\n"
-"\"PRIVATE KEY\", \"ENCRYPTED PRIVATE KEY\" (needs password) and \"PUBLIC KEY\".\n"
-"Raises KeyFormatError (malformed, unsupported, RSA below 2048 bits),\n"
-"PasswordError (missing or wrong password) or FileError.");
+"source is bytes (key data), an os.PathLike (a key file) or a str: key text\n"
+"when it holds a PEM \"-----BEGIN\" line, else a path. The core detects the\n"
+"form of the data or the file: PEM, DER, or a secp256k1 key as 64 hex digits\n"
+"(optional 0x and line end; a str of hex digits is refused as ambiguous: use\n"
+"from_hex). Accepted PEM/DER: SEC1 \"EC PRIVATE KEY\" (P-256, secp256k1),\n"
+"PKCS#1 \"RSA PRIVATE KEY\", PKCS#8 \"PRIVATE KEY\", \"ENCRYPTED PRIVATE KEY\"\n"
+"(needs password) and \"PUBLIC KEY\".\n"
+"Raises KeyFormatError (malformed, unsupported, RSA below 2048 bits; not PEM,\n"
+"DER or 64 hex digits), PasswordError (missing or wrong password), FileError,\n"
+"or ValueError (a str of hex digits).");
 
+/* Which loader takes the source is decided by its Python type alone; what
+ * the bytes hold is the core's to detect (wsig_key_load*). */
 static PyObject *Key_load(PyTypeObject *cls, PyObject *const *args, Py_ssize_t nargs,
                           PyObject *kwnames)
 {
@@ -87,42 +93,22 @@ static PyObject *Key_load(PyTypeObject *cls, PyObject *const *args, Py_ssize_t n
     if (!st || wsp_parse_args("load", names, 2, 1, args, nargs, kwnames, a) < 0)
         return NULL;
     PyObject *src = a[0];
-    enum { FROM_FILE, FROM_PEM, FROM_DER } how;
-    PyObject *path = NULL;
-    inbuf data = {0};
-    if (PyUnicode_Check(src)) {
-        PyObject *stripped = PyObject_CallMethod(src, "lstrip", NULL);
-        if (!stripped)
-            return NULL;
-        PyObject *prefix = PyUnicode_FromString("-----BEGIN");
-        int is_pem = prefix ? PyUnicode_Tailmatch(stripped, prefix, 0, PY_SSIZE_T_MAX, -1) : -1;
-        Py_DECREF(stripped);
-        Py_XDECREF(prefix);
-        if (is_pem < 0)
-            return NULL;
-        how = is_pem ? FROM_PEM : FROM_FILE;
-    } else if (PyObject_CheckBuffer(src)) {
-        how = FROM_DER;
-    } else if (PyObject_HasAttrString(src, "__fspath__")) {
+    enum { FROM_SOURCE, FROM_FILE, FROM_DATA } how;
+    if (PyUnicode_Check(src))
+        how = FROM_SOURCE;
+    else if (PyObject_CheckBuffer(src))
+        how = FROM_DATA;
+    else if (PyObject_HasAttrString(src, "__fspath__"))
         how = FROM_FILE;
-    } else {
+    else
         return PyErr_Format(PyExc_TypeError,
                             "source must be a path, PEM text or bytes, not %.100s",
                             Py_TYPE(src)->tp_name);
-    }
-    if (how == FROM_FILE) {
-        if (!PyUnicode_FSConverter(src, &path))
-            return NULL;
-        if ((size_t)PyBytes_GET_SIZE(path) != strlen(PyBytes_AS_STRING(path))) {
-            Py_DECREF(path);
-            return PyErr_Format(PyExc_ValueError, "path must not contain NUL characters");
-        }
-    } else {
-        if (wsp_inbuf_get(&data, src, "source") < 0)
-            return NULL;
-        if (how == FROM_DER && memmem(data.ptr, data.len, "-----BEGIN", 10))
-            how = FROM_PEM;
-    }
+    PyObject *path = NULL; /* str and os.PathLike: bytes in the file system's encoding */
+    inbuf data = {0};
+    if (how == FROM_DATA ? wsp_inbuf_get(&data, src, "source") < 0
+                         : !PyUnicode_FSConverter(src, &path))
+        return NULL;
     secret pw;
     if (wsp_secret_get(&pw, a[1], "password", 1, 0) < 0) {
         Py_XDECREF(path);
@@ -132,15 +118,15 @@ static PyObject *Key_load(PyTypeObject *cls, PyObject *const *args, Py_ssize_t n
     wsig_key *k = NULL;
     wsig_error err = WSIG_ERROR_INIT;
     int rc;
-    const char *path_c = path ? PyBytes_AS_STRING(path) : NULL;
+    const char *text = path ? PyBytes_AS_STRING(path) : data.ptr ? data.ptr : "";
+    size_t len = path ? (size_t)PyBytes_GET_SIZE(path) : data.len;
     Py_BEGIN_ALLOW_THREADS
     if (how == FROM_FILE)
-        rc = wsig_key_load_file(&k, path_c, pw.p, &err);
-    else if (how == FROM_PEM)
-        rc = wsig_key_load_pem(&k, data.ptr ? data.ptr : "", data.len, pw.p, &err);
+        rc = wsig_key_load_file(&k, text, pw.p, &err);
+    else if (how == FROM_SOURCE)
+        rc = wsig_key_load_source(&k, text, len, pw.p, &err);
     else
-        rc = wsig_key_load_der(&k, (const unsigned char *)(data.ptr ? data.ptr : ""), data.len,
-                               pw.p, &err);
+        rc = wsig_key_load(&k, text, len, pw.p, &err);
     Py_END_ALLOW_THREADS
     wsp_secret_release(&pw);
     wsp_inbuf_release(&data);
