@@ -1822,23 +1822,14 @@ static int l_client_request(lua_State *L)
             extra = collect_headers(L, lua_gettop(L), local, &n_extra);
         else if (ty != LUA_TNIL)
             field_error(L, "headers", "table");
-        /* json= means a JSON body: say so unless the caller did. */
-        int typed = 0;
-        for (size_t i = 0; i < n_extra; i++)
-            typed |= strcasecmp(extra[i].name, "Content-Type") == 0;
-        if (j && !typed) {
-            wsig_header_ref *all = local;
-            if (extra != local || n_extra >= STACK_HEADERS)
-                all = (wsig_header_ref *)lua_newuserdata(L, (n_extra + 1) * sizeof *all);
-            if (n_extra && all != extra)
-                memcpy(all, extra, n_extra * sizeof *all);
-            all[n_extra++] = (wsig_header_ref){.name = "Content-Type", .value = "application/json"};
-            extra = all;
-        }
     }
     scratch *s = new_scratch(L);
     s->has_res = 1;
-    int rc = wsig_client_request(c, &s->res, method, path, body, body_len, extra, n_extra, &s->err);
+    /* json= goes through the core's JSON request (checked, and labelled). */
+    int rc = j ? wsig_client_request_json(c, &s->res, method, path, body, body_len, extra, n_extra,
+                                          &s->err)
+               : wsig_client_request(c, &s->res, method, path, body, body_len, extra, n_extra,
+                                     &s->err);
     if (j)
         scratch_release(j);
     if (rc != WSIG_OK)
