@@ -483,7 +483,7 @@ static int floor_run(bench *b, const char *op, long n, const char *url)
         if (!url)
             die("--floor query needs --url BASE_URL", NULL);
         /* As the bindings' Client(rate_limit=None, retries=0) and http_loop. */
-        wsig_client_options opt = {.rate = -1, .max_retries = -1};
+        wsig_client_options opt = {.rate = -1, .max_retries = 0};
         wsig_error err = WSIG_ERROR_INIT;
         if (wsig_client_new(&q.client, url, b->hmac.auth, &opt, &err) != WSIG_OK)
             die("wsig_client_new", &err);

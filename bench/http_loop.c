@@ -212,7 +212,7 @@ int main(int argc, char **argv)
     wsig_key_free(key);
 
     /* No limiter (rate < 0) and no retries: only the request path is timed. */
-    wsig_client_options opt = {.rate = -1, .max_retries = -1};
+    wsig_client_options opt = {.rate = -1, .max_retries = 0};
     wsig_side a = {.err = WSIG_ERROR_INIT}, c = {.err = WSIG_ERROR_INIT};
     if (wsig_client_new(&a.client, base, hmac, &opt, &err) != WSIG_OK ||
         wsig_client_new(&c.client, base, jwt, &opt, &err) != WSIG_OK)

@@ -185,18 +185,56 @@ double wsig__parse_retry_after(const char *value, size_t len, time_t now)
 
 static void set_fixed_options(wsig_client *c);
 
+static const wsig_client_options DEFAULT_OPTIONS = WSIG_CLIENT_OPTIONS_INIT;
+
+/* v is 0 (the default) or within [min, max]; NaN is neither. */
+static bool zero_or_within(double v, double min, double max)
+{
+    return v == 0 || (v >= min && v <= max);
+}
+
+/* Every option's range, checked before any default is applied: a bad value is
+ * an error, never silently a default. The bindings and the CLI pass values
+ * straight through, so this is the one judge. */
+static int check_options(const wsig_client_options *o, wsig_error *err)
+{
+    const double day = WSIG_CLIENT_MAX_SECONDS, ms = 0.001;
+    const char *bad = NULL;
+    if (!zero_or_within(o->timeout, ms, day))
+        bad = "timeout must be 0 (the default, 10 s) or 0.001 to 86400 seconds";
+    else if (!zero_or_within(o->connect_timeout, ms, day))
+        bad = "connect_timeout must be 0 (the default, 5 s) or 0.001 to 86400 seconds";
+    else if (!zero_or_within(o->max_retry_after, ms, day))
+        bad = "max_retry_after must be 0 (the default, 30 s) or 0.001 to 86400 seconds";
+    else if (!zero_or_within(o->backoff, ms, day))
+        bad = "backoff must be 0 (the default, 0.25 s) or 0.001 to 86400 seconds";
+    else if (o->max_response > WSIG_CLIENT_MAX_RESPONSE)
+        bad = "max_response must be 0 (the default, 16 MiB) or 1 to 1073741824 bytes";
+    else if (o->max_429_attempts < 0 || o->max_429_attempts > 100)
+        bad = "max_429_attempts must be 0 (the default, 5) or 1 to 100";
+    else if (o->max_retries < 0 || o->max_retries > 100)
+        bad = "max_retries must be 0 (none) to 100";
+    else if (!(o->rate < 0) && !zero_or_within(o->rate, ms, 1e6))
+        bad = "rate must be negative (no limiter), 0 (the default, 10) or 0.001 to 1000000 "
+              "per second";
+    else if (!zero_or_within(o->burst, 1, 1e6))
+        bad = "burst must be 0 (the default, 10) or 1 to 1000000";
+    return bad ? wsig__fail(err, WSIG_ERR_ARG, "%s", bad) : WSIG_OK;
+}
+
+/* 0 means the default (WSIG_CLIENT_OPTIONS_INIT) where 0 means nothing else;
+ * max_retries 0 is none, and a negative rate stays: no limiter. */
 static void apply_defaults(wsig_client_options *o)
 {
-    if (o->timeout <= 0) o->timeout = 10;
-    if (o->connect_timeout <= 0) o->connect_timeout = 5;
-    if (o->max_response == 0) o->max_response = 16u << 20;
-    if (o->max_429_attempts <= 0) o->max_429_attempts = 5;
-    if (o->max_retry_after <= 0) o->max_retry_after = 30;
-    if (o->max_retries == 0) o->max_retries = 3;
-    if (o->max_retries < 0) o->max_retries = 0;
-    if (o->backoff <= 0) o->backoff = 0.25;
-    if (o->rate == 0) o->rate = 10;
-    if (o->burst <= 0) o->burst = 10;
+    const wsig_client_options *d = &DEFAULT_OPTIONS;
+    if (o->timeout == 0) o->timeout = d->timeout;
+    if (o->connect_timeout == 0) o->connect_timeout = d->connect_timeout;
+    if (o->max_response == 0) o->max_response = d->max_response;
+    if (o->max_429_attempts == 0) o->max_429_attempts = d->max_429_attempts;
+    if (o->max_retry_after == 0) o->max_retry_after = d->max_retry_after;
+    if (o->backoff == 0) o->backoff = d->backoff;
+    if (o->rate == 0) o->rate = d->rate;
+    if (o->burst == 0) o->burst = d->burst;
 }
 
 int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
@@ -211,6 +249,11 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
         n >= MAX_URL / 2 || !url_chars_safe(base_url) || strchr(base_url, '?'))
         return wsig__fail(err, WSIG_ERR_ARG, "base_url must be an http:// or https:// URL "
                           "without spaces, query or fragment");
+    if (!opt)
+        opt = &DEFAULT_OPTIONS;
+    int rc = check_options(opt, err);
+    if (rc != WSIG_OK)
+        return rc;
     pthread_once(&g_curl_once, curl_init_once);
     if (g_curl_init != CURLE_OK)
         return wsig__fail(err, WSIG_ERR_TRANSPORT, "curl_global_init failed");
@@ -221,8 +264,7 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
     }
     while (n && c->base_url[n - 1] == '/')
         c->base_url[--n] = '\0';
-    if (opt)
-        c->opt = *opt;
+    c->opt = *opt;
     apply_defaults(&c->opt);
     /* The caller's strings are not retained: the client owns copies. */
     const char *ca_file = c->opt.ca_file, *ca_path = c->opt.ca_path;

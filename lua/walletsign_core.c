@@ -13,11 +13,9 @@
  *
  * Handles (Key, Auth, HmacVerifier, MessageVerifier, Client) are userdata
  * holding one core pointer. __gc, __close (5.4) and :close() share one closer
- * that frees and then NULLs the pointer. A Client borrows its Auth and its
- * response verifier (the core requires them to outlive it): the borrowed
- * handles count their users and postpone the free until the last client is
- * gone, so neither an explicit auth:close() nor any GC order can leave the
- * client with a dangling pointer.
+ * that frees and then NULLs the pointer. A Client needs nothing of the Lua
+ * handles of its Auth and response verifier: the core client takes its own
+ * references, so auth:close() or any GC order only drops the handle's own.
  */
 #include <limits.h>
 #include <math.h>
@@ -765,14 +763,16 @@ typedef struct handle {
     void *p;
     int type;
     int closed;
-    int users;                  /* clients borrowing p */
-    struct handle *borrowed[2]; /* a client's auth and response verifier */
     int replay_cache;
 } handle;
 
-static void free_now(handle *h)
+/* Free what the handle holds, once. A client holds its own core references
+ * on its auth and verifier, so freeing either handle never leaves a client
+ * with a dangling pointer: the core frees on its last reference. */
+static void free_handle(handle *h)
 {
     void *p = h->p;
+    h->closed = 1;
     h->p = NULL;
     switch (h->type) {
     case T_KEY: wsig_key_free((wsig_key *)p); break;
@@ -783,27 +783,11 @@ static void free_now(handle *h)
     }
 }
 
-static void release(handle *h)
-{
-    if (h->p && h->closed && h->users == 0)
-        free_now(h);
-}
-
 /* __gc, __close and :close() (upvalue 1: the type). Idempotent. */
 static int handle_close(lua_State *L)
 {
     int type = (int)lua_tointeger(L, lua_upvalueindex(1));
-    handle *h = (handle *)luaL_checkudata(L, 1, TYPE_NAMES[type]);
-    if (!h->closed) {
-        h->closed = 1;
-        release(h);
-        for (int i = 0; i < 2; i++) /* a client: give back what it borrowed */
-            if (h->borrowed[i]) {
-                h->borrowed[i]->users--;
-                release(h->borrowed[i]);
-                h->borrowed[i] = NULL;
-            }
-    }
+    free_handle((handle *)luaL_checkudata(L, 1, TYPE_NAMES[type]));
     return 0;
 }
 
@@ -1333,10 +1317,8 @@ static int l_verify_jwt(lua_State *L)
     }
     wsig_jwt_claims c;
     int rc = wsig_jwt_verify(key, &c, token, token_len, now, &vo, uri, body, body_len, &e);
-    if (tmp) {
-        tmp->closed = 1;
-        release(tmp);
-    }
+    if (tmp)
+        free_handle(tmp);
     if (rc != WSIG_OK)
         return push_error(L, &e);
     lua_createtable(L, 0, 8);
@@ -1617,24 +1599,18 @@ static int l_client(lua_State *L)
     const char *base_url = opt_string(L, 1, "base_url", NULL, NULL);
     if (!base_url)
         return luaL_error(L, "bad option 'base_url' (string expected, got nil)");
-    wsig_client_options opt;
-    memset(&opt, 0, sizeof opt);
+    /* The core's defaults; every range is the core's (wsig_client_new). */
+    wsig_client_options opt = WSIG_CLIENT_OPTIONS_INIT;
     opt.binding = "lua";
-    opt.timeout = opt_number(L, 1, "timeout", 0);
-    opt.connect_timeout = opt_number(L, 1, "connect_timeout", 0);
+    opt.timeout = opt_number(L, 1, "timeout", opt.timeout);
+    opt.connect_timeout = opt_number(L, 1, "connect_timeout", opt.connect_timeout);
     opt.ca_path = opt_string(L, 1, "ca_path", NULL, NULL);
     opt.user_agent = opt_string(L, 1, "user_agent", NULL, NULL);
-    long long max_response = opt_i64(L, 1, "max_response", 0);
-    long long max_429 = opt_i64(L, 1, "max_429_attempts", 0);
-    if (max_429 < 0 || max_429 > 100)
-        return luaL_error(L, "bad option 'max_429_attempts' (0..100 expected)");
-    opt.max_429_attempts = (int)max_429;
-    opt.max_retry_after = opt_number(L, 1, "max_retry_after", 0);
-    opt.backoff = opt_number(L, 1, "backoff", 0);
-    if (opt.timeout < 0 || opt.connect_timeout < 0 || max_response < 0 || opt.max_retry_after < 0 ||
-        opt.backoff < 0)
-        return luaL_error(L, "bad client option (timeouts, sizes and counts must not be negative)");
-    opt.max_response = (size_t)max_response;
+    opt.max_response = size_field(opt_i64(L, 1, "max_response", (long long)opt.max_response));
+    opt.max_429_attempts = int_field(opt_i64(L, 1, "max_429_attempts", opt.max_429_attempts));
+    opt.max_retry_after = opt_number(L, 1, "max_retry_after", opt.max_retry_after);
+    opt.backoff = opt_number(L, 1, "backoff", opt.backoff);
+    opt.max_retries = int_field(opt_i64(L, 1, "retries", opt.max_retries));
 
     int ty = get_field(L, 1, "verify");
     if (ty == LUA_TBOOLEAN)
@@ -1648,50 +1624,30 @@ static int l_client(lua_State *L)
     ty = get_field(L, 1, "rate_limit");
     if (ty == LUA_TBOOLEAN) {
         if (!lua_toboolean(L, -1))
-            opt.rate = -1;
+            opt.rate = -1; /* rate_limit = false: the core's "no limiter" */
     } else if (ty == LUA_TTABLE) {
         int t = lua_gettop(L);
         lua_rawgeti(L, t, 1);
         lua_rawgeti(L, t, 2);
-        opt.rate = lua_isnumber(L, -2) ? (double)lua_tonumber(L, -2) : opt_number(L, t, "rate", 0);
-        opt.burst = lua_isnumber(L, -1) ? (double)lua_tonumber(L, -1) : opt_number(L, t, "burst", 0);
+        opt.rate = lua_isnumber(L, -2) ? (double)lua_tonumber(L, -2) : opt_number(L, t, "rate", opt.rate);
+        opt.burst = lua_isnumber(L, -1) ? (double)lua_tonumber(L, -1) : opt_number(L, t, "burst", opt.burst);
         lua_pop(L, 2);
-        if (opt.rate <= 0 || opt.burst < 1)
-            return luaL_error(L, "bad option 'rate_limit' ({rate > 0, burst >= 1} expected)");
     } else if (ty != LUA_TNIL) {
         field_error(L, "rate_limit", "{rate, burst} or false");
     }
     lua_pop(L, 1);
 
-    ty = get_field(L, 1, "retries");
-    if (ty != LUA_TNIL) {
-        long long r;
-        if (!to_i64(L, -1, &r) || r < 0 || r > 100)
-            field_error(L, "retries", "integer 0..100");
-        opt.max_retries = r == 0 ? -1 : (int)r;
-    }
-    lua_pop(L, 1);
-
     handle *h = new_handle(L, T_CLIENT);
     int ud = lua_gettop(L);
-    lua_createtable(L, 0, 2);
-    int refs = lua_gettop(L);
+    /* The core takes its own references on both: closing or collecting the
+     * Lua handles only drops theirs. */
     handle *auth = field_handle(L, 1, "auth", T_AUTH, 1);
-    lua_setfield(L, refs, "auth");
     handle *verifier = field_handle(L, 1, "response_verifier", T_MSGV, 0);
-    lua_setfield(L, refs, "response_verifier");
-    set_refs(L, ud);
     if (verifier)
         opt.response_verifier = (wsig_message_verifier *)verifier->p;
     wsig_error e = WSIG_ERROR_INIT;
     if (wsig_client_new((wsig_client **)&h->p, base_url, (wsig_auth *)auth->p, &opt, &e) != WSIG_OK)
         return push_error(L, &e);
-    h->borrowed[0] = auth;
-    auth->users++;
-    if (verifier) {
-        h->borrowed[1] = verifier;
-        verifier->users++;
-    }
     if (e.warning[0]) {
         lua_pushvalue(L, ud);
         lua_pushstring(L, e.warning);

@@ -2,6 +2,8 @@
  * JSON on stdout; errors as one JSON object on stderr; exit code per kind. */
 #include "cli.h"
 
+#include <float.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -94,13 +96,14 @@ static void session_free(session *s)
 
 static int open_client(cli_args *a, session *s)
 {
-    wsig_client_options o = {0};
-    int64_t retries = -1;
+    /* The library's defaults and ranges: values go through as given. */
+    wsig_client_options o = WSIG_CLIENT_OPTIONS_INIT;
+    int64_t retries = o.max_retries;
     int rc;
-    if ((rc = cli_opt_double(a, "timeout", 0.001, 86400, &o.timeout)) != CLI_OK ||
-        (rc = cli_opt_i64(a, "retries", 0, 10, &retries)) != CLI_OK)
+    if ((rc = cli_opt_double(a, "timeout", -DBL_MAX, DBL_MAX, &o.timeout)) != CLI_OK ||
+        (rc = cli_opt_i64(a, "retries", INT32_MIN, INT32_MAX, &retries)) != CLI_OK)
         return rc;
-    o.max_retries = retries < 0 ? 0 : retries == 0 ? -1 : (int)retries;
+    o.max_retries = (int)retries;
     o.ca_file = cli_get(a, "cafile");
     o.insecure = cli_flag(a, "insecure");
     o.binding = "cli";

@@ -19,10 +19,11 @@
  *  - No secret (key bytes, HMAC secret, passphrase) ever appears in an error
  *    message; key material is wiped with OPENSSL_cleanse when freed.
  *  - Options structs: zero means default. A zeroed struct, or NULL for the
- *    pointer, gives the documented defaults. One exception:
- *    wsig_message_options.v_offset, where 0 is a value of its own (v is 0 or
- *    1) and the default is 27; start that struct from WSIG_MESSAGE_OPTIONS_INIT
- *    (NULL gives the same defaults).
+ *    pointer, gives the documented defaults. Two exceptions, where 0 is a
+ *    value of its own: wsig_message_options.v_offset (v is 0 or 1; the
+ *    default is 27) and wsig_client_options.max_retries (0 = no retries;
+ *    the default is 3). Start those structs from WSIG_MESSAGE_OPTIONS_INIT
+ *    and WSIG_CLIENT_OPTIONS_INIT (NULL gives the same defaults).
  *  - Fixed buffers: a WSIG_*_SIZE constant is a buffer's size in bytes, the
  *    NUL included (so are the older WSIG_HEADER_NAME_MAX and
  *    WSIG_HEADER_VALUE_MAX).
@@ -798,6 +799,10 @@ WSIG_API WSIG_WARN_UNUSED int wsig_rpc_error(char **out, size_t *out_len, long l
 
 typedef struct wsig_client wsig_client;
 
+/* Every field is checked by wsig_client_new: a value out of its range is
+ * WSIG_ERR_ARG, never replaced by a default. Durations: 0 = the default,
+ * else 1 ms to 1 day (WSIG_CLIENT_MAX_SECONDS). Start from
+ * WSIG_CLIENT_OPTIONS_INIT (the defaults) and set what you need. */
 typedef struct wsig_client_options {
     double timeout;             /* whole request, seconds; 0 = 10 */
     double connect_timeout;     /* seconds; 0 = 5 */
@@ -806,27 +811,40 @@ typedef struct wsig_client_options {
     const char *ca_path;        /* CA directory; NULL = system */
     const char *user_agent;     /* NULL = "walletsign/VERSION (binding)" */
     const char *binding;        /* "c" (NULL), "python" or "lua": names the User-Agent */
-    size_t max_response;        /* bytes; 0 = 16 MiB */
-    int max_429_attempts;       /* attempts when answered 429; 0 = 5 */
+    size_t max_response;        /* bytes, at most WSIG_CLIENT_MAX_RESPONSE; 0 = 16 MiB */
+    int max_429_attempts;       /* attempts when answered 429, 1..100; 0 = 5 */
     double max_retry_after;     /* cap on a Retry-After wait, seconds; 0 = 30 */
-    int max_retries;            /* retries of 5xx/transport failures; 0 = 3, -1 = none */
+    int max_retries;            /* retries of 5xx/transport failures, 0..100; 0 = none
+                                   (it means what it says: the default, 3, is
+                                   in WSIG_CLIENT_OPTIONS_INIT) */
     double backoff;             /* first backoff, seconds (doubles, with jitter); 0 = 0.25 */
-    double rate;                /* limiter tokens per second; 0 = 10, < 0 = no limiter */
-    double burst;               /* limiter bucket size; 0 = 10 */
+    double rate;                /* limiter tokens per second, 0.001..1e6; 0 = 10,
+                                   < 0 = no limiter */
+    double burst;               /* limiter bucket size, 1..1e6; 0 = 10 */
     wsig_message_verifier *response_verifier; /* if set, every answer of every call
                                              (request, query, command, call) must
                                              carry a valid message signature
                                              (the client keeps a reference) */
 } wsig_client_options;
 
+#define WSIG_CLIENT_MAX_SECONDS 86400.0          /* a day: the longest duration option */
+#define WSIG_CLIENT_MAX_RESPONSE (1ull << 30)    /* 1 GiB: answers are held in memory */
+
+/* The defaults, field by field: timeout 10 s, connect 5 s, TLS verified,
+ * 16 MiB answers, 5 attempts on 429, Retry-After waits up to 30 s, 3 retries,
+ * backoff 0.25 s, a limiter of 10 per second with a burst of 10. */
+#define WSIG_CLIENT_OPTIONS_INIT \
+    {10.0, 5.0, 0, NULL, NULL, NULL, NULL, 16u << 20, 5, 30.0, 3, 0.25, 10.0, 10.0, NULL}
+
 /** A client for one base URL and one auth.
  *  Returns: WSIG_OK; WSIG_ERR_ARG (base_url not http(s), or with spaces, a
- *           query or a fragment); WSIG_ERR_NOMEM; WSIG_ERR_TRANSPORT
+ *           query or a fragment; an option out of its range, named in the
+ *           message); WSIG_ERR_NOMEM; WSIG_ERR_TRANSPORT
  *           (curl_global_init failed; it runs once per process).
  *  Out:     *out (wsig_client_free).
  *  In:      base_url; auth and opt->response_verifier: the client takes its
  *           own reference on each, so the caller may free them at once; opt
- *           (NULL for the defaults).
+ *           (NULL for WSIG_CLIENT_OPTIONS_INIT).
  *  Thread safety: one thread at a time per client. */
 WSIG_API WSIG_WARN_UNUSED int wsig_client_new(wsig_client **out, const char *base_url,
                                               wsig_auth *auth, const wsig_client_options *opt,

@@ -15,6 +15,7 @@
 #include "walletsign.h"
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <poll.h>
@@ -124,6 +125,14 @@ static wsig_client *client_at(const char *url, wsig_auth *auth, const wsig_clien
     CHECK(rc == WSIG_OK && c, "client_new(%s): %s", url, err.message);
     wsig_error_clear(&err);
     return c;
+}
+
+/* The defaults (3 retries and all) with a short backoff, so retries are quick. */
+static wsig_client_options fast_backoff(void)
+{
+    wsig_client_options o = WSIG_CLIENT_OPTIONS_INIT;
+    o.backoff = 0.01;
+    return o;
 }
 
 static wsig_client *client_for(wsig_auth *auth, const wsig_client_options *opt)
@@ -568,7 +577,7 @@ out:
 static void rate_limited_answers(void)
 {
     wsig_auth *auth = jwt_auth(g_p256, g_kid, WSIG_JWT_DER);
-    wsig_client_options o = {.backoff = 0.01};
+    wsig_client_options o = fast_backoff();
     wsig_client *c = client_for(auth, &o);
     wsig_error err = WSIG_ERROR_INIT;
     wsig_response res;
@@ -625,7 +634,8 @@ static void rate_limited_answers(void)
     /* max_429_attempts = 2 with Retry-After 1: two attempts, then the 429. */
     t_mock_clean(&M);
     t_mock_queue(&M, "/query", "status:429:retry_after=1", 6);
-    wsig_client_options o2 = {.backoff = 0.01, .max_429_attempts = 2};
+    wsig_client_options o2 = fast_backoff();
+    o2.max_429_attempts = 2;
     wsig_client *c2 = client_for(auth, &o2);
     if (c2) {
         t0 = now_s();
@@ -641,7 +651,8 @@ static void rate_limited_answers(void)
     }
     wsig_client_free(c2);
     /* max_429_attempts = 1: no retry; retry_after is reported. */
-    wsig_client_options o1 = {.backoff = 0.01, .max_429_attempts = 1};
+    wsig_client_options o1 = fast_backoff();
+    o1.max_429_attempts = 1;
     c2 = client_for(auth, &o1);
     if (c2) {
         t_mock_clean(&M);
@@ -700,7 +711,7 @@ out:
 static void server_errors(void)
 {
     wsig_auth *auth = jwt_auth(g_p256, g_kid, WSIG_JWT_DER);
-    wsig_client_options o = {.backoff = 0.01};
+    wsig_client_options o = fast_backoff();
     wsig_client *c = client_for(auth, &o);
     wsig_error err = WSIG_ERROR_INIT;
     wsig_response res;
@@ -805,8 +816,9 @@ static void server_errors(void)
           "503 storm (request): status %ld attempts %d", res.status, res.attempts);
     CHECK(dt < 1.5 * slack(), "503 storm (request) took %.3f s", dt);
     wsig_response_clear(&res);
-    wsig_client_options o5 = {.backoff = 0.01, .max_retries = 5};
-    wsig_client_options on = {.backoff = 0.01, .max_retries = -1};
+    wsig_client_options o5 = fast_backoff();
+    o5.max_retries = 5;
+    wsig_client_options on = {.backoff = 0.01, .max_retries = 0};
     wsig_client *c5 = client_for(auth, &o5), *cn = client_for(auth, &on);
     if (c5 && cn) {
         rc = raw_query(c5, &res, NULL, "idem-storm-5", &err);
@@ -815,7 +827,7 @@ static void server_errors(void)
         wsig_response_clear(&res);
         rc = raw_query(cn, &res, NULL, "idem-storm-none", &err);
         CHECK(rc == WSIG_OK && res.status == 503 && res.attempts == 1,
-              "max_retries -1: attempts %d", res.attempts);
+              "max_retries 0: attempts %d", res.attempts);
         wsig_response_clear(&res);
     }
     wsig_client_free(c5);
@@ -946,7 +958,8 @@ static void timeouts(void)
     wsig_free(json);
     json = NULL;
     /* drip: the answer one byte at a time. Slow but complete within the timeout... */
-    wsig_client_options od = {.timeout = 5, .backoff = 0.01};
+    wsig_client_options od = fast_backoff();
+    od.timeout = 5;
     wsig_client *cd = client_for(auth, &od);
     t_mock_clean(&M);
     t_mock_queue(&M, "/query", "drip:1", 1);
@@ -1009,7 +1022,7 @@ static void connection_refused(void)
     wsig_response_clear(&res);
     wsig_client_free(c);
 
-    wsig_client_options o = {.backoff = 0.01};
+    wsig_client_options o = fast_backoff();
     c = client_at(url, auth, &o);
     t0 = now_s();
     rc = c ? wsig_client_command(c, &json, "update_display_currency", "{}", NULL, &err) : -1;
@@ -1024,7 +1037,7 @@ static void connection_refused(void)
     /* The limiter must not turn an outage into a debt: 25 refused attempts
      * (none reached a server), then the server is back: the next requests are
      * not held back for seconds. */
-    wsig_client_options lim = {.max_retries = -1};
+    wsig_client_options lim = {.max_retries = 0};
     c = client_at(url, auth, &lim);
     t0 = now_s();
     for (int i = 0; c && i < 25; i++) {
@@ -1054,7 +1067,7 @@ static void connection_refused(void)
         CHECK(0, "cannot listen on port %d again", port);
     wsig_client_free(c);
 
-    wsig_client_options on = {.max_retries = -1};
+    wsig_client_options on = {.max_retries = 0};
     c = client_at(url, auth, &on);
     t0 = now_s();
     rc = c ? wsig_client_request(c, &res, "GET", "/x", NULL, 0, NULL, 0, &err) : -1;
@@ -1074,7 +1087,7 @@ static void transport_faults(void)
         int curl_code;
     } faults[] = {{"drop", 52}, {"reset_mid_body", 56}, {"truncate", 18}};
     wsig_auth *auth = jwt_auth(g_p256, g_kid, WSIG_JWT_DER);
-    wsig_client_options o = {.backoff = 0.01};
+    wsig_client_options o = fast_backoff();
     wsig_client *c = client_for(auth, &o);
     wsig_error err = WSIG_ERROR_INIT;
     wsig_response res;
@@ -1152,7 +1165,7 @@ static void transport_faults_other(void)
     wsig_response res;
     char *json = NULL;
     wsig_auth *hauth = hmac_auth(M.hmac_api_key, M.hmac_secret, WSIG_HMAC_BASE64);
-    wsig_client_options o = {.backoff = 0.01};
+    wsig_client_options o = fast_backoff();
     wsig_client *c = client_for(hauth, &o);
     static const char body[] = "{\"name\":\"dropped wallet\"}";
     wsig_header_ref ct = {"Content-Type", "application/json"};
@@ -1218,9 +1231,10 @@ static void transport_faults_other(void)
 static void body_faults(void)
 {
     wsig_auth *auth = jwt_auth(g_p256, g_kid, WSIG_JWT_DER);
-    wsig_client_options o = {.backoff = 0.01};
+    wsig_client_options o = fast_backoff();
     wsig_client *c = client_for(auth, &o);
-    wsig_client_options small = {.backoff = 0.01, .max_response = 4096};
+    wsig_client_options small = fast_backoff();
+    small.max_response = 4096;
     wsig_client *cs = client_for(auth, &small);
     wsig_error err = WSIG_ERROR_INIT;
     wsig_response res;
@@ -1374,7 +1388,7 @@ static void hmac_api(void)
     log_free(&v);
 
     /* GET is idempotent: a 503 is retried. */
-    wsig_client_options o = {.backoff = 0.01};
+    wsig_client_options o = fast_backoff();
     wsig_client *cr = client_for(auth, &o);
     t_mock_queue(&M, "/v1/wallet/list", "status:503", 1);
     rc = cr ? wsig_client_request(cr, &res, "GET", list, NULL, 0, NULL, 0, &err) : -1;
@@ -1648,7 +1662,7 @@ static void wallet_manager(void)
     t_mock_clean(&M);
     snprintf(path, sizeof path, "/access/ethereum/1/transfer/hash/%s/deposit", hash);
     t_mock_queue(&M, path, "status:503", 1);
-    wsig_client_options ob = {.backoff = 0.01};
+    wsig_client_options ob = fast_backoff();
     wsig_client *cb = client_for(auth, &ob);
     rc = cb ? wsig_client_call(cb, &json, "GET", path, NULL, &err) : -1;
     CHECK(rc == WSIG_OK && log_count(path) == 2, "WM GET 503 then 200: rc %s, %d attempts",
@@ -1678,6 +1692,48 @@ out:
 /* ------------------------------------------------------------------ */
 /* Arguments and options                                              */
 
+/* Options out of range are refused and named, never replaced by a default
+ * (a negative timeout was 10 s, a NaN one unbounded, -1 retries none). */
+static void bad_options(wsig_auth *auth)
+{
+    static const struct {
+        const char *field;
+        wsig_client_options o;
+    } cases[] = {
+        {"timeout", {.timeout = -1}},
+        {"timeout", {.timeout = NAN}},
+        {"timeout", {.timeout = 0.0001}}, /* 0 ms to libcurl: no timeout at all */
+        {"connect_timeout", {.connect_timeout = INFINITY}},
+        {"max_retries", {.max_retries = -1}},
+        {"max_retries", {.max_retries = 101}},
+        {"max_429_attempts", {.max_429_attempts = -1}},
+        {"max_retry_after", {.max_retry_after = -1}},
+        {"backoff", {.backoff = -0.5}},
+        {"rate", {.rate = NAN}},
+        {"burst", {.burst = 0.5}},
+        {"max_response", {.max_response = ((size_t)1 << 30) + 1}},
+    };
+    wsig_error err = WSIG_ERROR_INIT;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wsig_client *c = NULL;
+        int rc = wsig_client_new(&c, "http://127.0.0.1:1", auth, &cases[i].o, &err);
+        CHECK(rc == WSIG_ERR_ARG && c == NULL && strncmp(err.message, cases[i].field,
+                                                         strlen(cases[i].field)) == 0,
+              "bad %s (case %zu): rc %s (%s)", cases[i].field, i, wsig_status_name(rc), err.message);
+        wsig_client_free(c);
+    }
+    /* The defaults, spelt out or as NULL, and zeros: all taken. */
+    wsig_client_options init = WSIG_CLIENT_OPTIONS_INIT, zeros = {0};
+    const wsig_client_options *ok[] = {&init, &zeros, NULL};
+    for (size_t i = 0; i < 3; i++) {
+        wsig_client *c = NULL;
+        int rc = wsig_client_new(&c, "http://127.0.0.1:1", auth, ok[i], &err);
+        CHECK(rc == WSIG_OK && c, "options %zu: %s (%s)", i, wsig_status_name(rc), err.message);
+        wsig_client_free(c);
+    }
+    wsig_error_clear(&err);
+}
+
 static void arguments(void)
 {
     wsig_auth *auth = jwt_auth(g_p256, g_kid, WSIG_JWT_DER);
@@ -1694,6 +1750,7 @@ static void arguments(void)
     wsig_client_options bad_ua = {.user_agent = "a\r\nX-Injected: 1"};
     rc = wsig_client_new(&c, M.url, auth, &bad_ua, &err);
     CHECK(rc == WSIG_ERR_ARG && c == NULL, "CRLF user agent: rc %s", wsig_status_name(rc));
+    bad_options(auth);
 
     /* A trailing slash on the base URL is dropped. */
     char url[160];
@@ -1800,7 +1857,9 @@ static void tls_get(const t_mock *m, const char *ca_file, int insecure, int want
                     int want_curl, const char *what)
 {
     wsig_auth *auth = hmac_auth("test-api-key", "your-secret-key", WSIG_HMAC_BASE64);
-    wsig_client_options o = {.ca_file = ca_file, .insecure = insecure, .backoff = 0.01};
+    wsig_client_options o = fast_backoff();
+    o.ca_file = ca_file;
+    o.insecure = insecure;
     wsig_client *c = client_at(m->url, auth, &o);
     wsig_error err = WSIG_ERROR_INIT;
     wsig_response res;

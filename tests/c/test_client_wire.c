@@ -232,7 +232,7 @@ static wsig_client *wire_client(wsig_auth *auth, wsig_message_verifier *verifier
 {
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d", W.port);
-    wsig_client_options o = {.max_retries = -1, .rate = -1, .response_verifier = verifier};
+    wsig_client_options o = {.max_retries = 0, .rate = -1, .response_verifier = verifier};
     wsig_error err = WSIG_ERROR_INIT;
     wsig_client *c = NULL;
     int rc = wsig_client_new(&c, url, auth, &o, &err);

@@ -43,11 +43,48 @@ static void option_names(const cJSON *o)
     wsig_error_clear(&err);
 }
 
+/* A client ("client.*") with one option set: no server is needed to make one. */
+static int try_client_setting(const char *setting, double value, wsig_error *err)
+{
+    wsig_client_options o = WSIG_CLIENT_OPTIONS_INIT;
+    const char *name = setting + strlen("client.");
+    if (strcmp(name, "timeout") == 0)
+        o.timeout = value;
+    else if (strcmp(name, "connect_timeout") == 0)
+        o.connect_timeout = value;
+    else if (strcmp(name, "retries") == 0)
+        o.max_retries = (int)value;
+    else if (strcmp(name, "rate") == 0)
+        o.rate = value;
+    else if (strcmp(name, "burst") == 0)
+        o.burst = value;
+    else if (strcmp(name, "max_429_attempts") == 0)
+        o.max_429_attempts = (int)value;
+    else if (strcmp(name, "max_retry_after") == 0)
+        o.max_retry_after = value;
+    else if (strcmp(name, "backoff") == 0)
+        o.backoff = value;
+    else if (strcmp(name, "max_response") == 0)
+        o.max_response = (size_t)value;
+    else
+        CHECK(0, "options.json names a setting this test does not know: %s", setting);
+    wsig_auth *a = NULL;
+    wsig_client *c = NULL;
+    int rc = wsig_auth_hmac_new(&a, "k", "s", 1, NULL, err);
+    if (rc == WSIG_OK)
+        rc = wsig_client_new(&c, "http://127.0.0.1:1", a, &o, err);
+    wsig_client_free(c);
+    wsig_auth_free(a);
+    return rc;
+}
+
 /* Make the object a setting belongs to with the value; WSIG_OK or a status. */
-static int try_setting(const char *setting, long long value, wsig_key *p256, wsig_error *err)
+static int try_setting(const char *setting, double value, wsig_key *p256, wsig_error *err)
 {
     int rc = WSIG_ERR_ARG;
-    if (strcmp(setting, "jwt.ttl") == 0) {
+    if (strncmp(setting, "client.", 7) == 0) {
+        rc = try_client_setting(setting, value, err);
+    } else if (strcmp(setting, "jwt.ttl") == 0) {
         wsig_auth *a = NULL;
         wsig_jwt_options o = {(int)value, WSIG_JWT_DER};
         rc = wsig_auth_jwt_new(&a, p256, "kid", &o, err);
@@ -62,7 +99,7 @@ static int try_setting(const char *setting, long long value, wsig_key *p256, wsi
             rc = WSIG_OK;
     } else if (strcmp(setting, "hmac.window_ms") == 0) {
         wsig_hmac_verifier *v = NULL;
-        rc = wsig_hmac_verifier_new(&v, value, NULL, err);
+        rc = wsig_hmac_verifier_new(&v, (int64_t)value, NULL, err);
         wsig_hmac_verifier_free(v);
     } else if (strcmp(setting, "hmac.cache_size") == 0) {
         wsig_hmac_verifier *v = NULL;
@@ -75,7 +112,7 @@ static int try_setting(const char *setting, long long value, wsig_key *p256, wsi
         wsig_message_verifier *v = NULL;
         wsig_message_verifier_options o = {0};
         if (strcmp(setting, "message.window_ms") == 0)
-            o.window_ms = value;
+            o.window_ms = (int64_t)value;
         else
             o.cache_size = (size_t)value;
         rc = wsig_message_verifier_new(&v, NULL, 0, &o, err);
@@ -93,26 +130,36 @@ static int try_setting(const char *setting, long long value, wsig_key *p256, wsi
 static void setting_range(const cJSON *r, wsig_key *p256)
 {
     const char *setting = t_str(r, "setting");
-    long long min = (long long)t_num(r, "min"), max = (long long)t_num(r, "max");
+    double min = t_num(r, "min"), max = t_num(r, "max");
     bool slow = cJSON_IsTrue(cJSON_GetObjectItem(r, "slow"));
     bool zero_default = cJSON_IsTrue(cJSON_GetObjectItem(r, "zero_is_default"));
+    const cJSON *off = cJSON_GetObjectItem(r, "off"), *v;
     wsig_error err = WSIG_ERROR_INIT;
     int rc;
     /* Slow settings: the largest value would take seconds or gigabytes. */
     if (!(slow && strcmp(setting, "key.rsa_bits") == 0)) {
         rc = try_setting(setting, min, p256, &err);
-        CHECK(rc == WSIG_OK, "%s = min %lld: %s (%s)", setting, min, wsig_status_name(rc), err.message);
+        CHECK(rc == WSIG_OK, "%s = min %g: %s (%s)", setting, min, wsig_status_name(rc), err.message);
     }
     if (!slow) {
         rc = try_setting(setting, max, p256, &err);
-        CHECK(rc == WSIG_OK, "%s = max %lld: %s (%s)", setting, max, wsig_status_name(rc), err.message);
+        CHECK(rc == WSIG_OK, "%s = max %g: %s (%s)", setting, max, wsig_status_name(rc), err.message);
     }
-    if (min - 1 != 0 || !zero_default) {
+    if (off) {
+        rc = try_setting(setting, off->valuedouble, p256, &err);
+        CHECK(rc == WSIG_OK, "%s = %g (off): %s (%s)", setting, off->valuedouble,
+              wsig_status_name(rc), err.message);
+    } else if (min - 1 != 0 || !zero_default) {
         rc = try_setting(setting, min - 1, p256, &err);
         CHECK(rc == WSIG_ERR_ARG, "%s = min - 1: %s", setting, wsig_status_name(rc));
     }
     rc = try_setting(setting, max + 1, p256, &err);
     CHECK(rc == WSIG_ERR_ARG, "%s = max + 1: %s", setting, wsig_status_name(rc));
+    cJSON_ArrayForEach(v, cJSON_GetObjectItem(r, "refused"))
+    {
+        rc = try_setting(setting, v->valuedouble, p256, &err);
+        CHECK(rc == WSIG_ERR_ARG, "%s = %g: %s", setting, v->valuedouble, wsig_status_name(rc));
+    }
     if (zero_default && !(slow && strcmp(setting, "key.rsa_bits") == 0)) {
         rc = try_setting(setting, 0, p256, &err);
         CHECK(rc == WSIG_OK, "%s = 0 (the default): %s (%s)", setting, wsig_status_name(rc),
@@ -143,7 +190,7 @@ void test_options(void)
             setting_range(o, p256);
         n_range++;
     }
-    CHECK(n_opt == 6 && n_range >= 8, "options.json: %d options, %d ranges", n_opt, n_range);
+    CHECK(n_opt == 6 && n_range >= 17, "options.json: %d options, %d ranges", n_opt, n_range);
     wsig_key_free(p256);
     cJSON_Delete(v);
     wsig_error_clear(&err);

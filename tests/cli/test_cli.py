@@ -1226,7 +1226,7 @@ def request_picks_the_protocol_from_the_credentials():
 def option_names_and_ranges_are_the_librarys():
     """tests/vectors/options.json through the CLI's flags: names the library
     takes (any case), names it refuses (exit 2), and the settings the CLI
-    passes on (ttl, leeway, max-ttl, window-ms)."""
+    passes on (ttl, timeout, retries)."""
     doc = vectors("options.json")
     hmac = ["sign", "hmac", "GET", "/", "--api-key", "k", "--secret-file", secret_file(),
             "--timestamp", "1"]
@@ -1251,6 +1251,22 @@ def option_names_and_ranges_are_the_librarys():
                         (ttl["min"] - 2, 2)):
         ws("sign", "jwt", "POST", "/query", "--key", key, "--key-id", "k", "--ttl",
            value).ok(code)
+    # The client's settings the CLI has: taken (the query is answered, or a
+    # 1 ms timeout runs out) or refused with the library's message (exit 2).
+    ranges = {r["setting"]: r for r in doc["ranges"]}
+    for setting, flag, other, word in (
+            ("client.timeout", "--timeout", ["--retries", "0"], "timeout"),
+            ("client.retries", "--retries", [], "retries")):
+        r = ranges[setting]
+        taken = [r["min"], r["max"]] + ([0] if r["zero_is_default"] else [])
+        refused = [r["min"] - 1, r["max"] + 1] + r.get("refused", [])
+        for value in taken:
+            got = ws("query", "list_client_accounts", flag, value, *other, env=jwt_env())
+            expect(got.rc in (0, 4), (setting, value, got))
+        for value in refused:
+            e = ws("query", "list_client_accounts", "%s=%s" % (flag, value), *other,
+                   env=jwt_env()).ok(2).json_error()
+            expect(word in e["message"], (setting, value, e))
 
 
 @test

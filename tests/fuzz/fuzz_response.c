@@ -206,7 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.max_response = (flags & 32) ? 256 : 0;
     o.max_429_attempts = max429;
     o.max_retry_after = 0.05;
-    o.max_retries = (flags & 64) ? 1 : -1;
+    o.max_retries = (flags & 64) ? 1 : 0;
     o.backoff = 0.001;
     o.rate = -1;
     o.response_verifier = call == 7 ? g_verifier : NULL;

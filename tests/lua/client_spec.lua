@@ -274,20 +274,43 @@ describe("client options and lifetimes", function()
       for i = 2, 4 do
          assert.is_true(log[i].t_ms - log[i - 1].t_ms >= 150, "gap " .. (log[i].t_ms - log[i - 1].t_ms))
       end
-      assert.has_error(function() hmac_client{rate_limit = {0, 1}} end)
+      local none, err = ws.client{base_url = URL, auth = assert(ws.hmac_auth{api_key = "k", secret = "s"}),
+                                  rate_limit = {0.0005, 1}}
+      assert.is_nil(none)
+      assert.equals("argument_error", err.kind)
       assert.has_error(function() hmac_client{rate_limit = "fast"} end)
    end)
 
-   it("keeps a borrowed auth alive until the client is closed", function()
+   it("keeps working after its auth is closed and collected", function()
       local auth = assert(ws.hmac_auth{api_key = info.hmac_api_key, secret = info.hmac_secret})
       local c = assert(ws.client{base_url = URL, auth = auth})
       auth:close()
+      collectgarbage()
       assert.has_error(function() auth:sign("GET", "/") end)
       assert.equals(200, assert(c:request("GET", "/v1/wallet/list")).status)
       c:close()
       c:close()
       assert.has_error(function() c:request("GET", "/v1/wallet/list") end, "attempt to use a closed walletsign.Client")
       assert.has_error(function() ws.client{base_url = URL, auth = auth} end)
+   end)
+
+   it("keeps working after its auth and verifier handles are gone", function()
+      local key = assert(ws.key.from_hex(info.merchant_private_key_hex))
+      local other = assert(ws.key.generate("secp256k1"))
+      local good = ws.client{base_url = URL, auth = assert(ws.message_auth{key = key}),
+                             response_verifier = assert(ws.message_verifier{trusted = {info.wallet_manager_address}})}
+      local v = assert(ws.message_verifier{trusted = {other:address()}})
+      local bad = ws.client{base_url = URL, auth = assert(ws.message_auth{key = key}), response_verifier = v}
+      v:close()
+      collectgarbage()
+      collectgarbage()
+      local params = {chain_type = "ETH", chain_id = "1"}
+      assert.equals("ETH", assert(good:call("POST", "/access/get_address", params)).chain_type)
+      local r, err = bad:call("POST", "/access/get_address", params)
+      assert.is_nil(r)
+      assert.equals("untrusted_address", err.reason) -- still the verifier it was given
+      good:close()
+      bad:close()
    end)
 
    it("survives any collection order of client, auth and verifier", function()
@@ -305,9 +328,16 @@ describe("client options and lifetimes", function()
       local auth = assert(ws.hmac_auth{api_key = "k", secret = "s"})
       assert.has_error(function() ws.client{auth = auth} end)
       assert.has_error(function() ws.client{base_url = URL} end)
-      assert.has_error(function() ws.client{base_url = URL, auth = auth, timeout = -1} end)
       assert.has_error(function() ws.client{base_url = URL, auth = auth, verify = 3} end)
-      assert.has_error(function() ws.client{base_url = URL, auth = auth, retries = -2} end)
+      assert.has_error(function() ws.client{base_url = URL, auth = auth, retries = 1.5} end)
+      -- Ranges are the core's: nil and an argument_error naming the option.
+      for field, value in pairs{timeout = -1, retries = -1, max_429_attempts = 101, backoff = -1,
+                                max_response = -1, max_retry_after = 0 / 0} do
+         local c, err = ws.client{base_url = URL, auth = auth, [field] = value}
+         assert.is_nil(c, field)
+         assert.equals("argument_error", err.kind, field)
+         assert.truthy(err.message:find(field == "retries" and "max_retries" or field, 1, true), err.message)
+      end
       local c, err = ws.client{base_url = "ftp://example.com", auth = auth}
       assert.is_nil(c)
       assert.equals("argument_error", err.kind)

@@ -53,9 +53,33 @@ describe("options.json names", function()
    end
 end)
 
+-- client.* settings: the option of ws.client each one is (a client needs no server).
+local CLIENT = {timeout = "timeout", connect_timeout = "connect_timeout", retries = "retries",
+                max_429_attempts = "max_429_attempts", max_retry_after = "max_retry_after",
+                backoff = "backoff", max_response = "max_response"}
+
+local function try_client(setting, v)
+   local name = setting:match("^client%.(.*)")
+   local opts = {base_url = "http://127.0.0.1:1", auth = assert(ws.hmac_auth{api_key = "k", secret = "s"})}
+   if name == "rate" then
+      opts.rate_limit = {v, 10}
+   elseif name == "burst" then
+      opts.rate_limit = {10, v}
+   elseif CLIENT[name] then
+      opts[CLIENT[name]] = v
+   else
+      error("options.json names a setting this spec does not know: " .. setting)
+   end
+   local c, err = ws.client(opts)
+   if c then c:close() end
+   return c, err
+end
+
 -- Make what a setting belongs to; true, or nil and the error.
 local function try(setting, v)
-   if setting == "jwt.ttl" then
+   if setting:match("^client%.") then
+      return try_client(setting, v)
+   elseif setting == "jwt.ttl" then
       return ws.jwt_auth{key = P256, key_id = "k", ttl = v}
    elseif setting == "jwt.leeway" or setting == "jwt.max_ttl" then
       local c, err = ws.verify_jwt(TOKEN, P256, {[setting:match("%.(.*)")] = v})
@@ -90,8 +114,13 @@ describe("options.json ranges", function()
             if r.zero_is_default then assert(try(r.setting, 0)) end
          end
          if not r.slow then assert(try(r.setting, r.max)) end
-         if not (r.zero_is_default and r.min - 1 == 0) then refused(r.setting, r.min - 1) end
+         if r.off then
+            assert(try(r.setting, r.off))
+         elseif not (r.zero_is_default and r.min - 1 == 0) then
+            refused(r.setting, r.min - 1)
+         end
          refused(r.setting, r.max + 1)
+         for _, v in ipairs(r.refused or {}) do refused(r.setting, v) end
       end)
    end
 end)

@@ -1,9 +1,11 @@
 """Client against the mock server (tests/mock_server): every call path,
 every fault mapped to its exception, retries, rate limiting, timeouts, TLS."""
 
+import gc
 import hashlib
 import json
 import os
+import sys
 import threading
 import time
 
@@ -416,6 +418,26 @@ def test_response_verifier_rejects_an_untrusted_server(server):
 
 # ---------------------------------------------------------------- lifecycle, options
 
+def test_client_outlives_its_verifier_and_auth_objects(server):
+    """The core client keeps its own references: the Python objects may go."""
+    info = server.info
+    auth = ws.MessageAuth(ws.Key.from_hex(info["merchant_private_key_hex"]))
+    wm = ws.MessageVerifier([info["wallet_manager_address"]])
+    wrong = ws.MessageVerifier([ws.Key.generate("secp256k1").address])
+    before = sys.getrefcount(wm)
+    good = ws.Client(server.url, auth, response_verifier=wm)
+    assert sys.getrefcount(wm) == before      # no Python reference kept: the core holds one
+    bad = ws.Client(server.url, auth, response_verifier=wrong)
+    del auth, wm, wrong
+    gc.collect()
+    params = {"chain_type": "ETH", "chain_id": "1"}
+    with good, bad:
+        assert good.call("POST", "/access/get_address", params)["chain_type"] == "ETH"
+        with pytest.raises(ws.SignatureError) as err:
+            bad.call("POST", "/access/get_address", params)
+        assert err.value.reason == "untrusted_address"   # the verifier is still the one given
+
+
 def test_close_and_context_manager(server, p256_key, halogen_kid):
     client = ws.Client(server.url, ws.JwtAuth(p256_key, halogen_kid))
     assert not client.closed and client.base_url == server.url
@@ -445,11 +467,13 @@ def test_constructor_arguments(p256_key):
     with pytest.raises(TypeError):
         ws.Client("http://127.0.0.1:1", auth, rate_limit=10)
     with pytest.raises(ValueError):
-        ws.Client("http://127.0.0.1:1", auth, rate_limit=(0, 10))
+        ws.Client("http://127.0.0.1:1", auth, rate_limit=(10, 0.5))
     with pytest.raises(TypeError):
         ws.Client("http://127.0.0.1:1", auth, verify=1)
-    with pytest.raises(ValueError):
-        ws.Client("http://127.0.0.1:1", auth, timeout=0)
+    with pytest.raises(ValueError, match="timeout"):
+        ws.Client("http://127.0.0.1:1", auth, timeout=-1)    # it was 10 s in the core
+    with pytest.raises(ValueError, match="timeout"):
+        ws.Client("http://127.0.0.1:1", auth, timeout=float("nan"))
     with pytest.raises(ValueError):
         ws.Client("http://127.0.0.1:1", auth, retries=-1)
     with pytest.raises(TypeError):

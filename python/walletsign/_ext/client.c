@@ -8,9 +8,8 @@
 
 typedef struct {
     PyObject_HEAD
-    wsig_client *client;
-    PyObject *auth;     /* borrowed by the C client: kept alive here */
-    PyObject *verifier; /* idem */
+    wsig_client *client; /* holds its own references on the C auth and verifier */
+    PyObject *auth;      /* for the auth property */
     PyObject *base_url;
     PyThread_type_lock lock; /* a wsig_client is one-thread-at-a-time */
 } ClientObject;
@@ -19,11 +18,9 @@ static int Client_traverse(ClientObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->auth);
-    Py_VISIT(self->verifier);
     return 0;
 }
 
-/* Free the C client before dropping the objects it borrows. */
 static void client_close(ClientObject *self)
 {
     if (self->client) {
@@ -36,7 +33,6 @@ static int Client_clear(ClientObject *self)
 {
     client_close(self);
     Py_CLEAR(self->auth);
-    Py_CLEAR(self->verifier);
     return 0;
 }
 
@@ -58,11 +54,12 @@ static PyObject *Client_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
                              "rate_limit", "verify", "user_agent", "response_verifier", NULL};
     PyObject *url_o, *auth_o, *retries_o = Py_None, *rate_o = NULL, *verify_o = Py_True,
                               *ua_o = Py_None, *rv_o = Py_None;
-    double timeout = 10.0, connect_timeout = 5.0;
+    /* The core's defaults; every range is the core's (wsig_client_new). */
+    wsig_client_options opt = WSIG_CLIENT_OPTIONS_INIT;
     wsmod_state *st = wsp_state_of_type(tp);
     if (!st || !PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$ddOOOOO:Client", kwlist, &url_o,
-                                            &auth_o, &timeout, &connect_timeout, &retries_o,
-                                            &rate_o, &verify_o, &ua_o, &rv_o))
+                                            &auth_o, &opt.timeout, &opt.connect_timeout,
+                                            &retries_o, &rate_o, &verify_o, &ua_o, &rv_o))
         return NULL;
     const char *url = wsp_as_str(url_o, "base_url");
     if (!url)
@@ -71,26 +68,19 @@ static PyObject *Client_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
         return PyErr_Format(PyExc_TypeError,
                             "auth must be a JwtAuth, HmacAuth or MessageAuth, not %.100s",
                             Py_TYPE(auth_o)->tp_name);
-    if (!(timeout > 0) || !(connect_timeout > 0))
-        return PyErr_Format(PyExc_ValueError, "timeouts must be positive numbers of seconds");
-    wsig_client_options opt;
-    memset(&opt, 0, sizeof opt);
-    opt.timeout = timeout;
-    opt.connect_timeout = connect_timeout;
     opt.binding = "python";
+    long retries;
     if (retries_o != Py_None) {
-        long r;
-        if (wsp_as_long_in(retries_o, "retries", 0, 100, &r) < 0)
+        if (wsp_as_long_in(retries_o, "retries", INT_MIN, INT_MAX, &retries) < 0)
             return NULL;
-        opt.max_retries = r == 0 ? -1 : (int)r;
+        opt.max_retries = (int)retries;
     }
     if (rate_o == Py_None) {
-        opt.rate = -1;
+        opt.rate = -1; /* rate_limit=None: the core's "no limiter" */
     } else if (rate_o) {
-        double rate, burst;
         PyObject *pair = PyTuple_Check(rate_o) || PyList_Check(rate_o) ? PySequence_Tuple(rate_o)
                                                                       : NULL;
-        int ok = pair && PyArg_ParseTuple(pair, "dd", &rate, &burst);
+        int ok = pair && PyArg_ParseTuple(pair, "dd", &opt.rate, &opt.burst);
         Py_XDECREF(pair);
         if (!ok) {
             if (!pair || PyErr_ExceptionMatches(PyExc_TypeError)) {
@@ -100,11 +90,6 @@ static PyObject *Client_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
             }
             return NULL;
         }
-        if (!(rate > 0) || !(burst >= 1))
-            return PyErr_Format(PyExc_ValueError,
-                                "rate_limit must have a positive rate and a burst >= 1");
-        opt.rate = rate;
-        opt.burst = burst;
     }
     PyObject *ca = NULL;
     if (verify_o == Py_False) {
@@ -150,7 +135,6 @@ static PyObject *Client_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
     }
     wsig_error_clear(&err);
     self->auth = Py_NewRef(auth_o);
-    self->verifier = rv_o != Py_None ? Py_NewRef(rv_o) : NULL;
     self->base_url = Py_NewRef(url_o);
     return (PyObject *)self;
 }
@@ -493,9 +477,10 @@ PyDoc_STRVAR(Client_doc,
 "Client(base_url, auth, *, timeout=10.0, connect_timeout=5.0, retries=None,\n"
 "       rate_limit=(10, 10), verify=True, user_agent=None, response_verifier=None)\n--\n\n"
 "An HTTP client (libcurl, keep-alive) that signs every attempt with auth.\n\n"
-"timeout: whole request, seconds; connect_timeout: seconds; retries: retries\n"
-"of 5xx/transport failures (None: 3; 0: none); rate_limit: (requests per\n"
-"second, burst) of the client-side token bucket, or None to disable; verify:\n"
+"timeout: whole request, seconds; connect_timeout: seconds (each 0.001 to\n"
+"86400, 0 for the default); retries: retries of 5xx/transport failures,\n"
+"0 to 100 (None: 3; 0: none); rate_limit: (requests per second, burst) of\n"
+"the client-side token bucket, or None to disable; verify:\n"
 "True (system CAs), False (no TLS verification) or a CA file path;\n"
 "response_verifier: a MessageVerifier that every response must satisfy.\n"
 "Calls release the GIL; one client serialises its own calls (use one per\n"
