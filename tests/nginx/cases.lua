@@ -392,7 +392,8 @@ local function expect_rejected(status, body, reason)
    eq(401, status, "status")
    local res, err = ws.rpc_parse(body)
    assert(res == nil, "expected a JSON-RPC error body, got " .. body)
-   eq(401, err.code, "rpc code")
+   eq(401, err.rpc_code, "rpc code")
+   eq("401", err.code, "code as text")
    eq(reason, err.data.reason, "reason")
 end
 
