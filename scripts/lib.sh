@@ -39,6 +39,17 @@ sanitize_env() {
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$dir/sanitizer"
 }
 
+# lsan_tracer_crashed DIR: true when the only sanitizer output of a run is
+# LeakSanitizer's own stop-the-world tracer dying at exit ("Tracer caught
+# signal 11 ... LeakSanitizer has encountered a fatal error"): a known,
+# intermittent crash of the runtime (google/sanitizers#1353), not a finding.
+# Any leak or error report makes it false.
+lsan_tracer_crashed() {
+  local dir=$1
+  grep -qs 'LeakSanitizer has encountered a fatal error' "$dir"/sanitizer.* || return 1
+  ! grep -qsE 'ERROR: (AddressSanitizer|LeakSanitizer: detected)|runtime error:' "$dir"/sanitizer.*
+}
+
 # sanitize_report DIR RC: print the sanitizer reports of a run that exited RC
 # (a clean run leaves only tables of the suppressions used); returns non-zero
 # when the run failed or a report holds an error.
