@@ -68,4 +68,15 @@ function ws.is_error(v)
    return type(v) == "table" and getmetatable(v) == core.error_mt
 end
 
+--- assert() for walletsign results: returns all its arguments when v is
+-- true, else raises tostring(err) (a string) at the caller's line. Error
+-- tables stay tables for code that inspects them; this is for start-up code
+-- that should stop with a readable message: nginx's init_by_lua* prints a
+-- table error as "unknown error" (it does not call __tostring).
+function ws.assert(v, err, ...)
+   if v then return v, err, ... end
+   if err == nil then err = "assertion failed!" end
+   error(tostring(err), 2)
+end
+
 return ws

@@ -66,6 +66,9 @@ local function http(method, url, opts)
    for name, value in pairs(opts.headers or {}) do
       cmd[#cmd + 1] = "-H " .. shq(name .. ": " .. value)
    end
+   for _, pair in ipairs(opts.header_list or {}) do -- {{name, value}, ...} sent in this order
+      cmd[#cmd + 1] = "-H " .. shq(pair[1] .. ": " .. pair[2])
+   end
    if opts.body then
       local bodyfile = WORK .. "/body." .. seq
       write(bodyfile, opts.body)
@@ -99,8 +102,10 @@ end
 local function access_log()
    local lines = {}
    for line in (read(DIR .. "/logs/access.log") or ""):gmatch("[^\n]+") do
-      local pid, status, method, uri = line:match("^(%d+) (%d+) (%S+) (%S+)")
-      if pid then lines[#lines + 1] = {pid = pid, status = tonumber(status), method = method, uri = uri} end
+      local pid, status, method, uri, verdict = line:match("^(%d+) (%d+) (%S+) (%S+) ?(%S*)")
+      if pid then
+         lines[#lines + 1] = {pid = pid, status = tonumber(status), method = method, uri = uri, verdict = verdict}
+      end
    end
    return lines
 end
@@ -167,6 +172,8 @@ local public_path = WORK .. "/halogen_public.pem"
 write(public_path, assert(halogen_key:public_pem()))
 local function lua_str(s) return string.format("%q", s) end
 write(DIR .. "/conf.d/test.conf", ([[
+error_log DIRECTORY/logs/error.log warn;
+error_log DIRECTORY/logs/info.log info;
 init_worker_by_lua_block {
     local ws = require "walletsign"
     package.loaded.walletsign_echo = {
@@ -227,7 +234,7 @@ server {
         }
     }
 }
-]]):gsub("PORT2", PORT2):gsub("PORT3", PORT3)
+]]):gsub("DIRECTORY", (DIR:gsub("%%", "%%%%"))):gsub("PORT2", PORT2):gsub("PORT3", PORT3)
    :gsub("HMAC_KEY", lua_str(mock.hmac_api_key)):gsub("HMAC_SECRET", lua_str(mock.hmac_secret))
    :gsub("PUBLIC_PEM", lua_str(public_path)):gsub("MERCHANT", lua_str(mock.merchant_address)))
 
@@ -255,6 +262,39 @@ local function start_nginx()
    end
    error("nginx did not start: " .. out .. (read(DIR .. "/logs/error.log") or ""))
 end
+
+local function replace_plain(text, old, new)
+   local i, j = text:find(old, 1, true)
+   assert(i, "not found: " .. old)
+   return text:sub(1, i - 1) .. new .. text:sub(j + 1)
+end
+
+-- Before the real instance starts: the documented nginx.conf with a key
+-- file that is not there must stop nginx with a message a person can read.
+check("a key file that cannot be read stops nginx with a readable error", function()
+   local missing = WORK .. "/missing-halogen.pem"
+   local bad_log, bad_pid = WORK .. "/bad-error.log", WORK .. "/bad.pid"
+   local conf = assert(read(DIR .. "/nginx.conf"))
+   conf = replace_plain(conf, DIR .. "/logs/nginx.pid", bad_pid)
+   conf = replace_plain(conf, DIR .. "/logs/error.log", bad_log)
+   write(WORK .. "/bad.conf", conf)
+   local parts = {"env"}
+   for k, v in pairs(env) do
+      parts[#parts + 1] = k .. "=" .. shq(k == "HALOGEN_KEY_PATH" and missing or v)
+   end
+   local p = io.popen("cd " .. shq(DIR) .. " && " .. table.concat(parts, " ") ..
+                      string.format(" /usr/sbin/nginx -p %s -c %s -e %s 2>&1", shq(DIR),
+                                    shq(WORK .. "/bad.conf"), shq(bad_log)))
+   local out = p:read("*a")
+   p:close()
+   local pid = read(bad_pid)
+   if pid then os.execute("kill -QUIT " .. pid:match("%d+")) end
+   assert(not pid, "nginx started without its key")
+   local log = (read(bad_log) or "") .. out
+   assert(log:find("init_by_lua error", 1, true), "no init_by_lua error in: " .. log)
+   assert(log:find("walletsign io_error: cannot open " .. missing, 1, true), "unreadable error: " .. log)
+   assert(not log:find("unknown error", 1, true), log)
+end)
 
 local started = pcall(start_nginx)
 check("nginx starts with the documented nginx.conf and 2 workers", function()
@@ -448,6 +488,133 @@ end)
 check("a callback without its signature header is refused (missing_header)", function()
    local r = mock_callback{omit_headers = {"X-Message-Signature"}}
    expect_rejected(r.status, r.body, "missing_header")
+end)
+
+check("more than 100 headers: refused as too_many_headers (431), not missing_header", function()
+   local body = '{"type":"operation_status","data":{"operation_id":"43","status":"done"}}'
+   local signed = assert(cli_auth:sign("POST", "/wallet/callback", body))
+   -- the signature headers come after the padding, past get_headers' default 100
+   local function with_padding(n)
+      local list = {}
+      for i = 1, n do list[#list + 1] = {"X-Padding-" .. i, "p"} end
+      for name, value in pairs(signed) do list[#list + 1] = {name, value} end
+      return list
+   end
+   local before = count_access("/wallet/callback")
+   local status, text = http("POST", CALLBACK, {header_list = with_padding(120), body = body})
+   eq(431, status, text)
+   local res, err = ws.rpc_parse(text)
+   assert(res == nil, "expected a JSON-RPC error body, got " .. text)
+   eq("too_many_headers", err.data.reason, "reason")
+   eq("too_many_headers", access_line("/wallet/callback", before + 1).verdict, "$walletsign_verdict")
+   -- the same signed callback within the limit is accepted (nothing was recorded)
+   status, text = http("POST", CALLBACK, {header_list = with_padding(80), body = body})
+   eq(200, status, text)
+end)
+
+-- Metrics: the /metrics page parsed into {["name{labels}"] = value}.
+local function metrics()
+   local status, text, headers = http("GET", BASE .. "/metrics")
+   eq(200, status, text)
+   assert((headers["content-type"] or ""):find("text/plain; version=0.0.4", 1, true), headers["content-type"])
+   local values, typed = {}, {}
+   for line in text:gmatch("[^\n]+") do
+      local metric = line:match("^# TYPE (%S+) counter$")
+      if metric then
+         typed[metric] = true
+      elseif not line:find("^# HELP %S+ .") then
+         local name, value = line:match("^([%w_]+{[^}]*}) (%d+)$")
+         assert(name, "not a sample line: " .. line)
+         assert(typed[name:match("^[%w_]+")], "sample before its # TYPE: " .. line)
+         values[name] = tonumber(value)
+      end
+   end
+   assert(typed.walletsign_callbacks_total and typed.walletsign_upstream_signed_total, text)
+   return values
+end
+
+local function delta(before, after, name)
+   return (after[name] or 0) - (before[name] or 0)
+end
+
+local observed -- the accepted, replayed and tampered callbacks of the next check
+
+check("accepted, replayed and tampered callbacks: each answered and counted in /metrics", function()
+   local before = metrics()
+   local body = '{"type":"operation_status","data":{"operation_id":"44","status":"done"}}'
+   local h1 = assert(cli_auth:sign("POST", "/wallet/callback", body))
+   local h2 = assert(cli_auth:sign("POST", "/wallet/callback", body))
+   local first_line = count_access("/wallet/callback") + 1
+   eq(200, (http("POST", CALLBACK, {headers = h1, body = body})), "accepted")
+   eq(401, (http("POST", CALLBACK, {headers = h1, body = body})), "replayed")
+   eq(401, (http("POST", CALLBACK, {headers = h1, body = body})), "replayed again")
+   eq(401, (http("POST", CALLBACK, {headers = h2, body = body .. " "})), "tampered")
+   observed = {h1 = h1, h2 = h2, first_line = first_line}
+   local after = metrics()
+   eq(1, delta(before, after, 'walletsign_callbacks_total{verdict="ok"}'), "ok")
+   eq(2, delta(before, after, 'walletsign_callbacks_total{verdict="rejected",reason="replay"}'), "replay")
+   eq(1, delta(before, after, 'walletsign_callbacks_total{verdict="rejected",reason="bad_signature"}'),
+      "bad_signature")
+end)
+
+check("$walletsign_verdict in the access log holds ok or the reason", function()
+   assert(observed, "no callbacks observed")
+   local want = {"ok", "replay", "replay", "bad_signature"}
+   for i, verdict in ipairs(want) do
+      eq(verdict, access_line("/wallet/callback", observed.first_line + i - 1).verdict, "verdict #" .. i)
+   end
+end)
+
+check("log lines name the sender, session and sequence, never the signature", function()
+   assert(observed, "no callbacks observed")
+   local function who(h)
+      return "(address=" .. h["X-Message-Address"] .. " session=" .. h["X-Message-Session"] ..
+             " sequence=" .. h["X-Message-Sequence"] .. ")"
+   end
+   local errors, infos = read(DIR .. "/logs/error.log") or "", read(DIR .. "/logs/info.log") or ""
+   assert(infos:find("%[info%][^\n]*walletsign: callback accepted " .. who(observed.h1):gsub("%p", "%%%0")),
+          "no info line for the accepted callback")
+   assert(errors:find("%[warn%][^\n]*walletsign: callback rejected: replay: [^\n]*" ..
+                      who(observed.h1):gsub("%p", "%%%0")), "replay line without the sender")
+   assert(errors:find("%[warn%][^\n]*walletsign: callback rejected: bad_signature: [^\n]*" ..
+                      who(observed.h2):gsub("%p", "%%%0")), "bad_signature line without the sender")
+   for _, h in ipairs{observed.h1, observed.h2} do
+      local sig = h["X-Message-Signature"]
+      assert(not errors:find(sig, 1, true) and not infos:find(sig, 1, true), "a signature was logged")
+   end
+end)
+
+check("metrics count every callback the access log shows, by verdict", function()
+   local values = metrics()
+   local lines, from_log = 0, {}
+   for _, line in ipairs(access_log()) do
+      if line.uri == "/wallet/callback" then
+         lines = lines + 1
+         from_log[line.verdict] = (from_log[line.verdict] or 0) + 1
+      end
+   end
+   local counted = 0
+   for name, value in pairs(values) do
+      if name:find("^walletsign_callbacks_total") then
+         local reason = name:match('reason="([^"]*)"') or name:match('verdict="(ok)"')
+         eq(from_log[reason] or 0, value, name)
+         counted = counted + value
+      end
+   end
+   eq(lines, counted, "callbacks counted")
+end)
+
+check("metrics count signed upstream requests by protocol", function()
+   local before = metrics()
+   eq(200, (http("GET", BASE .. "/v1/wallet/list?skip=0&take=1")), "hmac")
+   eq(200, (http("POST", BASE .. "/query", {body = '{"name":"list_client_accounts","payload":{}}'})), "jwt")
+   eq(200, (http("POST", BASE .. "/access/get_address", {body = '{"chain_type":"ETH","chain_id":"1"}'})),
+      "message")
+   local after = metrics()
+   for _, protocol in ipairs{"hmac", "jwt", "message"} do
+      eq(1, delta(before, after, 'walletsign_upstream_signed_total{protocol="' .. protocol .. '",verdict="ok"}'),
+         protocol)
+   end
 end)
 
 check("a callback signed by walletsign from the luajit command line is accepted", function()
