@@ -1709,44 +1709,31 @@ static int l_client_call(lua_State *L)
 
 /* Response headers block -> {lower-case name = value}; repeated names are
  * joined with ", " (RFC 9110 §5.3); the status line is skipped. */
-static void push_response_headers(lua_State *L, const char *p, size_t n)
+/* The response's headers, read by the core's walk, as a table: names in
+ * lower case, repeated ones joined with ", " (RFC 9110 5.3). */
+static void push_response_headers(lua_State *L, const wsig_response *res)
 {
     lua_newtable(L);
     int t = lua_gettop(L);
-    size_t i = 0;
-    while (i < n) {
-        size_t e = i;
-        while (e < n && p[e] != '\n')
-            e++;
-        size_t end = e;
-        if (end > i && p[end - 1] == '\r')
-            end--;
-        const char *colon = (const char *)memchr(p + i, ':', end - i);
-        if (colon && colon > p + i) {
-            luaL_Buffer b;
-            luaL_buffinit(L, &b);
-            for (const char *c = p + i; c < colon; c++)
-                luaL_addchar(&b, (*c >= 'A' && *c <= 'Z') ? (char)(*c + 32) : *c);
-            luaL_pushresult(&b);
-            const char *v = colon + 1;
-            const char *ve = p + end;
-            while (v < ve && (*v == ' ' || *v == '\t'))
-                v++;
-            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-                ve--;
-            lua_pushvalue(L, -1);
-            lua_rawget(L, t);
-            if (lua_isstring(L, -1)) {
-                lua_pushliteral(L, ", ");
-                lua_pushlstring(L, v, (size_t)(ve - v));
-                lua_concat(L, 3);
-            } else {
-                lua_pop(L, 1);
-                lua_pushlstring(L, v, (size_t)(ve - v));
-            }
-            lua_rawset(L, t);
+    size_t pos = 0, nl, vl;
+    const char *n, *v;
+    while (wsig_response_header_next(res, &pos, &n, &nl, &v, &vl)) {
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (size_t i = 0; i < nl; i++)
+            luaL_addchar(&b, (n[i] >= 'A' && n[i] <= 'Z') ? (char)(n[i] + 32) : n[i]);
+        luaL_pushresult(&b);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, t);
+        if (lua_isstring(L, -1)) {
+            lua_pushliteral(L, ", ");
+            lua_pushlstring(L, v, vl);
+            lua_concat(L, 3);
+        } else {
+            lua_pop(L, 1);
+            lua_pushlstring(L, v, vl);
         }
-        i = e + 1;
+        lua_rawset(L, t);
     }
 }
 
@@ -1797,8 +1784,7 @@ static int l_client_request(lua_State *L)
     lua_setfield(L, -2, "body");
     lua_pushinteger(L, s->res.attempts);
     lua_setfield(L, -2, "attempts");
-    push_response_headers(L, s->res.headers ? s->res.headers : "",
-                          s->res.headers ? s->res.headers_len : 0);
+    push_response_headers(L, &s->res);
     lua_setfield(L, -2, "headers");
     luaL_getmetatable(L, RESPONSE_MT);
     lua_setmetatable(L, -2);
