@@ -59,6 +59,9 @@ build = {
             "csrc/rpc.c",
             "csrc/secp.c",
          },
+         -- The core stays private to the module: only luaopen_walletsign_core
+         -- is exported (the Lua module's export map, as Python's has one).
+         defines = { "WSIG_EMBEDDED" },
          incdirs = { "csrc/include", "$(CJSON_INCDIR)", "$(OPENSSL_INCDIR)", "$(SECP256K1_INCDIR)" },
          libdirs = { "$(OPENSSL_LIBDIR)", "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)", "$(SECP256K1_LIBDIR)" },
          libraries = { "ssl", "crypto", "curl", "cjson", "secp256k1", "pthread" },

@@ -51,8 +51,14 @@
 extern "C" {
 #endif
 
-#if defined(__GNUC__)
+#if defined(__GNUC__) && defined(WSIG_EMBEDDED)
+/* The core compiled into a binding's module (the rockspec defines
+ * WSIG_EMBEDDED): nothing of it is exported, the module's own entry is. */
+#define WSIG_API __attribute__((visibility("hidden")))
+#elif defined(__GNUC__)
 #define WSIG_API __attribute__((visibility("default")))
+#endif
+#if defined(__GNUC__)
 #define WSIG_WARN_UNUSED __attribute__((warn_unused_result))
 #define WSIG_NONNULL(...) __attribute__((nonnull(__VA_ARGS__)))
 #else
