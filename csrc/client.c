@@ -265,6 +265,8 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
     while (n && c->base_url[n - 1] == '/')
         c->base_url[--n] = '\0';
     c->opt = *opt;
+    /* No reference of ours yet: a failure below must not free the caller's. */
+    c->opt.response_verifier = NULL;
     apply_defaults(&c->opt);
     /* The caller's strings are not retained: the client owns copies. */
     const char *ca_file = c->opt.ca_file, *ca_path = c->opt.ca_path;
@@ -288,8 +290,8 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
     }
     /* Our own references: the caller may free its handles while we live. */
     c->auth = wsig__auth_ref(auth);
-    if (c->opt.response_verifier)
-        c->opt.response_verifier = wsig__message_verifier_ref(c->opt.response_verifier);
+    if (opt->response_verifier)
+        c->opt.response_verifier = wsig__message_verifier_ref(opt->response_verifier);
     c->tokens = c->opt.burst;
     c->pid = (long)getpid();
     set_fixed_options(c);

@@ -634,6 +634,10 @@ int wsig_key_load_source(wsig_key **out, const char *source, size_t len, const c
         return wsig_key_load(out, source, len, password, err);
     const char *digits = source;
     size_t n = len;
+    while (n && (*digits == ' ' || *digits == '\t'))
+        digits++, n--;
+    while (n && (digits[n - 1] == ' ' || digits[n - 1] == '\t'))
+        n--;
     if (hex_text(&digits, &n) && n >= 32)
         return wsig__fail(err, WSIG_ERR_ARG, "%zu hex digits where key text or a file path is "
                           "expected: load a hex key with from_hex, or give a file so named as "
@@ -649,6 +653,15 @@ int wsig_key_load_source(wsig_key **out, const char *source, size_t len, const c
     path[len] = '\0';
     int rc = wsig_key_load_file(out, path, password, err);
     wsig_free_secret(path, len); /* it might have been a mangled key */
+    /* Nor may the message show it ("cannot open <a mistyped key>: ..."):
+     * keep only the reason after the path. */
+    if (rc == WSIG_ERR_IO && err) {
+        const char *why = strrchr(err->message, ':');
+        char reason[128];
+        snprintf(reason, sizeof reason, "%s", why ? why + 1 : " unreadable");
+        wsig__fail(err, WSIG_ERR_IO, "cannot read the key file named by the source (%zu "
+                   "characters, not shown: it may be a mistyped key):%s", len, reason);
+    }
     return rc;
 }
 

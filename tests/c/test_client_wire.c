@@ -594,6 +594,17 @@ static void owned_references(void)
     rc = rc ? rc : wsig_message_verifier_new(&v, trusted, 1, NULL, &err);
     rc = rc ? rc : wsig_auth_hmac_new(&auth, "owned-key", SECRET, strlen(SECRET), NULL, &err);
     CHECK(rc == WSIG_OK, "owned: set-up: %s", err.message);
+    /* A client that fails to be made takes no reference and frees nothing
+     * of the caller's (a bad user_agent fails after the options are copied). */
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", W.port);
+    wsig_client_options bad = WSIG_CLIENT_OPTIONS_INIT;
+    bad.user_agent = "a\r\nb";
+    bad.response_verifier = v;
+    wsig_client *failed = NULL;
+    int bad_rc = rc == WSIG_OK ? wsig_client_new(&failed, url, auth, &bad, &err) : -1;
+    CHECK(bad_rc == WSIG_ERR_ARG && !failed, "owned: bad user_agent: %s", wsig_status_name(bad_rc));
+    CHECK(!v || wsig_message_verifier_window_ms(v) == 60000, "owned: the verifier survives");
     wsig_client *c = rc == WSIG_OK ? wire_client(auth, v) : NULL;
     wsig_auth_free(auth);
     wsig_message_verifier_free(v);

@@ -83,6 +83,14 @@ def write_json(name: str, obj) -> None:
     (VEC / name).write_text(text, encoding="utf-8")
 
 
+def kept_detection() -> list:
+    """keys.json's "detection" cases are written by hand (which bytes are
+    PEM, DER, hex or none of them is walletsign's rule, not a library's
+    answer): regeneration keeps them as they are."""
+    path = VEC / "keys" / "keys.json"
+    return json.loads(path.read_text(encoding="utf-8")).get("detection", []) if path.exists() else []
+
+
 def rand_hex(rng: random.Random, nbytes: int) -> str:
     return bytes(rng.getrandbits(8) for _ in range(nbytes)).hex()
 
@@ -990,7 +998,7 @@ def gen_jwt(keys: dict) -> dict:
 
 def main() -> None:
     keys = ensure_keys()
-    write_json("keys/keys.json", keys_json(keys))
+    write_json("keys/keys.json", dict(keys_json(keys), detection=kept_detection()))
     write_json("hmac.json", gen_hmac())
     write_json("message.json", gen_message())
     write_json("jwt.json", gen_jwt(keys))
