@@ -164,7 +164,8 @@ typedef struct cJSON cJSON;
 WSIG_LOCAL bool wsig__json_member_span(const char *json, size_t len, const char *name,
                                        size_t *start, size_t *span_len);
 /* Parse len bytes of UTF-8 holding exactly one JSON value (plus whitespace),
- * in which no object names a member twice. NULL when it is anything else. */
+ * in which no object names a member twice and every number is in RFC 8259
+ * form (cJSON takes 01, 1. and -.5). NULL when it is anything else. */
 WSIG_LOCAL cJSON *wsig__json_parse_exact(const char *text, size_t len);
 /* A malloc'd copy of JSON text without whitespace outside strings. */
 WSIG_LOCAL char *wsig__json_compact(const char *json, size_t len);

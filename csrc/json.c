@@ -211,6 +211,9 @@ static bool unique_member_names(const cJSON *node)
     return unique;
 }
 
+/* Every number in the text in RFC 8259 form (defined below). */
+static bool numbers_valid(const char *text, size_t len);
+
 cJSON *wsig__json_parse_exact(const char *text, size_t len)
 {
     /* RFC 8259 §8.1: JSON between systems is UTF-8. cJSON does not check,
@@ -224,7 +227,7 @@ cJSON *wsig__json_parse_exact(const char *text, size_t len)
     bool trailing = false;
     for (const char *p = end; p && p < text + len; p++)
         trailing = trailing || !is_ws(*p);
-    if (trailing || !unique_member_names(v)) {
+    if (trailing || !unique_member_names(v) || !numbers_valid(text, len)) {
         cJSON_Delete(v);
         return NULL;
     }
@@ -314,4 +317,13 @@ bool wsig__json_next_number(const char *json, size_t len, size_t *pos, size_t *s
     }
     *pos = len;
     return false;
+}
+
+static bool numbers_valid(const char *text, size_t len)
+{
+    size_t pos = 0, start, n;
+    while (wsig__json_next_number(text, len, &pos, &start, &n))
+        if (!wsig__json_number_valid(text + start, n))
+            return false;
+    return true;
 }

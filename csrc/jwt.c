@@ -251,9 +251,15 @@ static bool copy_claim_str(char *dst, size_t cap, const cJSON *obj, const char *
     return true;
 }
 
-/* A NumericDate claim (RFC 7519 §2: may be fractional), rounded down or up;
- * times beyond 2^53 s are refused before any conversion. */
-static bool claim_time(int64_t *dst, const cJSON *obj, const char *name, bool round_up)
+/* A NumericDate claim (RFC 7519 §2: may be fractional): its floor, and
+ * whether it had a fraction; times beyond 2^53 s are refused before any
+ * conversion. */
+typedef struct {
+    int64_t floor;
+    bool fraction;
+} numeric_date;
+
+static bool claim_time(numeric_date *d, const cJSON *obj, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
     if (!cJSON_IsNumber(v) ||
@@ -262,28 +268,35 @@ static bool claim_time(int64_t *dst, const cJSON *obj, const char *name, bool ro
     int64_t t = (int64_t)v->valuedouble; /* toward zero */
     if ((double)t > v->valuedouble)
         t--;
-    if (round_up && (double)t < v->valuedouble)
-        t++;
-    *dst = t;
+    d->floor = t;
+    d->fraction = (double)t < v->valuedouble;
     return true;
 }
 
-static int parse_claims(wsig_jwt_claims *c, const unsigned char *json, size_t len, wsig_error *err)
+/* Out: the claims, iat rounded up and exp down (the stricter way for the
+ * time checks), and the lifetime exp - iat rounded the other way (the
+ * stricter way for the cap). */
+static int parse_claims(wsig_jwt_claims *c, int64_t *lifetime, const unsigned char *json,
+                        size_t len, wsig_error *err)
 {
+    numeric_date iat = {0, false}, exp = {0, false};
     cJSON *obj = parse_part(json, len);
     if (!obj)
         return wsig__reject(err, WSIG_REASON_MALFORMED,
                             "payload is not a UTF-8 JSON object with unique member names");
     const char *bad = !copy_claim_str(c->kid, sizeof c->kid, obj, "kid")     ? "kid"
                       : !copy_claim_str(c->sub, sizeof c->sub, obj, "sub")   ? "sub"
-                      : !claim_time(&c->iat, obj, "iat", true)               ? "iat"
-                      : !claim_time(&c->exp, obj, "exp", false)              ? "exp"
+                      : !claim_time(&iat, obj, "iat")                        ? "iat"
+                      : !claim_time(&exp, obj, "exp")                        ? "exp"
                       : !copy_claim_str(c->nonce, sizeof c->nonce, obj, "nonce") ? "nonce"
                       : !copy_claim_str(c->body_hash, sizeof c->body_hash, obj, "bodyHash")
                           ? "bodyHash"
                       : !copy_claim_str(c->uri, sizeof c->uri, obj, "uri") ? "uri"
                                                                            : NULL;
     cJSON_Delete(obj);
+    c->iat = iat.floor + iat.fraction;
+    c->exp = exp.floor;
+    *lifetime = exp.floor + exp.fraction - iat.floor;
     return bad ? wsig__reject(err, WSIG_REASON_MALFORMED,
                               "claim %s is missing, of the wrong type or too long", bad)
                : WSIG_OK;
@@ -359,13 +372,13 @@ static int check_signature(const wsig_key *key, const unsigned char *sig, size_t
     return verify_der(key, use, use_len, input, input_len, err);
 }
 
-static int check_times(const wsig_jwt_claims *c, int64_t now_s, const wsig_jwt_verify_options *o,
-                       wsig_error *err)
+static int check_times(const wsig_jwt_claims *c, int64_t lifetime, int64_t now_s,
+                       const wsig_jwt_verify_options *o, wsig_error *err)
 {
-    if (c->exp - c->iat > o->max_ttl_s)
+    if (lifetime > o->max_ttl_s)
         return wsig__reject(err, WSIG_REASON_LIFETIME_TOO_LONG,
                             "token lives %lld s, more than the %d s accepted",
-                            (long long)(c->exp - c->iat), o->max_ttl_s);
+                            (long long)lifetime, o->max_ttl_s);
     if (now_s <= 0)
         now_s = wsig__now_ms() / 1000;
     /* RFC 7519: expired on or after exp. */
@@ -416,6 +429,7 @@ int wsig_jwt_verify(const wsig_key *key, wsig_jwt_claims *claims, const char *to
     wsig__reset(err);
     memset(claims, 0, sizeof *claims);
     wsig_jwt_verify_options o;
+    int64_t lifetime = 0;
     int rc;
     if (key->kind != WSIG_KEY_P256 && key->kind != WSIG_KEY_RSA)
         return wsig__fail(err, WSIG_ERR_KEY, "jwt verification needs a P-256 or RSA key");
@@ -439,8 +453,8 @@ int wsig_jwt_verify(const wsig_key *key, wsig_jwt_claims *claims, const char *to
      * payload is reported as bad_signature whatever it decodes to. */
     if ((rc = check_header(key, claims, hdr, hdr_len, err)) != WSIG_OK ||
         (rc = check_signature(key, sig, sig_len, token, (size_t)(dot2 - token), err)) != WSIG_OK ||
-        (rc = parse_claims(claims, pay, pay_len, err)) != WSIG_OK ||
-        (rc = check_times(claims, now_s, &o, err)) != WSIG_OK)
+        (rc = parse_claims(claims, &lifetime, pay, pay_len, err)) != WSIG_OK ||
+        (rc = check_times(claims, lifetime, now_s, &o, err)) != WSIG_OK)
         goto done;
     rc = check_binding(claims, expected_uri, body, body_len, err);
 done:

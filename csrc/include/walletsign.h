@@ -598,7 +598,8 @@ typedef struct wsig_jwt_verify_options {
  *           P-256 or RSA key); WSIG_ERR_ARG (options out of range).
  *  Args:    key (public or private).
  *  Out:     claims. iat and exp may be fractional (NumericDate): exp is
- *           rounded down and iat up, the stricter way for each check.
+ *           rounded down and iat up for the time checks, and the lifetime
+ *           (exp - iat) the other way for max_ttl: the stricter way for each.
  *  In:      token/token_len; now_s (0 = clock); opt (NULL = no leeway and a
  *           300 s lifetime cap); expected_uri (non-NULL: the uri claim must
  *           equal it); body/body_len (body non-NULL: bodyHash must equal

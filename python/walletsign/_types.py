@@ -56,8 +56,11 @@ class Response:
         self.attempts = attempts
 
     def json(self) -> Any:
-        """The body decoded as JSON."""
-        return loads(self.body)
+        """The body decoded as JSON, judged by the core first: a body that is
+        not UTF-8 JSON, names a member twice or writes a number outside RFC
+        8259 raises ProtocolError."""
+        from ._walletsign import _json_loads
+        return _json_loads(self.body)
 
     @property
     def ok(self) -> bool:

@@ -223,6 +223,12 @@ void test_rpc(void)
         "{\"result\":\"\xf4\x90\x80\x80\"}",
         "{\"result\":\"\xe2\x98\"}",
         "{\"r\xe9sult\":1,\"result\":1}",
+        /* Numbers outside RFC 8259 form, which cJSON would take. */
+        "{\"result\":01}",
+        "{\"result\":1.}",
+        "{\"result\":-.5}",
+        "{\"result\":[2.e3]}",
+        "{\"result\":+1}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         parse_protocol_error(bad[i], strlen(bad[i]));

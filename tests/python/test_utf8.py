@@ -67,3 +67,15 @@ def test_query_answer_not_utf8_is_a_protocol_error(server, p256_key, halogen_kid
         r = client.request("POST", "/query", json={"name": "list_client_accounts",
                                                    "payload": {}})
         assert r.status == 200 and NOT_UTF8 in r.body  # the raw answer, as bytes
+
+
+@pytest.mark.parametrize("body", [b'{"a":1,"a":2}', b'{"a":01}', b'[1.]', b'{"a":"\xff"}',
+                                  b'{"a":1} x'])
+def test_response_json_is_judged_by_the_core(body):
+    """Response.json() refuses what every walletsign reader refuses (a member
+    named twice, a number outside RFC 8259, non-UTF-8, trailing text) instead
+    of letting json.loads pick the last duplicate or raise its own errors."""
+    with pytest.raises(ws.ProtocolError):
+        ws.Response(200, {}, body).json()
+    with pytest.raises(ws.ProtocolError):
+        ws.rpc_parse(b'{"result":' + body + b'}')

@@ -295,8 +295,9 @@ def jwt_verify(token: str, public_pem: bytes, now: int, leeway: int = 0,
     (expired).  Header and payload are UTF-8 JSON objects that name no
     member twice; a header with ``crit`` is refused (RFC 7515 4.1.11: no
     extension is understood).  iat and exp are NumericDates and may be
-    fractional: exp counts rounded down and iat rounded up.  A token lives
-    ``exp - iat`` seconds, at most ``max_ttl``.  The token is expired iff
+    fractional: exp counts rounded down and iat rounded up for the time
+    checks, and the lifetime ``exp - iat`` (at most ``max_ttl``) rounds exp
+    up and iat down: each check the stricter way.  The token is expired iff
     ``now >= exp + leeway`` (RFC 7519 "on or after", as PyJWT) and not yet
     valid iff ``iat > now + leeway``; both report ``expired``.
     ES256 signatures are accepted DER-encoded or raw (exactly 64 bytes).
@@ -349,8 +350,10 @@ def jwt_verify(token: str, public_pem: bytes, now: int, leeway: int = 0,
         if not ok:
             raise RefError("malformed", f"claim {name} missing or wrong type")
     iat, exp = math.ceil(claims["iat"]), math.floor(claims["exp"])
-    if exp - iat > max_ttl:
-        raise RefError("lifetime_too_long", f"{exp - iat} s")
+    # The cap rounds the other way: the longest the token could be said to live.
+    lifetime = math.ceil(claims["exp"]) - math.floor(claims["iat"])
+    if lifetime > max_ttl:
+        raise RefError("lifetime_too_long", f"{lifetime} s")
     if now >= exp + leeway:
         raise RefError("expired", "exp")
     if iat > now + leeway:

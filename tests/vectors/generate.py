@@ -989,7 +989,9 @@ def gen_jwt(keys: dict) -> dict:
     nc("lifetime_above_cap_rs256",
        make_token(hRS, dict(claims, exp=T + 3600), r2048, "RS256"), "lifetime_too_long",
        "rsa2048_public.pem")
-    nc("valid_fractional_lifetime_within_cap", frac(T + 0.5, T + 300.9), None, now_=T + 3)
+    nc("valid_fractional_lifetime_within_cap", frac(T + 0.5, T + 299.9), None, now_=T + 3)
+    nc("fractional_lifetime_above_cap", frac(T + 0.01, T + 300.99), "lifetime_too_long",
+       now_=T + 3)
     return {"format_version": 1, "password": PASSWORD, "rs256_exact": rs, "es256_verify": es,
             "verify_negative": neg}
 

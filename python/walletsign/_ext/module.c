@@ -31,6 +31,7 @@ static PyMethodDef wsmod_methods[] = {
      wsp_rpc_error_doc},
     {"rpc_parse", (PyCFunction)(void (*)(void))wsp_rpc_parse, METH_FASTCALL | METH_KEYWORDS,
      wsp_rpc_parse_doc},
+    {"_json_loads", (PyCFunction)wsp_json_loads, METH_O, wsp_json_loads_doc},
     {NULL, NULL, 0, NULL},
 };
 

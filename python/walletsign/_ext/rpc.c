@@ -78,6 +78,21 @@ const char wsp_rpc_parse_doc[] = PyDoc_STR(
 "An error object raises RpcError(code, message, data); anything else\n"
 "ProtocolError.");
 
+const char wsp_json_loads_doc[] = PyDoc_STR(
+"_json_loads($module, data, /)\n--\n\n"
+"JSON bytes -> Python, judged by the core first (Response.json()).");
+
+PyObject *wsp_json_loads(PyObject *module, PyObject *data)
+{
+    wsmod_state *st = wsp_state_of_module(module);
+    inbuf b;
+    if (wsp_inbuf_get(&b, data, "data") < 0)
+        return NULL;
+    PyObject *res = wsp_from_json(st, b.ptr ? b.ptr : "", b.len);
+    wsp_inbuf_release(&b);
+    return res;
+}
+
 PyObject *wsp_rpc_parse(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                         PyObject *kwnames)
 {

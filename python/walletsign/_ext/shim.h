@@ -154,6 +154,7 @@ PyObject *wsp_rpc_error(PyObject *module, PyObject *const *args, Py_ssize_t narg
 PyObject *wsp_rpc_parse(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                         PyObject *kwnames);
 extern const char wsp_verify_jwt_doc[], wsp_rpc_result_doc[];
-extern const char wsp_rpc_error_doc[], wsp_rpc_parse_doc[];
+extern const char wsp_rpc_error_doc[], wsp_rpc_parse_doc[], wsp_json_loads_doc[];
+PyObject *wsp_json_loads(PyObject *module, PyObject *data);
 
 #endif
