@@ -12,6 +12,7 @@ typedef struct {
     PyObject *auth;      /* for the auth property */
     PyObject *base_url;
     PyThread_type_lock lock; /* a wsig_client is one-thread-at-a-time */
+    PyThreadState *caller;   /* the thread state a call in progress released */
 } ClientObject;
 
 static int Client_traverse(ClientObject *self, visitproc visit, void *arg)
@@ -48,15 +49,17 @@ static void Client_dealloc(ClientObject *self)
     Py_DECREF(tp);
 }
 
-/* The core's abort_check: a call runs without the GIL, so Ctrl-C only sets
- * a flag. Every 50 ms or so the GIL is taken back for a moment to run the
- * signal handlers; one that raises (KeyboardInterrupt) stops the call, and
- * its exception stays set for the caller to see (call_failed). */
+/* The core's abort_check (ud: the ClientObject): a call runs without the
+ * GIL, so Ctrl-C only sets a flag. Every 50 ms or so the calling thread takes
+ * its own thread state back for a moment to run the signal handlers (they
+ * run in the main thread only); one that raises (KeyboardInterrupt) stops
+ * the call, and its exception stays set for the caller (call_failed). */
 static int interrupted(void *ud)
 {
-    PyGILState_STATE g = PyGILState_Ensure();
+    ClientObject *self = ud;
+    PyEval_RestoreThread(self->caller);
     int stop = PyErr_CheckSignals() < 0;
-    PyGILState_Release(g);
+    self->caller = PyEval_SaveThread();
     return stop;
 }
 
@@ -83,7 +86,6 @@ static PyObject *Client_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
                             "auth must be a JwtAuth, HmacAuth or MessageAuth, not %.100s",
                             Py_TYPE(auth_o)->tp_name);
     opt.binding = "python";
-    opt.abort_check = interrupted;
     long retries;
     if (retries_o != Py_None) {
         if (wsp_as_long_in(retries_o, "retries", INT_MIN, INT_MAX, &retries) < 0)
@@ -140,6 +142,8 @@ static PyObject *Client_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
         Py_DECREF(self);
         return PyErr_NoMemory();
     }
+    opt.abort_check = interrupted;
+    opt.abort_ud = self; /* the client never outlives its object */
     wsig_error err = WSIG_ERROR_INIT;
     int rc = wsig_client_new(&self->client, url, ((AuthObject *)auth_o)->auth, &opt, &err);
     Py_XDECREF(ca);
@@ -154,14 +158,17 @@ static PyObject *Client_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
     return (PyObject *)self;
 }
 
-/* Run one client call without the GIL, serialised on the client's lock. */
+/* Run one client call without the GIL, serialised on the client's lock. The
+ * released thread state is kept for the abort_check (interrupted). */
 #define CLIENT_CALL(self, rc, call)                                                     \
     do {                                                                                \
-        Py_BEGIN_ALLOW_THREADS                                                          \
+        PyThreadState *released_ = PyEval_SaveThread();                                 \
         PyThread_acquire_lock((self)->lock, WAIT_LOCK);                                 \
+        (self)->caller = released_;                                                     \
         (rc) = (self)->client ? (call) : -1;                                            \
+        (self)->caller = NULL;                                                          \
         PyThread_release_lock((self)->lock);                                            \
-        Py_END_ALLOW_THREADS                                                            \
+        PyEval_RestoreThread(released_);                                                \
     } while (0)
 
 static PyObject *closed_error(void)
