@@ -18,6 +18,7 @@
 
 struct wsig_client {
     CURL *curl;
+    CURLM *multi;           /* drives curl so abort_check runs while it waits */
     char errbuf[CURL_ERROR_SIZE];
     int sends;              /* times libcurl was about to send this attempt */
     char *base_url;
@@ -28,6 +29,8 @@ struct wsig_client {
     double last_refill;     /* 0 until the first answer: see limiter_wait */
     long pid;               /* a forked child makes its own curl handle */
     uint64_t rng;           /* jitter only */
+    double deadline;        /* of the call in progress (monotonic_s) */
+    bool reached;           /* an attempt of this call may have reached the server */
 };
 
 typedef struct {
@@ -61,6 +64,53 @@ static void sleep_s(double s)
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
         ;
+}
+
+/* ------------------------------------------------------------------ */
+/* Deadlines and the caller's abort_check                             */
+
+#define ABORT_POLL_S 0.05 /* the promise in walletsign.h: every 50 ms at most */
+
+static bool abort_requested(const wsig_client *c)
+{
+    return c->opt.abort_check && c->opt.abort_check(c->opt.abort_ud) != 0;
+}
+
+/* What an aborted call tells its caller: a command whose answer was lost may
+ * have run, and only an Idempotency-Key makes sending it again safe. */
+static int aborted_failure(const char *during, bool maybe_reached, wsig_error *err)
+{
+    return wsig__fail(err, WSIG_ERR_ABORTED, "aborted by the caller during %s: %s", during,
+                      maybe_reached ? "the request may have reached the server and run (a "
+                                      "command too: an Idempotency-Key makes repeating it safe)"
+                                    : "the request was not sent, or only refused (429)");
+}
+
+/* The call's deadline (wsig_client_options.timeout) ends it before a wait
+ * that could not finish in time: failing then, not after, is the promise. */
+static int deadline_failure(const wsig_client *c, const char *during, double wait,
+                            wsig_error *err)
+{
+    wsig__fail(err, WSIG_ERR_TIMEOUT, "the call's timeout of %g s runs out during %s (%.3g s)",
+               c->opt.timeout, during, wait);
+    if (err)
+        err->curl_code = CURLE_OPERATION_TIMEDOUT;
+    return WSIG_ERR_TIMEOUT;
+}
+
+/* Sleep s seconds in slices of at most ABORT_POLL_S, asking abort_check
+ * between them; a wait past the deadline is not begun. */
+static int pause_call(wsig_client *c, double s, const char *why, wsig_error *err)
+{
+    double end = monotonic_s() + s;
+    if (end > c->deadline)
+        return deadline_failure(c, why, s, err);
+    for (double left = s; left > 0; left = end - monotonic_s()) {
+        sleep_s(c->opt.abort_check && left > ABORT_POLL_S ? ABORT_POLL_S : left);
+        if (abort_requested(c))
+            return aborted_failure(why, c->reached, err);
+    }
+    return WSIG_OK;
 }
 
 static double jitter(wsig_client *c)
@@ -202,6 +252,9 @@ static int check_options(const wsig_client_options *o, wsig_error *err)
     const char *bad = NULL;
     if (!zero_or_within(o->timeout, ms, day))
         bad = "timeout must be 0 (the default, 10 s) or 0.001 to 86400 seconds";
+    else if (!zero_or_within(o->attempt_timeout, ms, day))
+        bad = "attempt_timeout must be 0 (the default: only the call's timeout) or 0.001 "
+              "to 86400 seconds";
     else if (!zero_or_within(o->connect_timeout, ms, day))
         bad = "connect_timeout must be 0 (the default, 5 s) or 0.001 to 86400 seconds";
     else if (!zero_or_within(o->max_retry_after, ms, day))
@@ -258,7 +311,8 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
     if (g_curl_init != CURLE_OK)
         return wsig__fail(err, WSIG_ERR_TRANSPORT, "curl_global_init failed");
     wsig_client *c = calloc(1, sizeof *c);
-    if (!c || !(c->base_url = strdup(base_url)) || !(c->curl = curl_easy_init())) {
+    if (!c || !(c->base_url = strdup(base_url)) || !(c->curl = curl_easy_init()) ||
+        !(c->multi = curl_multi_init())) {
         wsig_client_free(c);
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
     }
@@ -307,6 +361,8 @@ void wsig_client_free(wsig_client *c)
         return;
     if (c->curl)
         curl_easy_cleanup(c->curl);
+    if (c->multi)
+        curl_multi_cleanup(c->multi); /* closes the connections it keeps alive */
     free((char *)c->opt.ca_file);
     free((char *)c->opt.ca_path);
     free(c->base_url);
@@ -375,10 +431,10 @@ const char *wsig_response_header(const wsig_response *res, const char *name, siz
 /* A token bucket that never runs ahead of the server's: the server's bucket
  * starts at the arrival of our first request, so ours only starts refilling
  * once the first answer is back (no earlier than that arrival). */
-static void limiter_wait(wsig_client *c)
+static int limiter_wait(wsig_client *c, wsig_error *err)
 {
     if (c->opt.rate < 0)
-        return;
+        return WSIG_OK;
     double now = monotonic_s();
     if (c->last_refill > 0) {
         c->tokens += (now - c->last_refill) * c->opt.rate;
@@ -389,11 +445,16 @@ static void limiter_wait(wsig_client *c)
     if (c->tokens < 1 && c->last_refill == 0)
         c->last_refill = now; /* a burst with no answer at all: start the clock */
     if (c->tokens < 1) {
-        sleep_s((1 - c->tokens) / c->opt.rate);
+        /* A token is only taken once the wait is over: an aborted or
+         * timed-out wait leaves the bucket as time fills it. */
+        int rc = pause_call(c, (1 - c->tokens) / c->opt.rate, "the rate limiter's wait", err);
+        if (rc != WSIG_OK)
+            return rc;
         c->tokens = 1;
         c->last_refill = monotonic_s();
     }
     c->tokens -= 1;
+    return WSIG_OK;
 }
 
 static void limiter_answer_seen(wsig_client *c)
@@ -417,9 +478,16 @@ static int ensure_own_handle(wsig_client *c, wsig_error *err)
     if (c->pid == (long)getpid())
         return WSIG_OK;
     CURL *fresh = curl_easy_init();
-    if (!fresh)
+    CURLM *fresh_multi = fresh ? curl_multi_init() : NULL;
+    if (!fresh_multi) {
+        if (fresh)
+            curl_easy_cleanup(fresh);
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
-    c->curl = fresh; /* the inherited handle is deliberately not cleaned up */
+    }
+    /* The inherited handles (and the multi's pool of the parent's
+     * connections) are deliberately not cleaned up. */
+    c->curl = fresh;
+    c->multi = fresh_multi;
     c->pid = (long)getpid();
     set_fixed_options(c);
     return WSIG_OK;
@@ -485,7 +553,6 @@ static void set_fixed_options(wsig_client *c)
      * segments ("/v1/./x" -> "/v1/x") and every signature would fail. */
     curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(c->opt.timeout * 1000));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->opt.connect_timeout * 1000));
     curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->opt.insecure ? 0L : 1L);
@@ -502,9 +569,10 @@ static void set_fixed_options(wsig_client *c)
 }
 
 static void set_options(wsig_client *c, const char *url, const request_spec *rq,
-                        struct curl_slist *headers, buffer *hdr, buffer *body)
+                        struct curl_slist *headers, buffer *hdr, buffer *body, long timeout_ms)
 {
     CURL *h = c->curl;
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
@@ -526,7 +594,53 @@ static void set_options(wsig_client *c, const char *url, const request_spec *rq,
     }
 }
 
-/* Returns WSIG_OK (an HTTP answer in res) or a transport/timeout/protocol error. */
+/* curl_easy_perform, driven through the client's multi handle so that
+ * abort_check runs at least every ABORT_POLL_S even while nothing arrives
+ * (libcurl's progress callback may wait a second between calls when idle).
+ * Returns the transfer's CURLcode; *aborted when abort_check stopped it,
+ * which closes the connection (the next attempt opens a new one). */
+static CURLcode perform(wsig_client *c, bool *aborted)
+{
+    *aborted = false;
+    CURLMcode mc = curl_multi_add_handle(c->multi, c->curl);
+    CURLcode result = CURLE_FAILED_INIT;
+    int poll_ms = c->opt.abort_check ? (int)(ABORT_POLL_S * 1000) : 1000;
+    for (bool done = false; mc == CURLM_OK && !done;) {
+        int running = 0, left = 0;
+        mc = curl_multi_perform(c->multi, &running);
+        for (CURLMsg *m; mc == CURLM_OK && (m = curl_multi_info_read(c->multi, &left));)
+            if (m->msg == CURLMSG_DONE && m->easy_handle == c->curl) {
+                result = m->data.result;
+                done = true;
+            }
+        if (mc != CURLM_OK || done)
+            break;
+        if (abort_requested(c)) {
+            *aborted = true;
+            result = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        mc = curl_multi_poll(c->multi, NULL, 0, poll_ms, NULL);
+    }
+    if (mc != CURLM_OK)
+        snprintf(c->errbuf, sizeof c->errbuf, "%s", curl_multi_strerror(mc));
+    curl_multi_remove_handle(c->multi, c->curl);
+    return result;
+}
+
+/* This attempt's time: attempt_timeout (if set), never past the deadline;
+ * at least 1 ms, since 0 would mean no timeout to libcurl. */
+static long attempt_timeout_ms(const wsig_client *c)
+{
+    double left = c->deadline - monotonic_s();
+    if (c->opt.attempt_timeout > 0 && c->opt.attempt_timeout < left)
+        left = c->opt.attempt_timeout;
+    double ms = left * 1000;
+    return ms < 1 ? 1 : (long)ms + (ms > (double)(long)ms); /* rounded up */
+}
+
+/* Returns WSIG_OK (an HTTP answer in res) or a transport/timeout/protocol
+ * error, or WSIG_ERR_ABORTED. */
 static int attempt(wsig_client *c, wsig_response *res, const char *url, const request_spec *rq,
                    CURLcode *code, wsig_error *err)
 {
@@ -535,10 +649,16 @@ static int attempt(wsig_client *c, wsig_response *res, const char *url, const re
     if (rc != WSIG_OK)
         return rc;
     buffer hdr = {.limit = MAX_HEADER_BLOCK}, body = {.limit = c->opt.max_response};
-    set_options(c, url, rq, headers, &hdr, &body);
+    set_options(c, url, rq, headers, &hdr, &body, attempt_timeout_ms(c));
     c->errbuf[0] = '\0';
-    *code = curl_easy_perform(c->curl);
+    bool aborted;
+    *code = perform(c, &aborted);
     curl_slist_free_all(headers);
+    if (aborted) {
+        free(hdr.data);
+        free(body.data);
+        return aborted_failure("the request", c->reached || c->sends > 0, err);
+    }
     if (*code == CURLE_OK) {
         curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &res->status);
         if (res->status < 100 || res->status > 599) {
@@ -685,51 +805,86 @@ static int send_request(wsig_client *c, wsig_response *res, const request_spec *
     return rc;
 }
 
-/* The attempts of one request: retries and rate limits (docs/protocols.md, jwt). */
+/* Wait before sending again after an answer (429, 5xx), which is dropped.
+ * A wait cut short by the deadline or abort_check keeps that answer's
+ * status (and Retry-After) in err. */
+static int wait_after_answer(wsig_client *c, wsig_response *res, double wait, double retry_after,
+                             const char *why, wsig_error *err)
+{
+    long status = res->status;
+    wsig_response_clear(res);
+    int rc = pause_call(c, wait, why, err);
+    if (rc != WSIG_OK && err) {
+        err->http_status = status;
+        err->retry_after = retry_after;
+    }
+    return rc;
+}
+
+/* How long a 429 asks us to wait: its Retry-After (*retry_after, -1 if
+ * none or unreadable), else our backoff. */
+static double wait_for_429(wsig_client *c, const wsig_response *res, int rate_limited,
+                           double *retry_after)
+{
+    size_t len;
+    const char *v = wsig_response_header(res, "Retry-After", &len);
+    *retry_after = v ? wsig__parse_retry_after(v, len, time(NULL)) : -1;
+    return *retry_after >= 0 ? *retry_after : backoff_s(c, rate_limited - 1);
+}
+
+/* The attempts of one request: retries and rate limits (docs/protocols.md,
+ * jwt), all within the call's deadline (wsig_client_options.timeout). */
 static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, const char *url,
                     bool idempotent, wsig_error *err)
 {
     int rc = ensure_own_handle(c, err);
     if (rc != WSIG_OK)
         return rc;
+    c->deadline = monotonic_s() + c->opt.timeout;
+    c->reached = false;
     int retries = 0, rate_limited = 0;
     for (int attempts = 1;; attempts++) {
-        limiter_wait(c);
         wsig_error_clear(err);
+        if ((rc = limiter_wait(c, err)) != WSIG_OK)
+            return rc;
+        if (abort_requested(c))
+            return aborted_failure("the wait before sending", c->reached, err);
         CURLcode code = CURLE_OK;
         rc = attempt(c, res, url, rq, &code, err);
         res->attempts = attempts;
         if (rc == WSIG_OK)
             limiter_answer_seen(c);
+        /* A 429 is the server's refusal to process; any other sent request may have run. */
+        if (c->sends > 0 && !(rc == WSIG_OK && res->status == 429))
+            c->reached = true;
         if (rc != WSIG_OK) {
             if (never_sent(code))
                 limiter_refund(c);
             bool retry = (rc == WSIG_ERR_TRANSPORT || rc == WSIG_ERR_TIMEOUT) &&
                          (never_sent(code) || (idempotent && transient(code))) &&
-                         retries < c->opt.max_retries;
+                         retries < c->opt.max_retries && monotonic_s() < c->deadline;
             if (!retry)
                 return rc;
-            sleep_s(backoff_s(c, retries++));
+            if ((rc = pause_call(c, backoff_s(c, retries++), "the backoff before a retry",
+                                 err)) != WSIG_OK)
+                return rc;
             continue;
         }
         if (res->status == 429 && ++rate_limited < c->opt.max_429_attempts) {
-            size_t len;
-            const char *v = wsig_response_header(res, "Retry-After", &len);
-            double wait = v ? wsig__parse_retry_after(v, len, time(NULL)) : -1;
-            if (wait < 0)
-                wait = backoff_s(c, rate_limited - 1);
+            double retry_after, wait = wait_for_429(c, res, rate_limited, &retry_after);
             if (wait > c->opt.max_retry_after)
                 return WSIG_OK; /* longer than we may wait: the caller sees the 429 */
-            wsig_response_clear(res);
-            sleep_s(wait);
+            if ((rc = wait_after_answer(c, res, wait, retry_after,
+                                        "the wait Retry-After asks for", err)) != WSIG_OK)
+                return rc;
             continue;
         }
         if (res->status >= 500 && idempotent && retries < c->opt.max_retries) {
-            wsig_response_clear(res);
-            sleep_s(backoff_s(c, retries++));
+            if ((rc = wait_after_answer(c, res, backoff_s(c, retries++), -1,
+                                        "the backoff before a retry", err)) != WSIG_OK)
+                return rc;
             continue;
         }
-        res->attempts = attempts;
         return WSIG_OK;
     }
 }

@@ -129,7 +129,7 @@ const char *wsig_status_name(int status)
     static const char *const names[] = {
         "ok",        "invalid",  "argument_error", "key_error",       "password_error",
         "crypto_error", "out_of_memory", "io_error", "protocol_error", "transport_error",
-        "timeout",   "http_error", "rpc_error",
+        "timeout",   "http_error", "rpc_error", "aborted",
     };
     if (status < 0 || (size_t)status >= sizeof names / sizeof names[0])
         return "unknown";

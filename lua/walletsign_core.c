@@ -1589,7 +1589,8 @@ static void refuse_in_nginx(lua_State *L)
     lua_pop(L, 2);
 }
 
-/* ws.client{base_url=, auth=, timeout=10, connect_timeout=5, verify=true|false|cafile,
+/* ws.client{base_url=, auth=, timeout=10, attempt_timeout=, connect_timeout=5,
+ *           verify=true|false|cafile,
  *           ca_path=, rate_limit={10, 10}|false, retries=, user_agent=, max_response=,
  *           max_429_attempts=, max_retry_after=, backoff=, response_verifier=} */
 static int l_client(lua_State *L)
@@ -1603,6 +1604,7 @@ static int l_client(lua_State *L)
     wsig_client_options opt = WSIG_CLIENT_OPTIONS_INIT;
     opt.binding = "lua";
     opt.timeout = opt_number(L, 1, "timeout", opt.timeout);
+    opt.attempt_timeout = opt_number(L, 1, "attempt_timeout", opt.attempt_timeout);
     opt.connect_timeout = opt_number(L, 1, "connect_timeout", opt.connect_timeout);
     opt.ca_path = opt_string(L, 1, "ca_path", NULL, NULL);
     opt.user_agent = opt_string(L, 1, "user_agent", NULL, NULL);

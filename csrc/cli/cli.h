@@ -166,6 +166,7 @@ int cli_hmac_secret(const cli_args *a, char **secret, size_t *len);
     }
 #define CLI_OPTS_HTTP                                                                              \
     {"base-url", CLI_VALUE}, {"cafile", CLI_VALUE}, {"insecure", CLI_FLAG},                        \
+        {"attempt-timeout", CLI_VALUE},                                                            \
     {                                                                                              \
         "timeout", CLI_VALUE                                                                       \
     }

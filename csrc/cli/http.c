@@ -15,7 +15,8 @@
     "  --base-url URL            default $WALLETSIGN_BASE_URL or " WSIG_HALOGEN_BASE_URL "\n"           \
     "  --cafile FILE             trust this CA bundle instead of the system's\n"                   \
     "  --insecure                do not verify the server's certificate (testing only)\n"          \
-    "  --timeout SECONDS         whole request (default 10)\n"                                     \
+    "  --timeout SECONDS         the whole call, retries and waits included (default 10)\n"       \
+    "  --attempt-timeout SECONDS each attempt (default: only --timeout)\n"                       \
     "  --retries N               retries of failures safe to repeat (default 3)\n"                 \
     "Output: the JSON answer on stdout. Errors: one JSON object on stderr,\n"                      \
     "{\"error\":{\"kind\",\"exit_code\",\"message\",...}} with http_status, code, body,\n"         \
@@ -101,6 +102,8 @@ static int open_client(cli_args *a, session *s)
     int64_t retries = o.max_retries;
     int rc;
     if ((rc = cli_opt_double(a, "timeout", -DBL_MAX, DBL_MAX, &o.timeout)) != CLI_OK ||
+        (rc = cli_opt_double(a, "attempt-timeout", -DBL_MAX, DBL_MAX, &o.attempt_timeout)) !=
+            CLI_OK ||
         (rc = cli_opt_i64(a, "retries", INT32_MIN, INT32_MAX, &retries)) != CLI_OK)
         return rc;
     o.max_retries = (int)retries;

@@ -27,7 +27,8 @@ int cli_exit_for(int status)
     case WSIG_ERR_KEY:
     case WSIG_ERR_PASSWORD: return CLI_KEY;
     case WSIG_ERR_TRANSPORT:
-    case WSIG_ERR_TIMEOUT: return CLI_TRANSPORT;
+    case WSIG_ERR_TIMEOUT:
+    case WSIG_ERR_ABORTED: return CLI_TRANSPORT; /* the call did not complete */
     case WSIG_ERR_HTTP: return CLI_HTTP;
     case WSIG_ERR_RPC: return CLI_RPC;
     case WSIG_ERR_PROTOCOL: return CLI_PROTOCOL;

@@ -102,7 +102,9 @@ enum wsig_status {
     WSIG_ERR_TRANSPORT = 9,   /* libcurl failure; err->curl_code */
     WSIG_ERR_TIMEOUT = 10,    /* libcurl timeout; err->curl_code */
     WSIG_ERR_HTTP = 11,       /* HTTP status not 2xx; err->http_status, code, body, location */
-    WSIG_ERR_RPC = 12         /* JSON-RPC error object; err->rpc_code, data_json */
+    WSIG_ERR_RPC = 12,        /* JSON-RPC error object; err->rpc_code, data_json */
+    WSIG_ERR_ABORTED = 13     /* a client call stopped by its abort_check; the message
+                                 says whether the request may have reached the server */
 };
 
 enum wsig_reason {
@@ -810,8 +812,16 @@ typedef struct wsig_client wsig_client;
  * WSIG_ERR_ARG, never replaced by a default. Durations: 0 = the default,
  * else 1 ms to 1 day (WSIG_CLIENT_MAX_SECONDS). Start from
  * WSIG_CLIENT_OPTIONS_INIT (the defaults) and set what you need. */
+/* Deadlines: timeout bounds a whole call (query, command, call, request),
+ * every attempt, Retry-After wait, backoff and rate-limiter wait included;
+ * attempt_timeout bounds each attempt within it. A wait that would end past
+ * the call's deadline is not begun: the call ends at once with
+ * WSIG_ERR_TIMEOUT (curl_code 28; http_status and retry_after of the last
+ * answer, if any). An abort_check that returns non-zero ends the call with
+ * WSIG_ERR_ABORTED; the client stays usable. */
 typedef struct wsig_client_options {
-    double timeout;             /* whole request, seconds; 0 = 10 */
+    double timeout;             /* the whole call, seconds, every attempt and wait
+                                   included (a deadline); 0 = 10 */
     double connect_timeout;     /* seconds; 0 = 5 */
     int insecure;               /* 1 = do not verify TLS peers (explicit opt-out only) */
     const char *ca_file;        /* CA bundle to trust instead of the system's; NULL = system */
@@ -832,6 +842,14 @@ typedef struct wsig_client_options {
                                              (request, query, command, call) must
                                              carry a valid message signature
                                              (the client keeps a reference) */
+    double attempt_timeout;     /* one attempt, seconds; 0 = no bound but the
+                                   whole call's timeout */
+    /* Called from the calling thread at least every 50 ms while a call
+     * transfers or waits (Retry-After, retry backoff, the rate limiter), and
+     * before each attempt; non-zero aborts the call (WSIG_ERR_ABORTED). NULL
+     * = never. abort_ud is passed through untouched. */
+    int (*abort_check)(void *abort_ud);
+    void *abort_ud;
 } wsig_client_options;
 
 #define WSIG_CLIENT_MAX_SECONDS 86400.0          /* a day: the longest duration option */
@@ -839,9 +857,11 @@ typedef struct wsig_client_options {
 
 /* The defaults, field by field: timeout 10 s, connect 5 s, TLS verified,
  * 16 MiB answers, 5 attempts on 429, Retry-After waits up to 30 s, 3 retries,
- * backoff 0.25 s, a limiter of 10 per second with a burst of 10. */
-#define WSIG_CLIENT_OPTIONS_INIT \
-    {10.0, 5.0, 0, NULL, NULL, NULL, NULL, 16u << 20, 5, 30.0, 3, 0.25, 10.0, 10.0, NULL}
+ * backoff 0.25 s, a limiter of 10 per second with a burst of 10, no bound per
+ * attempt but the call's, no abort_check. */
+#define WSIG_CLIENT_OPTIONS_INIT                                                          \
+    {10.0, 5.0, 0, NULL, NULL, NULL, NULL, 16u << 20, 5, 30.0, 3, 0.25, 10.0, 10.0, NULL, \
+     0.0, NULL, NULL}
 
 /** A client for one base URL and one auth.
  *  Returns: WSIG_OK; WSIG_ERR_ARG (base_url not http(s), or with spaces, a
@@ -909,7 +929,8 @@ WSIG_API const char *wsig_response_header(const wsig_response *res, const char *
  *  Any of these refusals is WSIG_ERR_ARG, before anything is sent.
  *  Returns: WSIG_OK for any HTTP status, 3xx included (redirects are never
  *           followed, and res carries the Location header); WSIG_ERR_ARG (a
- *           refusal above); transport, timeout, protocol; WSIG_INVALID when a
+ *           refusal above); transport, timeout, protocol, aborted
+ *           (WSIG_ERR_ABORTED: opt->abort_check); WSIG_INVALID when a
  *           response_verifier refuses the answer, which is then not returned.
  *  Args:    c.
  *  Out:     *res (wsig_response_clear).
@@ -943,8 +964,8 @@ WSIG_API WSIG_WARN_UNUSED int wsig_client_request_json(wsig_client *c, wsig_resp
  *  Returns: WSIG_OK; WSIG_ERR_HTTP for any final status outside 2xx, with
  *           http_status, code, message, body, retry_after (429) and location
  *           (3xx: redirects are not followed); transport, timeout, protocol
- *           (non-JSON answer); WSIG_INVALID (a response_verifier refused the
- *           answer).
+ *           (non-JSON answer), aborted (opt->abort_check); WSIG_INVALID (a
+ *           response_verifier refused the answer).
  *  Args:    c.
  *  Out:     *result_json, the response body (wsig_free; NULL on failure).
  *  In:      name; payload_json (JSON text; NULL = {}).
@@ -970,7 +991,8 @@ WSIG_API WSIG_WARN_UNUSED int wsig_client_command(wsig_client *c, char **result_
  *  Returns: WSIG_OK; WSIG_ERR_RPC (code, message, data_json); WSIG_ERR_HTTP
  *           (4xx/5xx without an error envelope, and any 1xx/3xx: location for
  *           a redirect); WSIG_INVALID (a signed response failed
- *           verification); WSIG_ERR_ARG; transport, timeout, protocol.
+ *           verification); WSIG_ERR_ARG; transport, timeout, protocol,
+ *           aborted (opt->abort_check).
  *  Args:    c.
  *  Out:     *result_json, the envelope's result (wsig_free; NULL on failure).
  *  In:      method and path as for wsig_client_request; params_json.

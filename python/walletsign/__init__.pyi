@@ -120,7 +120,8 @@ class Client:
                 connect_timeout: float = 5.0, retries: Optional[int] = None,
                 rate_limit: Optional[Tuple[float, float]] = (10, 10),
                 verify: Union[bool, _Path] = True, user_agent: Optional[str] = None,
-                response_verifier: Optional[MessageVerifier] = None) -> "Client": ...
+                response_verifier: Optional[MessageVerifier] = None,
+                attempt_timeout: float = 0) -> "Client": ...
     @classmethod
     def from_env(cls: Type[_C], environ: Optional[Mapping[str, str]] = None,
                  **options: Any) -> _C: ...

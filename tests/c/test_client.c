@@ -940,11 +940,16 @@ static void timeouts(void)
     CHECK(dt >= 0.45 && dt < 1.5 * slack(), "timed out after %.3f s", dt);
     CHECK(log_count("/command") == 1, "/command timed out, sent %d times", log_count("/command"));
 
-    /* On /query a timeout is retried (max_retries 1 here). */
+    /* On /query an attempt that times out is retried (max_retries 1 here),
+     * within the call's timeout: attempt_timeout bounds each attempt. */
+    wsig_client_options oa = o;
+    oa.timeout = 5;
+    oa.attempt_timeout = 0.5;
+    wsig_client *ca = client_for(auth, &oa);
     t_mock_clean(&M);
     t_mock_queue(&M, "/query", "delay:3000", 2);
     t0 = now_s();
-    rc = wsig_client_query(c, &json, "list_client_accounts", NULL, &err);
+    rc = ca ? wsig_client_query(ca, &json, "list_client_accounts", NULL, &err) : -1;
     dt = now_s() - t0;
     CHECK(rc == WSIG_ERR_TIMEOUT && err.curl_code == 28, "query timeout: rc %s curl %d",
           wsig_status_name(rc), err.curl_code);
@@ -953,8 +958,9 @@ static void timeouts(void)
     /* One slow answer, then a fast one: the retry succeeds. */
     t_mock_clean(&M);
     t_mock_queue(&M, "/query", "delay:3000", 1);
-    rc = wsig_client_query(c, &json, "list_client_accounts", NULL, &err);
+    rc = ca ? wsig_client_query(ca, &json, "list_client_accounts", NULL, &err) : -1;
     CHECK(rc == WSIG_OK && json, "timeout then success: %s", err.message);
+    wsig_client_free(ca);
     wsig_free(json);
     json = NULL;
     /* drip: the answer one byte at a time. Slow but complete within the timeout... */
@@ -984,6 +990,202 @@ static void timeouts(void)
     t_mock_queue(&M, "/query", "delay:200", 1);
     rc = wsig_client_query(c, &json, "list_client_accounts", NULL, &err);
     CHECK(rc == WSIG_OK && log_count("/query") == 1, "delay 200 ms: %s", err.message);
+    wsig_free(json);
+    json = NULL;
+    t_mock_clean(&M);
+out:
+    wsig_error_clear(&err);
+    wsig_client_free(c);
+    wsig_auth_free(auth);
+}
+
+/* timeout bounds the whole call: retries, Retry-After and limiter waits
+ * included. A wait that would pass the deadline is not begun. */
+static void deadlines(void)
+{
+    wsig_auth *auth = jwt_auth(g_p256, g_kid, WSIG_JWT_DER);
+    wsig_client_options o = WSIG_CLIENT_OPTIONS_INIT;
+    o.timeout = 1;
+    o.backoff = 0.05;
+    o.max_retry_after = 0.2; /* each wait short, ten of them longer than the call's second */
+    o.max_retries = 10;
+    wsig_client *c = client_for(auth, &o);
+    wsig_error err = WSIG_ERROR_INIT;
+    char *json = NULL;
+    if (!c)
+        goto out;
+    /* 503s with backoff: a timeout at about 1 s, never later, with the last status. */
+    t_mock_clean(&M);
+    t_mock_queue(&M, "/query", "status:503", 30);
+    double t0 = now_s();
+    int rc = wsig_client_query(c, &json, "list_client_accounts", NULL, &err);
+    double dt = now_s() - t0;
+    CHECK(rc == WSIG_ERR_TIMEOUT && err.curl_code == 28 && err.http_status == 503 && !json,
+          "503s under timeout 1 s: rc %s http %ld (%s)", wsig_status_name(rc), err.http_status,
+          err.message);
+    CHECK(dt >= 0.4 && dt <= 1.0 + 0.1 * slack(), "503s under timeout 1 s: ended after %.3f s",
+          dt);
+    CHECK(log_count("/query") >= 3, "503s: %d attempts in the second", log_count("/query"));
+    /* A Retry-After longer than the time left: a timeout at once, with the 429's fields. */
+    wsig_client_options o2 = o;
+    o2.timeout = 0.5;
+    o2.max_retry_after = 5;
+    wsig_client *c2 = client_for(auth, &o2);
+    t_mock_clean(&M);
+    t_mock_queue(&M, "/query", "status:429:retry_after=1", 1);
+    t0 = now_s();
+    rc = c2 ? wsig_client_query(c2, &json, "list_client_accounts", NULL, &err) : -1;
+    dt = now_s() - t0;
+    CHECK(rc == WSIG_ERR_TIMEOUT && err.http_status == 429 && err.retry_after == 1 &&
+              strstr(err.message, "Retry-After") && dt < 0.4 * slack(),
+          "429 Retry-After 1 s under timeout 0.5 s: rc %s http %ld after %.3f s (%s)",
+          wsig_status_name(rc), err.http_status, dt, err.message);
+    wsig_free(json);
+    json = NULL;
+    wsig_client_free(c2);
+    /* The rate limiter's wait counts too: 1 per second, the second call cannot fit. */
+    wsig_client_options o3 = WSIG_CLIENT_OPTIONS_INIT;
+    o3.timeout = 0.3;
+    o3.rate = 1;
+    o3.burst = 1;
+    wsig_client *c3 = client_for(auth, &o3);
+    t_mock_clean(&M);
+    rc = c3 ? wsig_client_query(c3, &json, "list_client_accounts", NULL, &err) : -1;
+    CHECK(rc == WSIG_OK, "limiter, first call: %s", err.message);
+    wsig_free(json);
+    json = NULL;
+    t0 = now_s();
+    rc = c3 ? wsig_client_query(c3, &json, "list_client_accounts", NULL, &err) : -1;
+    dt = now_s() - t0;
+    CHECK(rc == WSIG_ERR_TIMEOUT && strstr(err.message, "rate limiter") && dt < 0.2 * slack() &&
+              log_count("/query") == 1,
+          "limiter wait past the deadline: rc %s after %.3f s, %d sent (%s)",
+          wsig_status_name(rc), dt, log_count("/query"), err.message);
+    wsig_free(json);
+    json = NULL;
+    wsig_client_free(c3);
+    /* attempt_timeout out of range is refused like every option. */
+    wsig_client_options bad = WSIG_CLIENT_OPTIONS_INIT;
+    bad.attempt_timeout = -1;
+    wsig_client *none = NULL;
+    rc = wsig_client_new(&none, M.url, auth, &bad, &err);
+    CHECK(rc == WSIG_ERR_ARG && !none && strncmp(err.message, "attempt_timeout", 15) == 0,
+          "attempt_timeout -1: %s (%s)", wsig_status_name(rc), err.message);
+    t_mock_clean(&M);
+out:
+    wsig_error_clear(&err);
+    wsig_client_free(c);
+    wsig_auth_free(auth);
+}
+
+/* An abort_check that says stop at its n-th call (abort_at) or once
+ * abort_after seconds have passed since start, and records how it was asked. */
+typedef struct {
+    int calls, abort_at;
+    double start, abort_after, last, max_gap;
+} abort_state;
+
+static abort_state abort_when(int at_call, double after_s)
+{
+    return (abort_state){.abort_at = at_call, .start = now_s(), .abort_after = after_s};
+}
+
+static int abort_at_call(void *ud)
+{
+    abort_state *a = ud;
+    double t = now_s();
+    if (a->calls++ > 0 && t - a->last > a->max_gap)
+        a->max_gap = t - a->last;
+    a->last = t;
+    return (a->abort_at > 0 && a->calls >= a->abort_at) ||
+           (a->abort_after > 0 && t - a->start >= a->abort_after);
+}
+
+static wsig_client *aborting_client(wsig_auth *auth, abort_state *a)
+{
+    wsig_client_options o = fast_backoff();
+    o.abort_check = abort_at_call;
+    o.abort_ud = a;
+    return client_for(auth, &o);
+}
+
+/* abort_check: asked at least every 50 ms while a call transfers or waits;
+ * non-zero ends the call at once (WSIG_ERR_ABORTED) and the client goes on. */
+static void abort_checks(void)
+{
+    wsig_auth *auth = jwt_auth(g_p256, g_kid, WSIG_JWT_DER);
+    abort_state a = abort_when(0, 0);
+    wsig_client *c = aborting_client(auth, &a);
+    wsig_error err = WSIG_ERROR_INIT;
+    char *json = NULL;
+    CHECK(t_streq(wsig_status_name(WSIG_ERR_ABORTED), "aborted"), "status name %s",
+          wsig_status_name(WSIG_ERR_ABORTED));
+    if (!c)
+        goto out;
+    /* Never aborting: asked all along a 600 ms wait for the answer. */
+    t_mock_clean(&M);
+    t_mock_queue(&M, "/query", "delay:600", 1);
+    int rc = wsig_client_query(c, &json, "list_client_accounts", NULL, &err);
+    CHECK(rc == WSIG_OK && a.calls >= 8 && a.max_gap < 0.05 + 0.1 * slack(),
+          "a 600 ms answer: rc %s, asked %d times, largest gap %.3f s (%s)", wsig_status_name(rc),
+          a.calls, a.max_gap, err.message);
+    wsig_free(json);
+    json = NULL;
+    /* Stopped while awaiting a command's answer: it may have run, and says so. */
+    t_mock_clean(&M);
+    t_mock_queue(&M, "/command", "delay:1000", 1);
+    a = abort_when(0, 0.2);
+    double t0 = now_s();
+    rc = wsig_client_command(c, &json, "update_display_currency", "{\"displayCurrency\":\"USD\"}",
+                             NULL, &err);
+    double dt = now_s() - t0;
+    CHECK(rc == WSIG_ERR_ABORTED && err.status == WSIG_ERR_ABORTED && !json &&
+              strstr(err.message, "may have reached the server") && dt < 0.6 * slack(),
+          "aborted during a 1 s answer: rc %s after %.3f s (%s)", wsig_status_name(rc), dt,
+          err.message);
+    CHECK(wsig_error_fields(&err) == 0, "aborted: fields %#x", wsig_error_fields(&err));
+    CHECK(log_count("/command") == 1, "aborted command sent %d times", log_count("/command"));
+    /* Stopped during a Retry-After wait: not run (only refused), the 429 kept. */
+    t_mock_clean(&M);
+    t_mock_queue(&M, "/query", "status:429:retry_after=2", 1);
+    a = abort_when(0, 0.2);
+    t0 = now_s();
+    rc = wsig_client_query(c, &json, "list_client_accounts", NULL, &err);
+    dt = now_s() - t0;
+    CHECK(rc == WSIG_ERR_ABORTED && err.http_status == 429 && strstr(err.message, "Retry-After") &&
+              strstr(err.message, "only refused") && dt < 0.6 * slack(),
+          "aborted during Retry-After 2 s: rc %s after %.3f s (%s)", wsig_status_name(rc), dt,
+          err.message);
+    CHECK(log_count("/query") == 1, "aborted 429 wait: sent %d times", log_count("/query"));
+    /* Stopped during the backoff after a 503. */
+    wsig_client_options ob = WSIG_CLIENT_OPTIONS_INIT;
+    ob.backoff = 2;
+    ob.abort_check = abort_at_call;
+    ob.abort_ud = &a;
+    wsig_client *cb = client_for(auth, &ob);
+    t_mock_clean(&M);
+    t_mock_queue(&M, "/query", "status:503", 1);
+    a = abort_when(0, 0.2);
+    t0 = now_s();
+    rc = cb ? wsig_client_query(cb, &json, "list_client_accounts", NULL, &err) : -1;
+    dt = now_s() - t0;
+    CHECK(rc == WSIG_ERR_ABORTED && err.http_status == 503 && strstr(err.message, "backoff") &&
+              dt < 0.6 * slack(),
+          "aborted during a 1-3 s backoff: rc %s after %.3f s (%s)", wsig_status_name(rc), dt,
+          err.message);
+    wsig_client_free(cb);
+    /* Stopped before anything is sent. */
+    t_mock_clean(&M);
+    a = abort_when(1, 0);
+    rc = wsig_client_query(c, &json, "list_client_accounts", NULL, &err);
+    CHECK(rc == WSIG_ERR_ABORTED && strstr(err.message, "not sent") && log_count("/query") == 0,
+          "aborted at once: rc %s, %d sent (%s)", wsig_status_name(rc), log_count("/query"),
+          err.message);
+    /* The client goes on after an abort. */
+    a = abort_when(0, 0);
+    rc = wsig_client_query(c, &json, "list_client_accounts", NULL, &err);
+    CHECK(rc == WSIG_OK && json && strstr(json, "account_123"), "after an abort: rc %s (%s)",
+          wsig_status_name(rc), err.message);
     wsig_free(json);
     json = NULL;
     t_mock_clean(&M);
@@ -1835,6 +2037,8 @@ void test_client(void)
         server_errors();
         rate_limiter();
         timeouts();
+        deadlines();
+        abort_checks();
         connection_refused();
         transport_faults();
         transport_faults_other();

@@ -50,6 +50,8 @@ static int try_client_setting(const char *setting, double value, wsig_error *err
     const char *name = setting + strlen("client.");
     if (strcmp(name, "timeout") == 0)
         o.timeout = value;
+    else if (strcmp(name, "attempt_timeout") == 0)
+        o.attempt_timeout = value;
     else if (strcmp(name, "connect_timeout") == 0)
         o.connect_timeout = value;
     else if (strcmp(name, "retries") == 0)

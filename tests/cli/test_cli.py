@@ -1256,6 +1256,8 @@ def option_names_and_ranges_are_the_librarys():
     ranges = {r["setting"]: r for r in doc["ranges"]}
     for setting, flag, other, word in (
             ("client.timeout", "--timeout", ["--retries", "0"], "timeout"),
+            ("client.attempt_timeout", "--attempt-timeout", ["--retries", "0"],
+             "attempt_timeout"),
             ("client.retries", "--retries", [], "retries")):
         r = ranges[setting]
         taken = [r["min"], r["max"]] + ([0] if r["zero_is_default"] else [])

@@ -54,7 +54,8 @@ describe("options.json names", function()
 end)
 
 -- client.* settings: the option of ws.client each one is (a client needs no server).
-local CLIENT = {timeout = "timeout", connect_timeout = "connect_timeout", retries = "retries",
+local CLIENT = {timeout = "timeout", attempt_timeout = "attempt_timeout",
+                connect_timeout = "connect_timeout", retries = "retries",
                 max_429_attempts = "max_429_attempts", max_retry_after = "max_retry_after",
                 backoff = "backoff", max_response = "max_response"}
 

@@ -64,6 +64,7 @@ def test_option_names(option):
 NOT_IN_PYTHON = {"client.max_429_attempts", "client.max_retry_after", "client.backoff",
                  "client.max_response"}
 CLIENT_KW = {"client.timeout": lambda v: {"timeout": v},
+             "client.attempt_timeout": lambda v: {"attempt_timeout": v},
              "client.connect_timeout": lambda v: {"connect_timeout": v},
              "client.retries": lambda v: {"retries": v},
              "client.rate": lambda v: {"rate_limit": (v, 10)},

@@ -12,6 +12,7 @@ typedef struct {
     PyObject *auth;      /* for the auth property */
     PyObject *base_url;
     PyThread_type_lock lock; /* a wsig_client is one-thread-at-a-time */
+    PyThreadState *caller;   /* the thread state a call in progress released */
 } ClientObject;
 
 static int Client_traverse(ClientObject *self, visitproc visit, void *arg)
@@ -48,18 +49,34 @@ static void Client_dealloc(ClientObject *self)
     Py_DECREF(tp);
 }
 
+/* The core's abort_check (ud: the ClientObject): a call runs without the
+ * GIL, so Ctrl-C only sets a flag. Every 50 ms or so the calling thread takes
+ * its own thread state back for a moment to run the signal handlers (they
+ * run in the main thread only); one that raises (KeyboardInterrupt) stops
+ * the call, and its exception stays set for the caller (call_failed). */
+static int interrupted(void *ud)
+{
+    ClientObject *self = ud;
+    PyEval_RestoreThread(self->caller);
+    int stop = PyErr_CheckSignals() < 0;
+    self->caller = PyEval_SaveThread();
+    return stop;
+}
+
 static PyObject *Client_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"base_url", "auth", "timeout", "connect_timeout", "retries",
-                             "rate_limit", "verify", "user_agent", "response_verifier", NULL};
+                             "rate_limit", "verify", "user_agent", "response_verifier",
+                             "attempt_timeout", NULL};
     PyObject *url_o, *auth_o, *retries_o = Py_None, *rate_o = NULL, *verify_o = Py_True,
                               *ua_o = Py_None, *rv_o = Py_None;
     /* The core's defaults; every range is the core's (wsig_client_new). */
     wsig_client_options opt = WSIG_CLIENT_OPTIONS_INIT;
     wsmod_state *st = wsp_state_of_type(tp);
-    if (!st || !PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$ddOOOOO:Client", kwlist, &url_o,
+    if (!st || !PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$ddOOOOOd:Client", kwlist, &url_o,
                                             &auth_o, &opt.timeout, &opt.connect_timeout,
-                                            &retries_o, &rate_o, &verify_o, &ua_o, &rv_o))
+                                            &retries_o, &rate_o, &verify_o, &ua_o, &rv_o,
+                                            &opt.attempt_timeout))
         return NULL;
     const char *url = wsp_as_str(url_o, "base_url");
     if (!url)
@@ -125,6 +142,8 @@ static PyObject *Client_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
         Py_DECREF(self);
         return PyErr_NoMemory();
     }
+    opt.abort_check = interrupted;
+    opt.abort_ud = self; /* the client never outlives its object */
     wsig_error err = WSIG_ERROR_INIT;
     int rc = wsig_client_new(&self->client, url, ((AuthObject *)auth_o)->auth, &opt, &err);
     Py_XDECREF(ca);
@@ -139,20 +158,34 @@ static PyObject *Client_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
     return (PyObject *)self;
 }
 
-/* Run one client call without the GIL, serialised on the client's lock. */
+/* Run one client call without the GIL, serialised on the client's lock. The
+ * released thread state is kept for the abort_check (interrupted). */
 #define CLIENT_CALL(self, rc, call)                                                     \
     do {                                                                                \
-        Py_BEGIN_ALLOW_THREADS                                                          \
+        PyThreadState *released_ = PyEval_SaveThread();                                 \
         PyThread_acquire_lock((self)->lock, WAIT_LOCK);                                 \
+        (self)->caller = released_;                                                     \
         (rc) = (self)->client ? (call) : -1;                                            \
+        (self)->caller = NULL;                                                          \
         PyThread_release_lock((self)->lock);                                            \
-        Py_END_ALLOW_THREADS                                                            \
+        PyEval_RestoreThread(released_);                                                \
     } while (0)
 
 static PyObject *closed_error(void)
 {
     PyErr_SetString(PyExc_ValueError, "the client is closed");
     return NULL;
+}
+
+/* A failed call: the exception a signal handler raised when it aborted the
+ * call (KeyboardInterrupt) goes on as it is; anything else is the core's. */
+static PyObject *call_failed(wsmod_state *st, int rc, wsig_error *err)
+{
+    if (rc == WSIG_ERR_ABORTED && PyErr_Occurred()) {
+        wsig_error_clear(err);
+        return NULL;
+    }
+    return wsp_raise_wsig(st, rc, err);
 }
 
 /* payload -> JSON bytes: None -> NULL (the core sends {}), bytes-like taken
@@ -181,7 +214,7 @@ static PyObject *json_call_result(wsmod_state *st, int rc, char *out, wsig_error
     if (rc < 0)
         return closed_error();
     if (rc != WSIG_OK)
-        return wsp_raise_wsig(st, rc, err);
+        return call_failed(st, rc, err);
     wsig_error_clear(err);
     PyObject *res = wsp_from_json(st, out, strlen(out));
     wsig_free(out);
@@ -355,7 +388,7 @@ static PyObject *Client_request(ClientObject *self, PyObject *const *args, Py_ss
         return closed_error();
     if (rc != WSIG_OK) {
         wsig_response_clear(&res);
-        return wsp_raise_wsig(st, rc, &err);
+        return call_failed(st, rc, &err);
     }
     wsig_error_clear(&err);
     PyObject *hdr = response_headers(&res);
@@ -475,16 +508,21 @@ static PyGetSetDef Client_getset[] = {
 
 PyDoc_STRVAR(Client_doc,
 "Client(base_url, auth, *, timeout=10.0, connect_timeout=5.0, retries=None,\n"
-"       rate_limit=(10, 10), verify=True, user_agent=None, response_verifier=None)\n--\n\n"
+"       rate_limit=(10, 10), verify=True, user_agent=None, response_verifier=None,\n"
+"       attempt_timeout=0)\n--\n\n"
 "An HTTP client (libcurl, keep-alive) that signs every attempt with auth.\n\n"
-"timeout: whole request, seconds; connect_timeout: seconds (each 0.001 to\n"
-"86400, 0 for the default); retries: retries of 5xx/transport failures,\n"
+"timeout: the whole call, seconds, every retry and wait included (a wait\n"
+"that would pass it ends the call with Timeout at once); attempt_timeout:\n"
+"one attempt (0: only the call's timeout); connect_timeout: seconds (each\n"
+"0.001 to 86400, 0 for the default); retries: retries of 5xx/transport failures,\n"
 "0 to 100 (None: 3; 0: none); rate_limit: (requests per second, burst) of\n"
 "the client-side token bucket, or None to disable; verify:\n"
 "True (system CAs), False (no TLS verification) or a CA file path;\n"
 "response_verifier: a MessageVerifier that every response must satisfy.\n"
 "Calls release the GIL; one client serialises its own calls (use one per\n"
-"thread for parallelism). Use as a context manager or call close().");
+"thread for parallelism). Ctrl-C (KeyboardInterrupt) stops a call within\n"
+"about 50 ms, waits included; the client stays usable. Use as a context\n"
+"manager or call close().");
 
 static PyType_Slot Client_slots[] = {
     {Py_tp_new, Client_new},
