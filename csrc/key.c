@@ -619,6 +619,20 @@ int wsig_key_load_file(wsig_key **out, const char *path, const char *password, w
     return rc;
 }
 
+/* The longest run of characters a hex or Base64 key is written in ('/' and
+ * '.' end a run: path separators and extensions are not key text). */
+static size_t key_like_run(const char *s, size_t n)
+{
+    size_t best = 0, run = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool key_char = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
+                        (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '+' || s[i] == '=';
+        run = key_char ? run + 1 : 0;
+        best = run > best ? run : best;
+    }
+    return best;
+}
+
 /* Key text or a file path, as a binding's string argument may hold. Long
  * hex is refused rather than guessed: a file named by 64 hex digits must
  * never become a private key anyone who reads the name knows, and a
@@ -653,9 +667,9 @@ int wsig_key_load_source(wsig_key **out, const char *source, size_t len, const c
     path[len] = '\0';
     int rc = wsig_key_load_file(out, path, password, err);
     wsig_free_secret(path, len); /* it might have been a mangled key */
-    /* Nor may the message show it ("cannot open <a mistyped key>: ..."):
-     * keep only the reason after the path. */
-    if (rc == WSIG_ERR_IO && err) {
+    /* Nor may the message show one ("cannot open <a mistyped key>: ..."):
+     * a source with a long run of key-like characters loses its name. */
+    if (rc == WSIG_ERR_IO && err && key_like_run(source, len) >= 32) {
         const char *why = strrchr(err->message, ':');
         char reason[128];
         snprintf(reason, sizeof reason, "%s", why ? why + 1 : " unreadable");
