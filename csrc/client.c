@@ -191,8 +191,6 @@ static bool path_safe(const char *s)
     return s[0] == '/' && url_chars_safe(s);
 }
 
-#define MAX_METHOD 32
-
 /* The method as it is signed, sent and judged for retries: a token
  * (RFC 9110; a space or CR LF would write its own request line), in upper
  * case, so "get" is GET everywhere (hmac signs the method upper-cased, and
@@ -741,6 +739,9 @@ static int check_extra_header(const wsig_client *c, const wsig_header_ref *h, ws
  * token is spent or anything is signed: what is signed must be what is sent. */
 static int check_request(const wsig_client *c, const request_spec *rq, wsig_error *err)
 {
+    /* libcurl sends a HEAD without a body: one that was signed would not be sent. */
+    if (strcmp(rq->method, "HEAD") == 0 && rq->body_len)
+        return wsig__fail(err, WSIG_ERR_ARG, "a HEAD request carries no body");
     if (!path_safe(rq->path))
         return wsig__fail(err, WSIG_ERR_ARG, "path must start with '/' and be printable ASCII "
                           "without spaces or '#' (percent-encode the rest; a fragment is "

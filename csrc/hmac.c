@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_METHOD 16
 
 /* HMAC-SHA256 (RFC 2104) from the two SHA-256 states left after hashing the
  * ipad and opad key blocks, saved once per key. A signature resumes them and
@@ -215,17 +214,16 @@ void wsig__hmac_auth_clear(struct wsig_hmac_auth *a)
 }
 
 /* Out: the method in upper case, and its length in *len. */
+/* The method as the prehash holds it: any token the client sends
+ * (RFC 9110), upper-cased (docs/protocols.md). */
 static int upper_method(char out[MAX_METHOD], size_t *len, const char *method, wsig_error *err)
 {
     size_t n = strnlen(method, MAX_METHOD);
-    if (n == 0 || n >= MAX_METHOD)
-        return wsig__fail(err, WSIG_ERR_ARG, "bad HTTP method");
-    for (size_t i = 0; i <= n; i++) {
-        char c = method[i];
-        if (c && (c < 'A' || c > 'Z') && (c < 'a' || c > 'z'))
-            return wsig__fail(err, WSIG_ERR_ARG, "bad HTTP method");
-        out[i] = c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
-    }
+    if (n >= MAX_METHOD || !wsig__http_token(method))
+        return wsig__fail(err, WSIG_ERR_ARG, "the HTTP method must be a token (RFC 9110) of at "
+                          "most %d characters", MAX_METHOD - 1);
+    for (size_t i = 0; i <= n; i++)
+        out[i] = method[i] >= 'a' && method[i] <= 'z' ? (char)(method[i] - 32) : method[i];
     *len = n;
     return WSIG_OK;
 }

@@ -40,6 +40,8 @@ WSIG_LOCAL bool wsig__utf8_valid(const unsigned char *s, size_t len);
 /* A non-empty RFC 9110 token (a method, a header name): no space, CTL,
  * separator or non-ASCII byte, so it cannot end a request line early. */
 WSIG_LOCAL bool wsig__http_token(const char *s);
+/* The longest method (a token) signed and sent, and its NUL. */
+#define MAX_METHOD 32
 /* False when a name or value of h[0..n) has a given length other than its
  * strlen (an embedded NUL): the caller's text would be read cut short. */
 WSIG_LOCAL bool wsig__header_refs_whole(const wsig_header_ref *h, size_t n);

@@ -670,6 +670,16 @@ static void json_request(const creds *k)
         CHECK(rc == WSIG_ERR_ARG, "json body #%zu: %s", i, wsig_status_name(rc));
     }
     CHECK(wire_requests() == before, "a refused JSON body was sent");
+    /* A HEAD goes without a body, so one cannot be signed into it. */
+    int head_rc = c ? wsig_client_request(c, &res, "HEAD", "/j", "x", 1, NULL, 0, &err) : -1;
+    CHECK(head_rc == WSIG_ERR_ARG && wire_requests() == before, "HEAD with a body: %s",
+          wsig_status_name(head_rc));
+    /* Any token is a method hmac signs and verifies, not only letters. */
+    int ms_rc = c ? wsig_client_request(c, &res, "m-search", "/j", NULL, 0, NULL, 0, &err) : -1;
+    seen ms = wire_seen();
+    CHECK(ms_rc == WSIG_OK && strcmp(ms.method, "M-SEARCH") == 0 && hmac_verifies(&ms),
+          "M-SEARCH: %s (%s)", wsig_status_name(ms_rc), err.message);
+    wsig_response_clear(&res);
     int rc = c ? wsig_client_request_json(c, &res, "POST", "/j", "{\"a\":1}", 7, NULL, 0, &err) : -1;
     seen s = wire_seen();
     CHECK(rc == WSIG_OK && head_count(&s, "Content-Type") == 1 &&
