@@ -444,6 +444,9 @@ static int decode_key(wsig_key **out, const unsigned char *data, size_t len, con
     wsig__reset(err);
     if (len == 0)
         return wsig__fail(err, WSIG_ERR_KEY, "empty key data");
+    /* As for key files; it also keeps every length within OpenSSL's int. */
+    if (len >= MAX_KEY_FILE)
+        return wsig__fail(err, WSIG_ERR_KEY, "key data of %zu bytes: no key is that large", len);
     bool pem = strcmp(type, "PEM") == 0;
     if (pem) {
         struct pem_scan scan;

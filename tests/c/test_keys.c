@@ -828,6 +828,26 @@ static void check_detected(const cJSON *c, const char *how, const char *expect, 
 /* tests/vectors/keys/keys.json "detection": bytes of every form, and ones
  * of none, through wsig_key_load, a file (wsig_key_load_file) and a
  * binding's string (wsig_key_load_source, `as_source`). */
+/* Key data larger than any key file is refused before OpenSSL sees it. */
+static void test_key_size_cap(void)
+{
+    size_t n = (size_t)1 << 20;
+    char *big = malloc(n);
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_key *k = NULL;
+    if (!big)
+        return;
+    memset(big, 'A', n);
+    memcpy(big, "-----BEGIN PRIVATE KEY-----\n", 28);
+    int rc = wsig_key_load_pem(&k, big, n, NULL, &err);
+    CHECK(rc == WSIG_ERR_KEY && !k && strstr(err.message, "no key is that large"),
+          "1 MiB of PEM: %s (%s)", wsig_status_name(rc), err.message);
+    rc = wsig_key_load(&k, big, n, NULL, &err);
+    CHECK(rc == WSIG_ERR_KEY && !k, "1 MiB through wsig_key_load: %s", wsig_status_name(rc));
+    free(big);
+    wsig_error_clear(&err);
+}
+
 static void test_key_detection(void)
 {
     cJSON *v = t_vectors("keys/keys.json");
@@ -950,6 +970,7 @@ void test_keys(void)
     test_der_and_garbage();
     test_pem_blocks();
     test_from_hex();
+    test_key_size_cap();
     test_key_detection();
     test_save();
     test_csr();
