@@ -754,27 +754,36 @@ static int check_request(const wsig_client *c, const request_spec *rq, wsig_erro
     return WSIG_OK;
 }
 
-/* Verify a signed response with the client's verifier (message protocol). */
+#define MAX_SIGNED_RESPONSE_HEADERS 8
+
+/* Verify a signed response with the client's verifier (message protocol).
+ * Every X-Message-* header goes to the verifier with its length, repeats
+ * too, so it judges them as it judges a request's (a repeat or a NUL is
+ * malformed_header). */
 static int verify_response(wsig_client *c, const wsig_response *res, wsig_error *err)
 {
-    static const char *const names[5] = {"X-Message-Address", "X-Message-Timestamp",
-                                         "X-Message-Session", "X-Message-Sequence",
-                                         "X-Message-Signature"};
-    wsig_header_ref refs[5];
-    char values[5][256];
-    size_t n = 0;
-    for (int i = 0; i < 5; i++) {
-        size_t len;
-        const char *v = wsig_response_header(res, names[i], &len);
-        if (!v || len >= sizeof values[i])
+    wsig_header_ref refs[MAX_SIGNED_RESPONSE_HEADERS];
+    char names[MAX_SIGNED_RESPONSE_HEADERS][WSIG_HEADER_NAME_MAX];
+    char values[MAX_SIGNED_RESPONSE_HEADERS][WSIG_HEADER_VALUE_MAX];
+    size_t n = 0, pos = 0, nl, vl;
+    const char *name, *value;
+    while (wsig_response_header_next(res, &pos, &name, &nl, &value, &vl)) {
+        if (nl < 10 || strncasecmp(name, "X-Message-", 10) != 0)
             continue;
-        memcpy(values[i], v, len);
-        values[i][len] = '\0';
-        /* Its length goes too: a NUL inside the value is malformed_header. */
-        refs[n++] = (wsig_header_ref){names[i], values[i], 0, len};
+        if (n == MAX_SIGNED_RESPONSE_HEADERS || nl >= WSIG_HEADER_NAME_MAX ||
+            vl >= WSIG_HEADER_VALUE_MAX)
+            return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER,
+                                "the answer's X-Message-* headers are too many or too long");
+        memcpy(names[n], name, nl);
+        names[n][nl] = '\0';
+        memcpy(values[n], value, vl);
+        values[n][vl] = '\0';
+        refs[n] = (wsig_header_ref){names[n], values[n], nl, vl};
+        n++;
     }
     wsig_message m;
-    return wsig_message_verify(c->opt.response_verifier, &m, refs, n, res->body, res->body_len, 0, err);
+    return wsig_message_verify(c->opt.response_verifier, &m, refs, n, res->body, res->body_len, 0,
+                               err);
 }
 
 static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, const char *url,

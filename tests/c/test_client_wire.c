@@ -505,7 +505,8 @@ static void redirects(const creds *k)
 /* 12. A response_verifier checks every answer, once                  */
 
 /* The canned answer, signed now by the listener's own key (a fresh sequence). */
-static void answer_signed(wsig_auth *server, const char *status_line, const char *body)
+static void answer_signed_plus(wsig_auth *server, const char *status_line, const char *body,
+                               const char *more_headers)
 {
     wsig_headers h;
     wsig_error err = WSIG_ERROR_INIT;
@@ -516,8 +517,14 @@ static void answer_signed(wsig_auth *server, const char *status_line, const char
     for (size_t i = 0; rc == WSIG_OK && i < h.count; i++)
         used += (size_t)snprintf(lines + used, sizeof lines - used, "%s: %s\r\n", h.h[i].name,
                                  h.h[i].value);
+    snprintf(lines + used, sizeof lines - used, "%s", more_headers);
     wire_answer(status_line, lines, body);
     wsig_error_clear(&err);
+}
+
+static void answer_signed(wsig_auth *server, const char *status_line, const char *body)
+{
+    answer_signed_plus(server, status_line, body, "");
 }
 
 static void verifier(const creds *k)
@@ -564,6 +571,15 @@ static void verifier(const creds *k)
             json = NULL;
         }
     }
+    /* A signed answer with a second X-Message-Sequence: judged as a request's
+     * headers are (malformed_header), not read by its first copy. */
+    answer_signed_plus(server, "HTTP/1.1 200 OK", "{\"ok\":true}", "X-Message-Sequence: 99\r\n");
+    memset(&res, 0, sizeof res);
+    rc = cj ? wsig_client_request(cj, &res, "GET", "/v", NULL, 0, NULL, 0, &err) : -1;
+    CHECK(rc == WSIG_INVALID && err.reason == WSIG_REASON_MALFORMED_HEADER,
+          "repeated X-Message-Sequence in an answer: %s/%s", wsig_status_name(rc),
+          wsig_reason_name(err.reason));
+    wsig_response_clear(&res);
     /* An unsigned redirect: refused by the verifier before anything else. */
     wire_answer("HTTP/1.1 302 Found", "Location: /x\r\n", "{}");
     rc = cj ? wsig_client_query(cj, &json, "get_balance", NULL, &err) : -1;
