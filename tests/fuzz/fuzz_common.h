@@ -130,14 +130,111 @@ static inline bool fz_skip(const char *tag)
     return env && strstr(env, tag);
 }
 
-/* Plain JSON (RFC 8259 as far as bytes go): cJSON accepts the whole text
- * (nothing after the value), no control byte appears inside a string, only
- * SP, TAB, LF and CR between tokens, every escape is valid, and none is
- * \u0000. cJSON itself is laxer: it takes any byte up to 0x20, NUL included,
- * as whitespace, copies raw control bytes inside strings, reads a \u escape
- * with non-hex digits as U+0000, and cuts keys at U+0000. */
+/* UTF-8 as RFC 3629 has it (no overlong forms, surrogates or code points
+ * above U+10FFFF), by the table of well-formed byte sequences of Unicode
+ * ch. 3 (written apart from the core's decoder on purpose). */
+static inline bool fz_utf8(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t k = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+                 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (!k || i + k > n)
+            return false;
+        unsigned char lo = 0x80, hi = 0xbf, d = k > 1 ? s[i + 1] : 0;
+        if (c == 0xe0) lo = 0xa0;
+        if (c == 0xed) hi = 0x9f;
+        if (c == 0xf0) lo = 0x90;
+        if (c == 0xf4) hi = 0x8f;
+        if (k > 1 && (d < lo || d > hi))
+            return false;
+        for (size_t j = 2; j < k; j++)
+            if (s[i + j] < 0x80 || s[i + j] > 0xbf)
+                return false;
+        i += k;
+    }
+    return true;
+}
+
+/* No object below j names a member twice (names compared whole). */
+static inline bool fz_unique_names(const cJSON *j)
+{
+    for (const cJSON *a = j->child; a; a = a->next) {
+        if (!fz_unique_names(a))
+            return false;
+        if (cJSON_IsObject(j))
+            for (const cJSON *b = a->next; b; b = b->next)
+                if (strcmp(a->string, b->string) == 0)
+                    return false;
+    }
+    return true;
+}
+
+/* Every number token, outside strings, in RFC 8259 form:
+ * -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static inline bool fz_numbers_rfc8259(const char *s, size_t n)
+{
+#define FZ_DIGIT(c) ((c) >= '0' && (c) <= '9')
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        if (in_string) {
+            if (s[i] == '\\')
+                i++;
+            else if (s[i] == '"')
+                in_string = false;
+            continue;
+        }
+        if (s[i] == '"') {
+            in_string = true;
+            continue;
+        }
+        if (s[i] != '-' && !FZ_DIGIT(s[i]))
+            continue;
+        size_t j = i + (s[i] == '-');
+        if (j >= n || !FZ_DIGIT(s[j]))
+            return false;
+        if (s[j] == '0')
+            j++;
+        else
+            while (j < n && FZ_DIGIT(s[j]))
+                j++;
+        if (j < n && s[j] == '.') {
+            size_t f = ++j;
+            while (j < n && FZ_DIGIT(s[j]))
+                j++;
+            if (j == f)
+                return false;
+        }
+        if (j < n && (s[j] == 'e' || s[j] == 'E')) {
+            if (++j < n && (s[j] == '+' || s[j] == '-'))
+                j++;
+            size_t e = j;
+            while (j < n && FZ_DIGIT(s[j]))
+                j++;
+            if (j == e)
+                return false;
+        }
+        if (j < n && (FZ_DIGIT(s[j]) || s[j] == '.' || s[j] == 'e' || s[j] == 'E' ||
+                      s[j] == '+' || s[j] == '-'))
+            return false;
+        i = j - 1;
+    }
+    return true;
+#undef FZ_DIGIT
+}
+
+/* Plain JSON (RFC 8259 as far as bytes go, and walletsign's rules): UTF-8,
+ * cJSON accepts the whole text (nothing after the value), no control byte
+ * appears inside a string, only SP, TAB, LF and CR between tokens, every
+ * escape is valid and none is \u0000, every number is in RFC 8259 form, and
+ * no object names a member twice. cJSON itself is laxer: it takes any byte
+ * up to 0x20, NUL included, as whitespace, copies raw control bytes inside
+ * strings, reads a \u escape with non-hex digits as U+0000, cuts keys at
+ * U+0000, takes 01 and 1. as numbers and keeps duplicate names. */
 static inline bool fz_plain_json(const char *s, size_t len)
 {
+    if (!fz_utf8((const unsigned char *)s, len) || !fz_numbers_rfc8259(s, len))
+        return false;
     bool in_string = false;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -168,8 +265,9 @@ static inline bool fz_plain_json(const char *s, size_t len)
     z[len] = '\0';
     cJSON *j = cJSON_ParseWithLengthOpts(z, len + 1, NULL, 1);
     free(z);
+    bool ok = j && fz_unique_names(j);
     cJSON_Delete(j);
-    return j != NULL;
+    return ok;
 }
 
 /* ---- fixed test keys (public test material from tests/vectors/keys) ---- */
