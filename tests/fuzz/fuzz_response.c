@@ -146,7 +146,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void check_http_error(const wsig_error *err)
 {
-    FZ_CHECK(err->http_status >= 400, "http_status %ld", err->http_status);
+    /* Any final status outside 2xx is an error (a final 1xx too); a 3xx is
+     * never followed. */
+    FZ_CHECK(err->http_status >= 100 && err->http_status <= 599 &&
+                 (err->http_status < 200 || err->http_status > 299),
+             "http_status %ld", err->http_status);
+    FZ_CHECK(err->http_status < 400 || !err->location, "location on a %ld", err->http_status);
     FZ_CHECK(err->body && err->body[err->body_len] == '\0', "error body not owned/terminated");
     FZ_CHECK(err->retry_after == -1.0 || err->retry_after >= 0, "retry_after %g", err->retry_after);
 }
