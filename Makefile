@@ -15,7 +15,7 @@ TEST_SRC := $(wildcard tests/c/*.c)
 
 # The suites run by scripts/test-NAME.sh, in the order `make test` runs them
 # (after the C suite, the README examples and the mock server's own tests).
-SCRIPT_SUITES := cli demo docs fuzz install lua python
+SCRIPT_SUITES := cli demo docs fuzz install lua python rock
 
 .PHONY: all deps lib test test-c $(SCRIPT_SUITES:%=test-%) check bench demo clean
 
@@ -53,6 +53,11 @@ test-c: $(BUILD)/test_c
 # One suite alone: make test-python, make test-lua, ...
 $(SCRIPT_SUITES:%=test-%): lib
 	@scripts/$@.sh
+
+# The source rock build/rock/walletsign-0.1.0-1.src.rock (docs/openresty.md).
+.PHONY: rock
+rock:
+	@scripts/make-rock.sh
 
 # Sanitizer and valgrind runs of the suites (see scripts/check.sh).
 check: deps

@@ -9,8 +9,12 @@
 rockspec_format = "3.0"
 package = "walletsign"
 version = "0.1.0-1"
+-- The source rock carries this tarball (scripts/make-rock.sh makes both and
+-- `luarocks install ./walletsign-0.1.0-1.src.rock` unpacks it from the rock);
+-- `luarocks make` from a checkout builds the working tree and ignores source.
 source = {
-   url = "git+file:///work/main",
+   url = "walletsign-0.1.0.tar.gz",
+   dir = "walletsign-0.1.0",
 }
 description = {
    summary = "Sign, send and verify wallet-API requests (Halogen JWT, HMAC, Ethereum-signed messages)",

@@ -161,6 +161,12 @@ local env = {
    MERCHANT_KEY_HEX = mock.merchant_private_key_hex,
    WALLET_MANAGER_ADDRESSES = mock.wallet_manager_address .. "," .. cli_key:address(),
 }
+-- The start of nginx's command line. nginx must not inherit this script's
+-- LUA_PATH/LUA_CPATH: the ";;" of lua_package_path would take them as the
+-- default paths, and the paths nginx.conf names would go untested.
+local function env_command()
+   return {"env", "-u", "LUA_PATH", "-u", "LUA_CPATH"}
+end
 
 ---------------------------------------------------------------- test-only servers
 
@@ -241,7 +247,7 @@ server {
 ---------------------------------------------------------------- nginx
 
 local function start_nginx()
-   local parts = {"env"}
+   local parts = env_command()
    for k, v in pairs(env) do parts[#parts + 1] = k .. "=" .. shq(v) end
    local cmd = table.concat(parts, " ") ..
                string.format(" /usr/sbin/nginx -p %s -c %s -e %s", shq(DIR), shq(DIR .. "/nginx.conf"),
@@ -278,7 +284,7 @@ check("a key file that cannot be read stops nginx with a readable error", functi
    conf = replace_plain(conf, DIR .. "/logs/nginx.pid", bad_pid)
    conf = replace_plain(conf, DIR .. "/logs/error.log", bad_log)
    write(WORK .. "/bad.conf", conf)
-   local parts = {"env"}
+   local parts = env_command()
    for k, v in pairs(env) do
       parts[#parts + 1] = k .. "=" .. shq(k == "HALOGEN_KEY_PATH" and missing or v)
    end

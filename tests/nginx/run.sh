@@ -3,6 +3,8 @@
 # run by Debian's nginx + lua-nginx-module with 2 workers, in front of
 # tests/mock_server. Prints TAP-like lines and "N passed, M failed" last.
 # Needs build/luajit (scripts/build-lua.sh luajit). KEEP=1 keeps the prefix.
+# WS_LUA_TREE=DIR takes the module from a luarocks --lua-version 5.1 tree
+# instead (DIR/lib/lua/5.1 and DIR/share/lua/5.1; scripts/test-rock.sh).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -11,7 +13,13 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 
 fail_setup() { echo "not ok - setup: $*"; echo "0 passed, 1 failed"; exit 1; }
 
-SO=$BUILD/luajit/lib/lua/5.1/walletsign/core.so
+if [ -n "${WS_LUA_TREE:-}" ]; then
+  SO=$WS_LUA_TREE/lib/lua/5.1/walletsign/core.so
+  LUA_SRC=$WS_LUA_TREE/share/lua/5.1/walletsign
+else
+  SO=$BUILD/luajit/lib/lua/5.1/walletsign/core.so
+  LUA_SRC=lua/walletsign
+fi
 [ -f "$SO" ] || fail_setup "missing $SO (run scripts/build-lua.sh luajit)"
 for f in /usr/sbin/nginx /usr/lib/nginx/modules/ndk_http_module.so \
          /usr/lib/nginx/modules/ngx_http_lua_module.so /usr/bin/luajit /usr/bin/curl; do
@@ -37,9 +45,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-mkdir -p "$DIR/lib/walletsign" "$DIR/lua/walletsign" "$DIR/logs" "$DIR/tmp" "$DIR/work" "$DIR/conf.d"
-cp "$SO" "$DIR/lib/walletsign/core.so"
-cp lua/walletsign/init.lua lua/walletsign/nginx.lua "$DIR/lua/walletsign/"
+# The prefix is laid out as the luarocks tree docs/openresty.md installs.
+LIB=$DIR/lib/lua/5.1 SHARE=$DIR/share/lua/5.1
+mkdir -p "$LIB/walletsign" "$SHARE/walletsign" "$DIR/logs" "$DIR/tmp" "$DIR/work" "$DIR/conf.d"
+cp "$SO" "$LIB/walletsign/core.so"
+cp "$LUA_SRC/init.lua" "$LUA_SRC/nginx.lua" "$SHARE/walletsign/"
 chmod -R a+rX "$DIR"
 
 /usr/bin/python3 -m tests.mock_server --port 0 >"$DIR/work/mock.json" 2>"$DIR/work/mock.log" &
@@ -61,6 +71,6 @@ grep -q "listen 127.0.0.1:$PORT" "$DIR/nginx.conf" || fail_setup "no nginx.conf 
 
 export WS_NGINX_DIR=$DIR WS_NGINX_PORT=$PORT WS_NGINX_PORT2=$PORT2 WS_NGINX_PORT3=$PORT3
 export WS_MOCK_INFO=$DIR/work/mock.json
-export LUA_PATH="$ROOT/tests/nginx/?.lua;$DIR/lua/?.lua;$DIR/lua/?/init.lua;;"
-export LUA_CPATH="$DIR/lib/?.so;;"
+export LUA_PATH="$ROOT/tests/nginx/?.lua;$SHARE/?.lua;$SHARE/?/init.lua;;"
+export LUA_CPATH="$LIB/?.so;;"
 /usr/bin/luajit tests/nginx/cases.lua
