@@ -31,6 +31,8 @@ struct wsig_client {
     uint64_t rng;           /* jitter only */
     double deadline;        /* of the call in progress (monotonic_s) */
     bool reached;           /* an attempt of this call may have reached the server */
+    double started;         /* when the call in progress began (monotonic_s) */
+    int attempts;           /* attempts made by the call in progress */
 };
 
 typedef struct {
@@ -98,13 +100,23 @@ static int deadline_failure(const wsig_client *c, const char *during, double wai
     return WSIG_ERR_TIMEOUT;
 }
 
+/* Tell the caller's on_event (if any) about a wait that is about to begin. */
+static void announce(const wsig_client *c, wsig_client_event *ev, double delay)
+{
+    ev->delay = delay;
+    if (c->opt.on_event)
+        c->opt.on_event(c->opt.event_ud, ev);
+}
+
 /* Sleep s seconds in slices of at most ABORT_POLL_S, asking abort_check
- * between them; a wait past the deadline is not begun. */
-static int pause_call(wsig_client *c, double s, const char *why, wsig_error *err)
+ * between them; a wait past the deadline is not begun (nor announced). */
+static int pause_call(wsig_client *c, double s, const char *why, wsig_client_event *ev,
+                      wsig_error *err)
 {
     double end = monotonic_s() + s;
     if (end > c->deadline)
         return deadline_failure(c, why, s, err);
+    announce(c, ev, s);
     for (double left = s; left > 0; left = end - monotonic_s()) {
         sleep_s(c->opt.abort_check && left > ABORT_POLL_S ? ABORT_POLL_S : left);
         if (abort_requested(c))
@@ -429,7 +441,7 @@ const char *wsig_response_header(const wsig_response *res, const char *name, siz
 /* A token bucket that never runs ahead of the server's: the server's bucket
  * starts at the arrival of our first request, so ours only starts refilling
  * once the first answer is back (no earlier than that arrival). */
-static int limiter_wait(wsig_client *c, wsig_error *err)
+static int limiter_wait(wsig_client *c, wsig_client_event *ev, wsig_error *err)
 {
     if (c->opt.rate < 0)
         return WSIG_OK;
@@ -445,7 +457,9 @@ static int limiter_wait(wsig_client *c, wsig_error *err)
     if (c->tokens < 1) {
         /* A token is only taken once the wait is over: an aborted or
          * timed-out wait leaves the bucket as time fills it. */
-        int rc = pause_call(c, (1 - c->tokens) / c->opt.rate, "the rate limiter's wait", err);
+        ev->kind = WSIG_EVENT_WAIT_RATE;
+        ev->cause = "the rate limit";
+        int rc = pause_call(c, (1 - c->tokens) / c->opt.rate, "the rate limiter's wait", ev, err);
         if (rc != WSIG_OK)
             return rc;
         c->tokens = 1;
@@ -797,6 +811,8 @@ static int send_request(wsig_client *c, wsig_response *res, const request_spec *
                         bool idempotent, wsig_error *err)
 {
     memset(res, 0, sizeof *res);
+    c->started = 0;
+    c->attempts = 0;
     char url[MAX_URL];
     int rc = check_request(c, rq, err);
     if (rc != WSIG_OK)
@@ -819,11 +835,11 @@ static int send_request(wsig_client *c, wsig_response *res, const request_spec *
  * A wait cut short by the deadline or abort_check keeps that answer's
  * status (and Retry-After) in err. */
 static int wait_after_answer(wsig_client *c, wsig_response *res, double wait, double retry_after,
-                             const char *why, wsig_error *err)
+                             const char *why, wsig_client_event *ev, wsig_error *err)
 {
     long status = res->status;
     wsig_response_clear(res);
-    int rc = pause_call(c, wait, why, err);
+    int rc = pause_call(c, wait, why, ev, err);
     if (rc != WSIG_OK && err) {
         err->http_status = status;
         err->retry_after = retry_after;
@@ -842,6 +858,13 @@ static double wait_for_429(wsig_client *c, const wsig_response *res, int rate_li
     return *retry_after >= 0 ? *retry_after : backoff_s(c, rate_limited - 1);
 }
 
+/* An event about this request; the query is left out (it may carry ids). */
+static wsig_client_event request_event(const request_spec *rq)
+{
+    return (wsig_client_event){.method = rq->method, .path = rq->path,
+                               .path_len = strcspn(rq->path, "?")};
+}
+
 /* The attempts of one request: retries and rate limits (docs/protocols.md,
  * jwt), all within the call's deadline (wsig_client_options.timeout). */
 static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, const char *url,
@@ -850,18 +873,23 @@ static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, 
     int rc = ensure_own_handle(c, err);
     if (rc != WSIG_OK)
         return rc;
-    c->deadline = monotonic_s() + c->opt.timeout;
+    c->started = monotonic_s();
+    c->deadline = c->started + c->opt.timeout;
     c->reached = false;
     int retries = 0, rate_limited = 0;
+    wsig_client_event ev = request_event(rq);
+    char cause[64];
     for (int attempts = 1;; attempts++) {
         wsig_error_clear(err);
-        if ((rc = limiter_wait(c, err)) != WSIG_OK)
+        ev.attempt = attempts;
+        if ((rc = limiter_wait(c, &ev, err)) != WSIG_OK)
             return rc;
         if (abort_requested(c))
             return aborted_failure("the wait before sending", c->reached, err);
         CURLcode code = CURLE_OK;
         rc = attempt(c, res, url, rq, &code, err);
-        res->attempts = attempts;
+        res->attempts = c->attempts = attempts;
+        ev.attempt = attempts + 1; /* what any wait below leads to */
         if (rc == WSIG_OK)
             limiter_answer_seen(c);
         /* A 429 is the server's refusal to process; any other sent request may have run. */
@@ -875,7 +903,9 @@ static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, 
                          retries < c->opt.max_retries && monotonic_s() < c->deadline;
             if (!retry)
                 return rc;
-            if ((rc = pause_call(c, backoff_s(c, retries++), "the backoff before a retry",
+            ev.kind = WSIG_EVENT_RETRY;
+            ev.cause = curl_easy_strerror(code);
+            if ((rc = pause_call(c, backoff_s(c, retries++), "the backoff before a retry", &ev,
                                  err)) != WSIG_OK)
                 return rc;
             continue;
@@ -884,14 +914,19 @@ static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, 
             double retry_after, wait = wait_for_429(c, res, rate_limited, &retry_after);
             if (wait > c->opt.max_retry_after)
                 return WSIG_OK; /* longer than we may wait: the caller sees the 429 */
+            ev.kind = WSIG_EVENT_WAIT_429;
+            ev.cause = "HTTP 429";
             if ((rc = wait_after_answer(c, res, wait, retry_after,
-                                        "the wait Retry-After asks for", err)) != WSIG_OK)
+                                        "the wait Retry-After asks for", &ev, err)) != WSIG_OK)
                 return rc;
             continue;
         }
         if (res->status >= 500 && idempotent && retries < c->opt.max_retries) {
+            ev.kind = WSIG_EVENT_RETRY;
+            snprintf(cause, sizeof cause, "HTTP %ld", res->status);
+            ev.cause = cause;
             if ((rc = wait_after_answer(c, res, backoff_s(c, retries++), -1,
-                                        "the backoff before a retry", err)) != WSIG_OK)
+                                        "the backoff before a retry", &ev, err)) != WSIG_OK)
                 return rc;
             continue;
         }
@@ -901,6 +936,24 @@ static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, 
 
 /* ------------------------------------------------------------------ */
 /* Public calls                                                       */
+
+#define CONTEXT_PATH_MAX 200 /* of a path in an error message; the rest is cut */
+
+/* A failure of a call that began sending says where it went and what it
+ * cost, in the core's message so every binding shows it:
+ * " (POST /query, 3 attempts, 1.2 s)". The query is left out (it may carry
+ * ids), as in events. An RPC error keeps the server's own message. */
+static int with_context(const wsig_client *c, const request_spec *rq, int rc, wsig_error *err)
+{
+    if (rc == WSIG_OK || rc == WSIG_ERR_RPC || !err || c->started == 0)
+        return rc;
+    size_t path_len = strcspn(rq->path, "?"), used = strlen(err->message);
+    snprintf(err->message + used, sizeof err->message - used, " (%s %.*s%s, %d attempt%s, %.2g s)",
+             rq->method, (int)(path_len < CONTEXT_PATH_MAX ? path_len : CONTEXT_PATH_MAX),
+             rq->path, path_len > CONTEXT_PATH_MAX ? "..." : "", c->attempts,
+             c->attempts == 1 ? "" : "s", monotonic_s() - c->started);
+    return rc;
+}
 
 static bool is_idempotent_method(const char *m)
 {
@@ -921,7 +974,7 @@ static int request(wsig_client *c, wsig_response *res, const char *method,
     bool idempotent = is_idempotent_method(m) ||
                       (extra && wsig__find_header(extra, n_extra, "Idempotency-Key"));
     request_spec rq = {m, path_and_query, body, body_len, extra, n_extra, json};
-    return send_request(c, res, &rq, idempotent, err);
+    return with_context(c, &rq, send_request(c, res, &rq, idempotent, err), err);
 }
 
 int wsig_client_request(wsig_client *c, wsig_response *res, const char *method,
@@ -1050,7 +1103,7 @@ static int halogen(wsig_client *c, char **result_json, const char *path, const c
         rc = is_success(res.status) ? take_json_body(&res, result_json, err)
                                     : http_failure(&res, err);
     wsig_response_clear(&res);
-    return rc;
+    return with_context(c, &rq, rc, err);
 }
 
 int wsig_client_query(wsig_client *c, char **result_json, const char *name,
@@ -1102,5 +1155,5 @@ int wsig_client_call(wsig_client *c, char **result_json, const char *method, con
         }
     }
     wsig_response_clear(&res);
-    return rc;
+    return with_context(c, &rq, rc, err);
 }

@@ -812,6 +812,28 @@ typedef struct wsig_client wsig_client;
  * WSIG_ERR_ARG, never replaced by a default. Durations: 0 = the default,
  * else 1 ms to 1 day (WSIG_CLIENT_MAX_SECONDS). Start from
  * WSIG_CLIENT_OPTIONS_INIT (the defaults) and set what you need. */
+/* What a client is about to do while a call goes on: a wait or a retry that
+ * the caller may want to log (wsig_client_options.on_event). */
+typedef enum wsig_client_event_kind {
+    WSIG_EVENT_RETRY = 1,       /* a retry after a 5xx or a transport failure, after delay */
+    WSIG_EVENT_WAIT_429 = 2,    /* a wait a 429 asked for (Retry-After, else backoff) */
+    WSIG_EVENT_WAIT_RATE = 3    /* the client's own rate limiter (rate, burst) */
+} wsig_client_event_kind;
+
+/* One event. Only valid during the on_event call; nothing in it is secret:
+ * no header, signature, body or query string is ever part of an event. */
+typedef struct wsig_client_event {
+    int kind;                   /* enum wsig_client_event_kind */
+    const char *method;         /* upper-cased, NUL-terminated */
+    const char *path;           /* the request path without its query (queries may carry
+                                   identifiers): path_len bytes, not NUL-terminated */
+    size_t path_len;
+    int attempt;                /* the attempt that follows the delay (1 = the first) */
+    double delay;               /* seconds the client now waits */
+    const char *cause;          /* what led to it, e.g. "HTTP 503", "HTTP 429",
+                                   "Couldn't connect to server", "the rate limit" */
+} wsig_client_event;
+
 /* Deadlines: timeout bounds a whole call (query, command, call, request),
  * every attempt, Retry-After wait, backoff and rate-limiter wait included;
  * attempt_timeout bounds each attempt within it. A wait that would end past
@@ -850,6 +872,13 @@ typedef struct wsig_client_options {
      * = never. abort_ud is passed through untouched. */
     int (*abort_check)(void *abort_ud);
     void *abort_ud;
+    /* Called from the calling thread before each wait of a call (a retry's
+     * backoff, a 429's wait, the rate limiter's), once the wait is sure to
+     * begin (it fits in the deadline); never with a secret in the event.
+     * NULL = no events. event_ud is passed through untouched. The callback
+     * must not call into this client. */
+    void (*on_event)(void *event_ud, const wsig_client_event *event);
+    void *event_ud;
 } wsig_client_options;
 
 #define WSIG_CLIENT_MAX_SECONDS 86400.0          /* a day: the longest duration option */
@@ -858,10 +887,10 @@ typedef struct wsig_client_options {
 /* The defaults, field by field: timeout 10 s, connect 5 s, TLS verified,
  * 16 MiB answers, 5 attempts on 429, Retry-After waits up to 30 s, 3 retries,
  * backoff 0.25 s, a limiter of 10 per second with a burst of 10, no bound per
- * attempt but the call's, no abort_check. */
+ * attempt but the call's, no abort_check, no on_event. */
 #define WSIG_CLIENT_OPTIONS_INIT                                                          \
     {10.0, 5.0, 0, NULL, NULL, NULL, NULL, 16u << 20, 5, 30.0, 3, 0.25, 10.0, 10.0, NULL, \
-     0.0, NULL, NULL}
+     0.0, NULL, NULL, NULL, NULL}
 
 /** A client for one base URL and one auth.
  *  Returns: WSIG_OK; WSIG_ERR_ARG (base_url not http(s), or with spaces, a

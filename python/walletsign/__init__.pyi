@@ -121,7 +121,9 @@ class Client:
                 rate_limit: Optional[Tuple[float, float]] = (10, 10),
                 verify: Union[bool, _Path] = True, user_agent: Optional[str] = None,
                 response_verifier: Optional[MessageVerifier] = None,
-                attempt_timeout: float = 0) -> "Client": ...
+                attempt_timeout: float = 0, max_429_attempts: int = 0,
+                max_retry_after: float = 0, backoff: float = 0,
+                max_response: int = 0) -> "Client": ...
     @classmethod
     def from_env(cls: Type[_C], environ: Optional[Mapping[str, str]] = None,
                  **options: Any) -> _C: ...

@@ -1936,6 +1936,129 @@ static void bad_options(wsig_auth *auth)
     wsig_error_clear(&err);
 }
 
+/* ------------------------------------------------------------------ */
+/* on_event, and the context of a failure's message                   */
+
+typedef struct {
+    int n;
+    struct {
+        int kind, attempt;
+        double delay;
+        char method[16], path[64], cause[64];
+    } e[8];
+} event_log;
+
+static void record_event(void *ud, const wsig_client_event *ev)
+{
+    event_log *l = ud;
+    if (l->n >= 8)
+        return;
+    l->e[l->n].kind = ev->kind;
+    l->e[l->n].attempt = ev->attempt;
+    l->e[l->n].delay = ev->delay;
+    snprintf(l->e[l->n].method, sizeof l->e[0].method, "%s", ev->method);
+    snprintf(l->e[l->n].path, sizeof l->e[0].path, "%.*s", (int)ev->path_len, ev->path);
+    snprintf(l->e[l->n].cause, sizeof l->e[0].cause, "%s", ev->cause);
+    l->n++;
+}
+
+static void client_events(void)
+{
+    wsig_auth *auth = jwt_auth(g_p256, g_kid, WSIG_JWT_DER);
+    event_log events = {0};
+    wsig_client_options o = fast_backoff();
+    o.max_retries = 1;
+    o.on_event = record_event;
+    o.event_ud = &events;
+    wsig_client *c = client_for(auth, &o);
+    wsig_error err = WSIG_ERROR_INIT;
+    char *json = NULL;
+    if (!c)
+        goto out;
+
+    /* A 503, then a 429 without delay: one retry, one wait, each announced once. */
+    t_mock_clean(&M);
+    t_mock_queue(&M, "/query", "status:503", 1);
+    t_mock_queue(&M, "/query", "status:429:retry_after=0", 1);
+    int rc = wsig_client_query(c, &json, "list_client_accounts", NULL, &err);
+    CHECK(rc == WSIG_OK, "events: query: %s", err.message);
+    wsig_free(json);
+    json = NULL;
+    CHECK(events.n == 2, "events: %d events, want 2", events.n);
+    if (events.n == 2) {
+        CHECK(events.e[0].kind == WSIG_EVENT_RETRY && events.e[0].attempt == 2 &&
+                  strcmp(events.e[0].method, "POST") == 0 &&
+                  strcmp(events.e[0].path, "/query") == 0 &&
+                  strcmp(events.e[0].cause, "HTTP 503") == 0 && events.e[0].delay > 0,
+              "events: retry: kind %d attempt %d %s %s (%s) %g s", events.e[0].kind,
+              events.e[0].attempt, events.e[0].method, events.e[0].path, events.e[0].cause,
+              events.e[0].delay);
+        CHECK(events.e[1].kind == WSIG_EVENT_WAIT_429 && events.e[1].attempt == 3 &&
+                  strcmp(events.e[1].cause, "HTTP 429") == 0 && events.e[1].delay == 0,
+              "events: 429: kind %d attempt %d (%s) %g s", events.e[1].kind, events.e[1].attempt,
+              events.e[1].cause, events.e[1].delay);
+    }
+
+    /* The query string is never part of an event nor of a message. */
+    events.n = 0;
+    wsig_response res;
+    wsig_header_ref fault = {"X-Mock-Fault", "status:503"};
+    rc = wsig_client_request(c, &res, "get", "/v1/items?account=acc-secret-id", NULL, 0, &fault,
+                             1, &err);
+    CHECK(rc == WSIG_OK && res.status == 503 && res.attempts == 2, "events: GET: rc %d %ld %d",
+          rc, res.status, res.attempts);
+    wsig_response_clear(&res);
+    CHECK(events.n == 1 && strcmp(events.e[0].path, "/v1/items") == 0 &&
+              strcmp(events.e[0].method, "GET") == 0,
+          "events: GET: %d events, path %s", events.n, events.n ? events.e[0].path : "-");
+
+    /* A failure says where it went and what it cost, without the query. */
+    t_mock_clean(&M);
+    t_mock_queue(&M, "/query", "status:502", 2);
+    rc = wsig_client_query(c, &json, "list_client_accounts", NULL, &err);
+    CHECK(rc == WSIG_ERR_HTTP && strstr(err.message, " (POST /query, 2 attempts, ") &&
+              strcmp(err.message + strlen(err.message) - 3, " s)") == 0,
+          "context: %s", err.message);
+    CHECK(strncmp(err.message, "HTTP 502", 8) == 0, "context: the cause first: %s", err.message);
+    rc = wsig_client_request(c, &res, "POST", "/command?token=abc", NULL, 0, NULL, 0, &err);
+    CHECK(rc == WSIG_OK, "context: POST: %s", err.message);
+    wsig_response_clear(&res);
+    fault.value = "drop";
+    rc = wsig_client_request(c, &res, "POST", "/command?token=abc", NULL, 0, &fault, 1, &err);
+    CHECK(rc == WSIG_ERR_TRANSPORT && strstr(err.message, " (POST /command, 1 attempt, ") &&
+              !strstr(err.message, "token"),
+          "context: transport: %s", err.message);
+    /* Refused before sending: nothing to add. */
+    rc = wsig_client_request(c, &res, "POST", "no-slash", NULL, 0, NULL, 0, &err);
+    CHECK(rc == WSIG_ERR_ARG && !strstr(err.message, "attempt"), "context: arg: %s",
+          err.message);
+
+    /* The client's own limiter announces its wait (burst 1, 20 per second). */
+    wsig_client_free(c);
+    o = fast_backoff();
+    o.rate = 20;
+    o.burst = 1;
+    o.on_event = record_event;
+    o.event_ud = &events;
+    events.n = 0;
+    c = client_for(auth, &o);
+    for (int i = 0; c && i < 2; i++) {
+        rc = wsig_client_query(c, &json, "list_client_accounts", NULL, &err);
+        CHECK(rc == WSIG_OK, "events: limiter: %s", err.message);
+        wsig_free(json);
+        json = NULL;
+    }
+    CHECK(events.n == 1 && events.e[0].kind == WSIG_EVENT_WAIT_RATE &&
+              events.e[0].attempt == 1 && events.e[0].delay > 0 && events.e[0].delay <= 0.05,
+          "events: limiter: %d events, kind %d, %g s", events.n, events.n ? events.e[0].kind : 0,
+          events.n ? events.e[0].delay : 0);
+    t_mock_clean(&M);
+out:
+    wsig_error_clear(&err);
+    wsig_client_free(c);
+    wsig_auth_free(auth);
+}
+
 static void arguments(void)
 {
     wsig_auth *auth = jwt_auth(g_p256, g_kid, WSIG_JWT_DER);
@@ -2046,6 +2169,7 @@ void test_client(void)
         hmac_api();
         wallet_manager();
         arguments();
+        client_events();
         if (getenv("WSIG_TEST_VERBOSE"))
             fprintf(stderr, "test_client: %.2f s against the mock\n", now_s() - t0);
     }

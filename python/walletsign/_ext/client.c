@@ -63,20 +63,94 @@ static int interrupted(void *ud)
     return stop;
 }
 
+/* One event to logging.getLogger("walletsign"): WARNING for a retry, INFO
+ * for a wait, with logging's own lazy % formatting (a handler sees args).
+ * The event holds no secret and no query string (walletsign.h). */
+static void log_to_python(const wsig_client_event *e)
+{
+    PyObject *path = PyUnicode_DecodeASCII(e->path, (Py_ssize_t)e->path_len, "replace");
+    PyObject *logging = path ? PyImport_ImportModule("logging") : NULL;
+    PyObject *logger = logging ? PyObject_CallMethod(logging, "getLogger", "s", "walletsign")
+                               : NULL;
+    PyObject *r = NULL;
+    if (logger && e->kind == WSIG_EVENT_RETRY)
+        r = PyObject_CallMethod(logger, "warning", "ssOids",
+                                "retrying %s %s (attempt %d) in %.3g s after %s", e->method,
+                                path, e->attempt, e->delay, e->cause);
+    else if (logger)
+        r = PyObject_CallMethod(logger, "info", "sdsOis",
+                                e->kind == WSIG_EVENT_WAIT_RATE
+                                    ? "waiting %.3g s before %s %s (attempt %d) for %s"
+                                    : "waiting %.3g s before %s %s (attempt %d) after %s",
+                                e->delay, e->method, path, e->attempt, e->cause);
+    Py_XDECREF(r);
+    Py_XDECREF(logger);
+    Py_XDECREF(logging);
+    Py_XDECREF(path);
+}
+
+/* The core's on_event (ud: the ClientObject), run in the calling thread
+ * while the call has released the GIL: it takes back the thread state the
+ * call released, as interrupted() does. It never raises: a failure of
+ * logging itself is dropped, and an exception already set stays for the
+ * caller. A log handler must not use this same client (its lock is held). */
+static void log_event(void *ud, const wsig_client_event *e)
+{
+    ClientObject *self = ud;
+    PyEval_RestoreThread(self->caller);
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *saved = PyErr_GetRaisedException();
+    log_to_python(e);
+    PyErr_Clear();
+    PyErr_SetRaisedException(saved);
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    log_to_python(e);
+    PyErr_Clear();
+    PyErr_Restore(type, value, tb);
+#endif
+    self->caller = PyEval_SaveThread();
+}
+
+/* The integer options, passed to the core as given: their ranges are the
+ * core's (check_options), so only what C cannot hold is refused here. */
+static int int_options(wsig_client_options *opt, PyObject *max429_o, PyObject *max_response_o)
+{
+    long v;
+    if (max429_o) {
+        if (wsp_as_long_in(max429_o, "max_429_attempts", INT_MIN, INT_MAX, &v) < 0)
+            return -1;
+        opt->max_429_attempts = (int)v;
+    }
+    if (max_response_o) {
+        if (wsp_as_long_in(max_response_o, "max_response", LONG_MIN, LONG_MAX, &v) < 0)
+            return -1;
+        /* A negative size becomes one above any cap: the core refuses it. */
+        opt->max_response = v < 0 ? SIZE_MAX : (size_t)v;
+    }
+    return 0;
+}
+
 static PyObject *Client_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"base_url", "auth", "timeout", "connect_timeout", "retries",
                              "rate_limit", "verify", "user_agent", "response_verifier",
-                             "attempt_timeout", NULL};
+                             "attempt_timeout", "max_429_attempts", "max_retry_after",
+                             "backoff", "max_response", NULL};
     PyObject *url_o, *auth_o, *retries_o = Py_None, *rate_o = NULL, *verify_o = Py_True,
-                              *ua_o = Py_None, *rv_o = Py_None;
+                              *ua_o = Py_None, *rv_o = Py_None, *max429_o = NULL,
+                              *max_response_o = NULL;
     /* The core's defaults; every range is the core's (wsig_client_new). */
     wsig_client_options opt = WSIG_CLIENT_OPTIONS_INIT;
     wsmod_state *st = wsp_state_of_type(tp);
-    if (!st || !PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$ddOOOOOd:Client", kwlist, &url_o,
-                                            &auth_o, &opt.timeout, &opt.connect_timeout,
-                                            &retries_o, &rate_o, &verify_o, &ua_o, &rv_o,
-                                            &opt.attempt_timeout))
+    if (!st || !PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$ddOOOOOdOddO:Client", kwlist,
+                                            &url_o, &auth_o, &opt.timeout,
+                                            &opt.connect_timeout, &retries_o, &rate_o,
+                                            &verify_o, &ua_o, &rv_o, &opt.attempt_timeout,
+                                            &max429_o, &opt.max_retry_after, &opt.backoff,
+                                            &max_response_o) ||
+        int_options(&opt, max429_o, max_response_o) < 0)
         return NULL;
     const char *url = wsp_as_str(url_o, "base_url");
     if (!url)
@@ -144,6 +218,8 @@ static PyObject *Client_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
     }
     opt.abort_check = interrupted;
     opt.abort_ud = self; /* the client never outlives its object */
+    opt.on_event = log_event;
+    opt.event_ud = self;
     wsig_error err = WSIG_ERROR_INIT;
     int rc = wsig_client_new(&self->client, url, ((AuthObject *)auth_o)->auth, &opt, &err);
     Py_XDECREF(ca);
@@ -509,7 +585,8 @@ static PyGetSetDef Client_getset[] = {
 PyDoc_STRVAR(Client_doc,
 "Client(base_url, auth, *, timeout=10.0, connect_timeout=5.0, retries=None,\n"
 "       rate_limit=(10, 10), verify=True, user_agent=None, response_verifier=None,\n"
-"       attempt_timeout=0)\n--\n\n"
+"       attempt_timeout=0, max_429_attempts=0, max_retry_after=0, backoff=0,\n"
+"       max_response=0)\n--\n\n"
 "An HTTP client (libcurl, keep-alive) that signs every attempt with auth.\n\n"
 "timeout: the whole call, seconds, every retry and wait included (a wait\n"
 "that would pass it ends the call with Timeout at once); attempt_timeout:\n"
@@ -518,7 +595,14 @@ PyDoc_STRVAR(Client_doc,
 "0 to 100 (None: 3; 0: none); rate_limit: (requests per second, burst) of\n"
 "the client-side token bucket, or None to disable; verify:\n"
 "True (system CAs), False (no TLS verification) or a CA file path;\n"
-"response_verifier: a MessageVerifier that every response must satisfy.\n"
+"response_verifier: a MessageVerifier that every response must satisfy;\n"
+"max_429_attempts: attempts when answered 429, 1 to 100 (0: 5);\n"
+"max_retry_after: the longest Retry-After the client waits for, seconds\n"
+"(0: 30; a longer one is not waited for: RateLimited); backoff: the first\n"
+"retry's wait, seconds, doubled per retry with jitter (0: 0.25);\n"
+"max_response: the largest answer, bytes, 1 to 2**30 (0: 16 MiB).\n"
+"Retries are logged at WARNING and waits (429, rate limit) at INFO to\n"
+"logging.getLogger(\"walletsign\"); never a header, signature or query.\n"
 "Calls release the GIL; one client serialises its own calls (use one per\n"
 "thread for parallelism). Ctrl-C (KeyboardInterrupt) stops a call within\n"
 "about 50 ms, waits included; the client stays usable. Use as a context\n"
