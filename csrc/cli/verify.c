@@ -76,34 +76,26 @@ typedef struct {
     size_t n_extra;
 } header_set;
 
-/* Trims [s, end) in place; *len is the length left, which a NUL inside
- * does not cut (the library refuses such a header: malformed_header). */
-static char *trim(char *s, char *end, size_t *len)
+/* The headers of a block ("Name: value" lines, as curl -D writes them), read
+ * by the library's walk (wsig_response_header_next), so the CLI reads them
+ * as every binding does: status lines, blank and indented lines are skipped,
+ * values lose the white space around them. Each name and value is cut in
+ * place with its length, which a NUL inside does not shorten (the library
+ * refuses such a header: malformed_header). The block ends with a NUL. */
+static int add_header_block(const cli_args *a, header_set *hs, char *block, size_t len)
 {
-    while (s < end && (*s == ' ' || *s == '\t'))
-        s++;
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-        end--;
-    *end = '\0';
-    *len = (size_t)(end - s);
-    return s;
-}
-
-/* "Name: value" -> a header; lines without a colon (an HTTP status line,
- * blank lines) are skipped. */
-static int add_header_line(const cli_args *a, header_set *hs, char *line, char *end)
-{
-    char *colon = memchr(line, ':', (size_t)(end - line));
-    if (!colon)
-        return CLI_OK;
-    if (hs->n == MAX_IN_HEADERS)
-        return cli_usage_error(a, "more than %d headers", MAX_IN_HEADERS);
-    size_t name_len, value_len;
-    char *name = trim(line, colon, &name_len);
-    char *value = trim(colon + 1, end, &value_len);
-    if (!name_len)
-        return cli_usage_error(a, "a header line has no name");
-    hs->h[hs->n++] = (wsig_header_ref){name, value, name_len, value_len};
+    wsig_response r = {0};
+    r.headers = block;
+    r.headers_len = len;
+    size_t pos = 0, nl, vl;
+    const char *n, *v;
+    while (wsig_response_header_next(&r, &pos, &n, &nl, &v, &vl)) {
+        if (hs->n == MAX_IN_HEADERS)
+            return cli_usage_error(a, "more than %d headers", MAX_IN_HEADERS);
+        ((char *)n)[nl] = '\0'; /* the colon, or a blank before it */
+        ((char *)v)[vl] = '\0'; /* a blank, CR, LF or the block's own NUL */
+        hs->h[hs->n++] = (wsig_header_ref){n, v, nl, vl};
+    }
     return CLI_OK;
 }
 
@@ -113,16 +105,9 @@ static int read_headers(const cli_args *a, header_set *hs)
     const char *path = cli_get(a, "headers");
     int rc;
     if (path) {
-        if ((rc = cli_read_file(a, path, &hs->file, &hs->file_len)) != CLI_OK)
+        if ((rc = cli_read_file(a, path, &hs->file, &hs->file_len)) != CLI_OK ||
+            (rc = add_header_block(a, hs, hs->file, hs->file_len)) != CLI_OK)
             return rc;
-        char *p = hs->file, *end = hs->file + hs->file_len;
-        while (p < end) {
-            char *eol = memchr(p, '\n', (size_t)(end - p));
-            char *line_end = eol ? eol : end;
-            if ((rc = add_header_line(a, hs, p, line_end)) != CLI_OK)
-                return rc;
-            p = eol ? eol + 1 : end;
-        }
     }
     const char *extra;
     for (size_t i = 0; (extra = cli_get_nth(a, "header", i)); i++) {
@@ -132,10 +117,11 @@ static int read_headers(const cli_args *a, header_set *hs)
         if (!copy)
             return cli_error(a, CLI_INTERNAL, NULL, "out of memory");
         hs->extra[hs->n_extra++] = copy;
-        if (!strchr(copy, ':'))
-            return cli_usage_error(a, "--header needs 'Name: value'");
-        if ((rc = add_header_line(a, hs, copy, copy + strlen(copy))) != CLI_OK)
+        size_t before = hs->n;
+        if ((rc = add_header_block(a, hs, copy, strlen(copy))) != CLI_OK)
             return rc;
+        if (hs->n == before)
+            return cli_usage_error(a, "--header needs 'Name: value'");
     }
     if (hs->n == 0)
         return cli_usage_error(a, "no headers: give --headers FILE or --header 'Name: value'");
