@@ -96,6 +96,8 @@ int wsig_auth_sign(wsig_auth *auth, wsig_headers *out, const char *method, const
     out->count = 0;
     if (!body && body_len)
         return wsig__fail(err, WSIG_ERR_ARG, "body is NULL but body_len is not 0");
+    if (wsig__check_time(now_ms, "now_ms", err) != WSIG_OK)
+        return WSIG_ERR_ARG;
     /* What is signed is sent: a method with a space or CR LF in it would
      * write its own request line and headers beside a valid signature. */
     if (!wsig__http_token(method))

@@ -251,6 +251,14 @@ const char *wsig__find_unique_header(const wsig_header_ref *h, size_t n, const c
     return found;
 }
 
+int wsig__check_time(int64_t t, const char *what, wsig_error *err)
+{
+    if (t < 0)
+        return wsig__fail(err, WSIG_ERR_ARG, "%s must be 0 (the clock) or a time, not %lld", what,
+                          (long long)t);
+    return WSIG_OK;
+}
+
 int64_t wsig__now_ms(void)
 {
     struct timespec ts;

@@ -449,6 +449,8 @@ int wsig_hmac_verify(const wsig_hmac_verifier *v, char *api_key_out, const char 
 {
     wsig__reset(err);
     const struct wsig_hmac_auth *o = &v->opts;
+    if (wsig__check_time(now_ms, "now_ms", err) != WSIG_OK)
+        return WSIG_ERR_ARG;
     if (!wsig__header_refs_whole(headers, n_headers))
         return wsig__reject(err, WSIG_REASON_MALFORMED_HEADER, "a header holds a NUL byte");
     bool dup = false;

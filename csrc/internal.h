@@ -51,6 +51,9 @@ WSIG_LOCAL const char *wsig__find_header(const wsig_header_ref *h, size_t n, con
 WSIG_LOCAL const char *wsig__find_unique_header(const wsig_header_ref *h, size_t n,
                                                 const char *name, bool *duplicate);
 WSIG_LOCAL int64_t wsig__now_ms(void);
+/* A time argument (now_ms, now_s): 0 means the clock, a negative one is
+ * refused (it used to mean the clock silently). WSIG_OK or WSIG_ERR_ARG. */
+WSIG_LOCAL int wsig__check_time(int64_t t, const char *what, wsig_error *err);
 WSIG_LOCAL bool wsig__set_header(wsig_headers *out, const char *name, const char *value);
 WSIG_LOCAL bool wsig__set_header_n(wsig_headers *out, const char *name, size_t name_len,
                                    const char *value, size_t value_len);

@@ -128,6 +128,9 @@ static int fresh_token(struct wsig_jwt_auth *a, char **token, const char *uri, c
         return wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "random generator failed");
     if (now_s <= 0)
         now_s = wsig__now_ms() / 1000;
+    /* Verifiers take times up to 2^53 s; beyond, iat + ttl could overflow too. */
+    if (now_s > 9007199254740992LL)
+        return wsig__fail(err, WSIG_ERR_ARG, "a JWT's iat is at most 2^53 s");
     return make_token(a, token, uri, body, body_len, now_s, nonce, err);
 }
 
@@ -161,6 +164,8 @@ int wsig_jwt_token(wsig_auth *auth, char **token, const char *uri, const void *b
     *token = NULL;
     wsig__reset(err);
     struct wsig_jwt_auth *a = jwt_of(auth, err);
+    if (a && wsig__check_time(now_s, "now_s", err) != WSIG_OK)
+        return WSIG_ERR_ARG;
     return a ? fresh_token(a, token, uri, body, body_len, now_s, err) : WSIG_ERR_ARG;
 }
 
@@ -433,7 +438,8 @@ int wsig_jwt_verify(const wsig_key *key, wsig_jwt_claims *claims, const char *to
     int rc;
     if (key->kind != WSIG_KEY_P256 && key->kind != WSIG_KEY_RSA)
         return wsig__fail(err, WSIG_ERR_KEY, "jwt verification needs a P-256 or RSA key");
-    if ((rc = verify_options(&o, opt, err)) != WSIG_OK)
+    if ((rc = wsig__check_time(now_s, "now_s", err)) != WSIG_OK ||
+        (rc = verify_options(&o, opt, err)) != WSIG_OK)
         return rc;
     if (token_len > MAX_TOKEN)
         return wsig__reject(err, WSIG_REASON_MALFORMED, "token too long");

@@ -229,6 +229,8 @@ int wsig_message_sign_fixed(wsig_auth *auth, wsig_headers *out, uint64_t session
         return WSIG_ERR_ARG;
     if (!body && body_len)
         return wsig__fail(err, WSIG_ERR_ARG, "body is NULL but body_len is not 0");
+    if (wsig__check_time(timestamp_ms, "timestamp_ms", err) != WSIG_OK)
+        return WSIG_ERR_ARG;
     return sign_with(a, out, session, sequence, body, body_len, timestamp_ms, err);
 }
 

@@ -220,6 +220,8 @@ int wsig_message_verify(wsig_message_verifier *v, wsig_message *out, const wsig_
     memset(out, 0, sizeof *out);
     if ((!headers && n_headers) || (!body && body_len))
         return wsig__fail(err, WSIG_ERR_ARG, "NULL headers or body with a length");
+    if (wsig__check_time(now_ms, "now_ms", err) != WSIG_OK)
+        return WSIG_ERR_ARG;
     msg_headers h;
     int rc = find_headers(&h, headers, n_headers, err);
     if (rc != WSIG_OK)

@@ -97,7 +97,7 @@ static int sign_run(cli_args *a, int kind)
     int64_t ts = 0;
     uint64_t session = 0, sequence = 0;
     if ((rc = cli_opt_choice(a, "format", formats, &format)) != CLI_OK ||
-        (rc = cli_opt_i64(a, "timestamp", 1, INT64_MAX / 2, &ts)) != CLI_OK)
+        (rc = cli_opt_i64(a, "timestamp", INT64_MIN, INT64_MAX, &ts)) != CLI_OK)
         return rc;
     if (kind == WSIG_AUTH_MESSAGE && ((rc = cli_opt_u64(a, "session", &session)) != CLI_OK ||
                                       (rc = cli_opt_u64(a, "sequence", &sequence)) != CLI_OK))

@@ -179,7 +179,7 @@ static int verify_message(cli_args *a)
     if ((rc = cli_positionals(a, 0, 0)) != CLI_OK ||
         (rc = cli_opt_choice(a, "format", formats, &json)) != CLI_OK ||
         (rc = cli_opt_i64(a, "window-ms", INT64_MIN, INT64_MAX, &window)) != CLI_OK ||
-        (rc = cli_opt_i64(a, "now", 1, INT64_MAX / 4, &now)) != CLI_OK ||
+        (rc = cli_opt_i64(a, "now", INT64_MIN, INT64_MAX, &now)) != CLI_OK ||
         (rc = cli_digest_option(a, &o.digest)) != CLI_OK)
         return rc;
     o.window_ms = window;
@@ -237,7 +237,7 @@ static int verify_jwt(cli_args *a)
         (rc = cli_opt_choice(a, "format", formats, &json)) != CLI_OK ||
         (rc = cli_opt_i64(a, "leeway", INT32_MIN, INT32_MAX, &leeway)) != CLI_OK ||
         (rc = cli_opt_i64(a, "max-ttl", INT32_MIN, INT32_MAX, &max_ttl)) != CLI_OK ||
-        (rc = cli_opt_i64(a, "now", 1, INT64_MAX / 4, &now)) != CLI_OK)
+        (rc = cli_opt_i64(a, "now", INT64_MIN, INT64_MAX, &now)) != CLI_OK)
         return rc;
     const char *key_path = cli_get(a, "key");
     const char *token_arg = cli_get(a, "token"), *token_file = cli_get(a, "token-file");
@@ -300,7 +300,7 @@ static int verify_hmac(cli_args *a)
     if ((rc = cli_positionals(a, 0, 0)) != CLI_OK ||
         (rc = cli_opt_choice(a, "format", formats, &json)) != CLI_OK ||
         (rc = cli_opt_i64(a, "window-ms", INT64_MIN, INT64_MAX, &window)) != CLI_OK ||
-        (rc = cli_opt_i64(a, "now", 1, INT64_MAX / 4, &now)) != CLI_OK ||
+        (rc = cli_opt_i64(a, "now", INT64_MIN, INT64_MAX, &now)) != CLI_OK ||
         (rc = cli_hmac_options(a, &o)) != CLI_OK)
         return rc;
     const char *api_key = cli_get_env(a, "api-key", "WALLETSIGN_API_KEY");

@@ -15,7 +15,8 @@
  *    wsig_key_private_pem's PEM is released with wsig_free_secret(p, len).
  *  - Verification is three-way: WSIG_OK (valid), WSIG_INVALID (rejected, with
  *    err->reason), or an error status (the library itself failed).
- *  - Time arguments named now_ms / now_s: pass 0 to use the system clock.
+ *  - Time arguments named now_ms / now_s: pass 0 to use the system clock; a
+ *    negative one is WSIG_ERR_ARG. The bindings and the CLI pass them through.
  *  - No secret (key bytes, HMAC secret, passphrase) ever appears in an error
  *    message; key material is wiped with OPENSSL_cleanse when freed.
  *  - Options structs: zero means default. A zeroed struct, or NULL for the

@@ -445,7 +445,7 @@ static void edge_cases(void)
 }
 
 /* x-timestamp is the decimal millisecond count at every length, and each
- * header carries its own length. */
+ * header carries its own length; a negative time is refused. */
 static void timestamp_digits(void)
 {
     static const int64_t stamps[] = {1, 9, 10, 11, 99, 100, 101, 999, 1000, 1234567,
@@ -455,6 +455,12 @@ static void timestamp_digits(void)
     wsig_auth *auth = NULL;
     int rc = wsig_auth_hmac_new(&auth, "k", "s", 1, NULL, &err);
     CHECK(rc == WSIG_OK, "hmac_new: %s", err.message);
+    static const int64_t refused[] = {-1, INT64_MIN};
+    for (size_t i = 0; rc == WSIG_OK && i < sizeof refused / sizeof *refused; i++) {
+        wsig_headers h;
+        int r = wsig_auth_sign(auth, &h, "GET", "/p", NULL, 0, refused[i], &err);
+        CHECK(r == WSIG_ERR_ARG, "time %lld: %s", (long long)refused[i], wsig_status_name(r));
+    }
     for (size_t i = 0; rc == WSIG_OK && i < sizeof stamps / sizeof *stamps; i++) {
         char want[WSIG_DECIMAL_SIZE];
         snprintf(want, sizeof want, "%lld", (long long)stamps[i]);

@@ -170,6 +170,36 @@ static void setting_range(const cJSON *r, wsig_key *p256)
     wsig_error_clear(&err);
 }
 
+/* Time arguments: 0 is the clock; a negative one is refused everywhere (it
+ * used to stand for the clock without a word). */
+static void negative_times(wsig_key *p256)
+{
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_auth *a = NULL;
+    wsig_hmac_verifier *hv = NULL;
+    wsig_message_verifier *mv = NULL;
+    wsig_headers h;
+    wsig_message m;
+    wsig_jwt_claims c;
+    int rc = wsig_auth_hmac_new(&a, "k", "s", 1, NULL, &err);
+    rc = rc ? rc : wsig_hmac_verifier_new(&hv, 0, NULL, &err);
+    rc = rc ? rc : wsig_message_verifier_new(&mv, NULL, 0, NULL, &err);
+    CHECK(rc == WSIG_OK, "set-up: %s", err.message);
+    if (rc == WSIG_OK) {
+        CHECK(wsig_auth_sign(a, &h, "GET", "/", NULL, 0, -1, &err) == WSIG_ERR_ARG, "sign at -1");
+        CHECK(wsig_hmac_verify(hv, NULL, "GET", "/", NULL, 0, NULL, 0, -1, &err) == WSIG_ERR_ARG,
+              "hmac verify at -1");
+        CHECK(wsig_message_verify(mv, &m, NULL, 0, NULL, 0, -5, &err) == WSIG_ERR_ARG,
+              "message verify at -5");
+        CHECK(wsig_jwt_verify(p256, &c, "x", 1, -1, NULL, NULL, NULL, 0, &err) == WSIG_ERR_ARG,
+              "jwt verify at -1");
+    }
+    wsig_auth_free(a);
+    wsig_hmac_verifier_free(hv);
+    wsig_message_verifier_free(mv);
+    wsig_error_clear(&err);
+}
+
 void test_options(void)
 {
     cJSON *v = t_vectors("options.json");
@@ -193,6 +223,8 @@ void test_options(void)
         n_range++;
     }
     CHECK(n_opt == 6 && n_range >= 17, "options.json: %d options, %d ranges", n_opt, n_range);
+    if (p256)
+        negative_times(p256);
     wsig_key_free(p256);
     cJSON_Delete(v);
     wsig_error_clear(&err);

@@ -106,6 +106,14 @@ local function refused(setting, v)
    assert.equals("argument_error", err.kind, setting .. " = " .. v)
 end
 
+describe("time arguments", function()
+   it("refuses a negative now (0 is the clock)", function()
+      local c, err = ws.verify_jwt(TOKEN, P256, {now = -5})
+      assert.is_nil(c)
+      assert.equals("argument_error", err.kind)
+   end)
+end)
+
 describe("options.json ranges", function()
    for _, r in ipairs(doc.ranges) do
       it(r.setting, function()

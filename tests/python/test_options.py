@@ -72,6 +72,15 @@ CLIENT_KW = {"client.timeout": lambda v: {"timeout": v},
              "client.max_response": lambda v: {"max_response": v}}
 
 
+def test_a_negative_time_is_refused():
+    """0 (or None) is the clock; a negative time is the core's ValueError."""
+    with pytest.raises(ValueError):
+        ws.verify_jwt(TOKEN, P256, now=-1)
+    with pytest.raises(ValueError):
+        ws.HmacAuth("k", "s").sign("GET", "/", timestamp=-1)
+    ws.HmacAuth("k", "s").sign("GET", "/", timestamp=0)   # the clock
+
+
 def try_setting(setting, value):
     if setting in CLIENT_KW:
         # A client needs no server to be made.

@@ -227,13 +227,9 @@ int wsp_as_time(PyObject *o, const char *what, int64_t *out)
                      Py_TYPE(o)->tp_name);
         return -1;
     }
-    long long v = PyLong_AsLongLong(o);
+    long long v = PyLong_AsLongLong(o); /* the core checks the range (0 = the clock) */
     if (v == -1 && PyErr_Occurred())
         return -1;
-    if (v <= 0) {
-        PyErr_Format(PyExc_ValueError, "%s must be positive", what);
-        return -1;
-    }
     *out = v;
     return 0;
 }
