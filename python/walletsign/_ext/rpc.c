@@ -5,6 +5,17 @@
 /* ------------------------------------------------------------------ */
 /* JSON-RPC envelope                                                  */
 
+/* An envelope the core built, as bytes; or the core's error. */
+static PyObject *envelope_bytes(wsmod_state *st, int rc, wsig_error *err, char *out, size_t len)
+{
+    if (rc != WSIG_OK)
+        return wsp_raise_wsig(st, rc, err);
+    wsig_error_clear(err);
+    PyObject *res = PyBytes_FromStringAndSize(out, (Py_ssize_t)len);
+    wsig_free(out);
+    return res;
+}
+
 const char wsp_rpc_result_doc[] = PyDoc_STR(
 "rpc_result($module, /, result)\n--\n\n"
 "The Wallet Manager success body {\"result\": result} as bytes (result is any\n"
@@ -27,12 +38,7 @@ PyObject *wsp_rpc_result(PyObject *module, PyObject *const *args, Py_ssize_t nar
     int rc = wsig_rpc_result(&out, &len, PyBytes_AS_STRING(json), (size_t)PyBytes_GET_SIZE(json),
                              &err);
     Py_DECREF(json);
-    if (rc != WSIG_OK)
-        return wsp_raise_wsig(st, rc, &err);
-    wsig_error_clear(&err);
-    PyObject *res = PyBytes_FromStringAndSize(out, (Py_ssize_t)len);
-    wsig_free(out);
-    return res;
+    return envelope_bytes(st, rc, &err, out, len);
 }
 
 const char wsp_rpc_error_doc[] = PyDoc_STR(
@@ -64,12 +70,7 @@ PyObject *wsp_rpc_error(PyObject *module, PyObject *const *args, Py_ssize_t narg
     int rc = wsig_rpc_error(&out, &len, code, message, json ? PyBytes_AS_STRING(json) : NULL,
                             &err);
     Py_XDECREF(json);
-    if (rc != WSIG_OK)
-        return wsp_raise_wsig(st, rc, &err);
-    wsig_error_clear(&err);
-    PyObject *res = PyBytes_FromStringAndSize(out, (Py_ssize_t)len);
-    wsig_free(out);
-    return res;
+    return envelope_bytes(st, rc, &err, out, len);
 }
 
 const char wsp_rpc_parse_doc[] = PyDoc_STR(
@@ -82,13 +83,25 @@ const char wsp_json_loads_doc[] = PyDoc_STR(
 "_json_loads($module, data, /)\n--\n\n"
 "JSON bytes -> Python, judged by the core first (Response.json()).");
 
+/* Raw bytes (Response.json()): the core judges them first (UTF-8, one
+ * value, no member named twice, RFC 8259 numbers: ProtocolError otherwise),
+ * since Python's json module would take a duplicate's last value. Results of
+ * the client and rpc_parse come judged already. */
 PyObject *wsp_json_loads(PyObject *module, PyObject *data)
 {
     wsmod_state *st = wsp_state_of_module(module);
     inbuf b;
     if (wsp_inbuf_get(&b, data, "data") < 0)
         return NULL;
-    PyObject *res = wsp_from_json(st, b.ptr ? b.ptr : "", b.len);
+    const char *text = b.ptr ? b.ptr : "";
+    wsig_json_doc *doc = NULL;
+    wsig_error err = WSIG_ERROR_INIT;
+    PyObject *res = NULL;
+    if (wsig_json_parse(&doc, text, b.len, &err) != WSIG_OK)
+        wsp_raise_status(st, WSIG_ERR_PROTOCOL, WSIG_REASON_NONE, err.message);
+    else
+        res = wsp_from_json(st, text, b.len);
+    wsig_json_free(doc);
     wsp_inbuf_release(&b);
     return res;
 }
