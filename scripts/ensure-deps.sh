@@ -6,7 +6,9 @@ PKGS=(build-essential pkg-config libssl-dev libcurl4-openssl-dev libcjson-dev li
       python3-ecdsa python3-pycryptodome python3-venv python3-pip
       lua5.4 liblua5.4-dev luarocks lua-busted luajit2 libluajit2-5.1-dev
       nginx libnginx-mod-http-lua valgrind clang libclang-rt-14-dev openssl curl
-      python3-requests python3-httpx)
+      python3-requests python3-httpx
+      redis-server libhiredis-dev python3-redis gunicorn lua-nginx-redis
+      python3-tqdm python3-pandas python3-matplotlib python3-ipykernel jupyter-nbconvert jupyter-client)
 # `--bench`: the peers the benchmarks compare against.
 [ "${1:-}" = "--bench" ] && PKGS+=(lua-luaossl python3-pycurl hyperfine wrk)
 missing=()

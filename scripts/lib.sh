@@ -64,3 +64,36 @@ sanitize_report() {
   done
   return "$rc"
 }
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_redis DIR: a private redis-server on 127.0.0.1 at a free port, its
+# files in DIR (no persistence); sets REDIS_PORT, REDIS_PID and REDIS_URL.
+# The caller stops it with stop_redis from its own EXIT trap. Never touches
+# a system-wide Redis.
+start_redis() {
+  local dir=$1 i
+  mkdir -p "$dir"
+  REDIS_PORT=$(free_port)
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$dir" --logfile "$dir/redis.log" --daemonize no >/dev/null 2>&1 &
+  REDIS_PID=$!
+  REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+  for i in $(seq 100); do
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0
+    kill -0 "$REDIS_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "start_redis: redis-server did not start (see $dir/redis.log)" >&2
+  return 1
+}
+
+# stop_redis: stop the server start_redis started (a no-op when none runs).
+stop_redis() {
+  [ -n "${REDIS_PID:-}" ] || return 0
+  kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
+  REDIS_PID=
+}
