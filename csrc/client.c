@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +32,6 @@ struct wsig_client {
     uint64_t rng;           /* jitter only */
     double deadline;        /* of the call in progress (monotonic_s) */
     bool reached;           /* an attempt of this call may have reached the server */
-    double started;         /* when the call in progress began (monotonic_s) */
-    int attempts;           /* attempts made by the call in progress */
 };
 
 typedef struct {
@@ -514,33 +513,23 @@ typedef struct {
     bool json_body;
 } request_spec;
 
-static int build_headers(wsig_client *c, struct curl_slist **list, const request_spec *rq,
-                         wsig_error *err)
+/* The step's headers as libcurl's list, with what only libcurl needs. */
+static int build_headers(struct curl_slist **list, const wsig_call_send *send, wsig_error *err)
 {
-    wsig_headers signed_h;
-    int rc = wsig_auth_sign(c->auth, &signed_h, rq->method, rq->path, rq->body, rq->body_len, 0, err);
-    if (rc != WSIG_OK)
-        return rc;
     char line[MAX_HEADER_LINE];
     struct curl_slist *l = NULL, *t;
-    bool ok = true;
-    for (size_t i = 0; ok && i < signed_h.count; i++) {
-        int n = snprintf(line, sizeof line, "%s: %s", signed_h.h[i].name, signed_h.h[i].value);
-        ok = n > 0 && (size_t)n < sizeof line && (t = curl_slist_append(l, line)) && (l = t);
-    }
-    for (size_t i = 0; ok && i < rq->n_extra; i++) { /* checked by check_request */
-        const wsig_header_ref *h = &rq->extra[i];
+    bool ok = true, has_type = false;
+    for (size_t i = 0; ok && i < send->n_headers; i++) { /* checked by check_request */
+        const wsig_header_ref *h = &send->headers[i];
+        has_type = has_type || wsig__ascii_casecmp(h->name, "Content-Type") == 0;
         int n = snprintf(line, sizeof line, "%s: %s", h->name, h->value);
         ok = n > 0 && (size_t)n < sizeof line && (t = curl_slist_append(l, line)) && (l = t);
     }
     /* "Expect:" stops curl waiting for 100-continue, so headers and body leave together. */
     ok = ok && (t = curl_slist_append(l, "Expect:")) && (l = t);
     /* Without one, libcurl would label a body application/x-www-form-urlencoded. */
-    bool has_type = rq->extra && wsig__find_header(rq->extra, rq->n_extra, "Content-Type");
     if (ok && !has_type)
-        ok = (t = curl_slist_append(l, rq->json_body ? "Content-Type: application/json"
-                                                     : "Content-Type:")) && (l = t);
-    ok = ok && (t = curl_slist_append(l, "Accept: application/json")) && (l = t);
+        ok = (t = curl_slist_append(l, "Content-Type:")) && (l = t);
     if (!ok) {
         curl_slist_free_all(l);
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
@@ -566,7 +555,6 @@ static void set_fixed_options(wsig_client *c)
     curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->opt.connect_timeout * 1000));
-    curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->opt.insecure ? 0L : 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->opt.insecure ? 0L : 2L);
     if (c->opt.ca_file)
@@ -580,12 +568,12 @@ static void set_fixed_options(wsig_client *c)
     curl_easy_setopt(h, CURLOPT_PREREQDATA, c);
 }
 
-static void set_options(wsig_client *c, const char *url, const request_spec *rq,
-                        struct curl_slist *headers, buffer *hdr, buffer *body, long timeout_ms)
+static void set_options(wsig_client *c, const wsig_call_send *rq, struct curl_slist *headers,
+                        buffer *hdr, buffer *body, long timeout_ms)
 {
     CURL *h = c->curl;
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_URL, rq->url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, hdr);
@@ -640,28 +628,24 @@ static CURLcode perform(wsig_client *c, bool *aborted)
     return result;
 }
 
-/* This attempt's time: attempt_timeout (if set), never past the deadline;
- * at least 1 ms, since 0 would mean no timeout to libcurl. */
-static long attempt_timeout_ms(const wsig_client *c)
+/* An attempt's time in ms, at least 1 (0 would mean no timeout to libcurl). */
+static long timeout_ms(double s)
 {
-    double left = c->deadline - monotonic_s();
-    if (c->opt.attempt_timeout > 0 && c->opt.attempt_timeout < left)
-        left = c->opt.attempt_timeout;
-    double ms = left * 1000;
+    double ms = s * 1000;
     return ms < 1 ? 1 : (long)ms + (ms > (double)(long)ms); /* rounded up */
 }
 
 /* Returns WSIG_OK (an HTTP answer in res) or a transport/timeout/protocol
  * error, or WSIG_ERR_ABORTED. */
-static int attempt(wsig_client *c, wsig_response *res, const char *url, const request_spec *rq,
+static int attempt(wsig_client *c, wsig_response *res, const wsig_call_send *rq, bool reached,
                    CURLcode *code, wsig_error *err)
 {
     struct curl_slist *headers = NULL;
-    int rc = build_headers(c, &headers, rq, err);
+    int rc = build_headers(&headers, rq, err);
     if (rc != WSIG_OK)
         return rc;
     buffer hdr = {.limit = MAX_HEADER_BLOCK}, body = {.limit = c->opt.max_response};
-    set_options(c, url, rq, headers, &hdr, &body, attempt_timeout_ms(c));
+    set_options(c, rq, headers, &hdr, &body, timeout_ms(rq->timeout));
     c->errbuf[0] = '\0';
     bool aborted;
     *code = perform(c, &aborted);
@@ -669,7 +653,7 @@ static int attempt(wsig_client *c, wsig_response *res, const char *url, const re
     if (aborted) {
         free(hdr.data);
         free(body.data);
-        return aborted_failure("the request", c->reached || c->sends > 0, err);
+        return aborted_failure("the request", reached || c->sends > 0, err);
     }
     if (*code == CURLE_OK) {
         curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &res->status);
@@ -800,53 +784,6 @@ static int verify_response(wsig_client *c, const wsig_response *res, wsig_error 
                                err);
 }
 
-static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, const char *url,
-                    bool idempotent, wsig_error *err);
-
-/* Every public call sends through here. With a response_verifier, the final
- * answer, whatever its status, is verified here and only here: once, since a
- * second check would find the message in the replay cache. An answer that
- * fails is not handed back (err->http_status keeps its status). */
-static int send_request(wsig_client *c, wsig_response *res, const request_spec *rq,
-                        bool idempotent, wsig_error *err)
-{
-    memset(res, 0, sizeof *res);
-    c->started = 0;
-    c->attempts = 0;
-    char url[MAX_URL];
-    int rc = check_request(c, rq, err);
-    if (rc != WSIG_OK)
-        return rc;
-    if ((size_t)snprintf(url, sizeof url, "%s%s", c->base_url, rq->path) >= sizeof url)
-        return wsig__fail(err, WSIG_ERR_ARG, "path too long for a URL");
-    rc = exchange(c, res, rq, url, idempotent, err);
-    if (rc != WSIG_OK || !c->opt.response_verifier)
-        return rc;
-    rc = verify_response(c, res, err);
-    if (rc != WSIG_OK) {
-        if (err)
-            err->http_status = res->status; /* e.g. an unsigned 503 from a proxy */
-        wsig_response_clear(res);
-    }
-    return rc;
-}
-
-/* Wait before sending again after an answer (429, 5xx), which is dropped.
- * A wait cut short by the deadline or abort_check keeps that answer's
- * status (and Retry-After) in err. */
-static int wait_after_answer(wsig_client *c, wsig_response *res, double wait, double retry_after,
-                             const char *why, wsig_client_event *ev, wsig_error *err)
-{
-    long status = res->status;
-    wsig_response_clear(res);
-    int rc = pause_call(c, wait, why, ev, err);
-    if (rc != WSIG_OK && err) {
-        err->http_status = status;
-        err->retry_after = retry_after;
-    }
-    return rc;
-}
-
 /* How long a 429 asks us to wait: its Retry-After (*retry_after, -1 if
  * none or unreadable), else our backoff. */
 static double wait_for_429(wsig_client *c, const wsig_response *res, int rate_limited,
@@ -858,84 +795,379 @@ static double wait_for_429(wsig_client *c, const wsig_response *res, int rate_li
     return *retry_after >= 0 ? *retry_after : backoff_s(c, rate_limited - 1);
 }
 
-/* An event about this request; the query is left out (it may carry ids). */
-static wsig_client_event request_event(const request_spec *rq)
+/* ------------------------------------------------------------------ */
+/* One call, without a transport (sans-I/O): the rules of every call  */
+
+enum call_kind { CALL_REQUEST, CALL_HALOGEN, CALL_RPC };
+
+enum call_phase {
+    PHASE_TOKEN,   /* next: ask for a limiter token */
+    PHASE_SEND,    /* next: sign and send an attempt */
+    PHASE_ANSWER,  /* waiting for wsig_call_answer / wsig_call_failure */
+    PHASE_WAIT,    /* next: hand out the planned wait */
+    PHASE_WAITING, /* a WAIT was handed out; next: the wait is over */
+    PHASE_DONE
+};
+
+struct wsig_call {
+    wsig_client *c;
+    int kind, phase;
+    char method[MAX_METHOD];
+    char *path, *body;           /* owned copies */
+    size_t body_len;
+    wsig_header_ref *extra;      /* owned copies (names and values too) */
+    size_t n_extra;
+    bool json_body, idempotent;
+    char url[MAX_URL];
+    size_t target_at, host_at, host_len;
+    int attempts, retries, rate_limited;
+    double started, deadline;    /* monotonic_s; 0 until the first step */
+    bool reached;                /* an attempt may have reached the server */
+    double wait;                 /* of the WAIT handed out */
+    const char *wait_why;
+    long wait_status;            /* the answer a wait follows (0: none) */
+    double wait_retry_after;
+    wsig_client_event ev;
+    char cause[128];
+    wsig_headers signed_h;       /* the attempt in flight */
+    wsig_header_ref *send_h;
+    size_t n_send_h;
+    wsig_response res;           /* the final answer */
+    int rc;                      /* the call's status once DONE */
+    wsig_error err;
+};
+
+void wsig_call_free(wsig_call *call)
 {
-    return (wsig_client_event){.method = rq->method, .path = rq->path,
-                               .path_len = strcspn(rq->path, "?")};
+    if (!call)
+        return;
+    for (size_t i = 0; i < call->n_extra; i++) {
+        free((char *)call->extra[i].name);
+        free((char *)call->extra[i].value);
+    }
+    free(call->extra);
+    free(call->send_h);
+    free(call->path);
+    free(call->body);
+    wsig_response_clear(&call->res);
+    wsig_error_clear(&call->err);
+    OPENSSL_cleanse(&call->signed_h, sizeof call->signed_h); /* a JWT is a bearer secret */
+    free(call);
 }
 
-/* The attempts of one request: retries and rate limits (docs/protocols.md,
- * jwt), all within the call's deadline (wsig_client_options.timeout). */
-static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, const char *url,
+static int call_finish(wsig_call *call, int rc)
+{
+    call->rc = rc;
+    call->phase = PHASE_DONE;
+    if (rc != WSIG_OK)
+        wsig_response_clear(&call->res);
+    return rc;
+}
+
+/* A copy of everything the caller handed in: the call outlives the
+ * caller's stack (a binding keeps it across yields). */
+static int call_copy_request(wsig_call *call, const request_spec *rq)
+{
+    call->path = strdup(rq->path);
+    call->body = malloc(rq->body_len + 1);
+    call->extra = calloc(rq->n_extra + 1, sizeof *call->extra);
+    call->send_h = calloc(rq->n_extra + WSIG_MAX_HEADERS + 3, sizeof *call->send_h);
+    if (!call->path || !call->body || !call->extra || !call->send_h)
+        return WSIG_ERR_NOMEM;
+    if (rq->body_len)
+        memcpy(call->body, rq->body, rq->body_len);
+    call->body[rq->body_len] = '\0';
+    call->body_len = rq->body_len;
+    for (size_t i = 0; i < rq->n_extra; i++, call->n_extra++) {
+        char *n = strdup(rq->extra[i].name), *v = strdup(rq->extra[i].value);
+        call->extra[i] = (wsig_header_ref){n, v, 0, 0};
+        if (!n || !v) {
+            call->n_extra++;
+            return WSIG_ERR_NOMEM;
+        }
+    }
+    return WSIG_OK;
+}
+
+/* Where the request target and the authority begin in the URL. */
+static void call_locate_target(wsig_call *call)
+{
+    const char *u = call->url, *host = strstr(u, "://") + 3;
+    const char *slash = strchr(host, '/');
+    call->host_at = (size_t)(host - u);
+    call->target_at = slash ? (size_t)(slash - u) : strlen(u);
+    call->host_len = call->target_at - call->host_at;
+}
+
+/* Every call starts here: the request is checked (check_request) and
+ * copied; nothing is signed or sent. */
+static int call_new(wsig_call **out, wsig_client *c, int kind, const request_spec *rq,
                     bool idempotent, wsig_error *err)
 {
-    int rc = ensure_own_handle(c, err);
+    *out = NULL;
+    int rc = check_request(c, rq, err);
     if (rc != WSIG_OK)
         return rc;
-    c->started = monotonic_s();
-    c->deadline = c->started + c->opt.timeout;
-    c->reached = false;
-    int retries = 0, rate_limited = 0;
-    wsig_client_event ev = request_event(rq);
-    char cause[64];
-    for (int attempts = 1;; attempts++) {
-        wsig_error_clear(err);
-        ev.attempt = attempts;
-        if ((rc = limiter_wait(c, &ev, err)) != WSIG_OK)
-            return rc;
-        if (abort_requested(c))
-            return aborted_failure("the wait before sending", c->reached, err);
-        CURLcode code = CURLE_OK;
-        rc = attempt(c, res, url, rq, &code, err);
-        res->attempts = c->attempts = attempts;
-        ev.attempt = attempts + 1; /* what any wait below leads to */
-        if (rc == WSIG_OK)
-            limiter_answer_seen(c);
-        /* A 429 is the server's refusal to process; any other sent request may have run. */
-        if (c->sends > 0 && !(rc == WSIG_OK && res->status == 429))
-            c->reached = true;
-        if (rc != WSIG_OK) {
-            if (never_sent(code))
-                limiter_refund(c);
-            bool retry = (rc == WSIG_ERR_TRANSPORT || rc == WSIG_ERR_TIMEOUT) &&
-                         (never_sent(code) || (idempotent && transient(code))) &&
-                         retries < c->opt.max_retries && monotonic_s() < c->deadline;
-            if (!retry)
-                return rc;
-            ev.kind = WSIG_EVENT_RETRY;
-            ev.cause = curl_easy_strerror(code);
-            if ((rc = pause_call(c, backoff_s(c, retries++), "the backoff before a retry", &ev,
-                                 err)) != WSIG_OK)
-                return rc;
-            continue;
-        }
-        if (res->status == 429 && ++rate_limited < c->opt.max_429_attempts) {
-            double retry_after, wait = wait_for_429(c, res, rate_limited, &retry_after);
-            if (wait > c->opt.max_retry_after)
-                return WSIG_OK; /* longer than we may wait: the caller sees the 429 */
-            ev.kind = WSIG_EVENT_WAIT_429;
-            ev.cause = "HTTP 429";
-            if ((rc = wait_after_answer(c, res, wait, retry_after,
-                                        "the wait Retry-After asks for", &ev, err)) != WSIG_OK)
-                return rc;
-            continue;
-        }
-        if (res->status >= 500 && idempotent && retries < c->opt.max_retries) {
-            ev.kind = WSIG_EVENT_RETRY;
-            snprintf(cause, sizeof cause, "HTTP %ld", res->status);
-            ev.cause = cause;
-            if ((rc = wait_after_answer(c, res, backoff_s(c, retries++), -1,
-                                        "the backoff before a retry", &ev, err)) != WSIG_OK)
-                return rc;
-            continue;
-        }
-        return WSIG_OK;
+    wsig_call *call = calloc(1, sizeof *call);
+    if (!call)
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    call->c = c;
+    call->kind = kind;
+    call->idempotent = idempotent;
+    call->json_body = rq->json_body;
+    call->phase = PHASE_TOKEN;
+    call->err.retry_after = -1;
+    snprintf(call->method, sizeof call->method, "%s", rq->method);
+    if ((size_t)snprintf(call->url, sizeof call->url, "%s%s", c->base_url, rq->path) >=
+        sizeof call->url) {
+        wsig_call_free(call);
+        return wsig__fail(err, WSIG_ERR_ARG, "path too long for a URL");
     }
+    call_locate_target(call);
+    if (call_copy_request(call, rq) != WSIG_OK) {
+        wsig_call_free(call);
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    }
+    call->ev = (wsig_client_event){.method = call->method, .path = call->path,
+                                   .path_len = strcspn(call->path, "?")};
+    *out = call;
+    return WSIG_OK;
+}
+
+/* A wait before the next attempt, unless it would end past the deadline:
+ * then the call ends now (wsig_client_options.timeout), keeping the status
+ * (and Retry-After) of the answer it followed. */
+static void call_plan_wait(wsig_call *call, double wait, const char *why, long status,
+                           double retry_after)
+{
+    wsig_response_clear(&call->res);
+    if (monotonic_s() + wait > call->deadline) {
+        int rc = deadline_failure(call->c, why, wait, &call->err);
+        if (status) {
+            call->err.http_status = status;
+            call->err.retry_after = retry_after;
+        }
+        call_finish(call, rc);
+        return;
+    }
+    call->wait = wait;
+    call->wait_why = why;
+    call->wait_status = status;
+    call->wait_retry_after = retry_after;
+    call->ev.delay = wait;
+    call->ev.attempt = call->attempts + 1; /* the attempt the wait leads to */
+    call->phase = PHASE_WAIT;
+}
+
+/* The attempt's headers, in the order sent: the auth's (signed afresh for
+ * every attempt), the caller's, then the client's own. */
+static int call_sign(wsig_call *call)
+{
+    wsig_client *c = call->c;
+    int rc = wsig_auth_sign(c->auth, &call->signed_h, call->method, call->path, call->body,
+                            call->body_len, 0, &call->err);
+    if (rc != WSIG_OK)
+        return rc;
+    size_t n = 0;
+    for (size_t i = 0; i < call->signed_h.count; i++)
+        call->send_h[n++] = (wsig_header_ref){call->signed_h.h[i].name, call->signed_h.h[i].value,
+                                              call->signed_h.h[i].name_len,
+                                              call->signed_h.h[i].value_len};
+    for (size_t i = 0; i < call->n_extra; i++)
+        call->send_h[n++] = call->extra[i];
+    bool has_type = wsig__find_header(call->extra, call->n_extra, "Content-Type") != NULL;
+    if (call->json_body && !has_type)
+        call->send_h[n++] = (wsig_header_ref){"Content-Type", "application/json", 0, 0};
+    call->send_h[n++] = (wsig_header_ref){"Accept", "application/json", 0, 0};
+    call->send_h[n++] = (wsig_header_ref){"User-Agent", c->user_agent, 0, 0};
+    call->n_send_h = n;
+    return WSIG_OK;
+}
+
+static void call_send_step(wsig_call *call, wsig_call_send *send)
+{
+    double left = call->deadline - monotonic_s();
+    if (call->c->opt.attempt_timeout > 0 && call->c->opt.attempt_timeout < left)
+        left = call->c->opt.attempt_timeout;
+    *send = (wsig_call_send){.method = call->method, .url = call->url,
+                             .target = call->url + call->target_at,
+                             .host = call->url + call->host_at, .host_len = call->host_len,
+                             .body = call->body, .body_len = call->body_len,
+                             .headers = call->send_h, .n_headers = call->n_send_h,
+                             .timeout = left > 0.001 ? left : 0.001};
+}
+
+int wsig_call_next(wsig_call *call, wsig_call_step *step)
+{
+    memset(step, 0, sizeof *step);
+    if (call->started == 0) {
+        call->started = monotonic_s();
+        call->deadline = call->started + call->c->opt.timeout;
+    }
+    if (call->phase == PHASE_WAITING)
+        call->phase = PHASE_TOKEN;
+    if (call->phase == PHASE_TOKEN && call->c->opt.rate < 0)
+        call->phase = PHASE_SEND;
+    if (call->phase == PHASE_ANSWER) /* a driver that skipped its report */
+        call_finish(call, wsig__fail(&call->err, WSIG_ERR_ARG, "an attempt was not reported "
+                                     "(wsig_call_answer or wsig_call_failure)"));
+    if (call->phase == PHASE_SEND) {
+        int rc = call_sign(call);
+        if (rc != WSIG_OK)
+            call_finish(call, rc);
+        else {
+            call->attempts++;
+            call->phase = PHASE_ANSWER;
+            call_send_step(call, &step->send);
+        }
+    }
+    switch (call->phase) {
+    case PHASE_TOKEN: step->kind = WSIG_STEP_TOKEN; break;
+    case PHASE_ANSWER: step->kind = WSIG_STEP_SEND; break;
+    case PHASE_WAIT:
+        call->phase = PHASE_WAITING;
+        step->kind = WSIG_STEP_WAIT;
+        step->event = call->ev;
+        break;
+    default: step->kind = WSIG_STEP_DONE; break;
+    }
+    step->event.attempt = step->kind == WSIG_STEP_WAIT ? step->event.attempt : call->attempts;
+    return step->kind;
+}
+
+void wsig_call_token(wsig_call *call, double wait)
+{
+    if (call->phase != PHASE_TOKEN)
+        return;
+    if (!(wait > 0)) {
+        call->phase = PHASE_SEND;
+        return;
+    }
+    call->ev.kind = WSIG_EVENT_WAIT_RATE;
+    call->ev.cause = "the rate limit";
+    call_plan_wait(call, wait, "the rate limiter's wait", 0, -1);
+}
+
+/* The final answer: verified when the client has a response_verifier,
+ * once and only here (a second check would find it in the replay cache).
+ * An answer that fails is not handed back (err->http_status keeps its
+ * status: e.g. an unsigned 503 from a proxy). */
+static void call_final_answer(wsig_call *call)
+{
+    if (!call->c->opt.response_verifier) {
+        call_finish(call, WSIG_OK);
+        return;
+    }
+    int rc = verify_response(call->c, &call->res, &call->err);
+    if (rc != WSIG_OK)
+        call->err.http_status = call->res.status;
+    call_finish(call, rc);
+}
+
+/* An answer (res owned by the call now): retried, waited for, or final
+ * (docs/protocols.md, jwt: retries and 429). */
+static void call_take_answer(wsig_call *call)
+{
+    wsig_client *c = call->c;
+    wsig_response *res = &call->res;
+    res->attempts = call->attempts;
+    /* A 429 is the server's refusal to process; any other answer may have run. */
+    if (res->status != 429)
+        call->reached = true;
+    if (res->status == 429 && ++call->rate_limited < c->opt.max_429_attempts) {
+        double retry_after, wait = wait_for_429(c, res, call->rate_limited, &retry_after);
+        if (wait > c->opt.max_retry_after) {
+            call_final_answer(call); /* longer than we may wait: the caller sees the 429 */
+            return;
+        }
+        call->ev.kind = WSIG_EVENT_WAIT_429;
+        call->ev.cause = "HTTP 429";
+        call_plan_wait(call, wait, "the wait Retry-After asks for", 429, retry_after);
+        return;
+    }
+    if (res->status >= 500 && call->idempotent && call->retries < c->opt.max_retries) {
+        call->ev.kind = WSIG_EVENT_RETRY;
+        snprintf(call->cause, sizeof call->cause, "HTTP %ld", res->status);
+        call->ev.cause = call->cause;
+        call_plan_wait(call, backoff_s(c, call->retries++), "the backoff before a retry",
+                       res->status, -1);
+        return;
+    }
+    call_final_answer(call);
+}
+
+void wsig_call_answer(wsig_call *call, long status, const char *headers, size_t headers_len,
+                      const void *body, size_t body_len)
+{
+    if (call->phase != PHASE_ANSWER)
+        return;
+    OPENSSL_cleanse(&call->signed_h, sizeof call->signed_h);
+    wsig_response *res = &call->res;
+    wsig_response_clear(res);
+    if (status < 100 || status > 599) {
+        call_finish(call, wsig__fail(&call->err, WSIG_ERR_PROTOCOL,
+                                     "HTTP status %ld is not a status", status));
+        return;
+    }
+    if (body_len > call->c->opt.max_response || headers_len > MAX_HEADER_BLOCK) {
+        call_finish(call, wsig__fail(&call->err, WSIG_ERR_PROTOCOL, "response larger than %zu "
+                                     "bytes", call->c->opt.max_response));
+        return;
+    }
+    res->status = status;
+    res->headers = malloc(headers_len + 1);
+    res->body = malloc(body_len + 1);
+    if (!res->headers || !res->body) {
+        call_finish(call, wsig__fail(&call->err, WSIG_ERR_NOMEM, "out of memory"));
+        return;
+    }
+    if (headers_len)
+        memcpy(res->headers, headers, headers_len);
+    res->headers[headers_len] = '\0';
+    res->headers_len = headers_len;
+    if (body_len)
+        memcpy(res->body, body, body_len);
+    res->body[body_len] = '\0';
+    res->body_len = body_len;
+    call_take_answer(call);
+}
+
+/* An attempt without an answer (call->err holds its failure): retried
+ * only when it never left, or when it may have and repeating is safe. */
+static void call_take_failure(wsig_call *call, int rc, int outcome, bool maybe_reached,
+                              const char *cause)
+{
+    if (maybe_reached)
+        call->reached = true;
+    bool retry = (rc == WSIG_ERR_TRANSPORT || rc == WSIG_ERR_TIMEOUT) &&
+                 (outcome == WSIG_SEND_NOT_SENT ||
+                  (call->idempotent && outcome == WSIG_SEND_TRANSIENT)) &&
+                 call->retries < call->c->opt.max_retries && monotonic_s() < call->deadline;
+    if (!retry) {
+        call_finish(call, rc);
+        return;
+    }
+    call->ev.kind = WSIG_EVENT_RETRY;
+    snprintf(call->cause, sizeof call->cause, "%s", cause ? cause : "no answer");
+    call->ev.cause = call->cause;
+    wsig_error_clear(&call->err);
+    call_plan_wait(call, backoff_s(call->c, call->retries++), "the backoff before a retry", 0, -1);
+}
+
+void wsig_call_failure(wsig_call *call, const wsig_send_failure *f)
+{
+    if (call->phase != PHASE_ANSWER)
+        return;
+    OPENSSL_cleanse(&call->signed_h, sizeof call->signed_h);
+    int status = f->status == WSIG_ERR_TIMEOUT || f->status == WSIG_ERR_PROTOCOL
+                     ? f->status : WSIG_ERR_TRANSPORT;
+    wsig__fail(&call->err, status, "%s", f->message ? f->message : "no answer");
+    call->err.curl_code = f->curl_code;
+    call_take_failure(call, status, f->outcome, f->maybe_reached != 0, f->cause);
 }
 
 /* ------------------------------------------------------------------ */
-/* Public calls                                                       */
+/* What a finished call becomes                                       */
 
 #define CONTEXT_PATH_MAX 200 /* of a path in an error message; the rest is cut */
 
@@ -943,60 +1175,16 @@ static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, 
  * cost, in the core's message so every binding shows it:
  * " (POST /query, 3 attempts, 1.2 s)". The query is left out (it may carry
  * ids), as in events. An RPC error keeps the server's own message. */
-static int with_context(const wsig_client *c, const request_spec *rq, int rc, wsig_error *err)
+static int with_context(const wsig_call *call, int rc, wsig_error *err)
 {
-    if (rc == WSIG_OK || rc == WSIG_ERR_RPC || !err || c->started == 0)
+    if (rc == WSIG_OK || rc == WSIG_ERR_RPC || !err || call->started == 0)
         return rc;
-    size_t path_len = strcspn(rq->path, "?"), used = strlen(err->message);
+    size_t path_len = strcspn(call->path, "?"), used = strlen(err->message);
     snprintf(err->message + used, sizeof err->message - used, " (%s %.*s%s, %d attempt%s, %.2g s)",
-             rq->method, (int)(path_len < CONTEXT_PATH_MAX ? path_len : CONTEXT_PATH_MAX),
-             rq->path, path_len > CONTEXT_PATH_MAX ? "..." : "", c->attempts,
-             c->attempts == 1 ? "" : "s", monotonic_s() - c->started);
+             call->method, (int)(path_len < CONTEXT_PATH_MAX ? path_len : CONTEXT_PATH_MAX),
+             call->path, path_len > CONTEXT_PATH_MAX ? "..." : "", call->attempts,
+             call->attempts == 1 ? "" : "s", monotonic_s() - call->started);
     return rc;
-}
-
-static bool is_idempotent_method(const char *m)
-{
-    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
-}
-
-static int request(wsig_client *c, wsig_response *res, const char *method,
-                   const char *path_and_query, const void *body, size_t body_len,
-                   const wsig_header_ref *extra, size_t n_extra, bool json, wsig_error *err)
-{
-    memset(res, 0, sizeof *res);
-    if ((!body && body_len) || (!extra && n_extra))
-        return wsig__fail(err, WSIG_ERR_ARG, "NULL body or headers with a length");
-    char m[MAX_METHOD];
-    int rc = normal_method(m, method, err);
-    if (rc != WSIG_OK)
-        return rc;
-    bool idempotent = is_idempotent_method(m) ||
-                      (extra && wsig__find_header(extra, n_extra, "Idempotency-Key"));
-    request_spec rq = {m, path_and_query, body, body_len, extra, n_extra, json};
-    return with_context(c, &rq, send_request(c, res, &rq, idempotent, err), err);
-}
-
-int wsig_client_request(wsig_client *c, wsig_response *res, const char *method,
-                        const char *path_and_query, const void *body, size_t body_len,
-                        const wsig_header_ref *extra, size_t n_extra, wsig_error *err)
-{
-    wsig__reset(err);
-    return request(c, res, method, path_and_query, body, body_len, extra, n_extra, false, err);
-}
-
-int wsig_client_request_json(wsig_client *c, wsig_response *res, const char *method,
-                             const char *path_and_query, const char *json, size_t json_len,
-                             const wsig_header_ref *extra, size_t n_extra, wsig_error *err)
-{
-    wsig__reset(err);
-    memset(res, 0, sizeof *res);
-    cJSON *v = wsig__json_parse_exact(json, json_len);
-    cJSON_Delete(v);
-    if (!v)
-        return wsig__fail(err, WSIG_ERR_ARG, "the body is not one UTF-8 JSON value with unique "
-                          "member names");
-    return request(c, res, method, path_and_query, json, json_len, extra, n_extra, true, err);
 }
 
 static bool is_success(long status)
@@ -1064,12 +1252,120 @@ static int take_json_body(wsig_response *res, char **result_json, wsig_error *er
     return *result_json ? WSIG_OK : wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
 }
 
-static int halogen(wsig_client *c, char **result_json, const char *path, const char *name,
-                   const char *payload_json, const char *idempotency_key, wsig_error *err)
+
+/* Halogen's answer: its JSON body, or an HTTP error. */
+static int halogen_result(wsig_response *res, char **result_json, wsig_error *err)
 {
-    *result_json = NULL;
+    return is_success(res->status) ? take_json_body(res, result_json, err)
+                                   : http_failure(res, err);
+}
+
+/* The Wallet Manager's answer: the envelope's result, an RPC error, or an
+ * HTTP error. An error envelope under a 4xx/5xx is still the server's
+ * answer (an RPC error); anything else that is not a 2xx is not an answer
+ * at all. */
+static int rpc_result(wsig_response *res, char **result_json, wsig_error *err)
+{
+    if (!is_success(res->status) && res->status < 400)
+        return http_failure(res, err);
+    int rc = wsig_rpc_parse(result_json, res->body, res->body_len, err);
+    if (err && rc != WSIG_OK)
+        err->http_status = res->status;
+    if (rc == WSIG_ERR_PROTOCOL && res->status >= 400)
+        return http_failure(res, err);
+    if (rc == WSIG_OK && res->status >= 400) {
+        wsig_free(*result_json);
+        *result_json = NULL;
+        return http_failure(res, err);
+    }
+    return rc;
+}
+
+/* Move the call's error into the caller's (who may have passed NULL). */
+static void move_error(wsig_call *call, wsig_error *err)
+{
+    if (err) {
+        wsig_error_clear(err);
+        *err = call->err;
+    } else {
+        wsig_error_clear(&call->err);
+    }
+    memset(&call->err, 0, sizeof call->err);
+    call->err.retry_after = -1;
+}
+
+int wsig_call_result(wsig_call *call, char **result_json, wsig_response *res, wsig_error *err)
+{
     wsig__reset(err);
-    const char *payload = payload_json ? payload_json : "{}";
+    if (result_json)
+        *result_json = NULL;
+    if (res)
+        memset(res, 0, sizeof *res);
+    if (call->phase != PHASE_DONE)
+        return wsig__fail(err, WSIG_ERR_ARG, "the call is not done");
+    int rc = call->rc;
+    if (rc != WSIG_OK) {
+        if (res && call->kind == CALL_REQUEST)
+            res->attempts = call->attempts;
+        move_error(call, err);
+        return with_context(call, rc, err);
+    }
+    char *json = NULL;
+    if (call->kind == CALL_HALOGEN)
+        rc = halogen_result(&call->res, &json, err);
+    else if (call->kind == CALL_RPC)
+        rc = rpc_result(&call->res, &json, err);
+    if (call->kind == CALL_REQUEST && res) {
+        *res = call->res;
+        memset(&call->res, 0, sizeof call->res);
+    }
+    if (result_json)
+        *result_json = json;
+    else
+        wsig_free(json);
+    wsig_response_clear(&call->res);
+    call->rc = rc == WSIG_OK ? call->rc : rc;
+    return with_context(call, rc, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Starting calls                                                     */
+
+static bool is_idempotent_method(const char *m)
+{
+    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
+}
+
+int wsig_call_request(wsig_call **out, wsig_client *c, const char *method,
+                      const char *path_and_query, const void *body, size_t body_len,
+                      const wsig_header_ref *extra, size_t n_extra, int json, wsig_error *err)
+{
+    *out = NULL;
+    wsig__reset(err);
+    if ((!body && body_len) || (!extra && n_extra))
+        return wsig__fail(err, WSIG_ERR_ARG, "NULL body or headers with a length");
+    if (json) {
+        cJSON *v = wsig__json_parse_exact(body, body_len);
+        cJSON_Delete(v);
+        if (!v)
+            return wsig__fail(err, WSIG_ERR_ARG, "the body is not one UTF-8 JSON value with "
+                              "unique member names");
+    }
+    char m[MAX_METHOD];
+    int rc = normal_method(m, method, err);
+    if (rc != WSIG_OK)
+        return rc;
+    bool idempotent = is_idempotent_method(m) ||
+                      (extra && wsig__find_header(extra, n_extra, "Idempotency-Key"));
+    request_spec rq = {m, path_and_query, body, body_len, extra, n_extra, json != 0};
+    return call_new(out, c, CALL_REQUEST, &rq, idempotent, err);
+}
+
+/* {"name":NAME,"payload":PAYLOAD}, serialised once: these exact bytes are
+ * hashed into the JWT and sent. */
+static int halogen_body(char **out, int *len, const char *name, const char *payload,
+                        wsig_error *err)
+{
     /* Exactly one JSON object: trailing text could smuggle in other members. */
     cJSON *p = wsig__json_parse_exact(payload, strlen(payload));
     bool object = cJSON_IsObject(p);
@@ -1085,43 +1381,35 @@ static int halogen(wsig_client *c, char **result_json, const char *path, const c
         free(quoted);
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
     }
-    /* Serialised once: these exact bytes are hashed into the JWT and sent. */
-    int len = snprintf(body, cap, "{\"name\":%s,\"payload\":%s}", quoted, payload);
+    *len = snprintf(body, cap, "{\"name\":%s,\"payload\":%s}", quoted, payload);
     free(quoted);
-    wsig_header_ref idem = {.name = "Idempotency-Key", .value = idempotency_key};
-    if (idempotency_key && (!*idempotency_key || !header_safe(idempotency_key))) {
-        free(body);
+    *out = body;
+    return WSIG_OK;
+}
+
+int wsig_call_halogen(wsig_call **out, wsig_client *c, int command, const char *name,
+                      const char *payload_json, const char *idempotency_key, wsig_error *err)
+{
+    *out = NULL;
+    wsig__reset(err);
+    if (idempotency_key && (!*idempotency_key || !header_safe(idempotency_key)))
         return wsig__fail(err, WSIG_ERR_ARG, "bad idempotency key");
-    }
-    request_spec rq = {"POST", path, body, (size_t)len, idempotency_key ? &idem : NULL,
-                       idempotency_key ? 1 : 0, true};
-    wsig_response res;
-    bool idempotent = strcmp(path, "/query") == 0 || idempotency_key;
-    int rc = send_request(c, &res, &rq, idempotent, err);
+    char *body = NULL;
+    int len = 0, rc = halogen_body(&body, &len, name, payload_json ? payload_json : "{}", err);
+    if (rc != WSIG_OK)
+        return rc;
+    wsig_header_ref idem = {.name = "Idempotency-Key", .value = idempotency_key};
+    request_spec rq = {"POST", command ? "/command" : "/query", body, (size_t)len,
+                       idempotency_key ? &idem : NULL, idempotency_key ? 1 : 0, true};
+    rc = call_new(out, c, CALL_HALOGEN, &rq, !command || idempotency_key, err);
     free(body);
-    if (rc == WSIG_OK)
-        rc = is_success(res.status) ? take_json_body(&res, result_json, err)
-                                    : http_failure(&res, err);
-    wsig_response_clear(&res);
-    return with_context(c, &rq, rc, err);
+    return rc;
 }
 
-int wsig_client_query(wsig_client *c, char **result_json, const char *name,
-                      const char *payload_json, wsig_error *err)
+int wsig_call_rpc(wsig_call **out, wsig_client *c, const char *method, const char *path,
+                  const char *params_json, wsig_error *err)
 {
-    return halogen(c, result_json, "/query", name, payload_json, NULL, err);
-}
-
-int wsig_client_command(wsig_client *c, char **result_json, const char *name,
-                        const char *payload_json, const char *idempotency_key, wsig_error *err)
-{
-    return halogen(c, result_json, "/command", name, payload_json, idempotency_key, err);
-}
-
-int wsig_client_call(wsig_client *c, char **result_json, const char *method, const char *path,
-                     const char *params_json, wsig_error *err)
-{
-    *result_json = NULL;
+    *out = NULL;
     wsig__reset(err);
     char m[MAX_METHOD];
     int rc = normal_method(m, method, err);
@@ -1136,24 +1424,195 @@ int wsig_client_call(wsig_client *c, char **result_json, const char *method, con
             return wsig__fail(err, WSIG_ERR_ARG, "params must be JSON");
     }
     request_spec rq = {m, path, body, body ? strlen(body) : 0, NULL, 0, body != NULL};
-    wsig_response res;
-    rc = send_request(c, &res, &rq, is_idempotent_method(m), err);
-    /* An error envelope under a 4xx/5xx is still the server's answer (an RPC
-     * error); anything else that is not a 2xx is not an answer at all. */
-    if (rc == WSIG_OK && !is_success(res.status) && res.status < 400)
-        rc = http_failure(&res, err);
-    else if (rc == WSIG_OK) {
-        rc = wsig_rpc_parse(result_json, res.body, res.body_len, err);
-        if (err && rc != WSIG_OK)
-            err->http_status = res.status;
-        if (rc == WSIG_ERR_PROTOCOL && res.status >= 400)
-            rc = http_failure(&res, err);
-        else if (rc == WSIG_OK && res.status >= 400) {
-            wsig_free(*result_json);
-            *result_json = NULL;
-            rc = http_failure(&res, err);
+    return call_new(out, c, CALL_RPC, &rq, is_idempotent_method(m), err);
+}
+
+/* ------------------------------------------------------------------ */
+/* The client's own transport: libcurl drives the call                */
+
+/* One SEND step through libcurl, reported to the call. */
+static void curl_send(wsig_client *c, wsig_call *call, const wsig_call_send *send)
+{
+    CURLcode code = CURLE_OK;
+    wsig_response res = {0};
+    wsig_error *err = &call->err;
+    int rc = attempt(c, &res, send, call->reached, &code, err);
+    if (rc == WSIG_OK) {
+        limiter_answer_seen(c);
+        OPENSSL_cleanse(&call->signed_h, sizeof call->signed_h);
+        wsig_response_clear(&call->res);
+        call->res = res;
+        call_take_answer(call);
+        return;
+    }
+    OPENSSL_cleanse(&call->signed_h, sizeof call->signed_h);
+    if (rc != WSIG_ERR_TRANSPORT && rc != WSIG_ERR_TIMEOUT) { /* aborted, protocol, memory */
+        if (c->sends > 0)
+            call->reached = true;
+        call_finish(call, rc);
+        return;
+    }
+    if (never_sent(code))
+        limiter_refund(c);
+    int outcome = never_sent(code) ? WSIG_SEND_NOT_SENT
+                  : transient(code) ? WSIG_SEND_TRANSIENT : WSIG_SEND_FAILED;
+    call_take_failure(call, rc, outcome, c->sends > 0, curl_easy_strerror(code));
+}
+
+/* Sleep s seconds in slices of at most ABORT_POLL_S, asking abort_check
+ * between them, after announcing the wait (its deadline is the call's to check). */
+static int sleep_call(wsig_client *c, double s, wsig_client_event *ev)
+{
+    double end = monotonic_s() + s;
+    announce(c, ev, s);
+    for (double left = s; left > 0; left = end - monotonic_s()) {
+        sleep_s(c->opt.abort_check && left > ABORT_POLL_S ? ABORT_POLL_S : left);
+        if (abort_requested(c))
+            return WSIG_ERR_ABORTED;
+    }
+    return WSIG_OK;
+}
+
+/* An abort_check that stopped a wait keeps the answer the wait followed. */
+static void call_aborted_wait(wsig_call *call)
+{
+    int rc = aborted_failure(call->wait_why, call->reached, &call->err);
+    if (call->wait_status) {
+        call->err.http_status = call->wait_status;
+        call->err.retry_after = call->wait_retry_after;
+    }
+    call_finish(call, rc);
+}
+
+/* The attempts of one call with libcurl, the limiter and blocking waits. */
+static int run_call(wsig_client *c, wsig_call *call)
+{
+    int rc = ensure_own_handle(c, &call->err);
+    if (rc != WSIG_OK)
+        return call_finish(call, rc);
+    wsig_call_step step;
+    for (;;) {
+        switch (wsig_call_next(call, &step)) {
+        case WSIG_STEP_TOKEN:
+            /* The limiter's own wait (pause_call) reads the call's deadline here. */
+            c->deadline = call->deadline;
+            c->reached = call->reached;
+            call->ev.attempt = call->attempts + 1;
+            if ((rc = limiter_wait(c, &call->ev, &call->err)) != WSIG_OK)
+                return call_finish(call, rc);
+            if (abort_requested(c))
+                return call_finish(call, aborted_failure("the wait before sending",
+                                                         call->reached, &call->err));
+            wsig_call_token(call, 0);
+            break;
+        case WSIG_STEP_SEND:
+            curl_send(c, call, &step.send);
+            break;
+        case WSIG_STEP_WAIT:
+            if (sleep_call(c, step.event.delay, &step.event) != WSIG_OK)
+                call_aborted_wait(call);
+            break;
+        default:
+            return call->rc;
         }
     }
-    wsig_response_clear(&res);
-    return with_context(c, &rq, rc, err);
+}
+
+/* A call started by one of the constructors above, run to its end. */
+static int run_to_result(wsig_client *c, wsig_call *call, int rc, char **result_json,
+                         wsig_response *res, wsig_error *err)
+{
+    if (rc != WSIG_OK)
+        return rc;
+    run_call(c, call);
+    rc = wsig_call_result(call, result_json, res, err);
+    wsig_call_free(call);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public calls                                                       */
+
+int wsig_client_request(wsig_client *c, wsig_response *res, const char *method,
+                        const char *path_and_query, const void *body, size_t body_len,
+                        const wsig_header_ref *extra, size_t n_extra, wsig_error *err)
+{
+    memset(res, 0, sizeof *res);
+    wsig_call *call;
+    int rc = wsig_call_request(&call, c, method, path_and_query, body, body_len, extra, n_extra,
+                               0, err);
+    return run_to_result(c, call, rc, NULL, res, err);
+}
+
+int wsig_client_request_json(wsig_client *c, wsig_response *res, const char *method,
+                             const char *path_and_query, const char *json, size_t json_len,
+                             const wsig_header_ref *extra, size_t n_extra, wsig_error *err)
+{
+    memset(res, 0, sizeof *res);
+    wsig_call *call;
+    int rc = wsig_call_request(&call, c, method, path_and_query, json, json_len, extra, n_extra,
+                               1, err);
+    return run_to_result(c, call, rc, NULL, res, err);
+}
+
+int wsig_client_query(wsig_client *c, char **result_json, const char *name,
+                      const char *payload_json, wsig_error *err)
+{
+    *result_json = NULL;
+    wsig_call *call;
+    int rc = wsig_call_halogen(&call, c, 0, name, payload_json, NULL, err);
+    return run_to_result(c, call, rc, result_json, NULL, err);
+}
+
+int wsig_client_command(wsig_client *c, char **result_json, const char *name,
+                        const char *payload_json, const char *idempotency_key, wsig_error *err)
+{
+    *result_json = NULL;
+    wsig_call *call;
+    int rc = wsig_call_halogen(&call, c, 1, name, payload_json, idempotency_key, err);
+    return run_to_result(c, call, rc, result_json, NULL, err);
+}
+
+int wsig_client_call(wsig_client *c, char **result_json, const char *method, const char *path,
+                     const char *params_json, wsig_error *err)
+{
+    *result_json = NULL;
+    wsig_call *call;
+    int rc = wsig_call_rpc(&call, c, method, path, params_json, err);
+    return run_to_result(c, call, rc, result_json, NULL, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* A rate limiter whose state the caller keeps (shared by processes)  */
+
+int wsig_client_rate(const wsig_client *c, double *rate, double *burst)
+{
+    *rate = c->opt.rate;
+    *burst = c->opt.burst;
+    return c->opt.rate >= 0;
+}
+
+/* limiter_wait's arithmetic, without the wait (the caller waits). */
+double wsig_rate_take(wsig_rate_state *s, double now, double rate, double burst)
+{
+    if (!(rate > 0))
+        return 0;
+    if (s->last > 0) {
+        s->tokens += (now - s->last) * rate;
+        if (s->tokens > burst)
+            s->tokens = burst;
+        s->last = now;
+    }
+    if (s->tokens < 1 && s->last == 0)
+        s->last = now; /* a burst with no answer at all: start the clock */
+    if (s->tokens < 1)
+        return (1 - s->tokens) / rate;
+    s->tokens -= 1;
+    return 0;
+}
+
+void wsig_rate_answer_seen(wsig_rate_state *s, double now)
+{
+    if (s->last == 0)
+        s->last = now;
 }

@@ -1033,6 +1033,179 @@ WSIG_API WSIG_WARN_UNUSED int wsig_client_call(wsig_client *c, char **result_jso
     WSIG_NONNULL(1, 2, 3, 4);
 
 /* ------------------------------------------------------------------ */
+/* Calls without a transport (sans-I/O)                               */
+/* A wsig_call holds one call's rules: the request checks, signing of   */
+/* every attempt, which failures and statuses are retried and how long  */
+/* to wait, the failure context, the answer's verification and what it  */
+/* becomes (result, HTTP error, RPC error). The caller moves the bytes:  */
+/* ask wsig_call_next what to do, do it, report back. The client's own  */
+/* calls (wsig_client_query & co.) drive the same object with libcurl;  */
+/* the nginx binding drives it with subrequests and ngx.sleep.          */
+
+typedef struct wsig_call wsig_call;
+
+typedef enum wsig_call_step_kind {
+    WSIG_STEP_TOKEN = 1, /* take a rate-limiter token, then wsig_call_token */
+    WSIG_STEP_SEND = 2,  /* send step->send, then wsig_call_answer or wsig_call_failure */
+    WSIG_STEP_WAIT = 3,  /* wait step->event.delay seconds, then wsig_call_next */
+    WSIG_STEP_DONE = 4   /* wsig_call_result */
+} wsig_call_step_kind;
+
+/* What to send, exactly as signed; valid until the next call on the wsig_call. */
+typedef struct wsig_call_send {
+    const char *method;             /* upper-cased token */
+    const char *url;                /* base_url + path_and_query */
+    const char *target;             /* the request target: url after scheme and authority */
+    const char *host;               /* url's authority ("host[:port]"), host_len bytes */
+    size_t host_len;
+    const void *body;
+    size_t body_len;
+    const wsig_header_ref *headers; /* every header to send, in order (NUL-terminated) */
+    size_t n_headers;
+    double timeout;                 /* seconds this attempt may take (attempt_timeout,
+                                       never past the call's deadline) */
+} wsig_call_send;
+
+typedef struct wsig_call_step {
+    int kind;                       /* enum wsig_call_step_kind */
+    wsig_call_send send;            /* WSIG_STEP_SEND */
+    wsig_client_event event;        /* WSIG_STEP_WAIT: kind, delay, cause, attempt */
+} wsig_call_step;
+
+/* How an attempt failed without an answer (wsig_call_failure). */
+typedef enum wsig_send_outcome {
+    WSIG_SEND_NOT_SENT = 1,  /* never left: no connection (refused, unresolved) */
+    WSIG_SEND_TRANSIENT = 2, /* may have been sent; lost (timeout, closed, reset) */
+    WSIG_SEND_FAILED = 3     /* not worth another try (TLS refused, protocol) */
+} wsig_send_outcome;
+
+typedef struct wsig_send_failure {
+    int status;          /* WSIG_ERR_TRANSPORT, WSIG_ERR_TIMEOUT or WSIG_ERR_PROTOCOL */
+    int outcome;         /* enum wsig_send_outcome */
+    int maybe_reached;   /* the request may have reached the server */
+    int curl_code;       /* for err->curl_code (0 when not libcurl's) */
+    const char *cause;   /* short, for an event ("Couldn't connect to server") */
+    const char *message; /* the error's message */
+} wsig_send_failure;
+
+/** Start a call like wsig_client_request (json non-zero: like
+ *  wsig_client_request_json). Nothing is sent or signed yet.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (the refusals of wsig_client_request);
+ *           WSIG_ERR_NOMEM.
+ *  Args:    c (the call keeps no reference: free the call first).
+ *  Out:     *out (wsig_call_free).
+ *  In:      as wsig_client_request; the call copies them.
+ *  Thread safety: one thread at a time per client, calls included. */
+WSIG_API WSIG_WARN_UNUSED int wsig_call_request(wsig_call **out, wsig_client *c, const char *method,
+                                                const char *path_and_query, const void *body,
+                                                size_t body_len, const wsig_header_ref *extra,
+                                                size_t n_extra, int json, wsig_error *err)
+    WSIG_NONNULL(1, 2, 3, 4);
+
+/** Start a Halogen call: POST /query (idempotency_key NULL and command 0)
+ *  or POST /command (command non-zero), as wsig_client_query/command.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (payload not a JSON object, bad key);
+ *           WSIG_ERR_NOMEM.
+ *  Args:    c (free the call first).
+ *  Out:     *out (wsig_call_free).
+ *  In:      name; payload_json (NULL = {}); idempotency_key or NULL.
+ *  Thread safety: one thread at a time per client, calls included. */
+WSIG_API WSIG_WARN_UNUSED int wsig_call_halogen(wsig_call **out, wsig_client *c, int command,
+                                                const char *name, const char *payload_json,
+                                                const char *idempotency_key, wsig_error *err)
+    WSIG_NONNULL(1, 2, 4);
+
+/** Start a Wallet Manager call, as wsig_client_call.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (bad method or params); WSIG_ERR_NOMEM.
+ *  Args:    c (free the call first).
+ *  Out:     *out (wsig_call_free).
+ *  In:      method, path, params_json (NULL = {}).
+ *  Thread safety: one thread at a time per client, calls included. */
+WSIG_API WSIG_WARN_UNUSED int wsig_call_rpc(wsig_call **out, wsig_client *c, const char *method,
+                                            const char *path, const char *params_json,
+                                            wsig_error *err) WSIG_NONNULL(1, 2, 3, 4);
+
+/** What to do next. After TOKEN report with wsig_call_token, after SEND with
+ *  wsig_call_answer or wsig_call_failure; after WAIT (the wait is over) ask
+ *  again. A wait that would end past the call's deadline is never asked
+ *  for: the call is DONE with WSIG_ERR_TIMEOUT instead.
+ *  Returns: the step's kind (enum wsig_call_step_kind).
+ *  Args:    call.
+ *  Out:     *step (pointers into the call, valid until its next use). */
+WSIG_API int wsig_call_next(wsig_call *call, wsig_call_step *step) WSIG_NONNULL(1, 2);
+
+/** Report the rate limiter's answer to a TOKEN step.
+ *  Returns: nothing.
+ *  Args:    call.
+ *  In:      wait: 0 when a token was taken, else the seconds until one may
+ *           be (the call then asks for that WAIT, or ends at its deadline). */
+WSIG_API void wsig_call_token(wsig_call *call, double wait) WSIG_NONNULL(1);
+
+/** Report the answer to a SEND step (any status).
+ *  Returns: nothing (what it means is the next step).
+ *  Args:    call.
+ *  In:      status; headers: a block of "Name: value" lines (CR LF or LF);
+ *           body. The call copies them. */
+WSIG_API void wsig_call_answer(wsig_call *call, long status, const char *headers,
+                               size_t headers_len, const void *body, size_t body_len)
+    WSIG_NONNULL(1);
+
+/** Report a SEND step that got no answer.
+ *  Returns: nothing (what it means is the next step: a retry only for
+ *           NOT_SENT, or TRANSIENT when the request is idempotent).
+ *  Args:    call.
+ *  In:      failure (its strings are copied). */
+WSIG_API void wsig_call_failure(wsig_call *call, const wsig_send_failure *failure)
+    WSIG_NONNULL(1, 2);
+
+/** The outcome of a DONE call, as the matching wsig_client_* function
+ *  returns it (the "(METHOD /path, N attempts, T s)" context included).
+ *  Returns: WSIG_OK or the call's failure (WSIG_ERR_ARG if not DONE).
+ *  Args:    call (its result is moved out: ask once).
+ *  Out:     *result_json (wsig_free) for halogen and rpc calls; *res
+ *           (wsig_response_clear) for request calls; either may be NULL
+ *           when the call is of the other kind. */
+WSIG_API WSIG_WARN_UNUSED int wsig_call_result(wsig_call *call, char **result_json,
+                                               wsig_response *res, wsig_error *err)
+    WSIG_NONNULL(1);
+
+/** Free a call (NULL is a no-op).
+ *  Returns: nothing.
+ *  Args:    call. */
+WSIG_API void wsig_call_free(wsig_call *call);
+
+/** A token bucket kept by the caller (e.g. in memory shared by processes),
+ *  the client's limiter rules: it starts full and starts refilling at the
+ *  first answer (wsig_rate_answer_seen), so it never runs ahead of the
+ *  server's bucket, which starts at our first request's arrival. */
+typedef struct wsig_rate_state {
+    double tokens;      /* tokens left */
+    double last;        /* when tokens was last refilled (caller's clock, s); 0 = not yet */
+} wsig_rate_state;
+
+/** Take a token at time now.
+ *  Returns: 0 when a token was taken; else the seconds until one may be
+ *           (nothing taken: ask again after that wait).
+ *  Args:    s (tokens = burst, last = 0 to start).
+ *  In:      now (seconds, any clock the holders share, > 0); rate, burst
+ *           (the client's: wsig_client_rate). */
+WSIG_API double wsig_rate_take(wsig_rate_state *s, double now, double rate, double burst)
+    WSIG_NONNULL(1);
+
+/** Note an answer at time now: the bucket's clock starts with the first.
+ *  Returns: nothing.
+ *  Args:    s.
+ *  In:      now. */
+WSIG_API void wsig_rate_answer_seen(wsig_rate_state *s, double now) WSIG_NONNULL(1);
+
+/** A client's limiter settings after defaults.
+ *  Returns: 1 when the client limits its rate, 0 when not (rate_limit off).
+ *  Args:    c.
+ *  Out:     *rate, *burst. */
+WSIG_API int wsig_client_rate(const wsig_client *c, double *rate, double *burst)
+    WSIG_NONNULL(1, 2, 3);
+
+/* ------------------------------------------------------------------ */
 /* JSON for bindings                                                  */
 /* A binding converts between JSON and its own values with these and   */
 /* holds no JSON rule of its own: what is valid, UTF-8, duplicate      */
