@@ -72,5 +72,6 @@ build = {
       },
       ["walletsign"] = "lua/walletsign/init.lua",
       ["walletsign.nginx"] = "lua/walletsign/nginx.lua",
+      ["walletsign.nginx_client"] = "lua/walletsign/nginx_client.lua",
    },
 }

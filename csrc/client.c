@@ -1592,7 +1592,8 @@ int wsig_client_rate(const wsig_client *c, double *rate, double *burst)
     return c->opt.rate >= 0;
 }
 
-/* limiter_wait's arithmetic, without the wait (the caller waits). */
+/* limiter_wait's arithmetic, without the wait (the caller waits), for a
+ * bucket several processes take from at once. */
 double wsig_rate_take(wsig_rate_state *s, double now, double rate, double burst)
 {
     if (!(rate > 0))
@@ -1603,8 +1604,11 @@ double wsig_rate_take(wsig_rate_state *s, double now, double rate, double burst)
             s->tokens = burst;
         s->last = now;
     }
+    /* Many holders send at once: the burst may be spent before any answer
+     * is back. The clock then starts with the first answer (or failure),
+     * never earlier: until then, ask again after one token's time. */
     if (s->tokens < 1 && s->last == 0)
-        s->last = now; /* a burst with no answer at all: start the clock */
+        return 1 / rate;
     if (s->tokens < 1)
         return (1 - s->tokens) / rate;
     s->tokens -= 1;

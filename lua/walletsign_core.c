@@ -752,11 +752,11 @@ static int error_tostring(lua_State *L)
 /* ------------------------------------------------------------------ */
 /* Handles                                                             */
 
-enum { T_KEY, T_AUTH, T_HMACV, T_MSGV, T_CLIENT, T_COUNT };
+enum { T_KEY, T_AUTH, T_HMACV, T_MSGV, T_CLIENT, T_CALL, T_COUNT };
 
 static const char *const TYPE_NAMES[T_COUNT] = {
     "walletsign.Key", "walletsign.Auth", "walletsign.HmacVerifier",
-    "walletsign.MessageVerifier", "walletsign.Client",
+    "walletsign.MessageVerifier", "walletsign.Client", "walletsign.Call",
 };
 
 typedef struct handle {
@@ -764,6 +764,7 @@ typedef struct handle {
     int type;
     int closed;
     int replay_cache;
+    int call_kind;    /* T_CALL: CALL_JSON or CALL_RESPONSE, what result() gives */
 } handle;
 
 /* Free what the handle holds, once. A client holds its own core references
@@ -780,6 +781,7 @@ static void free_handle(handle *h)
     case T_HMACV: wsig_hmac_verifier_free((wsig_hmac_verifier *)p); break;
     case T_MSGV: wsig_message_verifier_free((wsig_message_verifier *)p); break;
     case T_CLIENT: wsig_client_free((wsig_client *)p); break;
+    case T_CALL: wsig_call_free((wsig_call *)p); break;
     }
 }
 
@@ -1593,16 +1595,14 @@ static void refuse_in_nginx(lua_State *L)
  *           verify=true|false|cafile,
  *           ca_path=, rate_limit={10, 10}|false, retries=, user_agent=, max_response=,
  *           max_429_attempts=, max_retry_after=, backoff=, response_verifier=} */
-static int l_client(lua_State *L)
+static int client_new(lua_State *L, const char *binding)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    refuse_in_nginx(L);
     const char *base_url = opt_string(L, 1, "base_url", NULL, NULL);
     if (!base_url)
         return luaL_error(L, "bad option 'base_url' (string expected, got nil)");
     /* The core's defaults; every range is the core's (wsig_client_new). */
     wsig_client_options opt = WSIG_CLIENT_OPTIONS_INIT;
-    opt.binding = "lua";
+    opt.binding = binding;
     opt.timeout = opt_number(L, 1, "timeout", opt.timeout);
     opt.attempt_timeout = opt_number(L, 1, "attempt_timeout", opt.attempt_timeout);
     opt.connect_timeout = opt_number(L, 1, "connect_timeout", opt.connect_timeout);
@@ -1657,6 +1657,21 @@ static int l_client(lua_State *L)
     }
     lua_pushvalue(L, ud);
     return 1;
+}
+
+static int l_client(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    refuse_in_nginx(L);
+    return client_new(L, "lua");
+}
+
+/* The same client for walletsign.nginx, which never lets it block: its
+ * calls go through c:_start_*() and nginx moves the bytes. */
+static int l_nginx_client(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    return client_new(L, "nginx");
 }
 
 /* c:query(name [, payload]) -> decoded response | nil, err */
@@ -1739,6 +1754,8 @@ static void push_response_headers(lua_State *L, const wsig_response *res)
     }
 }
 
+static int push_response(lua_State *L, scratch *s);
+
 /* c:request(method, path [, {json=, body=, headers=}]) -> {status=, headers=, body=, attempts=} | nil, err */
 static int l_client_request(lua_State *L)
 {
@@ -1779,6 +1796,12 @@ static int l_client_request(lua_State *L)
         scratch_release(j);
     if (rc != WSIG_OK)
         return scratch_error(L, s);
+    return push_response(L, s);
+}
+
+/* {status=, headers=, body=, attempts=} from s->res; releases s. */
+static int push_response(lua_State *L, scratch *s)
+{
     lua_createtable(L, 0, 4);
     lua_pushinteger(L, (lua_Integer)s->res.status);
     lua_setfield(L, -2, "status");
@@ -1792,6 +1815,331 @@ static int l_client_request(lua_State *L)
     lua_setmetatable(L, -2);
     scratch_release(s);
     return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Calls without a transport (walletsign.nginx's client)               */
+/* The core's wsig_call holds every rule; this converts its steps to   */
+/* Lua values and the driver's reports back (lua/walletsign/           */
+/* nginx_client.lua moves the bytes).                                  */
+
+enum { CALL_JSON, CALL_RESPONSE };
+
+/* The new call (rc WSIG_OK) as a handle that keeps its client alive, or nil, err. */
+static int call_result_handle(lua_State *L, wsig_call *call, int kind, int rc, wsig_error *e)
+{
+    if (rc != WSIG_OK)
+        return push_error(L, e);
+    handle *h = new_handle(L, T_CALL);
+    h->p = call;
+    h->call_kind = kind;
+    lua_pushvalue(L, 1); /* the client: freed only after its calls */
+    keep_ref(L, lua_gettop(L) - 1, "client");
+    return 1;
+}
+
+/* c:_start_query(name [, payload]) / c:_start_command(name [, payload [, {idempotency_key=}]]) */
+static int start_halogen(lua_State *L, int command)
+{
+    wsig_client *c = CHECK(L, 1, T_CLIENT, wsig_client);
+    const char *name = check_cstr(L, 2);
+    scratch *enc;
+    const char *payload = payload_arg(L, 3, &enc);
+    const char *idem = command ? opt_string(L, opt_table(L, 4), "idempotency_key", NULL, NULL)
+                               : NULL;
+    wsig_error e = WSIG_ERROR_INIT;
+    wsig_call *call;
+    int rc = wsig_call_halogen(&call, c, command, name, payload, idem, &e);
+    release_payload(enc);
+    return call_result_handle(L, call, CALL_JSON, rc, &e);
+}
+
+static int l_start_query(lua_State *L)
+{
+    return start_halogen(L, 0);
+}
+
+static int l_start_command(lua_State *L)
+{
+    return start_halogen(L, 1);
+}
+
+/* c:_start_call(method, path [, params]) */
+static int l_start_call(lua_State *L)
+{
+    wsig_client *c = CHECK(L, 1, T_CLIENT, wsig_client);
+    const char *method = check_cstr(L, 2);
+    const char *path = check_cstr(L, 3);
+    scratch *enc;
+    const char *params = payload_arg(L, 4, &enc);
+    wsig_error e = WSIG_ERROR_INIT;
+    wsig_call *call;
+    int rc = wsig_call_rpc(&call, c, method, path, params, &e);
+    release_payload(enc);
+    return call_result_handle(L, call, CALL_JSON, rc, &e);
+}
+
+/* c:_start_request(method, path [, {json=, body=, headers=}]) */
+static int l_start_request(lua_State *L)
+{
+    wsig_client *c = CHECK(L, 1, T_CLIENT, wsig_client);
+    const char *method = check_cstr(L, 2);
+    const char *path = check_cstr(L, 3);
+    int t = opt_table(L, 4);
+    size_t body_len = 0;
+    const char *body = NULL;
+    wsig_header_ref local[STACK_HEADERS];
+    const wsig_header_ref *extra = NULL;
+    size_t n_extra = 0;
+    scratch *j = NULL;
+    if (t) {
+        body = opt_string(L, t, "body", NULL, &body_len);
+        if (get_field(L, t, "json") != LUA_TNIL) {
+            if (body)
+                return luaL_error(L, "bad options (json and body are exclusive)");
+            j = encode_arg(L, -1);
+            body = j->json;
+            body_len = j->json_len;
+        }
+        int ty = get_field(L, t, "headers");
+        if (ty == LUA_TTABLE)
+            extra = collect_headers(L, lua_gettop(L), local, &n_extra);
+        else if (ty != LUA_TNIL)
+            field_error(L, "headers", "table");
+    }
+    wsig_error e = WSIG_ERROR_INIT;
+    wsig_call *call;
+    int rc = wsig_call_request(&call, c, method, path, body, body_len, extra, n_extra, j != NULL,
+                               &e);
+    if (j)
+        scratch_release(j);
+    return call_result_handle(L, call, CALL_RESPONSE, rc, &e);
+}
+
+/* c:_rate() -> rate, burst (nil when the client has no limiter) */
+static int l_client_rate(lua_State *L)
+{
+    wsig_client *c = CHECK(L, 1, T_CLIENT, wsig_client);
+    double rate, burst;
+    if (!wsig_client_rate(c, &rate, &burst))
+        return 0;
+    lua_pushnumber(L, rate);
+    lua_pushnumber(L, burst);
+    return 2;
+}
+
+/* core.rate_take(tokens, last, now, rate, burst) -> wait, tokens, last
+ * (tokens nil: a full bucket). The arithmetic is the core's. */
+static int l_rate_take(lua_State *L)
+{
+    double rate = luaL_checknumber(L, 4), burst = luaL_checknumber(L, 5);
+    wsig_rate_state st = {lua_isnil(L, 1) ? burst : luaL_checknumber(L, 1),
+                          luaL_optnumber(L, 2, 0)};
+    double wait = wsig_rate_take(&st, luaL_checknumber(L, 3), rate, burst);
+    lua_pushnumber(L, wait);
+    lua_pushnumber(L, st.tokens);
+    lua_pushnumber(L, st.last);
+    return 3;
+}
+
+/* core.rate_answer_seen(last, now) -> last */
+static int l_rate_answer_seen(lua_State *L)
+{
+    wsig_rate_state st = {0, luaL_optnumber(L, 1, 0)};
+    wsig_rate_answer_seen(&st, luaL_checknumber(L, 2));
+    lua_pushnumber(L, st.last);
+    return 1;
+}
+
+static void push_send_step(lua_State *L, const wsig_call_send *send)
+{
+    lua_createtable(L, 0, 8);
+    set_str(L, "method", send->method);
+    set_str(L, "url", send->url);
+    set_str(L, "target", send->target);
+    lua_pushlstring(L, send->host, send->host_len);
+    lua_setfield(L, -2, "host");
+    lua_pushlstring(L, (const char *)send->body, send->body_len);
+    lua_setfield(L, -2, "body");
+    lua_pushnumber(L, send->timeout);
+    lua_setfield(L, -2, "timeout");
+    lua_createtable(L, (int)send->n_headers, 0); /* {{name, value}, ...} in order */
+    for (size_t i = 0; i < send->n_headers; i++) {
+        lua_createtable(L, 2, 0);
+        lua_pushstring(L, send->headers[i].name);
+        lua_rawseti(L, -2, 1);
+        lua_pushstring(L, send->headers[i].value);
+        lua_rawseti(L, -2, 2);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "headers");
+}
+
+static void push_event(lua_State *L, const wsig_client_event *ev)
+{
+    static const char *const kinds[] = {"?", "retry", "wait_429", "wait_rate"};
+    lua_createtable(L, 0, 6);
+    set_str(L, "kind", kinds[ev->kind >= 1 && ev->kind <= 3 ? ev->kind : 0]);
+    set_str(L, "method", ev->method);
+    lua_pushlstring(L, ev->path, ev->path_len);
+    lua_setfield(L, -2, "path");
+    lua_pushinteger(L, ev->attempt);
+    lua_setfield(L, -2, "attempt");
+    lua_pushnumber(L, ev->delay);
+    lua_setfield(L, -2, "delay");
+    set_str(L, "cause", ev->cause ? ev->cause : "");
+}
+
+/* call:next() -> "token" | "send", {method=, url=, target=, host=, body=,
+ * headers={{name, value}...}, timeout=} | "wait", event | "done" */
+static int l_call_next(lua_State *L)
+{
+    wsig_call *call = CHECK(L, 1, T_CALL, wsig_call);
+    wsig_call_step step;
+    switch (wsig_call_next(call, &step)) {
+    case WSIG_STEP_TOKEN: lua_pushliteral(L, "token"); return 1;
+    case WSIG_STEP_SEND:
+        lua_pushliteral(L, "send");
+        push_send_step(L, &step.send);
+        return 2;
+    case WSIG_STEP_WAIT:
+        lua_pushliteral(L, "wait");
+        push_event(L, &step.event);
+        return 2;
+    default: lua_pushliteral(L, "done"); return 1;
+    }
+}
+
+/* call:token(wait) */
+static int l_call_token(lua_State *L)
+{
+    wsig_call_token(CHECK(L, 1, T_CALL, wsig_call), luaL_checknumber(L, 2));
+    return 0;
+}
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int oom;
+} block;
+
+static void block_add(block *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *p = (char *)realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+/* One "name: value" line per value; a value holding CR or LF (never from
+ * nginx's parser) is left out rather than split into two headers. */
+static void block_header(block *b, const char *name, size_t nl, const char *v, size_t vl)
+{
+    if (memchr(v, '\r', vl) || memchr(v, '\n', vl) || memchr(name, ':', nl) ||
+        memchr(name, '\n', nl))
+        return;
+    block_add(b, name, nl);
+    block_add(b, ": ", 2);
+    block_add(b, v, vl);
+    block_add(b, "\r\n", 2);
+}
+
+/* call:answer(status, headers, body): headers as ngx.location.capture
+ * gives them, {name = value | {value, ...}}, become the header block the
+ * core reads (wsig_response_header_next). Nothing below raises while the
+ * block is held (lua_next, lua_rawgeti and lua_tolstring on strings). */
+static int l_call_answer(lua_State *L)
+{
+    wsig_call *call = CHECK(L, 1, T_CALL, wsig_call);
+    lua_Integer status = luaL_checkinteger(L, 2);
+    if (!lua_isnoneornil(L, 3))
+        luaL_checktype(L, 3, LUA_TTABLE);
+    size_t body_len = 0;
+    const char *body = luaL_optlstring(L, 4, "", &body_len);
+    block b = {NULL, 0, 0, 0};
+    if (lua_istable(L, 3)) {
+        lua_pushnil(L);
+        while (lua_next(L, 3)) {
+            size_t nl, vl;
+            const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &nl) : NULL;
+            if (name && lua_type(L, -1) == LUA_TSTRING) {
+                const char *v = lua_tolstring(L, -1, &vl);
+                block_header(&b, name, nl, v, vl);
+            } else if (name && lua_type(L, -1) == LUA_TTABLE) {
+                for (int i = 1; i <= (int)lua_rawlen(L, -1); i++) {
+                    lua_rawgeti(L, -1, i);
+                    if (lua_type(L, -1) == LUA_TSTRING) {
+                        const char *v = lua_tolstring(L, -1, &vl);
+                        block_header(&b, name, nl, v, vl);
+                    }
+                    lua_pop(L, 1);
+                }
+            }
+            lua_pop(L, 1);
+        }
+    }
+    if (b.oom) {
+        free(b.p);
+        return luaL_error(L, "out of memory");
+    }
+    wsig_call_answer(call, (long)status, b.p ? b.p : "", b.len, body, body_len);
+    free(b.p);
+    return 0;
+}
+
+/* call:failure{status="transport_error"|"timeout", outcome="not_sent"|
+ * "transient"|"failed", reached=bool, cause=, message=} */
+static int l_call_failure(lua_State *L)
+{
+    wsig_call *call = CHECK(L, 1, T_CALL, wsig_call);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    static const char *const outcomes[] = {"not_sent", "transient", "failed", NULL};
+    const char *status = opt_string(L, 2, "status", "transport_error", NULL);
+    const char *outcome = opt_string(L, 2, "outcome", "failed", NULL);
+    wsig_send_failure f = {WSIG_ERR_TRANSPORT, WSIG_SEND_FAILED, opt_bool(L, 2, "reached", 1), 0,
+                           opt_string(L, 2, "cause", NULL, NULL),
+                           opt_string(L, 2, "message", NULL, NULL)};
+    if (strcmp(status, wsig_status_name(WSIG_ERR_TIMEOUT)) == 0)
+        f.status = WSIG_ERR_TIMEOUT;
+    else if (strcmp(status, wsig_status_name(WSIG_ERR_PROTOCOL)) == 0)
+        f.status = WSIG_ERR_PROTOCOL;
+    else if (strcmp(status, wsig_status_name(WSIG_ERR_TRANSPORT)) != 0)
+        return luaL_error(L, "bad option 'status' (transport_error, timeout or protocol_error)");
+    for (int i = 0; outcomes[i]; i++)
+        if (strcmp(outcome, outcomes[i]) == 0)
+            f.outcome = WSIG_SEND_NOT_SENT + i;
+    wsig_call_failure(call, &f);
+    return 0;
+}
+
+/* call:result() -> as the blocking client's query/command/call (decoded
+ * JSON) or request (the response table) | nil, err */
+static int l_call_result(lua_State *L)
+{
+    handle *h = check_handle(L, 1, T_CALL);
+    scratch *s = new_scratch(L);
+    int rc;
+    if (h->call_kind == CALL_RESPONSE) {
+        s->has_res = 1;
+        rc = wsig_call_result((wsig_call *)h->p, NULL, &s->res, &s->err);
+    } else {
+        rc = wsig_call_result((wsig_call *)h->p, &s->str, NULL, &s->err);
+    }
+    if (rc != WSIG_OK)
+        return scratch_error(L, s);
+    return h->call_kind == CALL_RESPONSE ? push_response(L, s) : scratch_json(L, s);
 }
 
 /* response:json() -> the decoded body | nil, err */
@@ -1839,11 +2187,19 @@ static const luaL_Reg MSGV_METHODS[] = {
 
 static const luaL_Reg CLIENT_METHODS[] = {
     {"query", l_client_query}, {"command", l_client_command}, {"request", l_client_request},
-    {"call", l_client_call},   {NULL, NULL},
+    {"call", l_client_call},   {"_start_query", l_start_query},
+    {"_start_command", l_start_command}, {"_start_call", l_start_call},
+    {"_start_request", l_start_request}, {"_rate", l_client_rate},
+    {NULL, NULL},
+};
+
+static const luaL_Reg CALL_METHODS[] = {
+    {"next", l_call_next},       {"token", l_call_token}, {"answer", l_call_answer},
+    {"failure", l_call_failure}, {"result", l_call_result}, {NULL, NULL},
 };
 
 static const luaL_Reg *const METHODS[T_COUNT] = {KEY_METHODS, AUTH_METHODS, HMACV_METHODS,
-                                                 MSGV_METHODS, CLIENT_METHODS};
+                                                 MSGV_METHODS, CLIENT_METHODS, CALL_METHODS};
 
 static const luaL_Reg FUNCTIONS[] = {
     {"key_generate", l_key_generate},
@@ -1863,6 +2219,9 @@ static const luaL_Reg FUNCTIONS[] = {
     {"rpc_error", l_rpc_error},
     {"rpc_parse", l_rpc_parse},
     {"client", l_client},
+    {"nginx_client", l_nginx_client},
+    {"rate_take", l_rate_take},
+    {"rate_answer_seen", l_rate_answer_seen},
     {"json_encode", l_json_encode},
     {"json_decode", l_json_decode},
     {"keccak256_hex", l_keccak256_hex},

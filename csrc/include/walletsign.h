@@ -1176,8 +1176,9 @@ WSIG_API void wsig_call_free(wsig_call *call);
 
 /** A token bucket kept by the caller (e.g. in memory shared by processes),
  *  the client's limiter rules: it starts full and starts refilling at the
- *  first answer (wsig_rate_answer_seen), so it never runs ahead of the
- *  server's bucket, which starts at our first request's arrival. */
+ *  first answer or failure (wsig_rate_answer_seen), so it never runs ahead
+ *  of the server's bucket, which starts at our first request's arrival;
+ *  with the burst spent before that, takers wait. */
 typedef struct wsig_rate_state {
     double tokens;      /* tokens left */
     double last;        /* when tokens was last refilled (caller's clock, s); 0 = not yet */

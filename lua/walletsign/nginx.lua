@@ -283,4 +283,11 @@ function M.verify_callback(verifier, opts)
    return msg
 end
 
+--- A client that calls the wallet APIs without blocking the worker
+-- (lua/walletsign/nginx_client.lua; docs/openresty.md, "Calling the APIs
+-- from a handler").
+function M.client(opts)
+   return require("walletsign.nginx_client").new(opts)
+end
+
 return M

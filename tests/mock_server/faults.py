@@ -9,6 +9,8 @@ Specs (several may be joined with ","):
                   body that looks like success, {"status":"COMPLETED"}
   delay:MS  drop  reset_mid_body  truncate  nonjson  huge:BYTES  drip:MS
   invalid_utf8  deep_json:N
+  tamper    one byte of the (signed) answer's body changed after signing,
+            its headers kept: a verifier of the answer must refuse it
 The request is always processed first (auth, nonces, idempotency), as a real
 server would before its answer is lost or replaced.
 """
@@ -23,7 +25,7 @@ from .wire import Response, dumps
 
 WITH_ARG = {"status", "delay", "huge", "drip", "deep_json", "redirect"}
 REDIRECT_LOCATION = "https://elsewhere.example/moved"
-NO_ARG = {"drop", "reset_mid_body", "truncate", "nonjson", "invalid_utf8"}
+NO_ARG = {"drop", "reset_mid_body", "truncate", "nonjson", "invalid_utf8", "tamper"}
 DELIVERY = {"drop", "reset_mid_body", "truncate", "drip"}
 
 
@@ -109,6 +111,11 @@ def transform(faults, resp: Response, error_body) -> Response:
     """Replace the response for body/status faults. error_body(status) gives
     the protocol's own error document for an injected status."""
     for fault in faults:
+        if fault.kind == "tamper":
+            resp = Response(resp.status, _tampered(resp.body), list(resp.headers),
+                            content_type=resp.content_type, verified_by=resp.verified_by,
+                            error_code=resp.error_code)
+            continue
         make = _REPLACERS.get(fault.kind)
         if make is not None:
             new = make(fault, error_body)
@@ -163,6 +170,11 @@ def _huge_chunks(size, chunk=65536):
         yield b"a" * n
         left -= n
     yield closing
+
+
+def _tampered(body: bytes) -> bytes:
+    from .wallet_manager import tamper   # the callbacks' tamper: one byte, JSON kept valid
+    return tamper(body)
 
 
 def _invalid_utf8(fault, error_body):

@@ -621,6 +621,19 @@ def test_fault_invalid_utf8_and_deep_json(srv):
         json.loads(data)
 
 
+def test_fault_tamper_breaks_the_answers_signature(srv):
+    doc = {"chain_type": "evm", "chain_id": 1}
+    body = json.dumps(doc).encode()
+    hdrs = dict(merchant_headers(srv, body), **{"X-Mock-Fault": "tamper"})
+    status, resp_headers, data = request(srv, "POST", "/access/get_address", body, hdrs)
+    assert status == 200 and json.loads(data)["result"]["address"]
+    assert resp_headers.get("X-Message-Signature")
+    with pytest.raises(Exception):
+        assert_wm_signed(srv, resp_headers, data)
+    status, resp_headers, data, _ = wm_call(srv, "POST", "/access/get_address", doc)
+    assert_wm_signed(srv, resp_headers, data)   # the next answer is whole again
+
+
 def test_fault_bad_spec(srv):
     assert fault(srv, "explode")[0] == 400
 

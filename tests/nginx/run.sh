@@ -49,7 +49,7 @@ trap 'exit 1' INT TERM
 LIB=$DIR/lib/lua/5.1 SHARE=$DIR/share/lua/5.1
 mkdir -p "$LIB/walletsign" "$SHARE/walletsign" "$DIR/logs" "$DIR/tmp" "$DIR/work" "$DIR/conf.d"
 cp "$SO" "$LIB/walletsign/core.so"
-cp "$LUA_SRC/init.lua" "$LUA_SRC/nginx.lua" "$SHARE/walletsign/"
+cp "$LUA_SRC/init.lua" "$LUA_SRC/nginx.lua" "$LUA_SRC/nginx_client.lua" "$SHARE/walletsign/"
 chmod -R a+rX "$DIR"
 
 /usr/bin/python3 -m tests.mock_server --port 0 >"$DIR/work/mock.json" 2>"$DIR/work/mock.log" &
