@@ -167,7 +167,8 @@ done
 curl -fsS -o /dev/null -X POST --data "$body" "http://127.0.0.1:$FRONT/jwt" ||
   { echo "# nginx client bench: front did not answer"; cat "$tmp/logs/front.log"; exit 1; }
 front_master=$(cat "$tmp/front.pid")
-worker=$(grep -l "^PPid:[[:space:]]*$front_master\$" /proc/[0-9]*/status | head -1 | cut -d/ -f3)
+worker=$( (grep -l "^PPid:[[:space:]]*$front_master\$" /proc/[0-9]*/status 2>/dev/null || true) | head -1 | cut -d/ -f3)
+[ -n "$worker" ] || { echo "# nginx client bench: no front worker"; exit 1; }
 ticks=$(getconf CLK_TCK)
 
 cat >"$tmp/post.lua" <<EOF

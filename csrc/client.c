@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -818,7 +819,6 @@ struct wsig_call {
     wsig_header_ref *extra;      /* owned copies (names and values too) */
     size_t n_extra;
     bool json_body, idempotent;
-    char url[MAX_URL];
     size_t target_at, host_at, host_len;
     int attempts, retries, rate_limited;
     double started, deadline;    /* monotonic_s; 0 until the first step */
@@ -829,13 +829,24 @@ struct wsig_call {
     double wait_retry_after;
     wsig_client_event ev;
     char cause[128];
-    wsig_headers signed_h;       /* the attempt in flight */
     wsig_header_ref *send_h;
     size_t n_send_h;
     wsig_response res;           /* the final answer */
     int rc;                      /* the call's status once DONE */
     wsig_error err;
+    /* Not zeroed by call_new (written before they are read): */
+    char url[MAX_URL];
+    wsig_headers signed_h;       /* the attempt in flight: 12 KiB */
 };
+
+/* A signed header may be a bearer token (a JWT): wiped once sent, only the
+ * bytes in use (the whole struct is 12 KiB, a cost on every call). */
+static void wipe_signed(wsig_call *call)
+{
+    for (size_t i = 0; i < call->signed_h.count && i < WSIG_MAX_HEADERS; i++)
+        OPENSSL_cleanse(call->signed_h.h[i].value, call->signed_h.h[i].value_len);
+    call->signed_h.count = 0;
+}
 
 void wsig_call_free(wsig_call *call)
 {
@@ -851,7 +862,7 @@ void wsig_call_free(wsig_call *call)
     free(call->body);
     wsig_response_clear(&call->res);
     wsig_error_clear(&call->err);
-    OPENSSL_cleanse(&call->signed_h, sizeof call->signed_h); /* a JWT is a bearer secret */
+    wipe_signed(call);
     free(call);
 }
 
@@ -908,16 +919,18 @@ static int call_new(wsig_call **out, wsig_client *c, int kind, const request_spe
     int rc = check_request(c, rq, err);
     if (rc != WSIG_OK)
         return rc;
-    wsig_call *call = calloc(1, sizeof *call);
+    wsig_call *call = malloc(sizeof *call);
     if (!call)
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    memset(call, 0, offsetof(wsig_call, url));
+    call->signed_h.count = 0;
     call->c = c;
     call->kind = kind;
     call->idempotent = idempotent;
     call->json_body = rq->json_body;
     call->phase = PHASE_TOKEN;
     call->err.retry_after = -1;
-    snprintf(call->method, sizeof call->method, "%s", rq->method);
+    memcpy(call->method, rq->method, strlen(rq->method) + 1); /* < MAX_METHOD: normal_method */
     if ((size_t)snprintf(call->url, sizeof call->url, "%s%s", c->base_url, rq->path) >=
         sizeof call->url) {
         wsig_call_free(call);
@@ -1101,7 +1114,7 @@ void wsig_call_answer(wsig_call *call, long status, const char *headers, size_t 
 {
     if (call->phase != PHASE_ANSWER)
         return;
-    OPENSSL_cleanse(&call->signed_h, sizeof call->signed_h);
+    wipe_signed(call);
     wsig_response *res = &call->res;
     wsig_response_clear(res);
     if (status < 100 || status > 599) {
@@ -1158,7 +1171,7 @@ void wsig_call_failure(wsig_call *call, const wsig_send_failure *f)
 {
     if (call->phase != PHASE_ANSWER)
         return;
-    OPENSSL_cleanse(&call->signed_h, sizeof call->signed_h);
+    wipe_signed(call);
     int status = f->status == WSIG_ERR_TIMEOUT || f->status == WSIG_ERR_PROTOCOL
                      ? f->status : WSIG_ERR_TRANSPORT;
     wsig__fail(&call->err, status, "%s", f->message ? f->message : "no answer");
@@ -1439,13 +1452,13 @@ static void curl_send(wsig_client *c, wsig_call *call, const wsig_call_send *sen
     int rc = attempt(c, &res, send, call->reached, &code, err);
     if (rc == WSIG_OK) {
         limiter_answer_seen(c);
-        OPENSSL_cleanse(&call->signed_h, sizeof call->signed_h);
+        wipe_signed(call);
         wsig_response_clear(&call->res);
         call->res = res;
         call_take_answer(call);
         return;
     }
-    OPENSSL_cleanse(&call->signed_h, sizeof call->signed_h);
+    wipe_signed(call);
     if (rc != WSIG_ERR_TRANSPORT && rc != WSIG_ERR_TIMEOUT) { /* aborted, protocol, memory */
         if (c->sends > 0)
             call->reached = true;
