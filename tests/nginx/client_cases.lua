@@ -220,6 +220,8 @@ write(DIR .. "/conf.d/test.conf",
    .. "location = /t/rewrite { rewrite_by_lua_block { require('client_handlers').query() } }\n"
    .. handler("/t/wrongca", 'require("client_handlers").client_at("/_t/wrongca", {retries = 0})')
    .. handler("/t/refused", 'require("client_handlers").client_at("/_t/refused", {retries = 1, backoff = 0.05})')
+   .. handler("/t/hmac", 'require("client_handlers").hmac_target()')
+   .. internal_location("/_t/hmac", "https://127.0.0.1:" .. MOCK_PORT, CA)
    .. internal_location("/_t/wrongca", "https://127.0.0.1:" .. MOCK_PORT, "/etc/ssl/certs/ca-certificates.crt")
    .. internal_location("/_t/refused", "https://127.0.0.1:" .. refused_port, CA)
    -- reachable from outside, to prove prepare() refuses what is not the client's
@@ -337,6 +339,23 @@ check("none of the caller's request headers reach the API; the signed ones do", 
    assert(tostring(log[#log].headers.Authorization or log[#log].headers.authorization):match("^Bearer ey"),
           "the signed Authorization")
    assert(tostring(log[#log].headers["User-Agent"] or ""):find("(nginx)", 1, true), "User-Agent")
+end)
+
+check("the request target arrives byte for byte as signed (query, %-escapes, dot segments)", function()
+   local base = "https://localhost:" .. MOCK_PORT
+   local function escape(s) return (s:gsub("[^%w]", function(ch) return string.format("%%%02X", ch:byte()) end)) end
+   for _, target in ipairs{"/v1/wallet/list?skip=1&take=3&orderBy=desc",
+                           "/v1/wallet/list?skip=0&take=2&orderBy=de%73c",
+                           "/v1/./wallet/list?take=1"} do
+      local doc = get_ok("/t/hmac?base=" .. escape(base) .. "&target=" .. escape(target))
+      local log = mock_log((target:gsub("%?.*", "")))
+      local last = log[#log]
+      assert(last, "the mock saw no request for " .. target)
+      eq(target, last.target, "the target the mock received")
+      eq("hmac:test-api-key:base64", last.verified_by, "verified " .. target .. " " .. tostring(doc.result.body))
+      -- the mock routes the dot segment nowhere (404), after verifying it
+      eq(target:find("/./", 1, true) and 404 or 200, doc.result.status, target .. ": " .. tostring(doc.result.body))
+   end
 end)
 
 check("the internal location refuses what is not the client's subrequest", function()

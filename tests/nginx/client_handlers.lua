@@ -62,6 +62,20 @@ function M.client_at(location, opts)
    reply(c:query("get_client_profile"))
 end
 
+-- An HMAC client (the mock's built-in key): the path and query are signed,
+-- so the mock accepts only a target that arrives byte for byte as signed.
+function M.hmac_target()
+   local a = args()
+   local c = clients.hmac
+   if not c then
+      c = assert(wsn.client{base_url = a.base, location = "/_t/hmac",
+                            auth = assert(ws.hmac_auth{api_key = "test-api-key", secret = "your-secret-key"})})
+      clients.hmac = c
+   end
+   local res, err = c:request("GET", a.target)
+   reply(res and {status = res.status, body = res.body}, err)
+end
+
 -- From an ngx.timer: the client says why it cannot run there.
 function M.timer()
    local dict = ngx.shared.walletsign_rate
