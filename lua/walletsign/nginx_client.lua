@@ -51,7 +51,13 @@ Client.__index = Client
 local function with_bucket(self, fn)
    local dict, key = self.dict, self.rate_key
    local lock = key .. "#lock"
-   while not dict:add(lock, true, LOCK_TTL) do
+   while true do
+      local ok, err = dict:add(lock, true, LOCK_TTL)
+      if ok then break end
+      if err ~= "exists" then -- fail closed: no token without the shared bucket
+         error("walletsign.nginx client: the rate limit's lua_shared_dict refused its lock: "
+               .. tostring(err), 0)
+      end
       ngx.sleep(LOCK_SPIN)
    end
    local state = dict:get(key)

@@ -417,6 +417,9 @@ check("a 503 to a query is retried; to a plain POST it is not; attempts in the e
    eq("http_error", err.kind, "kind")
    eq(503, err.http_status, "status")
    assert(err.message:find("(POST /query, 4 attempts,", 1, true), err.message)
+   local log = read(DIR .. "/logs/error.log") or ""
+   assert(log:find("%[warn%][^\n]*walletsign: retry POST /query: HTTP 503, attempt 2 in"),
+          "no warn line for the retry")
 end)
 
 check("a tampered signed answer of the Wallet Manager is refused", function()
