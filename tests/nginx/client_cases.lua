@@ -358,6 +358,19 @@ check("the request target arrives byte for byte as signed (query, %-escapes, dot
    end
 end)
 
+check("a caller's own body (chunked, large) neither leaks into nor breaks the signed request", function()
+   for _, te in ipairs{"chunked", nil} do
+      local status, body = http("POST", BASE .. "/t/query?name=list_client_accounts", {
+         headers = {["Transfer-Encoding"] = te}, body = '{"pad":"' .. string.rep("z", 200000) .. '"}'})
+      eq(200, status, body:sub(1, 300))
+      local doc = json(body)
+      assert(doc.ok, body:sub(1, 300))
+      eq("MYR", doc.result.asset, "the API's answer")
+      local log = mock_log("/query")
+      eq("jwt:ES256:der:" .. reg.key_id, log[#log].verified_by, "the mock verified the JWT")
+   end
+end)
+
 check("the internal location refuses what is not the client's subrequest", function()
    local status, body = http("GET", BASE .. "/_t/open")
    eq(403, status, body)
