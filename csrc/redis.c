@@ -307,6 +307,7 @@ bool wsig__redis_reply_copy(wsig_redis_reply *out, const struct redisReply *r)
         }
     } else {
         copy_text(out->str, sizeof out->str, r->str, r->len);
+        out->len = r->str ? r->len : 0;
     }
     return true;
 }

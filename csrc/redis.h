@@ -50,6 +50,7 @@ typedef struct wsig_redis_reply {
     int type;            /* WSIG_REDIS_*; 0 for a reply of a type we do not know */
     long long integer;
     char str[128];       /* status/error/string text, truncated, NUL-terminated */
+    size_t len;          /* the text's whole length (a NUL inside or a cut shows here) */
     size_t n_elements;   /* _ARRAY: its length; up to 4 integer elements are in elements[] */
     long long elements[4];
 } wsig_redis_reply;

@@ -66,7 +66,8 @@ static size_t full_key(const wsig_replay_store *s, char full[FULL_KEY_SIZE], con
 
 int wsig__replay_store_decide(const wsig_redis_reply *reply, wsig_error *err)
 {
-    if (reply->type == WSIG_REDIS_STATUS && strcmp(reply->str, "OK") == 0)
+    /* The whole text: "+OK\0..." is not OK (a copy stops at the NUL). */
+    if (reply->type == WSIG_REDIS_STATUS && reply->len == 2 && strcmp(reply->str, "OK") == 0)
         return WSIG_OK;
     if (reply->type == WSIG_REDIS_NIL)
         return wsig__reject(err, WSIG_REASON_REPLAY, "message (session, sequence) already seen");
