@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -360,6 +361,53 @@ static int run(wsig_redis *r, redisContext *c, wsig_redis_reply *out, int argc, 
     return WSIG_OK;
 }
 
+/* AUTH [username] password, written to the socket by us rather than through
+ * hiredis: hiredis 0.14 would format it into its own output buffer and free
+ * that unwiped (it has no allocator hooks), leaving the password in freed
+ * memory. Our buffer is wiped; the reply ("+OK" or an error naming no
+ * password) is read by hiredis. The socket's send timeout bounds the write. */
+static int authenticate(const wsig_redis *r, redisContext *c, wsig_error *err)
+{
+    const char *user = r->url.username, *pass = r->url.password;
+    size_t ulen = strlen(user), plen = strlen(pass);
+    size_t cap = 64 + ulen + plen;
+    char *cmd = malloc(cap);
+    if (!cmd)
+        return store_failure(r, err, "AUTH", "out of memory");
+    int n = ulen ? snprintf(cmd, cap, "*3\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n", ulen,
+                            user, plen, pass)
+                 : snprintf(cmd, cap, "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", plen, pass);
+    size_t sent = 0;
+    errno = 0;
+    while (n > 0 && sent < (size_t)n) {
+        ssize_t k = send(c->fd, cmd + sent, (size_t)n - sent, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        sent += (size_t)k;
+    }
+    int saved = errno;
+    OPENSSL_cleanse(cmd, cap);
+    free(cmd);
+    if (n <= 0 || sent < (size_t)n) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "%s",
+                 saved == EAGAIN || saved == EWOULDBLOCK ? "timed out sending" : strerror(saved));
+        return store_failure(r, err, "AUTH", detail);
+    }
+    void *raw = NULL;
+    errno = 0;
+    if (redisGetReply(c, &raw) != REDIS_OK || !raw)
+        return context_failure(r, c, "AUTH", err);
+    wsig_redis_reply reply;
+    bool known = wsig__redis_reply_copy(&reply, raw);
+    freeReplyObject(raw);
+    if (!known || reply.type == WSIG_REDIS_ERROR)
+        return store_failure(r, err, "AUTH refused", known ? reply.str : "an unknown reply");
+    return WSIG_OK;
+}
+
 /* Connect, AUTH and SELECT: r->ctx is set only when all succeeded. */
 static int connect_locked(wsig_redis *r, wsig_error *err)
 {
@@ -373,14 +421,8 @@ static int connect_locked(wsig_redis *r, wsig_error *err)
         rc = context_failure(r, c, "connect", err);
     else if (redisSetTimeout(c, r->timeout) != REDIS_OK)
         rc = context_failure(r, c, "setting the timeout", err);
-    if (rc == WSIG_OK && r->url.has_password) {
-        const char *argv[3] = {"AUTH", r->url.username, r->url.password};
-        size_t lens[3] = {4, strlen(r->url.username), strlen(r->url.password)};
-        bool with_user = r->url.username[0] != '\0';
-        rc = with_user ? run(r, c, &reply, 3, argv, lens, "AUTH", err)
-                       : run(r, c, &reply, 2, (const char *[]){"AUTH", r->url.password},
-                             (const size_t[]){4, lens[2]}, "AUTH", err);
-    }
+    if (rc == WSIG_OK && r->url.has_password)
+        rc = authenticate(r, c, err);
     if (rc == WSIG_OK && r->url.db != 0) {
         char db[16];
         int n = snprintf(db, sizeof db, "%d", r->url.db);

@@ -275,7 +275,7 @@ static void *race_thread(void *arg)
     race_job *job = arg;
     wsig_error err = WSIG_ERROR_INIT;
     for (int i = 0; i < 50; i++) {
-        char key[16];
+        char key[24];
         snprintf(key, sizeof key, "race-%d", i);
         int rc = wsig_replay_store_reserve(job->s, key, 10000, &err);
         if (rc == WSIG_OK)
