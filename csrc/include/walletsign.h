@@ -805,6 +805,27 @@ WSIG_API WSIG_WARN_UNUSED int wsig_rpc_error(char **out, size_t *out_len, long l
                                              wsig_error *err) WSIG_NONNULL(1, 2, 4);
 
 /* ------------------------------------------------------------------ */
+/* Rate limits shared by clients                                      */
+/* A client takes a token from a bucket before each attempt, so that it  */
+/* stays within the server's limit (Halogen: 10 requests/s per key,      */
+/* bursts of 10). By default the bucket is process-wide: every client    */
+/* that signs with the same key (JWT key id, HMAC api key, message       */
+/* address) at the same rate and burst shares one, so four clients with  */
+/* one key in four threads together stay within rate and burst. A        */
+/* wsig_rate_limit given in wsig_client_options.rate_limit replaces it   */
+/* (docs/scale-out.md, "Rate limits").                                   */
+
+typedef struct wsig_rate_limit wsig_rate_limit; /* shareable, own lock, refcounted */
+
+/** Drop the caller's reference to a rate limit; the clients using it keep
+ *  theirs, and it is freed with the last.
+ *  Returns: nothing.
+ *  Args:    l (NULL is a no-op).
+ *  Thread safety: any thread; a limiter is shared by any number of
+ *                 clients and threads. */
+WSIG_API void wsig_rate_limit_free(wsig_rate_limit *l);
+
+/* ------------------------------------------------------------------ */
 /* HTTP client (libcurl)                                              */
 
 typedef struct wsig_client wsig_client;
@@ -880,6 +901,12 @@ typedef struct wsig_client_options {
      * must not call into this client. */
     void (*on_event)(void *event_ud, const wsig_client_event *event);
     void *event_ud;
+    wsig_rate_limit *rate_limit; /* NULL: the process-wide bucket shared by every client
+                                    that signs with the same key (JWT key id, HMAC api
+                                    key, message address) at the same rate and burst;
+                                    set: this limiter, with its own rate and burst (the
+                                    client keeps a reference); rate < 0 still means no
+                                    limiter at all */
 } wsig_client_options;
 
 #define WSIG_CLIENT_MAX_SECONDS 86400.0          /* a day: the longest duration option */
@@ -891,7 +918,7 @@ typedef struct wsig_client_options {
  * attempt but the call's, no abort_check, no on_event. */
 #define WSIG_CLIENT_OPTIONS_INIT                                                          \
     {10.0, 5.0, 0, NULL, NULL, NULL, NULL, 16u << 20, 5, 30.0, 3, 0.25, 10.0, 10.0, NULL, \
-     0.0, NULL, NULL, NULL, NULL}
+     0.0, NULL, NULL, NULL, NULL, NULL}
 
 /** A client for one base URL and one auth.
  *  Returns: WSIG_OK; WSIG_ERR_ARG (base_url not http(s), or with spaces, a

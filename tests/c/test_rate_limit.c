@@ -1,0 +1,262 @@
+/* Rate limits shared by clients (csrc/rate_limit.c) against the mock
+ * server's per-key bucket (10/s, burst 10, a 429 when it is empty):
+ *
+ * test_rate_limit  four clients with one key in four threads share one
+ *                  bucket (the mock sees no 429); without a limiter the
+ *                  same load draws 429s (the test can fail); clients of
+ *                  different keys do not wait for each other.
+ *
+ * Upper time bounds are multiplied by WSIG_TEST_SCALE (valgrind runs). */
+#include "mockctl.h"
+#include "testlib.h"
+#include "walletsign.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define THREADS 4
+#define QUERIES_PER_THREAD 6
+
+static t_mock M;
+static wsig_key *g_key;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double slack(void)
+{
+    const char *s = getenv("WSIG_TEST_SCALE");
+    double v = s ? atof(s) : 1;
+    return v > 1 ? v : 1;
+}
+
+/* Register g_key with the mock under key_id; false (and a FAIL) if refused. */
+static bool register_key(const char *key_id)
+{
+    wsig_error err = WSIG_ERROR_INIT;
+    char *pem = NULL, *out = NULL;
+    size_t len = 0;
+    char path[256];
+    int rc = wsig_key_public_pem(g_key, &pem, &len, &err);
+    CHECK(rc == WSIG_OK, "public pem: %s", err.message);
+    if (rc != WSIG_OK)
+        return false;
+    snprintf(path, sizeof path, "/_mock/halogen/register_public?scope=all&key_id=%s", key_id);
+    long st = t_mock_http(&M, "POST", path, pem, len, &out);
+    wsig_free(pem);
+    CHECK(st == 200, "register_public %s -> %ld %s", key_id, st, out ? out : "");
+    free(out);
+    return st == 200;
+}
+
+static int count_429(void)
+{
+    cJSON *log = t_mock_log(&M);
+    cJSON *sel = log ? t_log_filter(log, "/query") : NULL;
+    int n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, sel)
+    {
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(e, "status");
+        n += cJSON_IsNumber(s) && s->valuedouble == 429;
+    }
+    CHECK(sel != NULL, "cannot read the mock log");
+    cJSON_Delete(sel);
+    cJSON_Delete(log);
+    return n;
+}
+
+typedef struct {
+    const char *key_id;
+    wsig_client_options opt;
+    int ok;
+    atomic_int *rate_waits;
+    char error[WSIG_ERROR_MESSAGE_SIZE];
+} worker;
+
+static void count_rate_wait(void *ud, const wsig_client_event *e)
+{
+    if (e->kind == WSIG_EVENT_WAIT_RATE)
+        atomic_fetch_add((atomic_int *)ud, 1);
+}
+
+/* One thread: its own auth and client (key_id), QUERIES_PER_THREAD queries. */
+static void *run_worker(void *arg)
+{
+    worker *w = arg;
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_auth *auth = NULL;
+    wsig_client *c = NULL;
+    wsig_jwt_options jo = {0};
+    w->opt.on_event = count_rate_wait;
+    w->opt.event_ud = w->rate_waits;
+    if (wsig_auth_jwt_new(&auth, g_key, w->key_id, &jo, &err) == WSIG_OK &&
+        wsig_client_new(&c, M.url, auth, &w->opt, &err) == WSIG_OK) {
+        for (int i = 0; i < QUERIES_PER_THREAD; i++) {
+            char *json = NULL;
+            w->ok += wsig_client_query(c, &json, "list_display_currencies", NULL, &err) == WSIG_OK;
+            wsig_free(json);
+        }
+    }
+    snprintf(w->error, sizeof w->error, "%s", err.message);
+    wsig_client_free(c);
+    wsig_auth_free(auth);
+    wsig_error_clear(&err);
+    return NULL;
+}
+
+/* THREADS workers at once; key_ids[i] is worker i's; returns the seconds taken. */
+static double run_workers(worker *w, const char *const *key_ids, const wsig_client_options *opt,
+                          atomic_int *rate_waits)
+{
+    pthread_t t[THREADS];
+    double t0 = now_s();
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (worker){.key_id = key_ids[i], .opt = *opt, .rate_waits = rate_waits};
+        CHECK(pthread_create(&t[i], NULL, run_worker, &w[i]) == 0, "pthread_create");
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    return now_s() - t0;
+}
+
+static int total_ok(const worker *w)
+{
+    int n = 0;
+    for (int i = 0; i < THREADS; i++)
+        n += w[i].ok;
+    return n;
+}
+
+/* The default: one bucket for the key, so 24 queries of four clients keep
+ * within 10/s, burst 10 (>= 1.4 s) and the mock refuses none. */
+static void shared_by_default(void)
+{
+    const char *const ids[THREADS] = {"c-shared", "c-shared", "c-shared", "c-shared"};
+    wsig_client_options opt = WSIG_CLIENT_OPTIONS_INIT;
+    worker w[THREADS];
+    atomic_int waits = 0;
+    t_mock_clean(&M);
+    double dt = run_workers(w, ids, &opt, &waits);
+    int n429 = count_429();
+    CHECK(total_ok(w) == THREADS * QUERIES_PER_THREAD, "shared: %d/%d succeeded (%s)",
+          total_ok(w), THREADS * QUERIES_PER_THREAD, w[0].error);
+    CHECK(n429 == 0, "shared: the mock answered %d x 429: the clients overran the key's limit",
+          n429);
+    CHECK(dt >= 1.35 && dt < 6 * slack(), "shared: %d queries in %.3f s (>= 1.4 s at 10/s)",
+          THREADS * QUERIES_PER_THREAD, dt);
+    CHECK(atomic_load(&waits) >= THREADS * QUERIES_PER_THREAD - 10,
+          "shared: %d rate-limit waits, want at least %d", atomic_load(&waits),
+          THREADS * QUERIES_PER_THREAD - 10);
+}
+
+/* The control: no limiter, the same load, and the mock does refuse (one
+ * attempt per 429: the client hands it back at once). */
+static void without_limiter(void)
+{
+    const char *const ids[THREADS] = {"c-unlimited", "c-unlimited", "c-unlimited",
+                                      "c-unlimited"};
+    wsig_client_options opt = WSIG_CLIENT_OPTIONS_INIT;
+    opt.rate = -1;
+    opt.max_429_attempts = 1;
+    worker w[THREADS];
+    atomic_int waits = 0;
+    t_mock_clean(&M);
+    run_workers(w, ids, &opt, &waits);
+    int n429 = count_429();
+    CHECK(n429 >= 1 && total_ok(w) + n429 == THREADS * QUERIES_PER_THREAD,
+          "control: %d x 429 and %d answers without a limiter", n429, total_ok(w));
+    CHECK(atomic_load(&waits) == 0, "control: %d rate-limit waits", atomic_load(&waits));
+}
+
+/* Different keys, different buckets: 6 queries each fit in each burst. */
+static void separate_keys(void)
+{
+    const char *const ids[THREADS] = {"c-key-a", "c-key-b", "c-key-c", "c-key-d"};
+    wsig_client_options opt = WSIG_CLIENT_OPTIONS_INIT;
+    worker w[THREADS];
+    atomic_int waits = 0;
+    t_mock_clean(&M);
+    run_workers(w, ids, &opt, &waits);
+    CHECK(total_ok(w) == THREADS * QUERIES_PER_THREAD && count_429() == 0,
+          "separate keys: %d answers", total_ok(w));
+    CHECK(atomic_load(&waits) == 0, "separate keys: %d rate-limit waits (buckets shared?)",
+          atomic_load(&waits));
+}
+
+/* Another rate or burst is another bucket (a client that asks for 1000/s
+ * does not drain the default clients' bucket), and a freed bucket's next
+ * client starts full. */
+static void buckets_by_rate(void)
+{
+    wsig_auth *auth = NULL;
+    wsig_client *fast = NULL, *slow = NULL;
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_jwt_options jo = {0};
+    atomic_int waits = 0;
+    wsig_client_options fo = WSIG_CLIENT_OPTIONS_INIT, so = WSIG_CLIENT_OPTIONS_INIT;
+    fo.rate = 1000, fo.burst = 1000;
+    so.rate = 1, so.burst = 1;
+    so.on_event = count_rate_wait;
+    so.event_ud = &waits;
+    int rc = wsig_auth_jwt_new(&auth, g_key, "c-by-rate", &jo, &err);
+    for (int round = 0; rc == WSIG_OK && round < 2; round++) {
+        rc = wsig_client_new(&fast, M.url, auth, &fo, &err);
+        if (rc == WSIG_OK)
+            rc = wsig_client_new(&slow, M.url, auth, &so, &err);
+        for (int i = 0; rc == WSIG_OK && i < 3; i++) {
+            char *json = NULL;
+            rc = wsig_client_query(fast, &json, "list_display_currencies", NULL, &err);
+            wsig_free(json);
+        }
+        char *json = NULL;
+        if (rc == WSIG_OK)
+            rc = wsig_client_query(slow, &json, "list_display_currencies", NULL, &err);
+        wsig_free(json);
+        wsig_client_free(fast);
+        wsig_client_free(slow);
+        fast = slow = NULL;
+    }
+    CHECK(rc == WSIG_OK && atomic_load(&waits) == 0,
+          "by rate: rc %d, %d waits of the 1/s client (%s)", rc, atomic_load(&waits),
+          err.message);
+    wsig_auth_free(auth);
+    wsig_error_clear(&err);
+}
+
+void test_rate_limit(void)
+{
+    if (!t_mock_start(&M, NULL)) {
+        CHECK(0, "cannot start the mock server (/usr/bin/python3 -m tests.mock_server)");
+        return;
+    }
+    wsig_error err = WSIG_ERROR_INIT;
+    int rc = wsig_key_generate(&g_key, WSIG_KEY_P256, 0, &err);
+    CHECK(rc == WSIG_OK, "generate P-256: %s", err.message);
+    const char *const ids[] = {"c-shared", "c-unlimited", "c-key-a", "c-key-b", "c-key-c",
+                               "c-key-d", "c-by-rate"};
+    bool ok = rc == WSIG_OK;
+    for (size_t i = 0; ok && i < sizeof ids / sizeof ids[0]; i++)
+        ok = register_key(ids[i]);
+    if (ok) {
+        cJSON *ans = t_mock_json(&M, "POST", "/_mock/halogen/config",
+                                 "{\"rate\":10,\"burst\":10}");
+        CHECK(ans != NULL, "halogen config");
+        cJSON_Delete(ans);
+        shared_by_default();
+        without_limiter();
+        separate_keys();
+        buckets_by_rate();
+    }
+    wsig_key_free(g_key);
+    g_key = NULL;
+    wsig_error_clear(&err);
+    t_mock_stop(&M);
+}
