@@ -40,7 +40,8 @@
  *  - wsig_hmac_verifier, wsig_message_verifier: shareable (the replay cache has
  *    its own lock).
  *  - wsig_client: one thread at a time (it owns one libcurl handle). Use one
- *    client per thread, or serialise calls yourself.
+ *    client per thread, or serialise calls yourself. The clients of one key
+ *    share one rate-limit bucket (wsig_rate_limit, shareable, own lock).
  */
 #ifndef WALLETSIGN_H
 #define WALLETSIGN_H
