@@ -9,13 +9,14 @@
  * waiters queue in the order they came, each waits outside the lock, and a
  * wait cut short (abort_check, deadline) gives its token back. */
 #include "rate_limit.h"
+#include "redis.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-enum { LIMIT_MEMORY = 1 };
+enum { LIMIT_MEMORY = 1, LIMIT_REDIS = 2 };
 
 struct wsig_rate_limit {
     atomic_int refs;
@@ -28,6 +29,8 @@ struct wsig_rate_limit {
     bool registered;
     unsigned char identity[32];
     struct wsig_rate_limit *next;
+    /* A Redis bucket */
+    wsig_redis *redis;
 };
 
 static double monotonic_s(void)
@@ -54,8 +57,9 @@ static wsig_rate_limit *memory_new(double rate, double burst)
     return l;
 }
 
-static void memory_destroy(wsig_rate_limit *l)
+static void limit_destroy(wsig_rate_limit *l)
 {
+    wsig__redis_free(l->redis);
     pthread_mutex_destroy(&l->lock);
     free(l);
 }
@@ -138,9 +142,120 @@ static void registry_release(wsig_rate_limit *l)
         while (*p != l)
             p = &(*p)->next;
         *p = l->next;
-        memory_destroy(l);
+        limit_destroy(l);
     }
     pthread_mutex_unlock(&registry_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* The Redis bucket                                                   */
+/* One hash per key identity, {t = tokens, ts = last refill in µs of   */
+/* Redis's clock, 0 = the refill clock has not started}: the rules of  */
+/* the in-process bucket above, run atomically inside Redis. ARGV: the */
+/* operation (take, refund, seen), rate per second, burst, and for a   */
+/* take the longest wait the caller can afford (µs): a longer wait     */
+/* takes nothing. Returns the wait in µs (0 = send now). The key lives */
+/* until the bucket would be full again (+1 s). TIME before a write    */
+/* needs effects replication: the default since Redis 5, asked for on  */
+/* older ones. docs/scale-out.md ("Rate limits") shows this script.    */
+
+static const char RATE_SCRIPT[] =
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local now = redis.call('TIME')\n"
+    "now = tonumber(now[1]) * 1000000 + tonumber(now[2])\n"
+    "local rate, burst = tonumber(ARGV[2]) / 1000000, tonumber(ARGV[3])\n"
+    "local b = redis.call('HMGET', KEYS[1], 't', 'ts')\n"
+    "local tokens, ts = tonumber(b[1]) or burst, tonumber(b[2]) or 0\n"
+    "if ts > 0 then\n"
+    "  tokens = math.min(burst, tokens + (now - ts) * rate)\n"
+    "  ts = now\n"
+    "end\n"
+    "local wait = 0\n"
+    "if ARGV[1] == 'take' then\n"
+    "  if tokens < 1 then\n"
+    "    if ts == 0 then ts = now end\n"
+    "    wait = math.ceil((1 - tokens) / rate)\n"
+    "  end\n"
+    "  if wait <= tonumber(ARGV[4]) then tokens = tokens - 1 end\n"
+    "elseif ARGV[1] == 'refund' then\n"
+    "  tokens = math.min(burst, tokens + 1)\n"
+    "elseif ts == 0 then\n"
+    "  ts = now\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens), 'ts', string.format('%.0f', ts))\n"
+    "redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate / 1000) + 1000)\n"
+    "return wait\n";
+
+static char g_script_sha[41];
+static pthread_once_t g_script_once = PTHREAD_ONCE_INIT;
+
+static void hash_script(void)
+{
+    unsigned char md[20]; /* SHA-1: what EVALSHA names a script by */
+    unsigned int n = 0;
+    if (!EVP_Digest(RATE_SCRIPT, sizeof RATE_SCRIPT - 1, md, &n, EVP_sha1(), NULL) || n != 20)
+        memset(md, 0, sizeof md); /* no such script: every call takes the EVAL path */
+    wsig__hex_encode(g_script_sha, md, sizeof md);
+    g_script_sha[40] = '\0';
+}
+
+/* prefix + "rate:" + id (the prefix is at most WSIG_REDIS_PREFIX_MAX bytes). */
+#define RATE_KEY_SIZE (WSIG_REDIS_PREFIX_MAX + 5 + WSIG_RATE_ID_SIZE)
+
+/* Run the script for op on id's bucket: EVALSHA, then EVAL when Redis does
+ * not know it yet (a new or restarted server). *out is the reply's integer. */
+static int redis_script(wsig_rate_limit *l, const char *id, const char *op, double max_wait,
+                        long long *out, wsig_error *err)
+{
+    char key[RATE_KEY_SIZE], rate[32], burst[32], max_us[32];
+    pthread_once(&g_script_once, hash_script);
+    snprintf(key, sizeof key, "%srate:%s", wsig__redis_prefix(l->redis), id);
+    snprintf(rate, sizeof rate, "%.17g", l->rate);
+    snprintf(burst, sizeof burst, "%.17g", l->burst);
+    snprintf(max_us, sizeof max_us, "%.0f", max_wait > 0 ? max_wait * 1e6 : 0);
+    const char *argv[] = {"EVALSHA", g_script_sha, "1", key, op, rate, burst, max_us};
+    wsig_redis_reply reply;
+    int rc = wsig__redis_command(l->redis, &reply, 8, argv, NULL, err);
+    if (rc != WSIG_OK && reply.type == WSIG_REDIS_ERROR && strncmp(reply.str, "NOSCRIPT", 8) == 0) {
+        argv[0] = "EVAL";
+        argv[1] = RATE_SCRIPT;
+        wsig__reset(err);
+        rc = wsig__redis_command(l->redis, &reply, 8, argv, NULL, err);
+    }
+    if (rc != WSIG_OK)
+        return rc;
+    if (reply.type != WSIG_REDIS_INTEGER || reply.integer < 0)
+        return wsig__fail_store(err, "redis: the rate limit's script answered something other "
+                                     "than a wait");
+    *out = reply.integer;
+    return WSIG_OK;
+}
+
+int wsig_rate_limit_redis_new(wsig_rate_limit **out, const char *url, double rate, double burst,
+                              const wsig_redis_options *opt, wsig_error *err)
+{
+    *out = NULL;
+    wsig__reset(err);
+    if (rate == 0)
+        rate = 10;
+    if (burst == 0)
+        burst = 10;
+    if (!(rate >= 0.001 && rate <= 1e6))
+        return wsig__fail(err, WSIG_ERR_ARG, "rate must be 0 (the default, 10) or 0.001 to "
+                          "1000000 per second");
+    if (!(burst >= 1 && burst <= 1e6))
+        return wsig__fail(err, WSIG_ERR_ARG, "burst must be 0 (the default, 10) or 1 to 1000000");
+    wsig_rate_limit *l = memory_new(rate, burst);
+    if (!l)
+        return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+    l->kind = LIMIT_REDIS;
+    int rc = wsig__redis_new(&l->redis, url, opt, err);
+    if (rc != WSIG_OK) {
+        limit_destroy(l);
+        return rc;
+    }
+    *out = l;
+    return WSIG_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -168,18 +283,35 @@ int wsig__rate_limit_for_client(wsig_rate_limit **out, char *id, wsig_rate_limit
 int wsig__rate_limit_take(wsig_rate_limit *l, const char *id, double max_wait, double *wait,
                           wsig_error *err)
 {
-    *wait = memory_take(l, max_wait);
-    return WSIG_OK;
+    if (l->kind == LIMIT_MEMORY) {
+        *wait = memory_take(l, max_wait);
+        return WSIG_OK;
+    }
+    long long us;
+    int rc = redis_script(l, id, "take", max_wait, &us, err);
+    *wait = rc == WSIG_OK ? (double)us / 1e6 : 0;
+    return rc;
 }
 
+/* A store's refund and clock start are best effort: a lost refund leaves
+ * the bucket a token short, a lost start starts the clock later (when the
+ * bucket runs dry). Both err on the side of fewer requests. */
 void wsig__rate_limit_refund(wsig_rate_limit *l, const char *id)
 {
-    memory_refund(l);
+    long long ignored;
+    if (l->kind == LIMIT_MEMORY)
+        memory_refund(l);
+    else
+        (void)redis_script(l, id, "refund", 0, &ignored, NULL);
 }
 
 void wsig__rate_limit_answer_seen(wsig_rate_limit *l, const char *id)
 {
-    memory_answer_seen(l);
+    long long ignored;
+    if (l->kind == LIMIT_MEMORY)
+        memory_answer_seen(l);
+    else
+        (void)redis_script(l, id, "seen", 0, &ignored, NULL);
 }
 
 void wsig_rate_limit_free(wsig_rate_limit *l)
@@ -191,5 +323,5 @@ void wsig_rate_limit_free(wsig_rate_limit *l)
         return;
     }
     if (atomic_fetch_sub(&l->refs, 1) == 1)
-        memory_destroy(l);
+        limit_destroy(l);
 }

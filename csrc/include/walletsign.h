@@ -915,6 +915,29 @@ typedef struct wsig_rate_limit wsig_rate_limit; /* shareable, own lock, refcount
  *                 clients and threads. */
 WSIG_API void wsig_rate_limit_free(wsig_rate_limit *l);
 
+/** A token bucket in Redis, shared by every process and machine that uses
+ *  the same url, prefix and key identity: one atomic script per request on
+ *  one key, prefix + "rate:" + the hex SHA-256 of the client's key identity
+ *  (docs/scale-out.md, "Rate limits"; a single key, so it works unchanged on
+ *  Redis Cluster), on Redis's clock (TIME), so the machines' clocks do not
+ *  matter. EVALSHA, and EVAL when Redis answers NOSCRIPT. The key expires
+ *  once the bucket would be full again. A client given it (rate_limit)
+ *  takes a token before each attempt; when Redis cannot answer, the call
+ *  fails with WSIG_ERR_STORE and nothing is sent (fail closed). url and
+ *  opt: as wsig_replay_store_redis_new (no connection is made here).
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (the URL, the options, a rate outside
+ *           0.001..1e6 per second or a burst outside 1..1e6; 0 = 10 for
+ *           both); WSIG_ERR_NOMEM.
+ *  Out:     *out, owned by the caller (wsig_rate_limit_free); NULL on failure.
+ *  In:      url (copied; the password is wiped on free), rate (tokens per
+ *           second), burst (bucket size), opt (NULL = defaults).
+ *  Thread safety: shareable by any number of clients and threads; its one
+ *  connection is used under a lock (a wait happens outside it). */
+WSIG_API WSIG_WARN_UNUSED int wsig_rate_limit_redis_new(wsig_rate_limit **out, const char *url,
+                                                        double rate, double burst,
+                                                        const wsig_redis_options *opt,
+                                                        wsig_error *err) WSIG_NONNULL(1, 2);
+
 /* ------------------------------------------------------------------ */
 /* HTTP client (libcurl)                                              */
 

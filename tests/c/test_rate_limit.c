@@ -5,9 +5,16 @@
  *                  bucket (the mock sees no 429); without a limiter the
  *                  same load draws 429s (the test can fail); clients of
  *                  different keys do not wait for each other.
+ * test_rate_limit_redis  the same four clients, each with its own Redis
+ *                  limiter (its own connection, as four processes would
+ *                  have) on the redis-server of WSIG_TEST_REDIS_URL
+ *                  (scripts/with-redis.sh; unset = a failure): no 429, one
+ *                  key with a TTL; a Redis that cannot be reached fails
+ *                  the call closed (WSIG_ERR_STORE, nothing sent).
  *
  * Upper time bounds are multiplied by WSIG_TEST_SCALE (valgrind runs). */
 #include "mockctl.h"
+#include "redisctl.h"
 #include "testlib.h"
 #include "walletsign.h"
 
@@ -16,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define THREADS 4
 #define QUERIES_PER_THREAD 6
@@ -75,6 +83,8 @@ static int count_429(void)
 
 typedef struct {
     const char *key_id;
+    const char *redis_url;      /* non-NULL: a Redis limiter of the worker's own */
+    const char *redis_prefix;
     wsig_client_options opt;
     int ok;
     atomic_int *rate_waits;
@@ -95,8 +105,17 @@ static void *run_worker(void *arg)
     wsig_auth *auth = NULL;
     wsig_client *c = NULL;
     wsig_jwt_options jo = {0};
+    wsig_rate_limit *limiter = NULL;
+    wsig_redis_options ro = {.prefix = w->redis_prefix};
     w->opt.on_event = count_rate_wait;
     w->opt.event_ud = w->rate_waits;
+    if (w->redis_url &&
+        wsig_rate_limit_redis_new(&limiter, w->redis_url, 10, 10, &ro, &err) != WSIG_OK) {
+        snprintf(w->error, sizeof w->error, "%s", err.message);
+        wsig_error_clear(&err);
+        return NULL;
+    }
+    w->opt.rate_limit = limiter;
     if (wsig_auth_jwt_new(&auth, g_key, w->key_id, &jo, &err) == WSIG_OK &&
         wsig_client_new(&c, M.url, auth, &w->opt, &err) == WSIG_OK) {
         for (int i = 0; i < QUERIES_PER_THREAD; i++) {
@@ -108,6 +127,7 @@ static void *run_worker(void *arg)
     snprintf(w->error, sizeof w->error, "%s", err.message);
     wsig_client_free(c);
     wsig_auth_free(auth);
+    wsig_rate_limit_free(limiter);
     wsig_error_clear(&err);
     return NULL;
 }
@@ -119,7 +139,9 @@ static double run_workers(worker *w, const char *const *key_ids, const wsig_clie
     pthread_t t[THREADS];
     double t0 = now_s();
     for (int i = 0; i < THREADS; i++) {
-        w[i] = (worker){.key_id = key_ids[i], .opt = *opt, .rate_waits = rate_waits};
+        const char *url = w[i].redis_url, *prefix = w[i].redis_prefix;
+        w[i] = (worker){.key_id = key_ids[i], .redis_url = url, .redis_prefix = prefix,
+                        .opt = *opt, .rate_waits = rate_waits};
         CHECK(pthread_create(&t[i], NULL, run_worker, &w[i]) == 0, "pthread_create");
     }
     for (int i = 0; i < THREADS; i++)
@@ -141,7 +163,7 @@ static void shared_by_default(void)
 {
     const char *const ids[THREADS] = {"c-shared", "c-shared", "c-shared", "c-shared"};
     wsig_client_options opt = WSIG_CLIENT_OPTIONS_INIT;
-    worker w[THREADS];
+    worker w[THREADS] = {{0}};
     atomic_int waits = 0;
     t_mock_clean(&M);
     double dt = run_workers(w, ids, &opt, &waits);
@@ -166,7 +188,7 @@ static void without_limiter(void)
     wsig_client_options opt = WSIG_CLIENT_OPTIONS_INIT;
     opt.rate = -1;
     opt.max_429_attempts = 1;
-    worker w[THREADS];
+    worker w[THREADS] = {{0}};
     atomic_int waits = 0;
     t_mock_clean(&M);
     run_workers(w, ids, &opt, &waits);
@@ -181,7 +203,7 @@ static void separate_keys(void)
 {
     const char *const ids[THREADS] = {"c-key-a", "c-key-b", "c-key-c", "c-key-d"};
     wsig_client_options opt = WSIG_CLIENT_OPTIONS_INIT;
-    worker w[THREADS];
+    worker w[THREADS] = {{0}};
     atomic_int waits = 0;
     t_mock_clean(&M);
     run_workers(w, ids, &opt, &waits);
@@ -254,6 +276,120 @@ void test_rate_limit(void)
         without_limiter();
         separate_keys();
         buckets_by_rate();
+    }
+    wsig_key_free(g_key);
+    g_key = NULL;
+    wsig_error_clear(&err);
+    t_mock_stop(&M);
+}
+
+/* ------------------------------------------------------------------ */
+/* The Redis bucket                                                   */
+
+/* The number of keys under prefix, and the PTTL of one of them. */
+static int keys_under(const char *url, const char *prefix, long *pttl)
+{
+    char out[64], pattern[128];
+    snprintf(pattern, sizeof pattern, "%s*", prefix);
+    *pttl = -3;
+    if (!t_redis_raw(url, NULL, 0, out, sizeof out, "EVAL %s 0 %s",
+                     "return #redis.call('KEYS', ARGV[1])", pattern))
+        return -1;
+    int n = atoi(out);
+    if (t_redis_raw(url, NULL, 0, out, sizeof out, "EVAL %s 0 %s",
+                    "local k = redis.call('KEYS', ARGV[1]) return redis.call('PTTL', k[1])",
+                    pattern))
+        *pttl = atol(out);
+    return n;
+}
+
+/* Four clients, four limiters (four connections), one Redis bucket. */
+static void redis_shared(const char *url, const char *prefix)
+{
+    const char *const ids[THREADS] = {"c-redis", "c-redis", "c-redis", "c-redis"};
+    wsig_client_options opt = WSIG_CLIENT_OPTIONS_INIT;
+    worker w[THREADS] = {{0}};
+    atomic_int waits = 0;
+    for (int i = 0; i < THREADS; i++)
+        w[i].redis_url = url, w[i].redis_prefix = prefix;
+    t_mock_clean(&M);
+    double dt = run_workers(w, ids, &opt, &waits);
+    int n429 = count_429();
+    CHECK(total_ok(w) == THREADS * QUERIES_PER_THREAD, "redis: %d/%d succeeded (%s)",
+          total_ok(w), THREADS * QUERIES_PER_THREAD, w[0].error);
+    CHECK(n429 == 0, "redis: the mock answered %d x 429", n429);
+    CHECK(dt >= 1.35 && dt < 6 * slack(), "redis: %d queries in %.3f s",
+          THREADS * QUERIES_PER_THREAD, dt);
+    long pttl;
+    int n = keys_under(url, prefix, &pttl);
+    CHECK(n == 1 && pttl > 0 && pttl <= 2100, "redis: %d keys under %s, PTTL %ld ms", n,
+          prefix, pttl);
+}
+
+/* A Redis that cannot be reached: the call fails closed, nothing is sent. */
+static void redis_unreachable(void)
+{
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", t_free_port());
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_rate_limit *l = NULL;
+    wsig_auth *auth = NULL;
+    wsig_client *c = NULL;
+    wsig_jwt_options jo = {0};
+    wsig_redis_options ro = {.timeout = 0.2};
+    int rc = wsig_rate_limit_redis_new(&l, url, 0, 0, &ro, &err);
+    CHECK(rc == WSIG_OK, "redis_new does not connect: %s", err.message);
+    wsig_client_options opt = WSIG_CLIENT_OPTIONS_INIT;
+    opt.rate_limit = l;
+    if (rc == WSIG_OK && wsig_auth_jwt_new(&auth, g_key, "c-redis", &jo, &err) == WSIG_OK &&
+        wsig_client_new(&c, M.url, auth, &opt, &err) == WSIG_OK) {
+        wsig_rate_limit_free(l); /* the client keeps its own reference */
+        l = NULL;
+        t_mock_clean(&M);
+        char *json = NULL;
+        rc = wsig_client_query(c, &json, "list_display_currencies", NULL, &err);
+        wsig_free(json);
+        cJSON *log = t_mock_log(&M);
+        CHECK(rc == WSIG_ERR_STORE && err.reason == WSIG_REASON_STORE_UNAVAILABLE &&
+                  strstr(err.message, "redis"),
+              "unreachable: rc %s reason %s: %s", wsig_status_name(rc),
+              wsig_reason_name(err.reason), err.message);
+        CHECK(log && cJSON_GetArraySize(log) == 0, "unreachable: the mock saw %d requests",
+              log ? cJSON_GetArraySize(log) : -1);
+        cJSON_Delete(log);
+    }
+    wsig_error_clear(&err);
+    CHECK(wsig_rate_limit_redis_new(&l, url, -1, 0, NULL, &err) == WSIG_ERR_ARG && !l,
+          "a negative rate is refused: %s", err.message);
+    CHECK(wsig_rate_limit_redis_new(&l, url, 0, 0.5, NULL, &err) == WSIG_ERR_ARG && !l,
+          "a burst below 1 is refused: %s", err.message);
+    CHECK(wsig_rate_limit_redis_new(&l, "http://127.0.0.1", 0, 0, NULL, &err) == WSIG_ERR_ARG,
+          "not a redis URL: %s", err.message);
+    wsig_client_free(c);
+    wsig_auth_free(auth);
+    wsig_rate_limit_free(l);
+    wsig_error_clear(&err);
+}
+
+void test_rate_limit_redis(void)
+{
+    const char *url = getenv("WSIG_TEST_REDIS_URL");
+    CHECK(url && *url, "WSIG_TEST_REDIS_URL is not set: run the C suite through "
+                       "scripts/with-redis.sh (make test-c does)");
+    if (!url || !*url)
+        return;
+    if (!t_mock_start(&M, NULL)) {
+        CHECK(0, "cannot start the mock server (/usr/bin/python3 -m tests.mock_server)");
+        return;
+    }
+    wsig_error err = WSIG_ERROR_INIT;
+    int rc = wsig_key_generate(&g_key, WSIG_KEY_P256, 0, &err);
+    CHECK(rc == WSIG_OK, "generate P-256: %s", err.message);
+    if (rc == WSIG_OK && register_key("c-redis")) {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "wsig-test-rate-%ld:", (long)getpid());
+        redis_shared(url, prefix);
+        redis_unreachable();
     }
     wsig_key_free(g_key);
     g_key = NULL;
