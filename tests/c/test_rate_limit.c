@@ -253,6 +253,82 @@ static void buckets_by_rate(void)
     wsig_error_clear(&err);
 }
 
+/* Two clients of two auths made apart: one request each, the second
+ * client's announced rate-limit waits (rate 5, burst 1: a shared bucket
+ * makes the second wait). Any answer will do (the mock's 404 too). */
+static int second_client_waits(wsig_auth *a, wsig_auth *b)
+{
+    atomic_int waits = 0;
+    wsig_client_options o = WSIG_CLIENT_OPTIONS_INIT;
+    o.rate = 5, o.burst = 1;
+    wsig_client *ca = NULL, *cb = NULL;
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_response res;
+    int rc = a && b ? wsig_client_new(&ca, M.url, a, &o, &err) : WSIG_ERR_ARG;
+    o.on_event = count_rate_wait;
+    o.event_ud = &waits;
+    if (rc == WSIG_OK)
+        rc = wsig_client_new(&cb, M.url, b, &o, &err);
+    if (rc == WSIG_OK && (rc = wsig_client_request(ca, &res, "GET", "/rate-probe", NULL, 0, NULL,
+                                                   0, &err)) == WSIG_OK)
+        wsig_response_clear(&res);
+    if (rc == WSIG_OK && (rc = wsig_client_request(cb, &res, "GET", "/rate-probe", NULL, 0, NULL,
+                                                   0, &err)) == WSIG_OK)
+        wsig_response_clear(&res);
+    CHECK(rc == WSIG_OK, "identities: %s", err.message);
+    wsig_client_free(ca);
+    wsig_client_free(cb);
+    wsig_auth_free(a);
+    wsig_auth_free(b);
+    wsig_error_clear(&err);
+    return rc == WSIG_OK ? atomic_load(&waits) : -1;
+}
+
+static wsig_auth *jwt(const char *kid)
+{
+    wsig_auth *a = NULL;
+    wsig_jwt_options jo = {0};
+    return wsig_auth_jwt_new(&a, g_key, kid, &jo, NULL) == WSIG_OK ? a : NULL;
+}
+
+static wsig_auth *hmac(const char *api_key, const char *secret)
+{
+    wsig_auth *a = NULL;
+    return wsig_auth_hmac_new(&a, api_key, secret, strlen(secret), NULL, NULL) == WSIG_OK ? a
+                                                                                      : NULL;
+}
+
+static wsig_auth *message(const wsig_key *k)
+{
+    wsig_auth *a = NULL;
+    return k && wsig_auth_message_new(&a, k, NULL, NULL) == WSIG_OK ? a : NULL;
+}
+
+/* The identity is what the server counts by: the key id, the api key (not
+ * the secret), the address; each protocol's apart from the others'. */
+static void identities(void)
+{
+    wsig_key *k1 = NULL, *k2 = NULL;
+    wsig_error err = WSIG_ERROR_INIT;
+    CHECK(wsig_key_generate(&k1, WSIG_KEY_SECP256K1, 0, &err) == WSIG_OK &&
+              wsig_key_generate(&k2, WSIG_KEY_SECP256K1, 0, &err) == WSIG_OK,
+          "secp256k1: %s", err.message);
+    CHECK(second_client_waits(jwt("id-a"), jwt("id-a")) == 1, "jwt: one key id, one bucket");
+    CHECK(second_client_waits(jwt("id-a"), jwt("id-b")) == 0, "jwt: two key ids, two buckets");
+    CHECK(second_client_waits(hmac("api-a", "s1"), hmac("api-a", "s2")) == 1,
+          "hmac: one api key, one bucket");
+    CHECK(second_client_waits(hmac("api-a", "s1"), hmac("api-b", "s1")) == 0,
+          "hmac: two api keys, two buckets");
+    CHECK(second_client_waits(message(k1), message(k1)) == 1, "message: one address, one bucket");
+    CHECK(second_client_waits(message(k1), message(k2)) == 0,
+          "message: two addresses, two buckets");
+    CHECK(second_client_waits(jwt("api-a"), hmac("api-a", "s1")) == 0,
+          "a key id and an api key of the same text are not one identity");
+    wsig_key_free(k1);
+    wsig_key_free(k2);
+    wsig_error_clear(&err);
+}
+
 void test_rate_limit(void)
 {
     if (!t_mock_start(&M, NULL)) {
@@ -276,6 +352,7 @@ void test_rate_limit(void)
         without_limiter();
         separate_keys();
         buckets_by_rate();
+        identities();
     }
     wsig_key_free(g_key);
     g_key = NULL;
