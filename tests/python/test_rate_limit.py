@@ -236,3 +236,25 @@ def test_the_scale_out_python_example_runs(server, fresh_kid, redis_server, monk
     assert query_statuses(server) == [200] * 12
     assert redis_server.cli("--scan", "--pattern", "walletsign:rate:*").startswith(
         "walletsign:rate:")
+
+
+def test_the_wait_for_a_redis_bucket_releases_the_gil(server, fresh_kid, redis_server):
+    key, kid = fresh_kid
+    limiter = ws.RedisRateLimit(redis_server.url, rate=2, burst=1)
+    done = threading.Event()
+
+    def paced():
+        with ws.Client(server.url, ws.JwtAuth(key, kid), rate_limit=limiter) as client:
+            client.query(QUERY_NAME)
+            client.query(QUERY_NAME)        # waits ~0.5 s for the bucket
+        done.set()
+    t = threading.Thread(target=paced)
+    started = time.monotonic()
+    t.start()
+    ticks = 0
+    while not done.is_set():
+        ticks += 1
+        time.sleep(0.01)
+    t.join()
+    assert time.monotonic() - started >= 0.45
+    assert ticks >= 20            # the main thread kept running during the wait
