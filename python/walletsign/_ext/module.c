@@ -89,6 +89,16 @@ static int wsmod_exec(PyObject *m)
     if (rc < 0)
         return -1;
 
+    PyObject *web = PyImport_ImportModule("walletsign._web");
+    if (!web)
+        return -1;
+    static const char *const web_names[] = {"wsgi_headers", "asgi_headers", NULL};
+    PyObject **const web_slots[] = {&st->wsgi_headers, &st->asgi_headers};
+    rc = import_attrs(web, web_names, web_slots);
+    Py_DECREF(web);
+    if (rc < 0)
+        return -1;
+
     if (add_type(m, &st->Key_Type, &wsp_Key_spec, NULL) < 0 ||
         add_type(m, &st->Auth_Type, &wsp_Auth_spec, NULL) < 0 ||
         add_type(m, &st->JwtAuth_Type, &wsp_JwtAuth_spec, (PyObject *)st->Auth_Type) < 0 ||

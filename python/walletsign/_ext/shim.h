@@ -54,6 +54,8 @@ typedef struct {
     PyObject *WeakKeyWarning;
     /* helpers (walletsign._types) */
     PyObject *Message, *Response, *json_dumps, *json_loads, *client_from_env;
+    /* helpers (walletsign._web) */
+    PyObject *wsgi_headers, *asgi_headers;
 } wsmod_state;
 
 wsmod_state *wsp_state_of_module(PyObject *module);
@@ -125,6 +127,7 @@ int wsp_as_option(wsmod_state *st, PyObject *o, const char *what, int option, in
 PyObject *wsp_to_json(wsmod_state *st, PyObject *obj);
 PyObject *wsp_from_json(wsmod_state *st, const char *text, size_t len);
 int wsp_header_list_get(header_list *h, PyObject *headers);
+int wsp_verify_headers_get(wsmod_state *st, header_list *h, PyObject *headers);
 void wsp_header_list_release(header_list *h);
 int wsp_hmac_options(wsmod_state *st, wsig_hmac_options *o, PyObject *enc, PyObject *sep,
                      PyObject *akh, PyObject *sigh, PyObject *tsh);

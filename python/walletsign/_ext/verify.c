@@ -183,8 +183,9 @@ fail:
 PyDoc_STRVAR(HmacVerifier_verify_doc,
 "verify($self, /, method, path, headers, body=b'', *, now=None)\n--\n\n"
 "Verify an HMAC-signed request (server side) and return the caller's API key.\n\n"
-"headers: a mapping or a list of (name, value) pairs; names match\n"
-"case-insensitively. now: Unix ms (None: the clock). Raises SignatureError\n"
+"headers: a mapping or a list of (name, value) pairs (names match\n"
+"case-insensitively), or a WSGI environ or ASGI scope whole (see\n"
+"walletsign.wsgi_headers and asgi_headers). now: Unix ms (None: the clock). Raises SignatureError\n"
 "(.reason bad_signature, stale_timestamp, missing_header, malformed_header,\n"
 "replay); an unknown API key is bad_signature, like a wrong signature (the\n"
 "message tells them apart for logs: answer callers with .reason only).\n"
@@ -204,7 +205,7 @@ static PyObject *HmacVerifier_verify(HmacVerifierObject *self, PyObject *const *
     if (!path || wsp_as_time(a[4], "now", &now) < 0)
         return NULL;
     header_list hl;
-    if (wsp_header_list_get(&hl, a[2]) < 0) {
+    if (wsp_verify_headers_get(st, &hl, a[2]) < 0) {
         wsp_header_list_release(&hl);
         return NULL;
     }
@@ -333,8 +334,9 @@ PyDoc_STRVAR(MessageVerifier_verify_doc,
 "verify($self, /, headers, body=b'', *, now=None)\n--\n\n"
 "Verify a signed message (a Wallet Manager callback, or a request to one) and\n"
 "return a Message(address, session, sequence, timestamp).\n\n"
-"headers: a mapping or a list of (name, value) pairs; names match\n"
-"case-insensitively. now: Unix ms (None: the clock). Raises SignatureError\n"
+"headers: a mapping or a list of (name, value) pairs (names match\n"
+"case-insensitively), or a WSGI environ or ASGI scope whole (see\n"
+"walletsign.wsgi_headers and asgi_headers). now: Unix ms (None: the clock). Raises SignatureError\n"
 "with .reason missing_header, malformed_header, stale_timestamp,\n"
 "bad_signature, untrusted_address or replay. A verified message is recorded,\n"
 "so delivering it again is refused as a replay.");
@@ -351,7 +353,7 @@ static PyObject *MessageVerifier_verify(MessageVerifierObject *self, PyObject *c
     if (wsp_as_time(a[2], "now", &now) < 0)
         return NULL;
     header_list hl;
-    if (wsp_header_list_get(&hl, a[0]) < 0) {
+    if (wsp_verify_headers_get(st, &hl, a[0]) < 0) {
         wsp_header_list_release(&hl);
         return NULL;
     }
