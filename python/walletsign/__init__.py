@@ -34,6 +34,7 @@ from ._errors import (ApiError, BadRequest, CryptoError, Error, FileError, Forbi
 from ._errors import Redirect, ReplayStoreError, StoreError
 from ._types import Message, Response
 from ._web import asgi_headers, wsgi_body, wsgi_headers
+from ._walletsign import RedisReplayStore
 from ._walletsign import (Auth, Client, HmacAuth, HmacVerifier, JwtAuth, Key, MessageAuth,
                           MessageVerifier, __version__, rpc_error, rpc_parse, rpc_result,
                           verify_jwt)
@@ -44,6 +45,7 @@ __all__ = [
     "Key", "Auth", "JwtAuth", "HmacAuth", "MessageAuth",
     "verify_jwt", "HmacVerifier", "MessageVerifier", "Message",
     "rpc_result", "rpc_error", "rpc_parse", "wsgi_headers", "wsgi_body", "asgi_headers",
+    "RedisReplayStore",
     "Client", "Response", "requests_auth", "httpx_auth", "to_frame",
     "Error", "KeyFormatError", "PasswordError", "CryptoError", "FileError", "SignatureError",
     "TransportError", "Timeout", "ProtocolError", "ApiError", "BadRequest", "Unauthorized",

@@ -18,7 +18,7 @@
  * The shim is split by type, one file each (pycurl's src/module.c, easy.c,
  * ...): module.c (module state, method table, exec slot), convert.c (argument
  * parsing and value conversion), errors.c (status -> exception), key.c,
- * auth.c, verify.c, rpc.c and client.c. This private header declares what
+ * auth.c, verify.c, replay_store.c, rpc.c and client.c. This private header declares what
  * they share; every shared name starts with wsp_ and nothing but
  * PyInit__walletsign is exported (_walletsign.map).
  */
@@ -45,6 +45,7 @@ typedef struct {
     PyTypeObject *HmacVerifier_Type;
     PyTypeObject *MessageVerifier_Type;
     PyTypeObject *Client_Type;
+    PyTypeObject *RedisReplayStore_Type;
     /* exceptions (walletsign._errors) */
     PyObject *Error, *KeyFormatError, *PasswordError, *CryptoError, *FileError;
     PyObject *SignatureError, *TransportError, *Timeout, *ProtocolError;
@@ -54,6 +55,7 @@ typedef struct {
     PyObject *WeakKeyWarning;
     /* helpers (walletsign._types) */
     PyObject *Message, *Response, *json_dumps, *json_loads, *client_from_env;
+    PyObject *Verified; /* MessageVerifier.verified()'s context manager */
     /* helpers (walletsign._web) */
     PyObject *wsgi_headers, *asgi_headers;
 } wsmod_state;
@@ -147,6 +149,9 @@ wsig_key *wsp_key_arg(wsmod_state *st, PyObject *o, const char *what);
 extern PyType_Spec wsp_Auth_spec, wsp_JwtAuth_spec, wsp_HmacAuth_spec, wsp_MessageAuth_spec;
 extern PyType_Spec wsp_HmacVerifier_spec, wsp_MessageVerifier_spec;
 extern PyType_Spec wsp_Client_spec;
+extern PyType_Spec wsp_RedisReplayStore_spec;
+/* The store of a RedisReplayStore (borrowed), or NULL with TypeError. */
+wsig_replay_store *wsp_replay_store_arg(wsmod_state *st, PyObject *o);
 
 PyObject *wsp_verify_jwt(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                          PyObject *kwnames);
