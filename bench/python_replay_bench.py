@@ -4,12 +4,13 @@ Python receiver would otherwise write by hand: verify with the in-memory cache,
 then one `SET key 1 NX PX ttl` through redis-py (Debian python3-redis) on its
 own kept-alive connection to the same Redis. Target: ratio <= 1.10.
 
-Run by scripts/bench.sh (`make bench`, part "pyredis") with the venv's python,
-pinned to one core with the private redis-server it starts
-(WALLETSIGN_BENCH_REDIS_URL). Wall time (a round trip is mostly waiting), the
-method of bench/python_bench.py: each side calibrated to ~BENCH_PY_ROUND_MS of
-work, BENCH_PY_ROUNDS interleaved rounds (A,B / B,A), the median of the
-per-round ratios with min..max. Every verification is of a message never seen
+Run by scripts/bench.sh (`make bench`, part "pyredis") with the venv's
+python pinned to one core, against the private redis-server it starts
+(WALLETSIGN_BENCH_REDIS_URL; not pinned, as for the C part "redis"). Wall
+time (a round trip is mostly waiting); the method of bench/python_bench.py:
+each side calibrated to ~BENCH_PY_ROUND_MS of work, BENCH_PY_ROUNDS
+interleaved rounds (A,B / B,A), the median of the per-round ratios with
+min..max. Every verification is of a message never seen
 (signed before the timed loop), so every one costs its SET; both sides are
 checked to accept each message exactly once before timing.
 """
@@ -97,7 +98,7 @@ def main():
     server = peer.info("server")
     print(f"# python_replay_bench: CPython {platform.python_version()}, walletsign "
           f"{ws.__version__}, redis-py {redis.__version__}, redis-server "
-          f"{server.get('redis_version')} on 127.0.0.1 (same core), median of {ROUNDS} "
+          f"{server.get('redis_version')} on 127.0.0.1 (not pinned), median of {ROUNDS} "
           f"interleaved rounds of ~{ROUND_S * 1e3:.0f} ms, wall time")
     vals = [x / y for x, y in zip(a, b)]
     m = statistics.median(vals)
