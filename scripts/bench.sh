@@ -20,6 +20,9 @@
 #              (`c_sign --floor OP N`, interleaved with the Python rounds)
 #   lua        bench/lua_bench.lua under lua5.4, then luajit: HMAC headers
 #              and ES256 vs luaossl, and vs the C floor
+#   nginx_replay  bench/nginx_replay.sh: nginx verify_callback with the
+#              Redis replay store vs with the shared dict (its own nginx and
+#              redis-server, pinned to the same core; recorded, no target)
 # The Python and Lua modules are (re)built first by scripts/build-python.sh
 # and scripts/build-lua.sh (both are no-ops when nothing changed).
 #
@@ -38,7 +41,7 @@ SIGN_ROUNDS=${BENCH_SIGN_ROUNDS:-41}
 SIGN_ROUND_MS=${BENCH_SIGN_ROUND_MS:-10}
 HTTP_REQUESTS=${BENCH_HTTP_REQUESTS:-500}
 HTTP_ROUNDS=${BENCH_HTTP_ROUNDS:-31}
-ONLY=${BENCH_ONLY:-c,callgrind,http,python,lua}
+ONLY=${BENCH_ONLY:-c,callgrind,http,python,lua,nginx_replay}
 if [ "${BENCH_CALLGRIND:-1}" != 1 ]; then
   ONLY=$(echo "$ONLY" | sed 's/callgrind//; s/,,*/,/g; s/^,//; s/,$//')
 fi
@@ -47,7 +50,7 @@ want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 make --no-print-directory -s lib
 make --no-print-directory -s "$BUILD/bench/c_sign" "$BUILD/bench/http_loop"
 if want python; then scripts/build-python.sh; fi
-if want lua; then scripts/build-lua.sh; fi
+if want lua || want nginx_replay; then scripts/build-lua.sh; fi
 
 pin() { taskset -c "$CPU" "$@"; }
 version() { "$@" 2>&1 | head -1 || true; }
@@ -219,6 +222,12 @@ if want lua; then
       WALLETSIGN_C_SIGN=$C_SIGN pin "$interp" bench/lua_bench.lua | tee -a "$results"
     echo
   done
+fi
+
+# ---------------------------------------------------------------- nginx replay store
+if want nginx_replay; then
+  BENCH_CPU=$CPU BUILD=$BUILD bench/nginx_replay.sh | tee -a "$results"
+  echo
 fi
 
 summary
