@@ -12,7 +12,9 @@
 # and wrk share one pinned core (BENCH_CPU), so the Redis side pays for
 # Redis's CPU too, as on a one-box deployment. Reported: requests/s of each,
 # and ratio = time per request with Redis / with the shared dict, the
-# median of the per-round-pair ratios [min..max].
+# median of the per-round-pair ratios [min..max]; then the CPU time of the
+# nginx worker plus redis-server per request (from /proc, so steadier on a
+# shared machine than the wall clock) and its ratio likewise.
 #
 # Knobs: BENCH_CPU (0), BENCH_NGINX_ROUNDS (7 pairs), BENCH_NGINX_SECONDS (1),
 # BENCH_NGINX_CONNECTIONS (4), BENCH_NGINX_SIGNED (per round; 25000), BUILD.
@@ -107,14 +109,25 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 
-# round STORE -> "requests/s": fresh signatures, then one wrk run.
+# CPU ticks (user + system) used so far by the nginx worker and Redis: the
+# server side's cost, which other tenants of the machine do not inflate
+# (they only slow the wall clock).
+worker_pid=$(grep -l "^PPid:[[:space:]]*$(cat "$tmp/logs/nginx.pid")$" /proc/[0-9]*/status | head -1 | cut -d/ -f3)
+server_ticks() {
+  awk '{t += $14 + $15} END {print t}' "/proc/$worker_pid/stat" "/proc/$REDIS_PID/stat"
+}
+TICK=$(getconf CLK_TCK)
+
+# round STORE -> "requests/s server-CPU-us/request": fresh signatures, then one wrk run.
 round() {
   local store=$1 out
   taskset -c "$CPU" luajit bench/nginx_replay_sign.lua "$KEY_HEX" "127.0.0.1:$PORT" "/$store/callback" \
     "$SIGNED" "$tmp/work/requests"
+  local t0; t0=$(server_ticks)
   out=$(WS_REQUESTS=$tmp/work/requests taskset -c "$CPU" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_ROUND}s" \
           -s bench/nginx_replay_wrk.lua "http://127.0.0.1:$PORT/$store/callback" | grep '^RESULT')
   read -r _ n non2xx errors secs <<<"$out"
+  local ticks=$(( $(server_ticks) - t0 ))
   if [ "$non2xx" != 0 ] || [ "$errors" != 0 ]; then
     echo "nginx_replay: $store round: $non2xx non-2xx answers, $errors socket errors of $n" \
          "(more requests than BENCH_NGINX_SIGNED=$SIGNED? see $tmp/logs/error.log)" >&2
@@ -125,7 +138,7 @@ round() {
     echo "nginx_replay: $n requests in a round, more than the $SIGNED signed: raise BENCH_NGINX_SIGNED" >&2
     return 1
   fi
-  awk -v n="$n" -v s="$secs" 'BEGIN {printf "%.1f\n", n / s}'
+  awk -v n="$n" -v s="$secs" -v t="$ticks" -v hz="$TICK" 'BEGIN {printf "%.1f %.2f\n", n / s, t / hz * 1e6 / n}'
 }
 
 round dict >/dev/null && round redis >/dev/null # warm-up: pools, JIT, Redis
@@ -134,15 +147,19 @@ for r in $(seq "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then d=$(round dict); s=$(round redis); else s=$(round redis); d=$(round dict); fi
   pairs+=("$d $s")
 done
+# per pair: dict req/s, dict CPU us/req, redis req/s, redis CPU us/req
 printf '%s\n' "${pairs[@]}" | awk -v rounds="$ROUNDS" -v c="$CONNECTIONS" -v secs="$SECONDS_PER_ROUND" '
-  { d[NR] = $1; s[NR] = $2; r[NR] = $1 / $2 }
+  { d[NR] = $1; s[NR] = $3; r[NR] = $1 / $3; dc[NR] = $2; sc[NR] = $4; rc[NR] = $4 / $2 }
   function median(a, n,   i, j, t, b) {
     for (i = 1; i <= n; i++) b[i] = a[i]
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (b[j] < b[i]) { t = b[i]; b[i] = b[j]; b[j] = t }
     return n % 2 ? b[(n + 1) / 2] : (b[n / 2] + b[n / 2 + 1]) / 2
   }
+  function lo(a, n,   i, m) { m = a[1]; for (i = 2; i <= n; i++) if (a[i] < m) m = a[i]; return m }
+  function hi(a, n,   i, m) { m = a[1]; for (i = 2; i <= n; i++) if (a[i] > m) m = a[i]; return m }
   END {
-    lo = hi = r[1]; for (i = 2; i <= NR; i++) { if (r[i] < lo) lo = r[i]; if (r[i] > hi) hi = r[i] }
-    printf "nginx_verify_callback_redis  redis %8.0f req/s  shared dict %8.0f req/s  ratio %5.3f  [%.3f..%.3f]  %d x %ds rounds, %d connections  (recorded)\n",
-           median(s, NR), median(d, NR), median(r, NR), lo, hi, rounds, secs, c
+    printf "nginx_verify_callback_redis  redis %7.0f req/s  shared dict %7.0f req/s  ratio %5.3f  [%.3f..%.3f]  %d x %ds rounds, %d connections  (recorded)\n",
+           median(s, NR), median(d, NR), median(r, NR), lo(r, NR), hi(r, NR), rounds, secs, c
+    printf "nginx_verify_callback_redis_cpu  nginx+redis CPU  redis %6.1f us/req  shared dict %6.1f us/req  ratio %5.3f  [%.3f..%.3f]  (recorded)\n",
+           median(sc, NR), median(dc, NR), median(rc, NR), lo(rc, NR), hi(rc, NR)
   }'
