@@ -21,6 +21,8 @@
 --   location = /wallet/callback {
 --       set $walletsign_verdict "";           # "ok" or the reason, for access_log
 --       access_by_lua_block { require("walletsign.nginx").verify_callback(callbacks) }
+--       -- several hosts: verify_callback(callbacks, {replay = {redis = {host = ..., port = ...}}})
+--       log_by_lua_block { require("walletsign.nginx").release_on_error() } -- 5xx: redelivery accepted
 --       proxy_pass http://merchant_app;       # ngx.ctx.walletsign holds the verified sender
 --   }
 --   location = /metrics {                     # Prometheus text; counters in lua_shared_dict walletsign_metrics
