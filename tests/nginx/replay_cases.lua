@@ -317,6 +317,12 @@ local function last_verdict(inst, uri)
    return verdict
 end
 
+-- nginx writes the access log line after answering: wait for it.
+local function expect_verdict(inst, uri, want)
+   eventually(function() return last_verdict(inst, uri) == want end)
+   eq(want, last_verdict(inst, uri), "$walletsign_verdict on " .. inst.name .. " " .. uri)
+end
+
 local function metric(inst, sample)
    local status, text = http("GET", inst.base .. "/metrics")
    eq(200, status, "metrics")
@@ -344,7 +350,7 @@ check("a callback accepted by one receiver is refused by the other (replay)", fu
    local cb = callback()
    accepted(cb, deliver(A.base, cb))
    refused(401, "replay", deliver(B.base, cb))
-   eq("replay", last_verdict(B, "/wallet/callback"), "$walletsign_verdict on B")
+   expect_verdict(B, "/wallet/callback", "replay")
    -- and the other way round
    local cb2 = callback()
    accepted(cb2, deliver(B.base, cb2))
@@ -435,7 +441,7 @@ check("a wrong Redis password: 503 store_unavailable, the password never logged"
    for _ = 1, 3 do
       refused(503, nil, deliver(A.test, cb, "/badpass/callback"))
    end
-   eq("store_unavailable", last_verdict(A, "/badpass/callback"), "$walletsign_verdict")
+   expect_verdict(A, "/badpass/callback", "store_unavailable")
    local log = read(A.prefix .. "/logs/error.log") or ""
    assert(log:find("callback not checked: store_unavailable: redis 127.0.0.1:" .. REDIS_PORT .. ": AUTH: ",
                    1, true), "no store_unavailable line naming AUTH in the error log")
@@ -474,12 +480,13 @@ local pending -- a fresh callback refused while Redis was down
 
 check("Redis stopped: every verification answers 503, on both receivers, none accepted", function()
    local errors = metric(A, 'walletsign_callbacks_total{verdict="error",reason="store_unavailable"}')
+   eq("PONG", redis("PING"), "Redis before the stop")
    stop_redis()
    local cb = callback()
    for _, inst in ipairs{A, B, A, B} do
       refused(503, nil, deliver(inst.base, cb))            -- fresh
       refused(503, nil, deliver(inst.base, first))         -- a replay
-      eq("store_unavailable", last_verdict(inst, "/wallet/callback"), "$walletsign_verdict")
+      expect_verdict(inst, "/wallet/callback", "store_unavailable")
    end
    refused(503, nil, deliver(A.test, cb, "/handler/callback"))
    eq(errors + 5, metric(A, 'walletsign_callbacks_total{verdict="error",reason="store_unavailable"}'),
@@ -528,5 +535,10 @@ check("the logs hold no password, no signature, and no crash", function()
    end
 end)
 
+if failed > 0 then
+   for _, log in ipairs{"redis.log", "redis2.log"} do
+      print("# " .. log .. ": " .. (read(REDIS_DIR .. "/" .. log) or "(none)"):sub(-1500):gsub("\n", "\n# "))
+   end
+end
 print(passed .. " passed, " .. failed .. " failed")
 os.exit(failed == 0 and passed > 0 and 0 or 1)
