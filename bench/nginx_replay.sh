@@ -14,7 +14,8 @@
 # and ratio = time per request with Redis / with the shared dict, the
 # median of the per-round-pair ratios [min..max]; then the CPU time of the
 # nginx worker plus redis-server per request (from /proc, so steadier on a
-# shared machine than the wall clock) and its ratio likewise.
+# shared machine than the wall clock) and its ratio likewise, and the nginx
+# worker's share alone (what Redis costs nginx: the cosocket round trip).
 #
 # Knobs: BENCH_CPU (0), BENCH_NGINX_ROUNDS (7 pairs), BENCH_NGINX_SECONDS (1),
 # BENCH_NGINX_CONNECTIONS (4), BENCH_NGINX_SIGNED (per round; 25000), BUILD.
@@ -113,21 +114,22 @@ done
 # server side's cost, which other tenants of the machine do not inflate
 # (they only slow the wall clock).
 worker_pid=$(grep -l "^PPid:[[:space:]]*$(cat "$tmp/logs/nginx.pid")$" /proc/[0-9]*/status | head -1 | cut -d/ -f3)
-server_ticks() {
-  awk '{t += $14 + $15} END {print t}' "/proc/$worker_pid/stat" "/proc/$REDIS_PID/stat"
+server_ticks() { # -> "worker redis"
+  awk '{printf "%d ", $14 + $15} END {print ""}' "/proc/$worker_pid/stat" "/proc/$REDIS_PID/stat"
 }
 TICK=$(getconf CLK_TCK)
 
-# round STORE -> "requests/s server-CPU-us/request": fresh signatures, then one wrk run.
+# round STORE -> "requests/s server-CPU-us/request worker-CPU-us/request": fresh
+# signatures, then one wrk run.
 round() {
   local store=$1 out
   taskset -c "$CPU" luajit bench/nginx_replay_sign.lua "$KEY_HEX" "127.0.0.1:$PORT" "/$store/callback" \
     "$SIGNED" "$tmp/work/requests"
-  local t0; t0=$(server_ticks)
+  local w0 r0 w1 r1; read -r w0 r0 <<<"$(server_ticks)"
   out=$(WS_REQUESTS=$tmp/work/requests taskset -c "$CPU" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_ROUND}s" \
           -s bench/nginx_replay_wrk.lua "http://127.0.0.1:$PORT/$store/callback" | grep '^RESULT')
   read -r _ n non2xx errors secs <<<"$out"
-  local ticks=$(( $(server_ticks) - t0 ))
+  read -r w1 r1 <<<"$(server_ticks)"
   if [ "$non2xx" != 0 ] || [ "$errors" != 0 ]; then
     echo "nginx_replay: $store round: $non2xx non-2xx answers, $errors socket errors of $n" \
          "(more requests than BENCH_NGINX_SIGNED=$SIGNED? see $tmp/logs/error.log)" >&2
@@ -138,7 +140,8 @@ round() {
     echo "nginx_replay: $n requests in a round, more than the $SIGNED signed: raise BENCH_NGINX_SIGNED" >&2
     return 1
   fi
-  awk -v n="$n" -v s="$secs" -v t="$ticks" -v hz="$TICK" 'BEGIN {printf "%.1f %.2f\n", n / s, t / hz * 1e6 / n}'
+  awk -v n="$n" -v s="$secs" -v w=$((w1 - w0)) -v r=$((r1 - r0)) -v hz="$TICK" \
+    'BEGIN {printf "%.1f %.2f %.2f\n", n / s, (w + r) / hz * 1e6 / n, w / hz * 1e6 / n}'
 }
 
 round dict >/dev/null && round redis >/dev/null # warm-up: pools, JIT, Redis
@@ -147,9 +150,10 @@ for r in $(seq "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then d=$(round dict); s=$(round redis); else s=$(round redis); d=$(round dict); fi
   pairs+=("$d $s")
 done
-# per pair: dict req/s, dict CPU us/req, redis req/s, redis CPU us/req
+# per pair: dict req/s, CPU us/req, worker CPU us/req; redis the same
 printf '%s\n' "${pairs[@]}" | awk -v rounds="$ROUNDS" -v c="$CONNECTIONS" -v secs="$SECONDS_PER_ROUND" '
-  { d[NR] = $1; s[NR] = $3; r[NR] = $1 / $3; dc[NR] = $2; sc[NR] = $4; rc[NR] = $4 / $2 }
+  { d[NR] = $1; s[NR] = $4; r[NR] = $1 / $4; dc[NR] = $2; sc[NR] = $5; rc[NR] = $5 / $2
+    dw[NR] = $3; sw[NR] = $6; rw[NR] = $6 / $3 }
   function median(a, n,   i, j, t, b) {
     for (i = 1; i <= n; i++) b[i] = a[i]
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (b[j] < b[i]) { t = b[i]; b[i] = b[j]; b[j] = t }
@@ -162,4 +166,6 @@ printf '%s\n' "${pairs[@]}" | awk -v rounds="$ROUNDS" -v c="$CONNECTIONS" -v sec
            median(s, NR), median(d, NR), median(r, NR), lo(r, NR), hi(r, NR), rounds, secs, c
     printf "nginx_verify_callback_redis_cpu  nginx+redis CPU  redis %6.1f us/req  shared dict %6.1f us/req  ratio %5.3f  [%.3f..%.3f]  (recorded)\n",
            median(sc, NR), median(dc, NR), median(rc, NR), lo(rc, NR), hi(rc, NR)
+    printf "nginx_verify_callback_redis_worker  nginx worker CPU  redis %6.1f us/req  shared dict %6.1f us/req  ratio %5.3f  [%.3f..%.3f]  (recorded)\n",
+           median(sw, NR), median(dw, NR), median(rw, NR), lo(rw, NR), hi(rw, NR)
   }'
