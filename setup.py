@@ -16,7 +16,7 @@ import subprocess
 from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PKGS = ["openssl", "libcurl", "libcjson", "libsecp256k1"]
+PKGS = ["openssl", "libcurl", "libcjson", "libsecp256k1", "hiredis"]
 
 
 def rel(*parts):

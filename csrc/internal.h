@@ -20,6 +20,8 @@ WSIG_LOCAL int wsig__fail(wsig_error *err, int status, const char *fmt, ...) WSI
 WSIG_LOCAL int wsig__fail_ossl(wsig_error *err, int status, const char *fmt, ...) WSIG_PRINTF(3, 4);
 /* Record a verification rejection: status WSIG_INVALID with a reason. */
 WSIG_LOCAL int wsig__reject(wsig_error *err, int reason, const char *fmt, ...) WSIG_PRINTF(3, 4);
+/* Record a store failure: WSIG_ERR_STORE, reason store_unavailable. */
+WSIG_LOCAL int wsig__fail_store(wsig_error *err, const char *fmt, ...) WSIG_PRINTF(2, 3);
 /* Reset err to "no error" at the start of a public call. */
 WSIG_LOCAL void wsig__reset(wsig_error *err);
 

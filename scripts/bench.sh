@@ -14,6 +14,9 @@
 #   c          bench/c_sign.c: walletsign / the bare primitive
 #   callgrind  instructions per operation of the same (deterministic)
 #   http       bench/http_loop.c: wsig_client_query / bare libcurl, vs nginx
+#   redis      bench/redis_store.c: verify with the Redis replay store /
+#              (verify with the memory cache + one bare hiredis SET NX PX),
+#              against a private redis-server (scripts/lib.sh start_redis)
 #   python     bench/python_bench.py in build/venv: JwtAuth, HmacAuth,
 #              MessageAuth, MessageVerifier, Client.query vs PyJWT, hmac +
 #              base64, python-ecdsa, requests, and vs the C floor
@@ -41,17 +44,18 @@ SIGN_ROUNDS=${BENCH_SIGN_ROUNDS:-41}
 SIGN_ROUND_MS=${BENCH_SIGN_ROUND_MS:-10}
 HTTP_REQUESTS=${BENCH_HTTP_REQUESTS:-500}
 HTTP_ROUNDS=${BENCH_HTTP_ROUNDS:-31}
-ONLY=${BENCH_ONLY:-c,callgrind,http,python,lua,nginx_replay}
+ONLY=${BENCH_ONLY:-c,callgrind,http,redis,python,lua,nginx_replay}
 if [ "${BENCH_CALLGRIND:-1}" != 1 ]; then
   ONLY=$(echo "$ONLY" | sed 's/callgrind//; s/,,*/,/g; s/^,//; s/,$//')
 fi
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 make --no-print-directory -s lib
-make --no-print-directory -s "$BUILD/bench/c_sign" "$BUILD/bench/http_loop"
+make --no-print-directory -s "$BUILD/bench/c_sign" "$BUILD/bench/http_loop" "$BUILD/bench/redis_store"
 if want python; then scripts/build-python.sh; fi
 if want lua || want nginx_replay; then scripts/build-lua.sh; fi
 
+. scripts/lib.sh # start_redis, stop_redis
 pin() { taskset -c "$CPU" "$@"; }
 version() { "$@" 2>&1 | head -1 || true; }
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -70,6 +74,7 @@ cleanup() {
     kill -KILL "$nginx_pid" 2>/dev/null || true
     wait "$nginx_pid" 2>/dev/null || true
   fi
+  stop_redis
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -203,6 +208,22 @@ fi
 if want http && [ -n "$base_url" ]; then
   pin "$BUILD/bench/http_loop" "$base_url" --requests "$HTTP_REQUESTS" --rounds "$HTTP_ROUNDS" |
     tee -a "$results"
+  echo
+fi
+
+# ---------------------------------------------------------------- Redis
+# The client pinned as the others; redis-server (a private one, no
+# persistence) is not, like a store on another core or host.
+if want redis; then
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "# redis-server is not installed (make deps): redis_store skipped"
+  elif start_redis "$tmp/redis"; then
+    echo "# redis-server $(redis-server --version | grep -o 'v=[^ ]*' | cut -c3-) on 127.0.0.1:$REDIS_PORT (not pinned)"
+    pin "$BUILD/bench/redis_store" "$REDIS_URL" | tee -a "$results"
+    stop_redis
+  else
+    echo "# redis-server did not start: redis_store skipped"
+  fi
   echo
 fi
 

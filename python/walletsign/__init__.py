@@ -29,7 +29,7 @@ from ._errors import (ApiError, BadRequest, CryptoError, Error, FileError, Forbi
                       KeyFormatError, NotFound, PasswordError, PreconditionFailed, ProtocolError,
                       RateLimited, RpcError, ServerError, SignatureError, Timeout, TransportError,
                       Unauthorized, WeakKeyWarning)
-from ._errors import Redirect
+from ._errors import Redirect, ReplayStoreError, StoreError
 from ._types import Message, Response
 from ._walletsign import (Auth, Client, HmacAuth, HmacVerifier, JwtAuth, Key, MessageAuth,
                           MessageVerifier, __version__, rpc_error, rpc_parse, rpc_result,
@@ -45,5 +45,5 @@ __all__ = [
     "Error", "KeyFormatError", "PasswordError", "CryptoError", "FileError", "SignatureError",
     "TransportError", "Timeout", "ProtocolError", "ApiError", "BadRequest", "Unauthorized",
     "Forbidden", "NotFound", "Gone", "PreconditionFailed", "RateLimited", "ServerError",
-    "RpcError", "WeakKeyWarning", "Redirect",
+    "RpcError", "WeakKeyWarning", "Redirect", "StoreError", "ReplayStoreError",
 ]

@@ -16,7 +16,9 @@
     X(test_json_api) \
     X(test_client) \
     X(test_client_wire) \
-    X(test_client_tls)
+    X(test_client_tls) \
+    X(test_redis) \
+    X(test_redis_outage)
 
 #define X(name) void name(void);
 WSIG_TEST_GROUPS

@@ -65,13 +65,13 @@ static int wsmod_exec(PyObject *m)
         "SignatureError", "TransportError", "Timeout", "ProtocolError", "ApiError",
         "BadRequest", "Unauthorized", "Forbidden", "NotFound", "Gone",
         "PreconditionFailed", "RateLimited", "ServerError", "RpcError", "WeakKeyWarning",
-        "Redirect", NULL};
+        "Redirect", "StoreError", NULL};
     PyObject **const error_slots[] = {
         &st->Error, &st->KeyFormatError, &st->PasswordError, &st->CryptoError, &st->FileError,
         &st->SignatureError, &st->TransportError, &st->Timeout, &st->ProtocolError,
         &st->ApiError, &st->BadRequest, &st->Unauthorized, &st->Forbidden, &st->NotFound,
         &st->Gone, &st->PreconditionFailed, &st->RateLimited, &st->ServerError, &st->RpcError,
-        &st->WeakKeyWarning, &st->Redirect};
+        &st->WeakKeyWarning, &st->Redirect, &st->StoreError};
     int rc = import_attrs(errors, error_names, error_slots);
     Py_DECREF(errors);
     if (rc < 0)

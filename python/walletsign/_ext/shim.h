@@ -50,7 +50,7 @@ typedef struct {
     PyObject *SignatureError, *TransportError, *Timeout, *ProtocolError;
     PyObject *ApiError, *BadRequest, *Unauthorized, *Forbidden, *NotFound, *Gone;
     PyObject *PreconditionFailed, *RateLimited, *ServerError, *RpcError;
-    PyObject *Redirect;
+    PyObject *Redirect, *StoreError;
     PyObject *WeakKeyWarning;
     /* helpers (walletsign._types) */
     PyObject *Message, *Response, *json_dumps, *json_loads, *client_from_env;
