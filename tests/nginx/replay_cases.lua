@@ -179,6 +179,11 @@ init_worker_by_lua_block {
     local o = receiver.options.replay.redis
     package.loaded.test_bad_options = {replay = {redis = {host = o.host, port = o.port, db = o.db,
                                                           password = BAD_PASSWORD}}}
+    -- the core's (blocking) store: refused inside request handlers
+    local ws = require "walletsign"
+    package.loaded.test_blocking_verifier = assert(ws.message_verifier{
+        trusted = {"0x0000000000000000000000000000000000000001"},
+        replay_store = assert(ws.redis_replay_store("redis://127.0.0.1:" .. o.port .. "/0"))})
 }
 server {
     listen 127.0.0.1:APP_PORT;
@@ -227,6 +232,13 @@ server {
             require("walletsign.nginx").verify_callback(receiver.verifier, package.loaded.test_bad_options)
         }
         content_by_lua_block { ngx.say("accepted with a wrong password") }
+    }
+    location = /blocking {
+        content_by_lua_block {
+            local v = package.loaded.test_blocking_verifier
+            local ok, err = pcall(v.verify, v, {}, "")
+            ngx.say(ok and "allowed" or tostring(err))
+        }
     }
     location = /dict/callback {
         access_by_lua_block { require("walletsign.nginx").verify_callback(receiver.verifier) }
@@ -447,6 +459,13 @@ check("a wrong Redis password: 503 store_unavailable, the password never logged"
                    1, true), "no store_unavailable line naming AUTH in the error log")
    -- the same callback with the right password is accepted: nothing was recorded
    accepted(cb, deliver(A.base, cb))
+end)
+
+check("the core's blocking Redis store refuses to run in a request handler", function()
+   local status, body = http("GET", A.test .. "/blocking")
+   eq(200, status, body)
+   assert(body:find("a message verifier with a replay_store would block the nginx worker in the content phase",
+                    1, true), body)
 end)
 
 local REDIS_DIR = DIR .. "/redis"
