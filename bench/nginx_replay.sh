@@ -113,7 +113,10 @@ done
 # CPU ticks (user + system) used so far by the nginx worker and Redis: the
 # server side's cost, which other tenants of the machine do not inflate
 # (they only slow the wall clock).
-worker_pid=$(grep -l "^PPid:[[:space:]]*$(cat "$tmp/logs/nginx.pid")$" /proc/[0-9]*/status | head -1 | cut -d/ -f3)
+# (processes may vanish while grep reads /proc: its complaints are no failure)
+worker_pid=$( (grep -l "^PPid:[[:space:]]*$(cat "$tmp/logs/nginx.pid")$" /proc/[0-9]*/status 2>/dev/null || true) |
+             head -1 | cut -d/ -f3)
+[ -n "$worker_pid" ] || { echo "nginx_replay: no nginx worker (see $tmp/logs/error.log)" >&2; exit 1; }
 server_ticks() { # -> "worker redis"
   awk '{printf "%d ", $14 + $15} END {print ""}' "/proc/$worker_pid/stat" "/proc/$REDIS_PID/stat"
 }
