@@ -271,6 +271,19 @@ local function check_string(o, name, default)
    return v
 end
 
+-- The rules of the options this store shares with the core's Redis store
+-- (timeout range, prefix length, host, port and db) are the core's: a core
+-- store is made from them and dropped, which connects nowhere.
+local function check_with_core(cfg, o)
+   local host = cfg.host:find(":", 1, true) and "[" .. cfg.host .. "]" or cfg.host
+   local store, err = ws.redis_replay_store(string.format("redis://%s:%d/%d", host, cfg.port, cfg.db),
+                                            {prefix = o.prefix, timeout = o.timeout})
+   if not store then
+      error("walletsign.nginx: bad replay.redis options: " .. tostring(err), 0)
+   end
+   store:close()
+end
+
 -- The Redis settings, checked once per options table (weak keys: a table
 -- built per request is checked per request, one built in init_by_lua* once).
 local redis_configs = setmetatable({}, {__mode = "k"})
@@ -281,10 +294,6 @@ local function redis_config(o)
    if type(o) ~= "table" then
       error("walletsign.nginx: bad option 'replay.redis' (a table expected)", 0)
    end
-   local timeout = o.timeout == nil and 0.5 or o.timeout
-   if type(timeout) ~= "number" or timeout < 0.001 or timeout > 60 then
-      error("walletsign.nginx: bad replay.redis option 'timeout' (seconds, 0.001..60 expected)", 0)
-   end
    cfg = {
       host = check_string(o, "host", "127.0.0.1"),
       port = check_integer(o, "port", 6379, 1, 65535),
@@ -293,9 +302,10 @@ local function redis_config(o)
       db = check_integer(o, "db", 0, 0, 1000000),
       pool_size = check_integer(o, "pool_size", 32, 1, 100000),
       idle_timeout_ms = check_integer(o, "idle_timeout", 60, 1, 86400) * 1000,
-      timeout_ms = math.ceil(timeout * 1000),
-      prefix = check_string(o, "prefix", DEFAULT_PREFIX),
+      timeout_ms = math.ceil((o.timeout or 0.5) * 1000), -- 0.5: the core's default too
+      prefix = o.prefix or DEFAULT_PREFIX,
    }
+   check_with_core(cfg, o)
    if cfg.username and not cfg.password then
       error("walletsign.nginx: bad replay.redis option 'username' (needs a password)", 0)
    end

@@ -240,6 +240,13 @@ server {
             ngx.say(ok and "allowed" or tostring(err))
         }
     }
+    location = /badopt/callback {
+        access_by_lua_block {
+            require("walletsign.nginx").verify_callback(receiver.verifier,
+                                                        {replay = {redis = {port = 6379, timeout = 100}}})
+        }
+        content_by_lua_block { ngx.say("accepted with a bad option") }
+    }
     location = /dict/callback {
         access_by_lua_block { require("walletsign.nginx").verify_callback(receiver.verifier) }
         content_by_lua_block {
@@ -466,6 +473,14 @@ check("the core's blocking Redis store refuses to run in a request handler", fun
    eq(200, status, body)
    assert(body:find("a message verifier with a replay_store would block the nginx worker in the content phase",
                     1, true), body)
+end)
+
+check("a replay.redis option out of the core's range: 500, and the core's words in the log", function()
+   local status = deliver(A.test, callback(), "/badopt/callback")
+   eq(500, status, "status")
+   local log = read(A.prefix .. "/logs/error.log") or ""
+   assert(log:find("walletsign.nginx: bad replay.redis options: walletsign argument_error: timeout must be",
+                   1, true), "no bad-option line in the error log")
 end)
 
 local REDIS_DIR = DIR .. "/redis"
