@@ -377,6 +377,26 @@ check("a callback accepted by one receiver is refused by the other (replay)", fu
    first = cb
 end)
 
+check("the same callback delivered 20 times at once to both receivers: exactly one 200", function()
+   local cb = callback()
+   local bodyfile, codes = WORK .. "/concurrent.body", WORK .. "/concurrent.codes"
+   write(bodyfile, cb.body)
+   local hdrs = {}
+   for name, value in pairs(cb.headers) do hdrs[#hdrs + 1] = "-H " .. shq(name .. ": " .. value) end
+   local jobs = {}
+   for i = 1, 20 do
+      local base = i % 2 == 0 and A.base or B.base
+      jobs[#jobs + 1] = "curl -sS --max-time 20 -o /dev/null -w '%{http_code}\\n' -X POST " ..
+                        table.concat(hdrs, " ") .. " -H 'Content-Type: application/json' --data-binary @" ..
+                        shq(bodyfile) .. " " .. shq(base .. "/wallet/callback") .. " >>" .. shq(codes) .. " &"
+   end
+   sh("rm -f " .. shq(codes) .. "; " .. table.concat(jobs, " ") .. " wait")
+   local by_code = {}
+   for code in (read(codes) or ""):gmatch("%d+") do by_code[code] = (by_code[code] or 0) + 1 end
+   eq(1, by_code["200"], "200 answers")
+   eq(19, by_code["401"], "401 answers")
+end)
+
 check("the record is the core's key, with the core's lifetime, in the configured db", function()
    assert(first, "nothing accepted")
    eq("1", redis("GET " .. shq(first.key)), "GET " .. first.key)
