@@ -27,6 +27,9 @@
 #              with a RedisReplayStore vs the in-memory cache + one redis-py
 #              SET NX PX, against a private redis-server (scripts/lib.sh
 #              start_redis, not pinned)
+#   nginx_replay  bench/nginx_replay.sh: nginx verify_callback with the
+#              Redis replay store vs with the shared dict (its own nginx and
+#              redis-server, pinned to the same core; recorded, no target)
 # The Python and Lua modules are (re)built first by scripts/build-python.sh
 # and scripts/build-lua.sh (both are no-ops when nothing changed).
 #
@@ -45,7 +48,7 @@ SIGN_ROUNDS=${BENCH_SIGN_ROUNDS:-41}
 SIGN_ROUND_MS=${BENCH_SIGN_ROUND_MS:-10}
 HTTP_REQUESTS=${BENCH_HTTP_REQUESTS:-500}
 HTTP_ROUNDS=${BENCH_HTTP_ROUNDS:-31}
-ONLY=${BENCH_ONLY:-c,callgrind,http,redis,python,lua,pyredis}
+ONLY=${BENCH_ONLY:-c,callgrind,http,redis,python,lua,pyredis,nginx_replay}
 if [ "${BENCH_CALLGRIND:-1}" != 1 ]; then
   ONLY=$(echo "$ONLY" | sed 's/callgrind//; s/,,*/,/g; s/^,//; s/,$//')
 fi
@@ -54,7 +57,7 @@ want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 make --no-print-directory -s lib
 make --no-print-directory -s "$BUILD/bench/c_sign" "$BUILD/bench/http_loop" "$BUILD/bench/redis_store"
 if want python || want pyredis; then scripts/build-python.sh; fi
-if want lua; then scripts/build-lua.sh; fi
+if want lua || want nginx_replay; then scripts/build-lua.sh; fi
 
 . scripts/lib.sh # start_redis, stop_redis
 pin() { taskset -c "$CPU" "$@"; }
@@ -258,6 +261,12 @@ if want pyredis; then
   else
     echo "# redis-server did not start: pyredis skipped"
   fi
+  echo
+fi
+
+# ---------------------------------------------------------------- nginx replay store
+if want nginx_replay; then
+  BENCH_CPU=$CPU BUILD=$BUILD bench/nginx_replay.sh | tee -a "$results"
   echo
 fi
 
