@@ -249,6 +249,9 @@ function M.new(opts)
          error("bad option 'shared_dict' (no lua_shared_dict " .. tostring(opts.shared_dict) .. ")", 2)
       end
    end
+   if type(opts.rate_limit) == "userdata" then -- a ws.redis_rate_limit would block the worker
+      error("bad option 'rate_limit' ({rate, burst} or false; share it with shared_dict =)", 2)
+   end
    if opts.on_event ~= nil and type(opts.on_event) ~= "function" then
       error("bad option 'on_event' (function expected)", 2)
    end
