@@ -823,6 +823,7 @@ struct wsig_call {
     int attempts, retries, rate_limited;
     double started, deadline;    /* monotonic_s; 0 until the first step */
     bool reached;                /* an attempt may have reached the server */
+    bool token_taken;            /* the WAIT handed out is the limiter's: SEND after it */
     double wait;                 /* of the WAIT handed out */
     const char *wait_why;
     long wait_status;            /* the answer a wait follows (0: none) */
@@ -1017,8 +1018,10 @@ int wsig_call_next(wsig_call *call, wsig_call_step *step)
         call->started = monotonic_s();
         call->deadline = call->started + call->c->opt.timeout;
     }
-    if (call->phase == PHASE_WAITING)
-        call->phase = PHASE_TOKEN;
+    if (call->phase == PHASE_WAITING) {
+        call->phase = call->token_taken ? PHASE_SEND : PHASE_TOKEN;
+        call->token_taken = false;
+    }
     if (call->phase == PHASE_TOKEN && call->c->opt.rate < 0)
         call->phase = PHASE_SEND;
     if (call->phase == PHASE_ANSWER) /* a driver that skipped its report */
@@ -1035,7 +1038,10 @@ int wsig_call_next(wsig_call *call, wsig_call_step *step)
         }
     }
     switch (call->phase) {
-    case PHASE_TOKEN: step->kind = WSIG_STEP_TOKEN; break;
+    case PHASE_TOKEN:
+        step->kind = WSIG_STEP_TOKEN;
+        step->max_wait = call->deadline - monotonic_s();
+        break;
     case PHASE_ANSWER: step->kind = WSIG_STEP_SEND; break;
     case PHASE_WAIT:
         call->phase = PHASE_WAITING;
@@ -1048,17 +1054,18 @@ int wsig_call_next(wsig_call *call, wsig_call_step *step)
     return step->kind;
 }
 
-void wsig_call_token(wsig_call *call, double wait)
+void wsig_call_token(wsig_call *call, double wait, int taken)
 {
     if (call->phase != PHASE_TOKEN)
         return;
-    if (!(wait > 0)) {
+    if (taken && !(wait > 0)) {
         call->phase = PHASE_SEND;
         return;
     }
     call->ev.kind = WSIG_EVENT_WAIT_RATE;
     call->ev.cause = "the rate limit";
     call_plan_wait(call, wait, "the rate limiter's wait", 0, -1);
+    call->token_taken = taken && call->phase == PHASE_WAIT;
 }
 
 /* The final answer: verified when the client has a response_verifier,
@@ -1516,7 +1523,7 @@ static int run_call(wsig_client *c, wsig_call *call)
             if (abort_requested(c))
                 return call_finish(call, aborted_failure("the wait before sending",
                                                          call->reached, &call->err));
-            wsig_call_token(call, 0);
+            wsig_call_token(call, 0, 1);
             break;
         case WSIG_STEP_SEND:
             curl_send(c, call, &step.send);
@@ -1596,7 +1603,7 @@ int wsig_client_call(wsig_client *c, char **result_json, const char *method, con
 }
 
 /* ------------------------------------------------------------------ */
-/* A rate limiter whose state the caller keeps (shared by processes)  */
+/* The limiter's settings, for a bucket the caller keeps (wsig_rate_take) */
 
 int wsig_client_rate(const wsig_client *c, double *rate, double *burst)
 {
@@ -1605,31 +1612,3 @@ int wsig_client_rate(const wsig_client *c, double *rate, double *burst)
     return c->opt.rate >= 0;
 }
 
-/* limiter_wait's arithmetic, without the wait (the caller waits), for a
- * bucket several processes take from at once. */
-double wsig_rate_take(wsig_rate_state *s, double now, double rate, double burst)
-{
-    if (!(rate > 0))
-        return 0;
-    if (s->last > 0) {
-        s->tokens += (now - s->last) * rate;
-        if (s->tokens > burst)
-            s->tokens = burst;
-        s->last = now;
-    }
-    /* Many holders send at once: the burst may be spent before any answer
-     * is back. The clock then starts with the first answer (or failure),
-     * never earlier: until then, ask again after one token's time. */
-    if (s->tokens < 1 && s->last == 0)
-        return 1 / rate;
-    if (s->tokens < 1)
-        return (1 - s->tokens) / rate;
-    s->tokens -= 1;
-    return 0;
-}
-
-void wsig_rate_answer_seen(wsig_rate_state *s, double now)
-{
-    if (s->last == 0)
-        s->last = now;
-}

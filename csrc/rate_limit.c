@@ -22,9 +22,10 @@ struct wsig_rate_limit {
     atomic_int refs;
     int kind;
     double rate, burst;
-    pthread_mutex_t lock;     /* guards tokens and last_refill */
-    double tokens;            /* below 1: the next taker waits; below 0: waits promised */
-    double last_refill;       /* monotonic s; 0 = the refill clock has not started */
+    pthread_mutex_t lock;     /* guards st */
+    wsig_rate_state st;       /* tokens (below 1: the next taker waits; below 0: waits
+                                 promised) and last (monotonic s; 0 = the refill clock
+                                 has not started): wsig_rate_take's arithmetic */
     /* A registry bucket (registry_lock guards these and the list) */
     bool registered;
     unsigned char identity[32];
@@ -52,7 +53,7 @@ static wsig_rate_limit *memory_new(double rate, double burst)
     l->kind = LIMIT_MEMORY;
     l->rate = rate;
     l->burst = burst;
-    l->tokens = burst;
+    l->st.tokens = burst;
     pthread_mutex_init(&l->lock, NULL);
     return l;
 }
@@ -64,27 +65,66 @@ static void limit_destroy(wsig_rate_limit *l)
     free(l);
 }
 
-/* Under l->lock: add what time has given since the last refill. */
-static void refill(wsig_rate_limit *l, double now)
+/* The bucket's arithmetic, for this process's buckets and for buckets a
+ * caller keeps elsewhere (nginx's lua_shared_dict): one copy. */
+static void refill(wsig_rate_state *s, double now, double rate, double burst)
 {
-    if (l->last_refill == 0)
+    if (s->last == 0)
         return;
-    l->tokens += (now - l->last_refill) * l->rate;
-    if (l->tokens > l->burst)
-        l->tokens = l->burst;
-    l->last_refill = now;
+    s->tokens += (now - s->last) * rate;
+    if (s->tokens > burst)
+        s->tokens = burst;
+    s->last = now;
+}
+
+/* start_when_spent: a burst spent before any answer starts the refill clock
+ * now, and the taker gets a token for after one token's time (this
+ * process's buckets, as they always did). Otherwise the clock waits for
+ * the first answer, and so does the taker: nothing taken, ask again. */
+static double take(wsig_rate_state *s, double now, double rate, double burst, double max_wait,
+                   bool start_when_spent, int *taken)
+{
+    *taken = 1;
+    if (!(rate > 0))
+        return 0;
+    refill(s, now, rate, burst);
+    if (s->tokens < 1 && s->last == 0) {
+        if (!start_when_spent) {
+            *taken = 0;
+            return 1 / rate;
+        }
+        s->last = now; /* a burst with no answer at all: start the clock */
+    }
+    double wait = s->tokens >= 1 ? 0 : (1 - s->tokens) / rate;
+    *taken = wait <= max_wait;
+    if (*taken)
+        s->tokens -= 1;
+    return wait;
+}
+
+double wsig_rate_take(wsig_rate_state *s, double now, double rate, double burst, double max_wait,
+                      int *taken)
+{
+    return take(s, now, rate, burst, max_wait, false, taken);
+}
+
+void wsig_rate_refund(wsig_rate_state *s, double now, double rate, double burst)
+{
+    refill(s, now, rate, burst);
+    s->tokens = s->tokens + 1 < burst ? s->tokens + 1 : burst;
+}
+
+void wsig_rate_answer_seen(wsig_rate_state *s, double now)
+{
+    if (s->last == 0)
+        s->last = now;
 }
 
 static double memory_take(wsig_rate_limit *l, double max_wait)
 {
     pthread_mutex_lock(&l->lock);
-    double now = monotonic_s();
-    refill(l, now);
-    if (l->tokens < 1 && l->last_refill == 0)
-        l->last_refill = now; /* a burst with no answer at all: start the clock */
-    double wait = l->tokens >= 1 ? 0 : (1 - l->tokens) / l->rate;
-    if (wait <= max_wait)
-        l->tokens -= 1;
+    int taken;
+    double wait = take(&l->st, monotonic_s(), l->rate, l->burst, max_wait, true, &taken);
     pthread_mutex_unlock(&l->lock);
     return wait;
 }
@@ -92,16 +132,14 @@ static double memory_take(wsig_rate_limit *l, double max_wait)
 static void memory_refund(wsig_rate_limit *l)
 {
     pthread_mutex_lock(&l->lock);
-    refill(l, monotonic_s());
-    l->tokens = l->tokens + 1 < l->burst ? l->tokens + 1 : l->burst;
+    wsig_rate_refund(&l->st, monotonic_s(), l->rate, l->burst);
     pthread_mutex_unlock(&l->lock);
 }
 
 static void memory_answer_seen(wsig_rate_limit *l)
 {
     pthread_mutex_lock(&l->lock);
-    if (l->last_refill == 0)
-        l->last_refill = monotonic_s();
+    wsig_rate_answer_seen(&l->st, monotonic_s());
     pthread_mutex_unlock(&l->lock);
 }
 

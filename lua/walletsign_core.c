@@ -2036,18 +2036,33 @@ static int l_client_rate(lua_State *L)
     return 2;
 }
 
-/* core.rate_take(tokens, last, now, rate, burst) -> wait, tokens, last
- * (tokens nil: a full bucket). The arithmetic is the core's. */
+/* core.rate_take(tokens, last, now, rate, burst, max_wait) -> wait, taken, tokens, last
+ * (tokens nil: a full bucket). The arithmetic is the core's (wsig_rate_take). */
 static int l_rate_take(lua_State *L)
 {
     double rate = luaL_checknumber(L, 4), burst = luaL_checknumber(L, 5);
     wsig_rate_state st = {lua_isnil(L, 1) ? burst : luaL_checknumber(L, 1),
                           luaL_optnumber(L, 2, 0)};
-    double wait = wsig_rate_take(&st, luaL_checknumber(L, 3), rate, burst);
+    int taken;
+    double wait = wsig_rate_take(&st, luaL_checknumber(L, 3), rate, burst, luaL_checknumber(L, 6),
+                                 &taken);
     lua_pushnumber(L, wait);
+    lua_pushboolean(L, taken);
     lua_pushnumber(L, st.tokens);
     lua_pushnumber(L, st.last);
-    return 3;
+    return 4;
+}
+
+/* core.rate_refund(tokens, last, now, rate, burst) -> tokens, last */
+static int l_rate_refund(lua_State *L)
+{
+    double rate = luaL_checknumber(L, 4), burst = luaL_checknumber(L, 5);
+    wsig_rate_state st = {lua_isnil(L, 1) ? burst : luaL_checknumber(L, 1),
+                          luaL_optnumber(L, 2, 0)};
+    wsig_rate_refund(&st, luaL_checknumber(L, 3), rate, burst);
+    lua_pushnumber(L, st.tokens);
+    lua_pushnumber(L, st.last);
+    return 2;
 }
 
 /* core.rate_answer_seen(last, now) -> last */
@@ -2098,14 +2113,17 @@ static void push_event(lua_State *L, const wsig_client_event *ev)
     set_str(L, "cause", ev->cause ? ev->cause : "");
 }
 
-/* call:next() -> "token" | "send", {method=, url=, target=, host=, body=,
+/* call:next() -> "token", max_wait | "send", {method=, url=, target=, host=, body=,
  * headers={{name, value}...}, timeout=} | "wait", event | "done" */
 static int l_call_next(lua_State *L)
 {
     wsig_call *call = CHECK(L, 1, T_CALL, wsig_call);
     wsig_call_step step;
     switch (wsig_call_next(call, &step)) {
-    case WSIG_STEP_TOKEN: lua_pushliteral(L, "token"); return 1;
+    case WSIG_STEP_TOKEN:
+        lua_pushliteral(L, "token");
+        lua_pushnumber(L, step.max_wait);
+        return 2;
     case WSIG_STEP_SEND:
         lua_pushliteral(L, "send");
         push_send_step(L, &step.send);
@@ -2118,10 +2136,11 @@ static int l_call_next(lua_State *L)
     }
 }
 
-/* call:token(wait) */
+/* call:token(wait, taken) */
 static int l_call_token(lua_State *L)
 {
-    wsig_call_token(CHECK(L, 1, T_CALL, wsig_call), luaL_checknumber(L, 2));
+    wsig_call *call = CHECK(L, 1, T_CALL, wsig_call);
+    wsig_call_token(call, luaL_checknumber(L, 2), lua_isnone(L, 3) || lua_toboolean(L, 3));
     return 0;
 }
 
@@ -2336,6 +2355,7 @@ static const luaL_Reg FUNCTIONS[] = {
     {"client", l_client},
     {"nginx_client", l_nginx_client},
     {"rate_take", l_rate_take},
+    {"rate_refund", l_rate_refund},
     {"rate_answer_seen", l_rate_answer_seen},
     {"redis_rate_limit", l_redis_rate_limit},
     {"json_encode", l_json_encode},

@@ -1185,7 +1185,7 @@ WSIG_API WSIG_WARN_UNUSED int wsig_client_call(wsig_client *c, char **result_jso
 typedef struct wsig_call wsig_call;
 
 typedef enum wsig_call_step_kind {
-    WSIG_STEP_TOKEN = 1, /* take a rate-limiter token, then wsig_call_token */
+    WSIG_STEP_TOKEN = 1, /* take a rate-limiter token (wsig_rate_take), then wsig_call_token */
     WSIG_STEP_SEND = 2,  /* send step->send, then wsig_call_answer or wsig_call_failure */
     WSIG_STEP_WAIT = 3,  /* wait step->event.delay seconds, then wsig_call_next */
     WSIG_STEP_DONE = 4   /* wsig_call_result */
@@ -1208,6 +1208,7 @@ typedef struct wsig_call_send {
 
 typedef struct wsig_call_step {
     int kind;                       /* enum wsig_call_step_kind */
+    double max_wait;                /* WSIG_STEP_TOKEN: the longest wait the call has left */
     wsig_call_send send;            /* WSIG_STEP_SEND */
     wsig_client_event event;        /* WSIG_STEP_WAIT: kind, delay, cause, attempt */
 } wsig_call_step;
@@ -1274,12 +1275,16 @@ WSIG_API WSIG_WARN_UNUSED int wsig_call_rpc(wsig_call **out, wsig_client *c, con
  *  Out:     *step (pointers into the call, valid until its next use). */
 WSIG_API int wsig_call_next(wsig_call *call, wsig_call_step *step) WSIG_NONNULL(1, 2);
 
-/** Report the rate limiter's answer to a TOKEN step.
+/** Report the rate limiter's answer to a TOKEN step, as wsig_rate_take
+ *  gives it (with step->max_wait): taken with wait 0, the call SENDs;
+ *  taken with a wait, the call asks for that WAIT, then SENDs (if the wait
+ *  does not fit the call's deadline, the next step is DONE: give the token
+ *  back); not taken, the call asks for that WAIT, then for a TOKEN again
+ *  (or ends with WSIG_ERR_TIMEOUT when the wait does not fit).
  *  Returns: nothing.
  *  Args:    call.
- *  In:      wait: 0 when a token was taken, else the seconds until one may
- *           be (the call then asks for that WAIT, or ends at its deadline). */
-WSIG_API void wsig_call_token(wsig_call *call, double wait) WSIG_NONNULL(1);
+ *  In:      wait, seconds; taken (non-zero: a token was taken). */
+WSIG_API void wsig_call_token(wsig_call *call, double wait, int taken) WSIG_NONNULL(1);
 
 /** Report the answer to a SEND step (any status).
  *  Returns: nothing (what it means is the next step).
@@ -1314,26 +1319,42 @@ WSIG_API WSIG_WARN_UNUSED int wsig_call_result(wsig_call *call, char **result_js
  *  Args:    call. */
 WSIG_API void wsig_call_free(wsig_call *call);
 
-/** A token bucket kept by the caller (e.g. in memory shared by processes),
- *  the client's limiter rules: it starts full and starts refilling at the
- *  first answer or failure (wsig_rate_answer_seen), so it never runs ahead
- *  of the server's bucket, which starts at our first request's arrival;
- *  with the burst spent before that, takers wait. */
+/** A token bucket kept by the caller (e.g. in memory several processes
+ *  share: nginx keeps it in a lua_shared_dict), with the arithmetic of the
+ *  client's own buckets (one copy): it starts full (tokens = burst, last =
+ *  0); a token is taken before the wait for it, so waiters queue (tokens
+ *  below 0). The refill clock starts at the first answer
+ *  (wsig_rate_answer_seen) and never earlier: the server's bucket starts at
+ *  the arrival of our first request, and many holders sending at once may
+ *  spend the burst long before any of it arrives. */
 typedef struct wsig_rate_state {
-    double tokens;      /* tokens left */
+    double tokens;      /* tokens left (below 0: waits already promised) */
     double last;        /* when tokens was last refilled (caller's clock, s); 0 = not yet */
 } wsig_rate_state;
 
 /** Take a token at time now.
- *  Returns: 0 when a token was taken; else the seconds until one may be
- *           (nothing taken: ask again after that wait).
- *  Args:    s (tokens = burst, last = 0 to start).
- *  In:      now (seconds, any clock the holders share, > 0); rate, burst
- *           (the client's: wsig_client_rate). */
-WSIG_API double wsig_rate_take(wsig_rate_state *s, double now, double rate, double burst)
+ *  Returns: the wait before sending. *taken = 1: a token was taken, for
+ *           now (0) or for after the wait (give it back with
+ *           wsig_rate_refund if the wait is cut short). *taken = 0: nothing
+ *           taken; ask again after the wait: the wait would pass max_wait,
+ *           or the burst is spent before the first answer (one token's
+ *           time). 0 and taken when rate <= 0.
+ *  Args:    s.
+ *  Out:     *taken.
+ *  In:      now (seconds, a clock all holders share); rate, burst
+ *           (wsig_client_rate); max_wait (seconds the caller may wait). */
+WSIG_API double wsig_rate_take(wsig_rate_state *s, double now, double rate, double burst,
+                               double max_wait, int *taken) WSIG_NONNULL(1, 6);
+
+/** Give back a token taken for an attempt that never left (no connection,
+ *  a wait cut short): it cost the server nothing.
+ *  Returns: nothing.
+ *  Args:    s.
+ *  In:      now, rate, burst as for wsig_rate_take. */
+WSIG_API void wsig_rate_refund(wsig_rate_state *s, double now, double rate, double burst)
     WSIG_NONNULL(1);
 
-/** Note an answer at time now: the bucket's clock starts with the first.
+/** Note an answer at time now: the refill clock starts with the first.
  *  Returns: nothing.
  *  Args:    s.
  *  In:      now. */

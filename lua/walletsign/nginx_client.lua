@@ -78,18 +78,36 @@ local function now()
    return ngx.now() -- the wall clock: the same for every worker
 end
 
-local function take_token(self)
+-- A token for an attempt (core.rate_take): the wait before sending, and
+-- whether a token was taken (for after the wait) or not (ask again then).
+local function take_token(self, max_wait)
    local rate, burst = self.core:_rate()
-   if not rate then return 0 end
+   if not rate then return 0, true end
    if not self.dict then -- one bucket per worker
-      local wait
-      wait, self.tokens, self.last = core.rate_take(self.tokens, self.last, now(), rate, burst)
-      return wait
+      local wait, taken
+      wait, taken, self.tokens, self.last = core.rate_take(self.tokens, self.last, now(), rate,
+                                                           burst, max_wait)
+      return wait, taken
    end
-   return with_bucket(self, function(tokens, last)
+   local taken
+   local wait = with_bucket(self, function(tokens, last)
       local wait
-      wait, tokens, last = core.rate_take(tokens, last, now(), rate, burst)
+      wait, taken, tokens, last = core.rate_take(tokens, last, now(), rate, burst, max_wait)
       return tokens, last, wait
+   end)
+   return wait, taken
+end
+
+-- A token taken for a wait the call did not begin (its deadline) goes back.
+local function refund_token(self)
+   local rate, burst = self.core:_rate()
+   if not self.dict then
+      self.tokens, self.last = core.rate_refund(self.tokens, self.last, now(), rate, burst)
+      return
+   end
+   with_bucket(self, function(tokens, last)
+      tokens, last = core.rate_refund(tokens, last, now(), rate, burst)
+      return tokens, last
    end)
 end
 
@@ -182,15 +200,22 @@ local function run(self, call, err)
             .. "content phase), not the " .. phase .. " phase; from an ngx.timer, use a "
             .. "location and ngx.location.capture from a request, or ws.client outside nginx", 3)
    end
+   local kind, step = call:next()
    while true do
-      local kind, step = call:next()
       if kind == "token" then
-         call:token(take_token(self))
+         local wait, taken = take_token(self, step)
+         call:token(wait, taken)
+         kind, step = call:next()
+         if kind == "done" and taken and wait > 0 then
+            refund_token(self) -- taken for a wait past the deadline
+         end
       elseif kind == "send" then
          send(self, call, step)
+         kind, step = call:next()
       elseif kind == "wait" then
          self.on_event(step)
          ngx.sleep(step.delay)
+         kind, step = call:next()
       else
          return call:result()
       end

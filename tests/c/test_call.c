@@ -39,7 +39,7 @@ static int to_send(wsig_call *call, wsig_call_step *step)
 {
     int kind = wsig_call_next(call, step);
     if (kind == WSIG_STEP_TOKEN) {
-        wsig_call_token(call, 0);
+        wsig_call_token(call, 0, 1);
         kind = wsig_call_next(call, step);
     }
     return kind;
@@ -57,7 +57,7 @@ static void query_steps(wsig_client *c)
         return;
     wsig_call_step step;
     CHECK(wsig_call_next(call, &step) == WSIG_STEP_TOKEN, "a limited client asks for a token");
-    wsig_call_token(call, 0);
+    wsig_call_token(call, 0, 1);
     CHECK(wsig_call_next(call, &step) == WSIG_STEP_SEND, "then sends");
     const wsig_call_send *s = &step.send;
     const char body[] = "{\"name\":\"get_profile\",\"payload\":{\"id\":1}}";
@@ -164,13 +164,15 @@ static void deadline_and_limiter(wsig_auth *auth)
     wsig_error err = WSIG_ERROR_INIT;
     wsig_call_step step;
     if (wsig_call_halogen(&call, c, 0, "q", NULL, NULL, &err) == WSIG_OK) {
-        /* the limiter asks for 0.5 s: a WAIT */
-        CHECK(wsig_call_next(call, &step) == WSIG_STEP_TOKEN, "token");
-        wsig_call_token(call, 0.5);
+        /* the limiter took a token for after 0.5 s: a WAIT, then the SEND */
+        CHECK(wsig_call_next(call, &step) == WSIG_STEP_TOKEN && step.max_wait > 0.9 &&
+                  step.max_wait <= 1,
+              "token, with the call's time left (%g)", step.max_wait);
+        wsig_call_token(call, 0.5, 1);
         CHECK(wsig_call_next(call, &step) == WSIG_STEP_WAIT &&
                   step.event.kind == WSIG_EVENT_WAIT_RATE && step.event.delay == 0.5,
               "the limiter's wait");
-        to_send(call, &step);
+        CHECK(wsig_call_next(call, &step) == WSIG_STEP_SEND, "then the send, no second token");
         /* Retry-After 5 s does not fit in the 1 s deadline: a timeout now */
         wsig_call_answer(call, 429, "Retry-After: 5\r\n", 16, "{}", 2);
         CHECK(wsig_call_next(call, &step) == WSIG_STEP_DONE, "no wait past the deadline");
@@ -178,6 +180,21 @@ static void deadline_and_limiter(wsig_auth *auth)
         int rc = wsig_call_result(call, &json, NULL, &err);
         CHECK(rc == WSIG_ERR_TIMEOUT && err.http_status == 429 && err.retry_after == 5,
               "deadline: %s %ld %g %s", wsig_status_name(rc), err.http_status, err.retry_after,
+              err.message);
+        wsig_error_clear(&err);
+        wsig_call_free(call);
+    }
+    /* a limiter wait longer than the call has left: nothing taken, a timeout */
+    if (wsig_call_halogen(&call, c, 0, "q", NULL, NULL, &err) == WSIG_OK) {
+        wsig_call_next(call, &step);
+        wsig_call_token(call, 0.1, 0); /* nothing taken: wait, then ask again */
+        CHECK(wsig_call_next(call, &step) == WSIG_STEP_WAIT && wsig_call_next(call, &step) ==
+              WSIG_STEP_TOKEN, "not taken: a wait, then a token again");
+        wsig_call_token(call, 5, 0);
+        CHECK(wsig_call_next(call, &step) == WSIG_STEP_DONE, "a limiter wait past the deadline");
+        char *json = NULL;
+        int rc = wsig_call_result(call, &json, NULL, &err);
+        CHECK(rc == WSIG_ERR_TIMEOUT && strstr(err.message, "rate limiter"), "limiter timeout: %s",
               err.message);
         wsig_error_clear(&err);
         wsig_call_free(call);
@@ -273,20 +290,29 @@ static void unsigned_answer_refused(wsig_auth *auth)
 static void rate_bucket(void)
 {
     wsig_rate_state s = {2, 0}; /* burst 2, rate 10/s */
-    CHECK(wsig_rate_take(&s, 100, 10, 2) == 0 && wsig_rate_take(&s, 100, 10, 2) == 0,
+    int taken = 0;
+    CHECK(wsig_rate_take(&s, 100, 10, 2, 1, &taken) == 0 && taken &&
+              wsig_rate_take(&s, 100, 10, 2, 1, &taken) == 0 && taken,
           "the burst");
-    double w = wsig_rate_take(&s, 100.5, 10, 2);
-    CHECK(w > 0.099 && w < 0.101 && s.last == 0, "spent before any answer: wait, no refill (%g)", w);
-    wsig_rate_answer_seen(&s, 101);
-    CHECK(s.last == 101, "the clock starts at the first answer");
-    w = wsig_rate_take(&s, 101.05, 10, 2);
-    CHECK(w > 0.049 && w < 0.051, "half a token: wait the other half (%g)", w);
-    CHECK(wsig_rate_take(&s, 101.11, 10, 2) == 0 && s.tokens < 0.11, "a token once the wait is over");
-    CHECK(wsig_rate_take(&s, 200, 10, 2) == 0 && s.tokens > 0.999 && s.tokens < 1.001,
-          "refill stops at the burst");
+    double w = wsig_rate_take(&s, 100, 10, 2, 1, &taken);
+    CHECK(w > 0.099 && w < 0.101 && !taken && s.tokens < 0.001 && s.last == 0,
+          "spent before any answer: nothing taken, ask again in %g s; the clock waits", w);
+    wsig_rate_answer_seen(&s, 100.05);
+    CHECK(s.last == 100.05, "the first answer starts the clock");
+    w = wsig_rate_take(&s, 100.05, 10, 2, 1, &taken);
+    CHECK(w > 0.099 && w < 0.101 && taken && s.tokens < -0.999,
+          "a token taken for after %g s (waiters queue)", w);
+    w = wsig_rate_take(&s, 100.05, 10, 2, 0.15, &taken);
+    CHECK(w > 0.199 && w < 0.201 && !taken && s.tokens < -0.999,
+          "a wait longer than max_wait takes nothing (%g, tokens %g)", w, s.tokens);
+    wsig_rate_refund(&s, 100.05, 10, 2);
+    CHECK(s.tokens > -0.001 && s.tokens < 0.001, "a refund gives the token back (%g)", s.tokens);
     wsig_rate_answer_seen(&s, 300);
-    CHECK(s.last == 200, "a later answer does not move the clock");
-    CHECK(wsig_rate_take(&s, 1, -1, 2) == 0, "no limiter: never waits");
+    CHECK(s.last == 100.05, "a later answer does not move a started clock");
+    CHECK(wsig_rate_take(&s, 200, 10, 2, 0, &taken) == 0 && taken && s.tokens > 0.999 &&
+              s.tokens < 1.001,
+          "refill stops at the burst");
+    CHECK(wsig_rate_take(&s, 1, -1, 2, 0, &taken) == 0 && taken, "no limiter: never waits");
 }
 
 void test_call(void)

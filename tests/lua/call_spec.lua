@@ -19,7 +19,8 @@ end
 local function to_send(call)
    local kind, step = call:next()
    if kind == "token" then
-      call:token(0)
+      assert.is_true(step > 0) -- the call's time left
+      call:token(0, true)
       kind, step = call:next()
    end
    assert.equals("send", kind)
@@ -110,12 +111,23 @@ describe("core call objects (walletsign.nginx's client)", function()
       assert.equals(10, rate)
       assert.equals(10, burst)
       assert.is_nil((client{rate_limit = false}):_rate())
-      local wait, tokens, last = core.rate_take(nil, 0, 100, 10, 2)
+      local wait, taken, tokens, last = core.rate_take(nil, 0, 100, 10, 2, 1)
       assert.equals(0, wait)
+      assert.is_true(taken)
       assert.equals(1, tokens)
-      wait, tokens, last = core.rate_take(0, 0, 100, 10, 2)
+      wait, taken, tokens, last = core.rate_take(0, 0, 100, 10, 2, 1)
       assert.is_true(wait > 0.09 and wait < 0.11)
+      assert.is_false(taken) -- spent before any answer: ask again
       assert.equals(0, last)
+      wait, taken, tokens = core.rate_take(0, 100, 100, 10, 2, 1)
+      assert.is_true(taken)
+      assert.equals(-1, tokens) -- taken for after the wait
+      wait, taken, tokens = core.rate_take(-1, 100, 100, 10, 2, 0.1)
+      assert.is_true(wait > 0.19 and wait < 0.21)
+      assert.is_false(taken) -- longer than max_wait: nothing taken
+      assert.equals(-1, tokens)
+      tokens = core.rate_refund(-1, 100, 100, 10, 2)
+      assert.equals(0, tokens)
       assert.equals(100.5, core.rate_answer_seen(0, 100.5))
       assert.equals(7, core.rate_answer_seen(7, 100.5))
    end)
