@@ -73,9 +73,31 @@ local function with_bucket(self, fn)
    return result
 end
 
+-- The bucket's clock: the wall clock, the same for every worker, in
+-- microseconds (ngx.now() keeps milliseconds; its truncation alone can let
+-- a token go a millisecond early, which the server's bucket notices).
+local ffi = require "ffi"
+ffi.cdef [[
+typedef struct { long sec; long nsec; } walletsign_timespec;
+int clock_gettime(int clock_id, walletsign_timespec *ts);
+]]
+local CLOCK_REALTIME = 0
+local ts = ffi.new("walletsign_timespec")
+
 local function now()
+   if ffi.C.clock_gettime(CLOCK_REALTIME, ts) == 0 then
+      return tonumber(ts.sec) + tonumber(ts.nsec) * 1e-9
+   end
    ngx.update_time()
-   return ngx.now() -- the wall clock: the same for every worker
+   return ngx.now()
+end
+
+-- ngx.sleep counts whole milliseconds from nginx's cached time, which lags
+-- behind while the worker runs: without this it may end a wait up to a few
+-- milliseconds early. A wait the core asks for is a minimum.
+local function sleep_at_least(seconds)
+   ngx.update_time()
+   ngx.sleep(math.ceil(seconds * 1000 + 1) / 1000)
 end
 
 -- A token for an attempt (core.rate_take): the wait before sending, and
@@ -214,7 +236,7 @@ local function run(self, call, err)
          kind, step = call:next()
       elseif kind == "wait" then
          self.on_event(step)
-         ngx.sleep(step.delay)
+         sleep_at_least(step.delay)
          kind, step = call:next()
       else
          return call:result()
