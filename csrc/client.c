@@ -1,6 +1,7 @@
 /* The HTTP client: one libcurl easy handle per client, reused for keep-alive.
  * Every attempt is signed afresh; retries are bounded (docs/protocols.md, jwt). */
 #include "internal.h"
+#include "rate_limit.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -25,8 +26,9 @@ struct wsig_client {
     wsig_auth *auth;
     wsig_client_options opt;
     char user_agent[160];
-    double tokens;          /* rate limiter bucket */
-    double last_refill;     /* 0 until the first answer: see limiter_wait */
+    wsig_rate_limit *limiter; /* NULL: no limiter (rate < 0); else shared (rate_limit.h) */
+    char limiter_id[WSIG_RATE_ID_SIZE]; /* the auth's rate identity, names a store's bucket */
+    bool answer_told;       /* the limiter heard of this client's first answer */
     long pid;               /* a forked child makes its own curl handle */
     uint64_t rng;           /* jitter only */
     double deadline;        /* of the call in progress (monotonic_s) */
@@ -331,6 +333,7 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
     c->opt = *opt;
     /* No reference of ours yet: a failure below must not free the caller's. */
     c->opt.response_verifier = NULL;
+    c->opt.rate_limit = NULL;
     apply_defaults(&c->opt);
     /* The caller's strings are not retained: the client owns copies. */
     const char *ca_file = c->opt.ca_file, *ca_path = c->opt.ca_path;
@@ -356,7 +359,12 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
     c->auth = wsig__auth_ref(auth);
     if (opt->response_verifier)
         c->opt.response_verifier = wsig__message_verifier_ref(opt->response_verifier);
-    c->tokens = c->opt.burst;
+    if (c->opt.rate >= 0 &&
+        (rc = wsig__rate_limit_for_client(&c->limiter, c->limiter_id, opt->rate_limit, c->auth,
+                                          c->opt.rate, c->opt.burst, err)) != WSIG_OK) {
+        wsig_client_free(c);
+        return rc;
+    }
     c->pid = (long)getpid();
     set_fixed_options(c);
     if (RAND_bytes((unsigned char *)&c->rng, sizeof c->rng) != 1 || !c->rng)
@@ -376,6 +384,7 @@ void wsig_client_free(wsig_client *c)
     free((char *)c->opt.ca_file);
     free((char *)c->opt.ca_path);
     free(c->base_url);
+    wsig_rate_limit_free(c->limiter);
     wsig_auth_free(c->auth);
     wsig_message_verifier_free(c->opt.response_verifier);
     free(c);
@@ -438,48 +447,39 @@ const char *wsig_response_header(const wsig_response *res, const char *name, siz
 /* ------------------------------------------------------------------ */
 /* One attempt                                                        */
 
-/* A token bucket that never runs ahead of the server's: the server's bucket
- * starts at the arrival of our first request, so ours only starts refilling
- * once the first answer is back (no earlier than that arrival). */
+/* Take a token from the client's bucket (rate_limit.h: shared with the
+ * other clients of the key), waiting for it within the call's deadline. A
+ * wait cut short gives its token back: the bucket is left as time fills it. */
 static int limiter_wait(wsig_client *c, wsig_client_event *ev, wsig_error *err)
 {
-    if (c->opt.rate < 0)
+    if (!c->limiter)
         return WSIG_OK;
-    double now = monotonic_s();
-    if (c->last_refill > 0) {
-        c->tokens += (now - c->last_refill) * c->opt.rate;
-        if (c->tokens > c->opt.burst)
-            c->tokens = c->opt.burst;
-        c->last_refill = now;
-    }
-    if (c->tokens < 1 && c->last_refill == 0)
-        c->last_refill = now; /* a burst with no answer at all: start the clock */
-    if (c->tokens < 1) {
-        /* A token is only taken once the wait is over: an aborted or
-         * timed-out wait leaves the bucket as time fills it. */
-        ev->kind = WSIG_EVENT_WAIT_RATE;
-        ev->cause = "the rate limit";
-        int rc = pause_call(c, (1 - c->tokens) / c->opt.rate, "the rate limiter's wait", ev, err);
-        if (rc != WSIG_OK)
-            return rc;
-        c->tokens = 1;
-        c->last_refill = monotonic_s();
-    }
-    c->tokens -= 1;
-    return WSIG_OK;
+    double wait, max_wait = c->deadline - monotonic_s();
+    int rc = wsig__rate_limit_take(c->limiter, c->limiter_id, max_wait, &wait, err);
+    if (rc != WSIG_OK || wait <= 0)
+        return rc;
+    ev->kind = WSIG_EVENT_WAIT_RATE;
+    ev->cause = "the rate limit";
+    rc = pause_call(c, wait, "the rate limiter's wait", ev, err);
+    if (rc != WSIG_OK && wait <= max_wait)
+        wsig__rate_limit_refund(c->limiter, c->limiter_id);
+    return rc;
 }
 
+/* The bucket's refill starts at the first answer (rate_limit.h). */
 static void limiter_answer_seen(wsig_client *c)
 {
-    if (c->last_refill == 0)
-        c->last_refill = monotonic_s();
+    if (c->limiter && !c->answer_told) {
+        wsig__rate_limit_answer_seen(c->limiter, c->limiter_id);
+        c->answer_told = true;
+    }
 }
 
 /* A request that never left (no connection) costs the server nothing. */
 static void limiter_refund(wsig_client *c)
 {
-    if (c->opt.rate >= 0 && c->tokens + 1 <= c->opt.burst)
-        c->tokens += 1;
+    if (c->limiter)
+        wsig__rate_limit_refund(c->limiter, c->limiter_id);
 }
 
 /* After fork() the child must not touch the parent's connections (a TLS

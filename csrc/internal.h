@@ -132,6 +132,10 @@ WSIG_LOCAL wsig_message_verifier *wsig__message_verifier_ref(wsig_message_verifi
 /* True if the auth sets a header of this name (case-insensitive): a caller's
  * header of that name would go out beside, or instead of, the signed one. */
 WSIG_LOCAL bool wsig__auth_sets_header(const wsig_auth *auth, const char *name);
+/* The identity a server's rate limit counts requests by, hashed:
+ * SHA-256("jwt:" key id | "hmac:" api key | "message:" EIP-55 address).
+ * False if hashing failed. */
+WSIG_LOCAL bool wsig__auth_rate_identity(const wsig_auth *auth, unsigned char out[32]);
 WSIG_LOCAL int wsig__jwt_sign_headers(struct wsig_jwt_auth *a, wsig_headers *out, const char *uri,
                                       const void *body, size_t body_len, int64_t now_ms,
                                       wsig_error *err);

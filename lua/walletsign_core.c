@@ -752,11 +752,12 @@ static int error_tostring(lua_State *L)
 /* ------------------------------------------------------------------ */
 /* Handles                                                             */
 
-enum { T_KEY, T_AUTH, T_HMACV, T_MSGV, T_CLIENT, T_STORE, T_COUNT };
+enum { T_KEY, T_AUTH, T_HMACV, T_MSGV, T_CLIENT, T_RATE, T_STORE, T_COUNT };
 
 static const char *const TYPE_NAMES[T_COUNT] = {
     "walletsign.Key", "walletsign.Auth", "walletsign.HmacVerifier",
-    "walletsign.MessageVerifier", "walletsign.Client", "walletsign.ReplayStore",
+    "walletsign.MessageVerifier", "walletsign.Client", "walletsign.RateLimit",
+    "walletsign.ReplayStore",
 };
 
 typedef struct handle {
@@ -781,6 +782,7 @@ static void free_handle(handle *h)
     case T_HMACV: wsig_hmac_verifier_free((wsig_hmac_verifier *)p); break;
     case T_MSGV: wsig_message_verifier_free((wsig_message_verifier *)p); break;
     case T_CLIENT: wsig_client_free((wsig_client *)p); break;
+    case T_RATE: wsig_rate_limit_free((wsig_rate_limit *)p); break;
     case T_STORE: wsig_replay_store_free((wsig_replay_store *)p); break;
     }
 }
@@ -1673,7 +1675,8 @@ static int l_keccak256_hex(lua_State *L)
 
 /* ws.client{base_url=, auth=, timeout=10, attempt_timeout=, connect_timeout=5,
  *           verify=true|false|cafile,
- *           ca_path=, rate_limit={10, 10}|false, retries=, user_agent=, max_response=,
+ *           ca_path=, rate_limit={10, 10}|false|ws.redis_rate_limit(...), retries=,
+ *           user_agent=, max_response=,
  *           max_429_attempts=, max_retry_after=, backoff=, response_verifier=} */
 static int l_client(lua_State *L)
 {
@@ -1706,7 +1709,13 @@ static int l_client(lua_State *L)
     lua_pop(L, 1);
 
     ty = get_field(L, 1, "rate_limit");
-    if (ty == LUA_TBOOLEAN) {
+    handle *limiter = ty == LUA_TUSERDATA ? (handle *)luaL_testudata(L, -1, TYPE_NAMES[T_RATE])
+                                          : NULL;
+    if (limiter) {
+        if (limiter->closed || !limiter->p)
+            luaL_error(L, "bad option 'rate_limit' (a closed %s)", TYPE_NAMES[T_RATE]);
+        opt.rate_limit = (wsig_rate_limit *)limiter->p; /* the client takes a reference */
+    } else if (ty == LUA_TBOOLEAN) {
         if (!lua_toboolean(L, -1))
             opt.rate = -1; /* rate_limit = false: the core's "no limiter" */
     } else if (ty == LUA_TTABLE) {
@@ -1717,7 +1726,7 @@ static int l_client(lua_State *L)
         opt.burst = lua_isnumber(L, -1) ? (double)lua_tonumber(L, -1) : opt_number(L, t, "burst", opt.burst);
         lua_pop(L, 2);
     } else if (ty != LUA_TNIL) {
-        field_error(L, "rate_limit", "{rate, burst} or false");
+        field_error(L, "rate_limit", "{rate, burst}, false or a ws.redis_rate_limit");
     }
     lua_pop(L, 1);
 
@@ -1738,6 +1747,23 @@ static int l_client(lua_State *L)
         return 2;
     }
     lua_pushvalue(L, ud);
+    return 1;
+}
+
+/* ws.redis_rate_limit(url [, {rate=10, burst=10, prefix="walletsign:", timeout=0.5}])
+ * -> a token bucket in Redis shared by processes and machines, for
+ * ws.client{rate_limit = limiter} | nil, err. Nothing is connected here. */
+static int l_redis_rate_limit(lua_State *L)
+{
+    const char *url = check_cstr(L, 1);
+    int t = opt_table(L, 2);
+    double rate = opt_number(L, t, "rate", 10), burst = opt_number(L, t, "burst", 10);
+    wsig_redis_options ro = {.timeout = opt_number(L, t, "timeout", 0.5),
+                             .prefix = opt_string(L, t, "prefix", NULL, NULL)};
+    handle *h = new_handle(L, T_RATE);
+    wsig_error e = WSIG_ERROR_INIT;
+    if (wsig_rate_limit_redis_new((wsig_rate_limit **)&h->p, url, rate, burst, &ro, &e) != WSIG_OK)
+        return push_error(L, &e);
     return 1;
 }
 
@@ -1927,8 +1953,11 @@ static const luaL_Reg CLIENT_METHODS[] = {
     {"call", l_client_call},   {NULL, NULL},
 };
 
+static const luaL_Reg RATE_METHODS[] = {{NULL, NULL}};
+
 static const luaL_Reg *const METHODS[T_COUNT] = {KEY_METHODS, AUTH_METHODS, HMACV_METHODS,
-                                                 MSGV_METHODS, CLIENT_METHODS, STORE_METHODS};
+                                                 MSGV_METHODS, CLIENT_METHODS, RATE_METHODS,
+                                                 STORE_METHODS};
 
 static const luaL_Reg FUNCTIONS[] = {
     {"key_generate", l_key_generate},
@@ -1949,6 +1978,7 @@ static const luaL_Reg FUNCTIONS[] = {
     {"rpc_error", l_rpc_error},
     {"rpc_parse", l_rpc_parse},
     {"client", l_client},
+    {"redis_rate_limit", l_redis_rate_limit},
     {"json_encode", l_json_encode},
     {"json_decode", l_json_decode},
     {"keccak256_hex", l_keccak256_hex},

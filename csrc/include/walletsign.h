@@ -41,7 +41,8 @@
  *    its own lock).
  *  - wsig_replay_store: shareable (one Redis connection under its own lock).
  *  - wsig_client: one thread at a time (it owns one libcurl handle). Use one
- *    client per thread, or serialise calls yourself.
+ *    client per thread, or serialise calls yourself. The clients of one key
+ *    share one rate-limit bucket (wsig_rate_limit, shareable, own lock).
  */
 #ifndef WALLETSIGN_H
 #define WALLETSIGN_H
@@ -894,6 +895,50 @@ WSIG_API WSIG_WARN_UNUSED int wsig_rpc_error(char **out, size_t *out_len, long l
                                              wsig_error *err) WSIG_NONNULL(1, 2, 4);
 
 /* ------------------------------------------------------------------ */
+/* Rate limits shared by clients                                      */
+/* A client takes a token from a bucket before each attempt, so that it  */
+/* stays within the server's limit (Halogen: 10 requests/s per key,      */
+/* bursts of 10). By default the bucket is process-wide: every client    */
+/* that signs with the same key (JWT key id, HMAC api key, message       */
+/* address) at the same rate and burst shares one, so four clients with  */
+/* one key in four threads together stay within rate and burst. A        */
+/* wsig_rate_limit given in wsig_client_options.rate_limit replaces it   */
+/* (docs/scale-out.md, "Rate limits").                                   */
+
+typedef struct wsig_rate_limit wsig_rate_limit; /* shareable, own lock, refcounted */
+
+/** Drop the caller's reference to a rate limit; the clients using it keep
+ *  theirs, and it is freed with the last.
+ *  Returns: nothing.
+ *  Args:    l (NULL is a no-op).
+ *  Thread safety: any thread; a limiter is shared by any number of
+ *                 clients and threads. */
+WSIG_API void wsig_rate_limit_free(wsig_rate_limit *l);
+
+/** A token bucket in Redis, shared by every process and machine that uses
+ *  the same url, prefix and key identity: one atomic script per request on
+ *  one key, prefix + "rate:" + the hex SHA-256 of the client's key identity
+ *  (docs/scale-out.md, "Rate limits"; a single key, so it works unchanged on
+ *  Redis Cluster), on Redis's clock (TIME), so the machines' clocks do not
+ *  matter. EVALSHA, and EVAL when Redis answers NOSCRIPT. The key expires
+ *  once the bucket would be full again. A client given it (rate_limit)
+ *  takes a token before each attempt; when Redis cannot answer, the call
+ *  fails with WSIG_ERR_STORE and nothing is sent (fail closed). url and
+ *  opt: as wsig_replay_store_redis_new (no connection is made here).
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (the URL, the options, a rate outside
+ *           0.001..1e6 per second or a burst outside 1..1e6; 0 = 10 for
+ *           both); WSIG_ERR_NOMEM.
+ *  Out:     *out, owned by the caller (wsig_rate_limit_free); NULL on failure.
+ *  In:      url (copied; the password is wiped on free), rate (tokens per
+ *           second), burst (bucket size), opt (NULL = defaults).
+ *  Thread safety: shareable by any number of clients and threads; its one
+ *  connection is used under a lock (a wait happens outside it). */
+WSIG_API WSIG_WARN_UNUSED int wsig_rate_limit_redis_new(wsig_rate_limit **out, const char *url,
+                                                        double rate, double burst,
+                                                        const wsig_redis_options *opt,
+                                                        wsig_error *err) WSIG_NONNULL(1, 2);
+
+/* ------------------------------------------------------------------ */
 /* HTTP client (libcurl)                                              */
 
 typedef struct wsig_client wsig_client;
@@ -969,6 +1014,12 @@ typedef struct wsig_client_options {
      * must not call into this client. */
     void (*on_event)(void *event_ud, const wsig_client_event *event);
     void *event_ud;
+    wsig_rate_limit *rate_limit; /* NULL: the process-wide bucket shared by every client
+                                    that signs with the same key (JWT key id, HMAC api
+                                    key, message address) at the same rate and burst;
+                                    set: this limiter, with its own rate and burst (the
+                                    client keeps a reference); rate < 0 still means no
+                                    limiter at all */
 } wsig_client_options;
 
 #define WSIG_CLIENT_MAX_SECONDS 86400.0          /* a day: the longest duration option */
@@ -980,7 +1031,7 @@ typedef struct wsig_client_options {
  * attempt but the call's, no abort_check, no on_event. */
 #define WSIG_CLIENT_OPTIONS_INIT                                                          \
     {10.0, 5.0, 0, NULL, NULL, NULL, NULL, 16u << 20, 5, 30.0, 3, 0.25, 10.0, 10.0, NULL, \
-     0.0, NULL, NULL, NULL, NULL}
+     0.0, NULL, NULL, NULL, NULL, NULL}
 
 /** A client for one base URL and one auth.
  *  Returns: WSIG_OK; WSIG_ERR_ARG (base_url not http(s), or with spaces, a

@@ -53,7 +53,8 @@ local ws = {
    rpc_error = core.rpc_error,
    rpc_parse = core.rpc_parse,
 
-   client = core.client,
+   client = core.client,             -- {base_url=, auth=, rate_limit={10, 10}|false|limiter, ...}
+   redis_rate_limit = core.redis_rate_limit, -- (url [, {rate=10, burst=10, prefix=, timeout=0.5}])
 
    -- For tests and tools; not part of the stable API.
    _json_encode = core.json_encode,

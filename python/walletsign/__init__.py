@@ -32,8 +32,8 @@ from ._errors import (ApiError, BadRequest, CryptoError, Error, FileError, Forbi
 from ._errors import Redirect, ReplayStoreError, StoreError
 from ._types import Message, Response
 from ._walletsign import (Auth, Client, HmacAuth, HmacVerifier, JwtAuth, Key, MessageAuth,
-                          MessageVerifier, __version__, rpc_error, rpc_parse, rpc_result,
-                          verify_jwt)
+                          MessageVerifier, RedisRateLimit, __version__, rpc_error, rpc_parse,
+                          rpc_result, verify_jwt)
 from ._walletsign import HALOGEN_BASE_URL as DEFAULT_BASE_URL  # the core's WSIG_HALOGEN_BASE_URL
 
 __all__ = [
@@ -41,7 +41,7 @@ __all__ = [
     "Key", "Auth", "JwtAuth", "HmacAuth", "MessageAuth",
     "verify_jwt", "HmacVerifier", "MessageVerifier", "Message",
     "rpc_result", "rpc_error", "rpc_parse",
-    "Client", "Response", "requests_auth", "httpx_auth", "to_frame",
+    "Client", "RedisRateLimit", "Response", "requests_auth", "httpx_auth", "to_frame",
     "Error", "KeyFormatError", "PasswordError", "CryptoError", "FileError", "SignatureError",
     "TransportError", "Timeout", "ProtocolError", "ApiError", "BadRequest", "Unauthorized",
     "Forbidden", "NotFound", "Gone", "PreconditionFailed", "RateLimited", "ServerError",

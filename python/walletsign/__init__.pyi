@@ -115,10 +115,14 @@ class Response:
     @property
     def ok(self) -> bool: ...
 
+class RedisRateLimit:
+    def __init__(self, url: str, *, rate: float = 10, burst: float = 10,
+                 prefix: Optional[str] = "walletsign:", timeout: float = 0.5) -> None: ...
+
 class Client:
     def __new__(cls, base_url: str, auth: Auth, *, timeout: float = 10.0,
                 connect_timeout: float = 5.0, retries: Optional[int] = None,
-                rate_limit: Optional[Tuple[float, float]] = (10, 10),
+                rate_limit: Union[Tuple[float, float], RedisRateLimit, None] = (10, 10),
                 verify: Union[bool, _Path] = True, user_agent: Optional[str] = None,
                 response_verifier: Optional[MessageVerifier] = None,
                 attempt_timeout: float = 0, max_429_attempts: int = 0,

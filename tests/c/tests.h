@@ -17,6 +17,8 @@
     X(test_client) \
     X(test_client_wire) \
     X(test_client_tls) \
+    X(test_rate_limit) \
+    X(test_rate_limit_redis) \
     X(test_redis) \
     X(test_redis_outage)
 

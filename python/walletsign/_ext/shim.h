@@ -18,7 +18,7 @@
  * The shim is split by type, one file each (pycurl's src/module.c, easy.c,
  * ...): module.c (module state, method table, exec slot), convert.c (argument
  * parsing and value conversion), errors.c (status -> exception), key.c,
- * auth.c, verify.c, rpc.c and client.c. This private header declares what
+ * auth.c, verify.c, rpc.c, client.c and ratelimit.c. This private header declares what
  * they share; every shared name starts with wsp_ and nothing but
  * PyInit__walletsign is exported (_walletsign.map).
  */
@@ -45,6 +45,7 @@ typedef struct {
     PyTypeObject *HmacVerifier_Type;
     PyTypeObject *MessageVerifier_Type;
     PyTypeObject *Client_Type;
+    PyTypeObject *RedisRateLimit_Type;
     /* exceptions (walletsign._errors) */
     PyObject *Error, *KeyFormatError, *PasswordError, *CryptoError, *FileError;
     PyObject *SignatureError, *TransportError, *Timeout, *ProtocolError;
@@ -80,6 +81,12 @@ typedef struct {
     PyObject_HEAD
     wsig_message_verifier *v;
 } MessageVerifierObject;
+
+typedef struct {
+    PyObject_HEAD
+    wsig_rate_limit *limit; /* a client given it takes its own reference */
+    double rate, burst;     /* as given, for repr */
+} RateLimitObject;
 
 /* ------------------------------------------------------------------ */
 /* Conversion helpers (convert.c)                                     */
@@ -144,6 +151,7 @@ wsig_key *wsp_key_arg(wsmod_state *st, PyObject *o, const char *what);
 extern PyType_Spec wsp_Auth_spec, wsp_JwtAuth_spec, wsp_HmacAuth_spec, wsp_MessageAuth_spec;
 extern PyType_Spec wsp_HmacVerifier_spec, wsp_MessageVerifier_spec;
 extern PyType_Spec wsp_Client_spec;
+extern PyType_Spec wsp_RedisRateLimit_spec;
 
 PyObject *wsp_verify_jwt(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                          PyObject *kwnames);
