@@ -87,12 +87,41 @@ def test_old_message_refused_without_asking_redis(redis_server, sender):
     verifier.verify(sender.sign("POST", "/c", BODY), BODY)     # connected: one SET
     before = redis_server.commandstats().get("set", 0)
     old = sender._sign_fixed(sender.session, 7, BODY, now - WINDOW_MS - 5000)
-    for _ in range(3):
+    future = sender._sign_fixed(sender.session, 8, BODY, now + WINDOW_MS + 5000)
+    for headers in (old, future) * 2:
         with pytest.raises(ws.SignatureError) as info:
-            verifier.verify(old, BODY)
+            verifier.verify(headers, BODY)
         assert info.value.reason == "stale_timestamp"
     assert redis_server.commandstats().get("set", 0) == before
     assert len(replay_keys(redis_server)) == 1
+
+
+def test_threads_share_one_store(redis_server, sender):
+    """16 threads, one verifier and one store: the same message is accepted
+    by exactly one thread; distinct messages are each accepted."""
+    verifier = verifier_for(sender, ws.RedisReplayStore(redis_server.url))
+    same = sender.sign("POST", "/c", BODY)
+    distinct = [sender.sign("POST", "/c", BODY) for _ in range(16)]
+    start = threading.Barrier(16)
+    outcomes = []
+
+    def worker(mine):
+        start.wait()
+        for headers in (same, mine):
+            try:
+                verifier.verify(headers, BODY)
+                outcomes.append(("accepted", headers is same))
+            except ws.SignatureError as err:
+                outcomes.append((err.reason, headers is same))
+
+    threads = [threading.Thread(target=worker, args=(h,)) for h in distinct]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(r for r, is_same in outcomes if is_same) == ["accepted"] + ["replay"] * 15
+    assert [r for r, is_same in outcomes if not is_same] == ["accepted"] * 16
+    assert len(replay_keys(redis_server)) == 17
 
 
 def test_redis_gone_fails_closed_and_recovers(redis_server, sender):
