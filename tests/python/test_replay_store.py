@@ -80,6 +80,31 @@ def test_another_process_sees_the_reservation(redis_server, sender, tmp_path):
     assert info.value.reason == "replay"
 
 
+def test_store_made_before_a_fork(redis_server, sender):
+    """gunicorn --preload: the store is made (and here even used) in the
+    parent; a forked child opens its own connection and shares the record."""
+    verifier = verifier_for(sender, ws.RedisReplayStore(redis_server.url))
+    verifier.verify(sender.sign("POST", "/c", BODY), BODY)         # parent connected
+    headers = sender.sign("POST", "/c", BODY)
+    pid = os.fork()
+    if pid == 0:   # the child: accept, then see the replay; report by exit code
+        code = 1
+        try:
+            verifier.verify(headers, BODY)
+            try:
+                verifier.verify(headers, BODY)
+            except ws.SignatureError as err:
+                code = 0 if err.reason == "replay" else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with pytest.raises(ws.SignatureError) as info:                 # the parent sees it
+        verifier.verify(headers, BODY)
+    assert info.value.reason == "replay"
+    assert verifier.verify(sender.sign("POST", "/c", BODY), BODY)   # its own link still works
+
+
 def test_old_message_refused_without_asking_redis(redis_server, sender):
     store = ws.RedisReplayStore(redis_server.url)
     verifier = verifier_for(sender, store)
