@@ -282,6 +282,9 @@ def test_verified_without_a_cache_keeps_the_block_error(sender):
 
 def test_verified_does_not_release_on_success(sender):
     verifier = ws.MessageVerifier([sender.address])
+    assert verifier.replay_store is None
+    assert repr(verifier) == "<walletsign.MessageVerifier trusted=1 replay=memory>"
+    assert "replay=off" in repr(ws.MessageVerifier([sender.address], replay_cache=False))
     headers = sender.sign("POST", "/c", BODY)
     cm = verifier.verified(headers, body=BODY)
     assert "not entered" in repr(cm)
@@ -329,6 +332,10 @@ def test_repr_and_errors_never_show_the_password(tmp_path, sender):
                                                 srv.port)
         bad_store = ws.RedisReplayStore(wrong)
         assert "s3cr3t" not in repr(bad_store)
+        verifier = verifier_for(sender, bad_store)
+        assert verifier.replay_store is bad_store
+        assert repr(verifier).startswith("<walletsign.MessageVerifier trusted=1 replay_store=<")
+        assert "s3cr3t" not in repr(verifier) and "***@127.0.0.1" in repr(verifier)
         with pytest.raises(ws.ReplayStoreError) as info:
             verifier_for(sender, bad_store).verify(sender.sign("POST", "/c", BODY), BODY)
         assert "s3cr3t" not in str(info.value) and "s3cr3t" not in repr(info.value)
