@@ -26,6 +26,13 @@
 #              (`c_sign --floor OP N`, interleaved with the Python rounds)
 #   lua        bench/lua_bench.lua under lua5.4, then luajit: HMAC headers
 #              and ES256 vs luaossl, and vs the C floor
+#   pyredis    bench/python_replay_bench.py in build/venv: MessageVerifier
+#              with a RedisReplayStore vs the in-memory cache + one redis-py
+#              SET NX PX, against a private redis-server (scripts/lib.sh
+#              start_redis, not pinned)
+#   nginx_replay  bench/nginx_replay.sh: nginx verify_callback with the
+#              Redis replay store vs with the shared dict (its own nginx and
+#              redis-server, pinned to the same core; recorded, no target)
 # The Python and Lua modules are (re)built first by scripts/build-python.sh
 # and scripts/build-lua.sh (both are no-ops when nothing changed).
 #
@@ -44,7 +51,7 @@ SIGN_ROUNDS=${BENCH_SIGN_ROUNDS:-41}
 SIGN_ROUND_MS=${BENCH_SIGN_ROUND_MS:-10}
 HTTP_REQUESTS=${BENCH_HTTP_REQUESTS:-500}
 HTTP_ROUNDS=${BENCH_HTTP_ROUNDS:-31}
-ONLY=${BENCH_ONLY:-c,callgrind,http,redis,python,lua}
+ONLY=${BENCH_ONLY:-c,callgrind,http,redis,python,lua,pyredis,nginx_replay}
 if [ "${BENCH_CALLGRIND:-1}" != 1 ]; then
   ONLY=$(echo "$ONLY" | sed 's/callgrind//; s/,,*/,/g; s/^,//; s/,$//')
 fi
@@ -53,8 +60,8 @@ want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 make --no-print-directory -s lib
 make --no-print-directory -s "$BUILD/bench/c_sign" "$BUILD/bench/http_loop" "$BUILD/bench/redis_store" \
   "$BUILD/bench/rate_limit_redis"
-if want python; then scripts/build-python.sh; fi
-if want lua; then scripts/build-lua.sh; fi
+if want python || want pyredis; then scripts/build-python.sh; fi
+if want lua || want nginx_replay; then scripts/build-lua.sh; fi
 
 . scripts/lib.sh # start_redis, stop_redis
 pin() { taskset -c "$CPU" "$@"; }
@@ -247,6 +254,27 @@ if want lua; then
       WALLETSIGN_C_SIGN=$C_SIGN pin "$interp" bench/lua_bench.lua | tee -a "$results"
     echo
   done
+fi
+
+# ---------------------------------------------------------------- Python + Redis
+if want pyredis; then
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "# redis-server is not installed (make deps): pyredis skipped"
+  elif start_redis "$tmp/redis-py"; then
+    echo "# redis-server on 127.0.0.1:$REDIS_PORT (not pinned, as for redis_store)"
+    PYTHONUNBUFFERED=1 WALLETSIGN_BENCH_REDIS_URL=$REDIS_URL \
+      pin "$BUILD/venv/bin/python" bench/python_replay_bench.py | tee -a "$results"
+    stop_redis
+  else
+    echo "# redis-server did not start: pyredis skipped"
+  fi
+  echo
+fi
+
+# ---------------------------------------------------------------- nginx replay store
+if want nginx_replay; then
+  BENCH_CPU=$CPU BUILD=$BUILD bench/nginx_replay.sh | tee -a "$results"
+  echo
 fi
 
 summary

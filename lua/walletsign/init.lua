@@ -44,7 +44,10 @@ local ws = {
 
    verify_jwt = core.verify_jwt,             -- (token, key_or_pem [, {leeway=, now=, uri=, body=, max_ttl=}])
    hmac_verifier = core.hmac_verifier,       -- {secrets={api_key=secret}, window_ms=30000, replay_cache=false}
-   message_verifier = core.message_verifier, -- {trusted={...}, window_ms=60000, cache_size=, replay_cache=}
+   message_verifier = core.message_verifier, -- {trusted={...}, window_ms=60000, cache_size=, replay_cache=, replay_store=}
+   -- A replay store shared by processes and machines: redis://[[user]:password@]host[:port][/db].
+   -- Blocking (hiredis): not for nginx request handlers (walletsign.nginx has its own).
+   redis_replay_store = core.redis_replay_store, -- (url [, {prefix="walletsign:", timeout=0.5}])
 
    rpc_result = core.rpc_result,
    rpc_error = core.rpc_error,

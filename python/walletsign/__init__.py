@@ -19,7 +19,9 @@ Every call that signs, verifies, generates keys or does I/O releases the GIL
 (except an HMAC over a body under 2 KiB: under a microsecond, less than the
 hand-over would cost; hashlib draws the same line).
 Errors are subclasses of :class:`Error`; bad arguments raise TypeError/ValueError.
-:func:`requests_auth` and :func:`httpx_auth` sign requests made with those
+:func:`wsgi_headers`, :func:`wsgi_body` and :func:`asgi_headers` read a
+request a WSGI or ASGI server hands over (the verifiers also take an
+``environ`` or ``scope`` whole). :func:`requests_auth` and :func:`httpx_auth` sign requests made with those
 libraries; :func:`to_frame` turns results into a pandas DataFrame. The guide is
 docs/quickstart-python.md.
 """
@@ -31,6 +33,8 @@ from ._errors import (ApiError, BadRequest, CryptoError, Error, FileError, Forbi
                       Unauthorized, WeakKeyWarning)
 from ._errors import Redirect, ReplayStoreError, StoreError
 from ._types import Message, Response
+from ._web import asgi_headers, wsgi_body, wsgi_headers
+from ._walletsign import RedisReplayStore
 from ._walletsign import (Auth, Client, HmacAuth, HmacVerifier, JwtAuth, Key, MessageAuth,
                           MessageVerifier, RedisRateLimit, __version__, rpc_error, rpc_parse,
                           rpc_result, verify_jwt)
@@ -40,8 +44,9 @@ __all__ = [
     "__version__", "DEFAULT_BASE_URL",
     "Key", "Auth", "JwtAuth", "HmacAuth", "MessageAuth",
     "verify_jwt", "HmacVerifier", "MessageVerifier", "Message",
-    "rpc_result", "rpc_error", "rpc_parse",
-    "Client", "RedisRateLimit", "Response", "requests_auth", "httpx_auth", "to_frame",
+    "rpc_result", "rpc_error", "rpc_parse", "wsgi_headers", "wsgi_body", "asgi_headers",
+    "RedisReplayStore", "RedisRateLimit",
+    "Client", "Response", "requests_auth", "httpx_auth", "to_frame",
     "Error", "KeyFormatError", "PasswordError", "CryptoError", "FileError", "SignatureError",
     "TransportError", "Timeout", "ProtocolError", "ApiError", "BadRequest", "Unauthorized",
     "Forbidden", "NotFound", "Gone", "PreconditionFailed", "RateLimited", "ServerError",

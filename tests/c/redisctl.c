@@ -37,7 +37,19 @@ static bool ping(int port, const char *password)
     return t_redis_raw(url, password, 0, out, sizeof out, "PING") && strcmp(out, "PONG") == 0;
 }
 
+static bool start_on(t_redis *r, int port, const char *password);
+
+/* A free port can be taken by another process before redis-server binds it
+ * (other suites start servers at the same time): try a few. */
 bool t_redis_start(t_redis *r, int port, const char *password)
+{
+    for (int attempt = 0; attempt < (port ? 1 : 3); attempt++)
+        if (start_on(r, port, password))
+            return true;
+    return false;
+}
+
+static bool start_on(t_redis *r, int port, const char *password)
 {
     if (!r->dir && !(r->dir = t_tmpdir()))
         return false;

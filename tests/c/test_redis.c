@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -342,6 +343,78 @@ static void test_store_fork(const char *url)
     wsig_replay_store_free(s);
 }
 
+/* The internal connection the rate limit builds on (csrc/redis.h): each
+ * reply type copied, an error reply a store failure with the reply kept,
+ * and the next command on a fresh connection. */
+static int command(wsig_redis *r, wsig_redis_reply *reply, wsig_error *err, int argc, ...)
+{
+    const char *argv[8];
+    size_t lens[8];
+    va_list ap;
+    va_start(ap, argc);
+    for (int i = 0; i < argc; i++) {
+        argv[i] = va_arg(ap, const char *);
+        lens[i] = strlen(argv[i]);
+    }
+    va_end(ap);
+    return wsig__redis_command(r, reply, argc, argv, lens, err);
+}
+
+static void test_redis_command(const char *url)
+{
+    wsig_error err = WSIG_ERROR_INIT;
+    wsig_redis *r = NULL;
+    char prefix[96], key[160];
+    unique_prefix(prefix, sizeof prefix, "cmd");
+    wsig_redis_options o = {.prefix = prefix};
+    int rc = wsig__redis_new(&r, url, &o, &err);
+    CHECK(rc == WSIG_OK && r && strcmp(wsig__redis_prefix(r), prefix) == 0 &&
+              wsig__redis_prefix_len(r) == strlen(prefix),
+          "redis_new: %s", err.message);
+    if (rc != WSIG_OK)
+        return;
+    snprintf(key, sizeof key, "%scounter", prefix);
+    wsig_redis_reply reply;
+    rc = command(r, &reply, &err, 1, "PING");
+    CHECK(rc == WSIG_OK && reply.type == WSIG_REDIS_STATUS && strcmp(reply.str, "PONG") == 0 &&
+              reply.len == 4,
+          "PING: %s type %d %s", wsig_status_name(rc), reply.type, reply.str);
+    rc = command(r, &reply, &err, 2, "INCR", key);
+    CHECK(rc == WSIG_OK && reply.type == WSIG_REDIS_INTEGER && reply.integer == 1, "INCR: %d %lld",
+          reply.type, reply.integer);
+    rc = command(r, &reply, &err, 2, "GET", key);
+    CHECK(rc == WSIG_OK && reply.type == WSIG_REDIS_STRING && strcmp(reply.str, "1") == 0, "GET: %d %s",
+          reply.type, reply.str);
+    char long_value[301];
+    memset(long_value, 'v', 300);
+    long_value[300] = '\0';
+    rc = command(r, &reply, &err, 3, "SET", key, long_value);
+    rc |= command(r, &reply, &err, 2, "GET", key);
+    CHECK(rc == WSIG_OK && reply.type == WSIG_REDIS_STRING && reply.len == 300 &&
+              strlen(reply.str) == sizeof reply.str - 1,
+          "a long string: len %zu, copied %zu", reply.len, strlen(reply.str));
+    rc = command(r, &reply, &err, 3, "SET", key, "1");
+    rc = command(r, &reply, &err, 2, "GET", "wsig-test:no-such-key");
+    CHECK(rc == WSIG_OK && reply.type == WSIG_REDIS_NIL, "GET missing: %d", reply.type);
+    rc = command(r, &reply, &err, 3, "EVAL", "return {7, -2, 0, 9, 11}", "0");
+    CHECK(rc == WSIG_OK && reply.type == WSIG_REDIS_ARRAY && reply.n_elements == 5 &&
+              reply.elements[0] == 7 && reply.elements[1] == -2 && reply.elements[2] == 0 &&
+              reply.elements[3] == 9,
+          "EVAL array: %d n %zu", reply.type, reply.n_elements);
+    /* An error reply: a store failure, the reply kept (NOSCRIPT is how a
+     * caller knows to EVAL), and the next command works on a new connection. */
+    rc = command(r, &reply, &err, 3, "EVALSHA", "0000000000000000000000000000000000000000", "0");
+    CHECK(rc == WSIG_ERR_STORE && err.reason == WSIG_REASON_STORE_UNAVAILABLE &&
+              reply.type == WSIG_REDIS_ERROR && strncmp(reply.str, "NOSCRIPT", 8) == 0 &&
+              strstr(err.message, "NOSCRIPT"),
+          "EVALSHA unknown: %s %d %s / %s", wsig_status_name(rc), reply.type, reply.str, err.message);
+    rc = command(r, &reply, &err, 2, "INCR", key);
+    CHECK(rc == WSIG_OK && reply.type == WSIG_REDIS_INTEGER && reply.integer == 2,
+          "INCR after an error reply: %s %lld", err.message, reply.integer);
+    wsig__redis_free(r);
+    wsig_error_clear(&err);
+}
+
 /* ------------------------------------------------------------------ */
 /* The verifier with a store                                          */
 
@@ -539,6 +612,7 @@ void test_redis(void)
     const char *url = shared_url();
     if (!url)
         return;
+    test_redis_command(url);
     test_store_basics(url);
     test_store_db(url);
     test_store_threads(url);

@@ -18,7 +18,7 @@
  * The shim is split by type, one file each (pycurl's src/module.c, easy.c,
  * ...): module.c (module state, method table, exec slot), convert.c (argument
  * parsing and value conversion), errors.c (status -> exception), key.c,
- * auth.c, verify.c, rpc.c, client.c and ratelimit.c. This private header declares what
+ * auth.c, verify.c, replay_store.c, rpc.c, client.c and ratelimit.c. This private header declares what
  * they share; every shared name starts with wsp_ and nothing but
  * PyInit__walletsign is exported (_walletsign.map).
  */
@@ -46,6 +46,7 @@ typedef struct {
     PyTypeObject *MessageVerifier_Type;
     PyTypeObject *Client_Type;
     PyTypeObject *RedisRateLimit_Type;
+    PyTypeObject *RedisReplayStore_Type;
     /* exceptions (walletsign._errors) */
     PyObject *Error, *KeyFormatError, *PasswordError, *CryptoError, *FileError;
     PyObject *SignatureError, *TransportError, *Timeout, *ProtocolError;
@@ -55,6 +56,9 @@ typedef struct {
     PyObject *WeakKeyWarning;
     /* helpers (walletsign._types) */
     PyObject *Message, *Response, *json_dumps, *json_loads, *client_from_env;
+    PyObject *Verified; /* MessageVerifier.verified()'s context manager */
+    /* helpers (walletsign._web) */
+    PyObject *wsgi_headers, *asgi_headers;
 } wsmod_state;
 
 wsmod_state *wsp_state_of_module(PyObject *module);
@@ -132,6 +136,7 @@ int wsp_as_option(wsmod_state *st, PyObject *o, const char *what, int option, in
 PyObject *wsp_to_json(wsmod_state *st, PyObject *obj);
 PyObject *wsp_from_json(wsmod_state *st, const char *text, size_t len);
 int wsp_header_list_get(header_list *h, PyObject *headers);
+int wsp_verify_headers_get(wsmod_state *st, header_list *h, PyObject *headers);
 void wsp_header_list_release(header_list *h);
 int wsp_hmac_options(wsmod_state *st, wsig_hmac_options *o, PyObject *enc, PyObject *sep,
                      PyObject *akh, PyObject *sigh, PyObject *tsh);
@@ -152,6 +157,9 @@ extern PyType_Spec wsp_Auth_spec, wsp_JwtAuth_spec, wsp_HmacAuth_spec, wsp_Messa
 extern PyType_Spec wsp_HmacVerifier_spec, wsp_MessageVerifier_spec;
 extern PyType_Spec wsp_Client_spec;
 extern PyType_Spec wsp_RedisRateLimit_spec;
+extern PyType_Spec wsp_RedisReplayStore_spec;
+/* The store of a RedisReplayStore (borrowed), or NULL with TypeError. */
+wsig_replay_store *wsp_replay_store_arg(wsmod_state *st, PyObject *o);
 
 PyObject *wsp_verify_jwt(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                          PyObject *kwnames);
