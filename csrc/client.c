@@ -33,6 +33,18 @@ struct wsig_client {
     bool reached;           /* an attempt of this call may have reached the server */
     double started;         /* when the call in progress began (monotonic_s) */
     int attempts;           /* attempts made by the call in progress */
+    wsig__bucket *bucket;   /* shared with a pool's workers, or NULL (see shared_bucket_*) */
+};
+
+/* One rate-limit bucket for a client and the workers of its pools
+ * (wsig_pool_new): the limiter's own state (tokens, last_refill) is kept
+ * here between attempts and loaded into the client that takes a token.
+ * Interim: once the limiter keeps one bucket per key in the process, the
+ * workers (same auth and rate) share it without this. */
+struct wsig__bucket {
+    pthread_mutex_t lock;
+    int refs;               /* under g_bucket_refs_lock */
+    double tokens, last_refill;
 };
 
 typedef struct {
@@ -244,6 +256,7 @@ double wsig__parse_retry_after(const char *value, size_t len, time_t now)
 /* Construction                                                       */
 
 static void set_fixed_options(wsig_client *c);
+static void bucket_release(wsig__bucket *b);
 
 static const wsig_client_options DEFAULT_OPTIONS = WSIG_CLIENT_OPTIONS_INIT;
 
@@ -378,6 +391,7 @@ void wsig_client_free(wsig_client *c)
     free(c->base_url);
     wsig_auth_free(c->auth);
     wsig_message_verifier_free(c->opt.response_verifier);
+    bucket_release(c->bucket);
     free(c);
 }
 
@@ -480,6 +494,112 @@ static void limiter_refund(wsig_client *c)
 {
     if (c->opt.rate >= 0 && c->tokens + 1 <= c->opt.burst)
         c->tokens += 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* The shared bucket (struct wsig__bucket): the limiter above runs on   */
+/* the bucket's state, loaded into the client under the bucket's lock.  */
+
+static pthread_mutex_t g_bucket_refs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void bucket_release(wsig__bucket *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&g_bucket_refs_lock);
+    bool last = --b->refs == 0;
+    pthread_mutex_unlock(&g_bucket_refs_lock);
+    if (last) {
+        pthread_mutex_destroy(&b->lock);
+        free(b);
+    }
+}
+
+/* Take the bucket's lock and load its state into c. Another worker may hold
+ * it through a whole limiter wait, so abort_check is asked meanwhile. */
+static int bucket_load(wsig_client *c, wsig_error *err)
+{
+    if (!c->bucket)
+        return WSIG_OK;
+    while (pthread_mutex_trylock(&c->bucket->lock) != 0) {
+        if (monotonic_s() >= c->deadline)
+            return deadline_failure(c, "the wait for the shared rate limiter", 0, err);
+        if (abort_requested(c))
+            return aborted_failure("the wait for the shared rate limiter", c->reached, err);
+        sleep_s(0.001);
+    }
+    c->tokens = c->bucket->tokens;
+    c->last_refill = c->bucket->last_refill;
+    return WSIG_OK;
+}
+
+static void bucket_store(wsig_client *c)
+{
+    if (!c->bucket)
+        return;
+    c->bucket->tokens = c->tokens;
+    c->bucket->last_refill = c->last_refill;
+    pthread_mutex_unlock(&c->bucket->lock);
+}
+
+static int limiter_take(wsig_client *c, wsig_client_event *ev, wsig_error *err)
+{
+    if (c->opt.rate < 0)
+        return WSIG_OK;
+    int rc = bucket_load(c, err);
+    if (rc != WSIG_OK)
+        return rc;
+    rc = limiter_wait(c, ev, err);
+    bucket_store(c);
+    return rc;
+}
+
+/* limiter_answer_seen or limiter_refund, on the shared state. */
+static void limiter_update(wsig_client *c, void (*update)(wsig_client *))
+{
+    if (c->opt.rate < 0)
+        return;
+    if (c->bucket) {
+        pthread_mutex_lock(&c->bucket->lock);
+        c->tokens = c->bucket->tokens;
+        c->last_refill = c->bucket->last_refill;
+    }
+    update(c);
+    if (c->bucket)
+        bucket_store(c);
+}
+
+int wsig__client_clone(wsig_client **out, wsig_client *like, int (*abort_check)(void *),
+                       void *abort_ud, void (*on_event)(void *, const wsig_client_event *),
+                       void *event_ud, wsig_error *err)
+{
+    *out = NULL;
+    if (!like->bucket) {
+        wsig__bucket *b = calloc(1, sizeof *b);
+        if (!b || pthread_mutex_init(&b->lock, NULL) != 0) {
+            free(b);
+            return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
+        }
+        b->refs = 1;
+        b->tokens = like->tokens;
+        b->last_refill = like->last_refill;
+        like->bucket = b;
+    }
+    wsig_client_options opt = like->opt;
+    opt.user_agent = like->user_agent; /* the final one: copied again */
+    opt.binding = NULL;
+    opt.abort_check = abort_check;
+    opt.abort_ud = abort_ud;
+    opt.on_event = on_event;
+    opt.event_ud = event_ud;
+    int rc = wsig_client_new(out, like->base_url, like->auth, &opt, err);
+    if (rc != WSIG_OK)
+        return rc;
+    pthread_mutex_lock(&g_bucket_refs_lock);
+    like->bucket->refs++;
+    pthread_mutex_unlock(&g_bucket_refs_lock);
+    (*out)->bucket = like->bucket;
+    return WSIG_OK;
 }
 
 /* After fork() the child must not touch the parent's connections (a TLS
@@ -882,7 +1002,7 @@ static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, 
     for (int attempts = 1;; attempts++) {
         wsig_error_clear(err);
         ev.attempt = attempts;
-        if ((rc = limiter_wait(c, &ev, err)) != WSIG_OK)
+        if ((rc = limiter_take(c, &ev, err)) != WSIG_OK)
             return rc;
         if (abort_requested(c))
             return aborted_failure("the wait before sending", c->reached, err);
@@ -891,13 +1011,13 @@ static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, 
         res->attempts = c->attempts = attempts;
         ev.attempt = attempts + 1; /* what any wait below leads to */
         if (rc == WSIG_OK)
-            limiter_answer_seen(c);
+            limiter_update(c, limiter_answer_seen);
         /* A 429 is the server's refusal to process; any other sent request may have run. */
         if (c->sends > 0 && !(rc == WSIG_OK && res->status == 429))
             c->reached = true;
         if (rc != WSIG_OK) {
             if (never_sent(code))
-                limiter_refund(c);
+                limiter_update(c, limiter_refund);
             bool retry = (rc == WSIG_ERR_TRANSPORT || rc == WSIG_ERR_TIMEOUT) &&
                          (never_sent(code) || (idempotent && transient(code))) &&
                          retries < c->opt.max_retries && monotonic_s() < c->deadline;

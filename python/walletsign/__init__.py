@@ -31,9 +31,10 @@ from ._errors import (ApiError, BadRequest, CryptoError, Error, FileError, Forbi
                       Unauthorized, WeakKeyWarning)
 from ._errors import Redirect
 from ._types import Message, Response
-from ._walletsign import (Auth, Client, HmacAuth, HmacVerifier, JwtAuth, Key, MessageAuth,
+from ._walletsign import (Auth, HmacAuth, HmacVerifier, JwtAuth, Key, MessageAuth,
                           MessageVerifier, __version__, rpc_error, rpc_parse, rpc_result,
                           verify_jwt)
+from ._batch import AsyncClient, Client
 from ._walletsign import HALOGEN_BASE_URL as DEFAULT_BASE_URL  # the core's WSIG_HALOGEN_BASE_URL
 
 __all__ = [
@@ -41,7 +42,7 @@ __all__ = [
     "Key", "Auth", "JwtAuth", "HmacAuth", "MessageAuth",
     "verify_jwt", "HmacVerifier", "MessageVerifier", "Message",
     "rpc_result", "rpc_error", "rpc_parse",
-    "Client", "Response", "requests_auth", "httpx_auth", "to_frame",
+    "Client", "AsyncClient", "Response", "requests_auth", "httpx_auth", "to_frame",
     "Error", "KeyFormatError", "PasswordError", "CryptoError", "FileError", "SignatureError",
     "TransportError", "Timeout", "ProtocolError", "ApiError", "BadRequest", "Unauthorized",
     "Forbidden", "NotFound", "Gone", "PreconditionFailed", "RateLimited", "ServerError",

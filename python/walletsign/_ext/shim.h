@@ -45,6 +45,7 @@ typedef struct {
     PyTypeObject *HmacVerifier_Type;
     PyTypeObject *MessageVerifier_Type;
     PyTypeObject *Client_Type;
+    PyTypeObject *Pool_Type, *Job_Type;
     /* exceptions (walletsign._errors) */
     PyObject *Error, *KeyFormatError, *PasswordError, *CryptoError, *FileError;
     PyObject *SignatureError, *TransportError, *Timeout, *ProtocolError;
@@ -80,6 +81,18 @@ typedef struct {
     PyObject_HEAD
     wsig_message_verifier *v;
 } MessageVerifierObject;
+
+#include <pythread.h>
+
+typedef struct {
+    PyObject_HEAD
+    wsig_client *client; /* holds its own references on the C auth and verifier */
+    PyObject *auth;      /* for the auth property */
+    PyObject *base_url;
+    PyObject *pool;      /* a walletsign._walletsign._Pool, made by _pool() */
+    PyThread_type_lock lock; /* a wsig_client is one-thread-at-a-time */
+    PyThreadState *caller;   /* the thread state a call in progress released */
+} ClientObject;
 
 /* ------------------------------------------------------------------ */
 /* Conversion helpers (convert.c)                                     */
@@ -143,7 +156,13 @@ extern PyType_Spec wsp_Key_spec;
 wsig_key *wsp_key_arg(wsmod_state *st, PyObject *o, const char *what);
 extern PyType_Spec wsp_Auth_spec, wsp_JwtAuth_spec, wsp_HmacAuth_spec, wsp_MessageAuth_spec;
 extern PyType_Spec wsp_HmacVerifier_spec, wsp_MessageVerifier_spec;
-extern PyType_Spec wsp_Client_spec;
+extern PyType_Spec wsp_Client_spec, wsp_Pool_spec, wsp_Job_spec;
+
+/* Shared by client.c and pool.c */
+PyObject *wsp_call_failed(wsmod_state *st, int rc, wsig_error *err);
+int wsp_payload_json(wsmod_state *st, PyObject *o, PyObject **out);
+PyObject *wsp_response_object(wsmod_state *st, wsig_response *res);
+void wsp_log_client_event(const wsig_client_event *e);
 
 PyObject *wsp_verify_jwt(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                          PyObject *kwnames);
