@@ -128,14 +128,17 @@ class AsyncClient:
 
     @property
     def base_url(self) -> str:
+        """The base URL requests go to."""
         return self._client.base_url
 
     @property
     def auth(self) -> Any:
+        """The auth that signs every request."""
         return self._client.auth
 
     @property
     def closed(self) -> bool:
+        """True after close() or aclose()."""
         return self._client.closed
 
     def __repr__(self) -> str:
@@ -143,6 +146,8 @@ class AsyncClient:
             self.base_url, self._workers, " closed" if self.closed else "")
 
     async def _run(self, submit: Callable, *args: Any, **kwargs: Any) -> Any:
+        """Submit one job to the pool and await its future; cancelling the
+        awaiting task cancels the job."""
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         job = submit(*args, callback=functools.partial(_complete, loop, fut), **kwargs)
@@ -173,6 +178,7 @@ class AsyncClient:
 
     async def _many(self, run_one: Callable, items: Sequence, concurrency: int, progress: Any,
                     return_exceptions: bool) -> List[Any]:
+        """The items through run_one, at most `concurrency` at once, in order."""
         if concurrency > self._workers:
             self._pool.set_workers(concurrency)
             self._workers = concurrency
@@ -225,10 +231,13 @@ class AsyncClient:
         await asyncio.get_running_loop().run_in_executor(None, self._client.close)
 
     def close(self) -> None:
+        """aclose() for code outside the event loop (it blocks up to ~50 ms)."""
         self._client.close()
 
     async def __aenter__(self) -> "AsyncClient":
+        """Use the client as an async context manager."""
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
+        """aclose() the client."""
         await self.aclose()

@@ -321,7 +321,7 @@ static PyObject *Pool_submit_command(PoolObject *self, PyObject *const *args, Py
     PyObject *a[NARGS(names)], *keep = NULL;
     wsmod_state *st = STATE_OF(self);
     wsig_job_spec spec;
-    if (!st || wsp_parse_args("submit_command", names, 2, 1, args, nargs, kwnames, a) < 0 ||
+    if (!st || wsp_parse_args("submit_command", names, 3, 1, args, nargs, kwnames, a) < 0 ||
         halogen_spec(st, &spec, WSIG_JOB_COMMAND, a[0], a[1], a[2], &keep) < 0)
         return NULL;
     PyObject *job = submit(st, self, &spec, a[3] == Py_None ? NULL : a[3]);
