@@ -378,6 +378,12 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
     return WSIG_OK;
 }
 
+void wsig_client_get_options(const wsig_client *c, wsig_client_options *out)
+{
+    *out = c->opt;
+    out->user_agent = c->user_agent;
+}
+
 void wsig_client_free(wsig_client *c)
 {
     if (!c)
@@ -1145,6 +1151,32 @@ static void redirect_failure(const wsig_response *res, wsig_error *err)
         err->location = strndup(loc, len);
 }
 
+#define CLOCK_SKEW_NOTE_S 3 /* Date has whole seconds; less than this is not worth a word */
+
+/* A 401 for an expired token, an iat in the future (docs/protocols.md, jwt)
+ * or a stale timestamp (hmac, message) is most often our clock, not the
+ * key: the message says how far ours is from the server's Date. */
+static void note_clock_skew(const wsig_response *res, wsig_error *err)
+{
+    size_t len;
+    const char *v = wsig_response_header(res, "Date", &len);
+    char date[64];
+    if (!err || !v || len == 0 || len >= sizeof date)
+        return;
+    memcpy(date, v, len);
+    date[len] = '\0';
+    time_t server = curl_getdate(date, NULL);
+    if (server == -1)
+        return;
+    double skew = difftime(time(NULL), server);
+    if (skew > -CLOCK_SKEW_NOTE_S && skew < CLOCK_SKEW_NOTE_S)
+        return;
+    size_t used = strlen(err->message);
+    snprintf(err->message + used, sizeof err->message - used,
+             "; your clock is %.0f s %s the server's (its Date: %s)", skew > 0 ? skew : -skew,
+             skew > 0 ? "ahead of" : "behind", date);
+}
+
 /* Map an answer that is not a success to WSIG_ERR_HTTP, with Halogen's
  * {code, message} or a redirect's Location. */
 static int http_failure(const wsig_response *res, wsig_error *err)
@@ -1157,6 +1189,8 @@ static int http_failure(const wsig_response *res, wsig_error *err)
     else
         wsig__fail(err, WSIG_ERR_HTTP, "HTTP %ld%s%s", res->status,
                    cJSON_IsString(msg) ? ": " : "", cJSON_IsString(msg) ? msg->valuestring : "");
+    if (res->status == 401)
+        note_clock_skew(res, err);
     if (err) {
         err->http_status = res->status;
         if (cJSON_IsString(code))

@@ -907,6 +907,16 @@ WSIG_API WSIG_WARN_UNUSED int wsig_client_new(wsig_client **out, const char *bas
                                               wsig_auth *auth, const wsig_client_options *opt,
                                               wsig_error *err) WSIG_NONNULL(1, 2, 3);
 
+/** The options in effect: as given to wsig_client_new, defaults applied
+ *  (a 0 that means "the default" reads as that default).
+ *  Returns: nothing.
+ *  Args:    client.
+ *  Out:     *out; its pointers (strings, verifier, callbacks) are borrowed
+ *           from the client and live as long as it does.
+ *  Thread safety: any thread (the options never change). */
+WSIG_API void wsig_client_get_options(const wsig_client *client, wsig_client_options *out)
+    WSIG_NONNULL(1, 2);
+
 /** Free a client and release its references to the auth and the
  *  response_verifier.
  *  Returns: nothing.

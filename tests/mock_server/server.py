@@ -199,7 +199,8 @@ class Handler(BaseHTTPRequestHandler):
             reason = "Status"
         lines = ["HTTP/1.1 %d %s" % (resp.status, reason),
                  "Server: " + self.server_version,
-                 "Date: " + email.utils.formatdate(usegmt=True),
+                 # The server's own (possibly skewed, POST /_mock/clock) time.
+                 "Date: " + email.utils.formatdate(self.server.app.clock.now(), usegmt=True),
                  "Content-Type: " + resp.content_type,
                  "Content-Length: %d" % resp.content_length]
         lines += ["%s: %s" % (name, value) for name, value in resp.headers]

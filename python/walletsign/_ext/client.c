@@ -587,10 +587,24 @@ static PyObject *Client_get_closed(ClientObject *self, void *closure)
     return PyBool_FromLong(self->client == NULL);
 }
 
+/* What a notebook wants to see: where it goes, who signs, the limits in
+ * effect. Never a secret (the auth's repr holds none). */
 static PyObject *Client_repr(ClientObject *self)
 {
-    return PyUnicode_FromFormat("<walletsign.Client %R%s>", self->base_url ? self->base_url : Py_None,
-                                self->client ? "" : " closed");
+    PyObject *url = self->base_url ? self->base_url : Py_None;
+    PyObject *auth = self->auth ? self->auth : Py_None;
+    if (!self->client)
+        return PyUnicode_FromFormat("<walletsign.Client %R %R closed>", url, auth);
+    wsig_client_options o;
+    wsig_client_get_options(self->client, &o);
+    char limits[160];
+    if (o.rate < 0)
+        snprintf(limits, sizeof limits, "timeout=%g retries=%d rate_limit=None", o.timeout,
+                 o.max_retries);
+    else
+        snprintf(limits, sizeof limits, "timeout=%g retries=%d rate_limit=(%g, %g)", o.timeout,
+                 o.max_retries, o.rate, o.burst);
+    return PyUnicode_FromFormat("<walletsign.Client %R %R %s>", url, auth, limits);
 }
 
 static PyMethodDef Client_methods[] = {

@@ -80,6 +80,9 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     wsig_message_verifier *v;
+    PyObject *trusted; /* tuple of the addresses as given (public), for repr */
+    int digest;        /* enum wsig_digest, for repr */
+    int replay_cache;
 } MessageVerifierObject;
 
 #include <pythread.h>

@@ -267,6 +267,7 @@ static void MessageVerifier_dealloc(MessageVerifierObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     wsig_message_verifier_free(self->v);
+    Py_CLEAR(self->trusted);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
@@ -316,17 +317,33 @@ static PyObject *MessageVerifier_new(PyTypeObject *tp, PyObject *args, PyObject 
     wsig_error err = WSIG_ERROR_INIT;
     int rc = wsig_message_verifier_new(&v, addrs, (size_t)n, &opt, &err);
     PyMem_Free(addrs);
+    PyObject *trusted = rc == WSIG_OK ? PyList_AsTuple(list) : NULL;
     Py_DECREF(list);
     if (rc != WSIG_OK)
         return wsp_raise_wsig(st, rc, &err);
     wsig_error_clear(&err);
-    MessageVerifierObject *self = (MessageVerifierObject *)tp->tp_alloc(tp, 0);
+    MessageVerifierObject *self = trusted ? (MessageVerifierObject *)tp->tp_alloc(tp, 0) : NULL;
     if (!self) {
+        Py_XDECREF(trusted);
         wsig_message_verifier_free(v);
         return NULL;
     }
     self->v = v;
+    self->trusted = trusted;
+    self->digest = opt.digest;
+    self->replay_cache = replay_cache;
     return (PyObject *)self;
+}
+
+/* Public settings only: a verifier holds no secret. */
+static PyObject *MessageVerifier_repr(MessageVerifierObject *self)
+{
+    const char *digest = wsig_option_name(WSIG_OPTION_DIGEST, self->digest);
+    return PyUnicode_FromFormat("<walletsign.MessageVerifier trusted=%R window_ms=%lld "
+                                "digest='%s' replay_cache=%s>",
+                                self->trusted ? self->trusted : Py_None,
+                                (long long)wsig_message_verifier_window_ms(self->v),
+                                digest ? digest : "?", self->replay_cache ? "True" : "False");
 }
 
 PyDoc_STRVAR(MessageVerifier_verify_doc,
@@ -392,6 +409,7 @@ PyDoc_STRVAR(MessageVerifier_doc,
 static PyType_Slot MessageVerifier_slots[] = {
     {Py_tp_new, MessageVerifier_new},
     {Py_tp_dealloc, MessageVerifier_dealloc},
+    {Py_tp_repr, MessageVerifier_repr},
     {Py_tp_methods, MessageVerifier_methods},
     {Py_tp_doc, (void *)MessageVerifier_doc},
     {0, NULL},
