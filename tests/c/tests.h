@@ -16,7 +16,8 @@
     X(test_json_api) \
     X(test_client) \
     X(test_client_wire) \
-    X(test_client_tls)
+    X(test_client_tls) \
+    X(test_pool)
 
 #define X(name) void name(void);
 WSIG_TEST_GROUPS
