@@ -39,8 +39,7 @@ struct wsig_pool {
     pthread_cond_t finished; /* some job finished */
     int refs;                /* the caller's, and one per job alive */
     wsig_client *model;      /* the workers are made like it */
-    void (*on_event)(void *, const wsig_client_event *);
-    void *event_ud;
+    wsig_pool_hooks hooks;
     wsig_job *head, *tail;
     int queued, busy;
     worker *workers[WSIG_POOL_MAX_WORKERS];
@@ -190,6 +189,8 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     wsig_pool *p = w->pool;
+    if (p->hooks.on_thread)
+        p->hooks.on_thread(p->hooks.ud, 1);
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (!p->closing && (!p->head || w->index >= p->limit))
@@ -212,6 +213,8 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&p->lock);
     }
     pthread_mutex_unlock(&p->lock);
+    if (p->hooks.on_thread)
+        p->hooks.on_thread(p->hooks.ud, 0);
     return NULL;
 }
 
@@ -223,8 +226,8 @@ static int spawn_worker(wsig_pool *p, wsig_error *err)
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
     w->pool = p;
     w->index = p->n_workers;
-    int rc = wsig__client_clone(&w->client, p->model, worker_aborted, w, p->on_event, p->event_ud,
-                                err);
+    int rc = wsig__client_clone(&w->client, p->model, worker_aborted, w, p->hooks.on_event,
+                                p->hooks.ud, err);
     if (rc != WSIG_OK) {
         free(w);
         return rc;
@@ -247,8 +250,7 @@ static bool workers_in_range(int n)
 }
 
 int wsig_pool_new(wsig_pool **out, wsig_client *client, int max_workers,
-                  void (*on_event)(void *, const wsig_client_event *), void *event_ud,
-                  wsig_error *err)
+                  const wsig_pool_hooks *hooks, wsig_error *err)
 {
     *out = NULL;
     wsig__reset(err);
@@ -267,8 +269,8 @@ int wsig_pool_new(wsig_pool **out, wsig_client *client, int max_workers,
     pthread_condattr_destroy(&ca);
     p->refs = 1;
     p->limit = max_workers;
-    p->on_event = on_event;
-    p->event_ud = event_ud;
+    if (hooks)
+        p->hooks = *hooks;
     int rc = wsig__client_clone(&p->model, client, NULL, NULL, NULL, NULL, err);
     if (rc != WSIG_OK) {
         pool_unref(p);

@@ -17,7 +17,9 @@
 #   python     bench/python_bench.py in build/venv: JwtAuth, HmacAuth,
 #              MessageAuth, MessageVerifier, Client.query vs PyJWT, hmac +
 #              base64, python-ecdsa, requests, and vs the C floor
-#              (`c_sign --floor OP N`, interleaved with the Python rounds)
+#              (`c_sign --floor OP N`, interleaved with the Python rounds);
+#              then bench/python_async_bench.py: query_many vs httpx.AsyncClient
+#              and vs 8 hand-made threads, AsyncClient.query vs Client.query
 #   lua        bench/lua_bench.lua under lua5.4, then luajit: HMAC headers
 #              and ES256 vs luaossl, and vs the C floor
 # The Python and Lua modules are (re)built first by scripts/build-python.sh
@@ -207,6 +209,11 @@ fi
 if want python; then
   PYTHONUNBUFFERED=1 WALLETSIGN_C_SIGN=$C_SIGN WALLETSIGN_BENCH_URL=$base_url \
     pin "$BUILD/venv/bin/python" bench/python_bench.py | tee -a "$results"
+  echo
+  # Batches and AsyncClient (#14): query_many vs httpx.AsyncClient and hand-made
+  # threads, AsyncClient.query vs Client.query; the same nginx, the same core.
+  PYTHONUNBUFFERED=1 WALLETSIGN_BENCH_URL=$base_url \
+    pin "$BUILD/venv/bin/python" bench/python_async_bench.py | tee -a "$results"
   echo
 fi
 

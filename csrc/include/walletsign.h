@@ -1088,6 +1088,18 @@ typedef void (*wsig_job_done_fn)(void *done_ud, wsig_job *job);
 
 #define WSIG_POOL_MAX_WORKERS 64
 
+/* How a pool's workers report to the caller. Both hooks run in a worker
+ * thread; NULL = none. */
+typedef struct wsig_pool_hooks {
+    /* The workers' on_event (wsig_client_options.on_event). */
+    void (*on_event)(void *ud, const wsig_client_event *event);
+    /* Once in each worker thread when it starts (started = 1), and once
+     * before it ends (started = 0): a binding may keep per-thread state
+     * (Python: a thread state, so done callbacks need not make one each). */
+    void (*on_thread)(void *ud, int started);
+    void *ud;
+} wsig_pool_hooks;
+
 /** A pool of up to max_workers workers, made like client.
  *  Returns: WSIG_OK; WSIG_ERR_ARG (max_workers not 1 to WSIG_POOL_MAX_WORKERS),
  *           WSIG_ERR_NOMEM.
@@ -1095,17 +1107,13 @@ typedef void (*wsig_job_done_fn)(void *done_ud, wsig_job *job);
  *           abort_check are not used by the pool's workers. From now on the
  *           client and the pool share one rate-limit bucket (the client's
  *           tokens move into it). The client may be freed before the pool.
- *           on_event/event_ud: the workers' on_event (NULL = none); it runs
- *           in a worker thread.
+ *           hooks: NULL for none (copied).
  *  Out:     *out (wsig_pool_free).
  *  In:      max_workers: workers are started when jobs wait and fewer run.
  *  Thread safety: call while no other thread uses client. */
 WSIG_API WSIG_WARN_UNUSED int wsig_pool_new(wsig_pool **out, wsig_client *client,
-                                            int max_workers,
-                                            void (*on_event)(void *event_ud,
-                                                             const wsig_client_event *event),
-                                            void *event_ud, wsig_error *err)
-    WSIG_NONNULL(1, 2);
+                                            int max_workers, const wsig_pool_hooks *hooks,
+                                            wsig_error *err) WSIG_NONNULL(1, 2);
 
 /** How many jobs may run at once from now on (a batch's concurrency).
  *  Returns: WSIG_OK; WSIG_ERR_ARG unless 1 <= n <= WSIG_POOL_MAX_WORKERS.

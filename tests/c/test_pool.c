@@ -65,7 +65,7 @@ static wsig_pool *new_pool(wsig_client *c, int workers)
 {
     wsig_pool *p = NULL;
     wsig_error err = WSIG_ERROR_INIT;
-    int rc = wsig_pool_new(&p, c, workers, NULL, NULL, &err);
+    int rc = wsig_pool_new(&p, c, workers, NULL, &err);
     CHECK(rc == WSIG_OK, "pool: %s", err.message);
     return p;
 }
@@ -207,8 +207,8 @@ static void spec_checks(void)
         return;
     wsig_pool *p = NULL;
     wsig_error err = WSIG_ERROR_INIT;
-    CHECK(wsig_pool_new(&p, c, 0, NULL, NULL, &err) == WSIG_ERR_ARG && !p, "0 workers");
-    CHECK(wsig_pool_new(&p, c, WSIG_POOL_MAX_WORKERS + 1, NULL, NULL, &err) == WSIG_ERR_ARG,
+    CHECK(wsig_pool_new(&p, c, 0, NULL, &err) == WSIG_ERR_ARG && !p, "0 workers");
+    CHECK(wsig_pool_new(&p, c, WSIG_POOL_MAX_WORKERS + 1, NULL, &err) == WSIG_ERR_ARG,
           "too many workers");
     p = new_pool(c, 2);
     wsig_client_free(c);

@@ -28,16 +28,54 @@ typedef struct {
 /* ------------------------------------------------------------------ */
 /* Callbacks from the core's worker threads                           */
 
+/* A core worker thread's own Python thread state, made when it starts and
+ * deleted before it ends (the pool's on_thread): taking the GIL is then one
+ * PyEval_RestoreThread, where PyGILState_Ensure would make and delete a
+ * thread state for every finished job. NULL in every other thread. */
+static __thread PyThreadState *worker_state;
+
+static void worker_thread(void *ud, int started)
+{
+    if (started) {
+        worker_state = PyThreadState_New((PyInterpreterState *)ud);
+    } else if (worker_state) {
+        PyEval_RestoreThread(worker_state);
+        PyThreadState_Clear(worker_state);
+        PyThreadState_DeleteCurrent();
+        worker_state = NULL;
+    }
+}
+
+/* Take the GIL from a worker (its own state) or any other thread. */
+static int gil_take(PyGILState_STATE *g)
+{
+    if (worker_state) {
+        PyEval_RestoreThread(worker_state);
+        return 1;
+    }
+    *g = PyGILState_Ensure();
+    return 0;
+}
+
+static void gil_give(int own, PyGILState_STATE g)
+{
+    if (own)
+        PyEval_SaveThread();
+    else
+        PyGILState_Release(g);
+}
+
 /* The workers' on_event: the same log lines as a Client's (client.c). */
 static void worker_event(void *ud, const wsig_client_event *e)
 {
-    PyGILState_STATE g = PyGILState_Ensure();
+    PyGILState_STATE g = PyGILState_UNLOCKED;
+    int own = gil_take(&g);
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     wsp_log_client_event(e);
     PyErr_Clear();
     PyErr_Restore(type, value, tb);
-    PyGILState_Release(g);
+    gil_give(own, g);
 }
 
 /* A job with a callback has ended: call it, and drop the reference the
@@ -45,14 +83,15 @@ static void worker_event(void *ud, const wsig_client_event *e)
 static void job_done(void *ud, wsig_job *job)
 {
     JobObject *self = ud;
-    PyGILState_STATE g = PyGILState_Ensure();
+    PyGILState_STATE g = PyGILState_UNLOCKED;
+    int own = gil_take(&g);
     PyObject *r = PyObject_CallOneArg(self->callback, (PyObject *)self);
     if (r)
         Py_DECREF(r);
     else
         PyErr_WriteUnraisable(self->callback);
     Py_DECREF(self);
-    PyGILState_Release(g);
+    gil_give(own, g);
 }
 
 /* ------------------------------------------------------------------ */
@@ -208,11 +247,11 @@ static PyObject *Pool_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
     if (!self)
         return NULL;
     wsig_error err = WSIG_ERROR_INIT;
+    wsig_pool_hooks hooks = {worker_event, worker_thread, PyInterpreterState_Get()};
     int rc;
     Py_BEGIN_ALLOW_THREADS
     PyThread_acquire_lock(c->lock, WAIT_LOCK); /* no call of the client meanwhile */
-    rc = c->client ? wsig_pool_new(&self->pool, c->client, workers, worker_event, NULL, &err)
-                   : -1;
+    rc = c->client ? wsig_pool_new(&self->pool, c->client, workers, &hooks, &err) : -1;
     PyThread_release_lock(c->lock);
     Py_END_ALLOW_THREADS
     if (rc != WSIG_OK) {
