@@ -59,6 +59,7 @@ build = {
             "csrc/message.c",
             "csrc/message_verify.c",
             "csrc/options.c",
+            "csrc/pool.c",
             "csrc/replay.c",
             "csrc/rpc.c",
             "csrc/secp.c",
