@@ -31,6 +31,8 @@ typedef struct worker {
     wsig_client *client;
     int index;
     wsig_job *current; /* set and read by the worker's own thread only */
+    bool orphan;       /* the pool was freed from this very thread (a done
+                          callback): it frees itself when it ends */
 } worker;
 
 struct wsig_pool {
@@ -212,9 +214,15 @@ static void *worker_main(void *arg)
         finish(j);
         pthread_mutex_lock(&p->lock);
     }
+    bool orphan = w->orphan;
     pthread_mutex_unlock(&p->lock);
     if (p->hooks.on_thread)
         p->hooks.on_thread(p->hooks.ud, 0);
+    if (orphan) {
+        wsig_client_free(w->client);
+        free(w);
+    }
+    pool_unref(p); /* the worker's own reference */
     return NULL;
 }
 
@@ -232,7 +240,9 @@ static int spawn_worker(wsig_pool *p, wsig_error *err)
         free(w);
         return rc;
     }
+    p->refs++; /* the worker's, until it ends: it may outlive wsig_pool_free */
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        p->refs--;
         wsig_client_free(w->client);
         free(w);
         return wsig__fail(err, WSIG_ERR_TRANSPORT, "could not start a worker thread");
@@ -513,11 +523,22 @@ void wsig_pool_free(wsig_pool *p)
         finish_unsent(queued, "the pool was closed");
         queued = next;
     }
-    /* Running jobs see closing in their abort_check and end within 50 ms. */
+    /* Running jobs see closing in their abort_check and end within 50 ms.
+     * Called from a worker's own done callback (a binding's garbage
+     * collector may do that), the pool cannot join that worker: it is
+     * detached and frees itself once its callback returns. */
     for (int i = 0; i < p->n_workers; i++) {
-        pthread_join(p->workers[i]->thread, NULL);
-        wsig_client_free(p->workers[i]->client);
-        free(p->workers[i]);
+        worker *w = p->workers[i];
+        if (pthread_equal(w->thread, pthread_self())) {
+            pthread_mutex_lock(&p->lock);
+            w->orphan = true;
+            pthread_mutex_unlock(&p->lock);
+            pthread_detach(w->thread);
+            continue;
+        }
+        pthread_join(w->thread, NULL);
+        wsig_client_free(w->client);
+        free(w);
     }
     wsig_client_free(p->model);
     pool_unref(p);

@@ -1083,7 +1083,7 @@ typedef struct wsig_job_spec {
 /* Called once per job, in a worker thread (or in the thread that cancels a
  * job still queued, or that frees the pool), after the job is finished:
  * wsig_job_result may be called from it. It must not block for long (it
- * holds up that worker) and must not free the job's pool. */
+ * holds up that worker); it may free the job's pool (wsig_pool_free). */
 typedef void (*wsig_job_done_fn)(void *done_ud, wsig_job *job);
 
 #define WSIG_POOL_MAX_WORKERS 64
@@ -1181,7 +1181,8 @@ WSIG_API void wsig_job_free(wsig_job *job);
  *  then the workers are joined and their connections closed.
  *  Returns: nothing.
  *  Args:    pool (NULL is a no-op). Jobs the caller holds stay valid.
- *  Thread safety: not from a done callback; no other call on the pool after. */
+ *  Thread safety: no other call on the pool after. From a done callback it
+ *           works too (that worker is detached and ends by itself). */
 WSIG_API void wsig_pool_free(wsig_pool *pool);
 
 /* ------------------------------------------------------------------ */

@@ -200,6 +200,43 @@ static void closing(void)
     }
 }
 
+typedef struct {
+    wsig_pool *pool;
+    int frees;
+} freer;
+
+static void free_the_pool(void *ud, wsig_job *job)
+{
+    freer *f = ud;
+    if (f->frees++ == 0)
+        wsig_pool_free(f->pool); /* from the worker that ran this job */
+}
+
+/* A binding's garbage collector may free a pool inside a done callback. */
+static void freed_from_a_callback(void)
+{
+    t_mock_clean(&M);
+    t_mock_queue(&M, "/query", "delay:3000", 1);
+    wsig_client *c = new_client(-1);
+    freer f = {c ? new_pool(c, 2) : NULL, 0};
+    wsig_client_free(c);
+    if (!f.pool)
+        return;
+    wsig_job *slow = submit_fund(f.pool, "fund_abc", NULL, NULL);
+    usleep(100 * 1000);
+    wsig_job *quick = submit_fund(f.pool, "fund_def", free_the_pool, &f);
+    double t0 = now_s();
+    CHECK(quick && wsig_job_wait(quick, 5 * slack()) == 1, "the quick job ends");
+    CHECK(slow && wsig_job_wait(slow, 2 * slack()) == 1, "the slow one is aborted");
+    CHECK(now_s() - t0 < 1.5 * slack(), "not after the 3 s answer");
+    CHECK(wsig_job_result(quick, NULL, NULL, NULL) == WSIG_OK, "the quick job's answer");
+    CHECK(wsig_job_result(slow, NULL, NULL, NULL) == WSIG_ERR_ABORTED, "the slow job aborted");
+    usleep(100 * 1000); /* the detached worker ends by itself */
+    CHECK(f.frees == 1, "the callback ran once (%d)", f.frees);
+    wsig_job_free(quick);
+    wsig_job_free(slow);
+}
+
 static void spec_checks(void)
 {
     wsig_client *c = new_client(-1);
@@ -306,6 +343,7 @@ void test_pool(void)
         results_and_errors();
         cancellation();
         closing();
+        freed_from_a_callback();
         spec_checks();
         shared_bucket();
     }
