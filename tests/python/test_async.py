@@ -189,3 +189,20 @@ def test_rate_limit_holds_across_async_calls(server, auth):
     out = run(main())
     assert all(isinstance(r, dict) for r in out)
     assert [e["status"] for e in halogen_log(server)] == [200] * 20
+
+
+def test_clients_left_unclosed_are_collected(server, auth):
+    import gc
+
+    async def main():
+        c = ws.AsyncClient(server.url, auth)
+        c._cycle = c                      # only the garbage collector can free it
+        return await c.query(QUERY)
+    assert run(main())["asset"] == "MYR"
+    started = time.monotonic()
+    gc.collect()                          # closes the pool: workers stopped and joined
+    assert time.monotonic() - started < 1.0
+    b = ws.Client(server.url, auth)
+    assert b.query_many([(QUERY, None)])[0]["asset"] == "MYR"
+    del b
+    gc.collect()
