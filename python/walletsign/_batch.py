@@ -78,21 +78,16 @@ class Client(_walletsign.Client):
 
 
 def _settle(fut: "asyncio.Future", job: Any) -> None:
-    """On the loop: the finished job's answer or error into its future."""
+    """On the loop (the completion port's drain): the finished job's answer
+    or error into its future."""
     if fut.done():          # cancelled meanwhile: the job was cancelled too
         return
     try:
-        fut.set_result(job.result())
+        value = job.result()
     except Exception as exc:  # noqa: BLE001 - every error of the call goes to the awaiter
         fut.set_exception(exc)
-
-
-def _complete(loop: "asyncio.AbstractEventLoop", fut: "asyncio.Future", job: Any) -> None:
-    """In a core worker thread, with the GIL: hand the job to the loop."""
-    try:
-        loop.call_soon_threadsafe(_settle, fut, job)
-    except RuntimeError:    # the loop is closed: nobody is waiting any more
-        pass
+    else:
+        fut.set_result(value)
 
 
 class AsyncClient:
@@ -113,10 +108,15 @@ class AsyncClient:
         self._client = Client(base_url, auth, **options)
         try:
             self._pool = self._client._pool(workers)
+            # Finished calls reach the loop through an eventfd the loop
+            # watches: the core's workers never wait for the GIL.
+            self._port = _walletsign._Completions()
+            self._pool.deliver_to(self._port)
         except BaseException:
             self._client.close()
             raise
         self._workers = workers
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
 
     @classmethod
     def from_env(cls, environ: Any = None, **options: Any) -> "AsyncClient":
@@ -145,12 +145,27 @@ class AsyncClient:
         return "<walletsign.AsyncClient %r, %d workers%s>" % (
             self.base_url, self._workers, " closed" if self.closed else "")
 
+    def _watch(self, loop: "asyncio.AbstractEventLoop") -> None:
+        """Have this loop drain the completion port (one loop at a time: a
+        client used from a new loop, e.g. a second asyncio.run, moves)."""
+        self._unwatch()
+        loop.add_reader(self._port.fileno(), self._port.drain)
+        self._loop = loop
+
+    def _unwatch(self) -> None:
+        """Stop the loop that watched the completion port (if still open)."""
+        old, self._loop = self._loop, None
+        if old is not None and not old.is_closed():
+            old.remove_reader(self._port.fileno())
+
     async def _run(self, submit: Callable, *args: Any, **kwargs: Any) -> Any:
         """Submit one job to the pool and await its future; cancelling the
         awaiting task cancels the job."""
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._watch(loop)
         fut = loop.create_future()
-        job = submit(*args, callback=functools.partial(_complete, loop, fut), **kwargs)
+        job = submit(*args, callback=functools.partial(_settle, fut), **kwargs)
         try:
             return await fut
         except asyncio.CancelledError:
@@ -229,10 +244,14 @@ class AsyncClient:
         """Abort what runs, stop the workers and close the connections."""
         # Joining the workers waits up to 50 ms for aborted transfers: off the loop.
         await asyncio.get_running_loop().run_in_executor(None, self._client.close)
+        self._port.drain()        # the calls still awaited end as aborted
+        self._unwatch()
 
     def close(self) -> None:
         """aclose() for code outside the event loop (it blocks up to ~50 ms)."""
         self._client.close()
+        self._unwatch()
+        self._port.discard()
 
     async def __aenter__(self) -> "AsyncClient":
         """Use the client as an async context manager."""

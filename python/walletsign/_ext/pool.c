@@ -9,19 +9,39 @@
  * job of the batch (each ends within 50 ms) and raises KeyboardInterrupt. */
 #include "shim.h"
 
+#include <errno.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+typedef struct CompletionsObject CompletionsObject;
+
 typedef struct {
     PyObject_HEAD
     wsig_pool *pool;
-    PyObject *client; /* the Client it was made from */
+    PyObject *client;          /* the Client it was made from */
+    CompletionsObject *port;   /* where callbacks are delivered (deliver_to), or NULL */
 } PoolObject;
 
-typedef struct {
+typedef struct JobObject {
     PyObject_HEAD
     wsig_job *job;
     int kind;           /* enum wsig_job_kind: how result() converts */
     int taken;          /* result() was called */
     PyObject *callback; /* called with this job, once, when it ends; or NULL */
+    CompletionsObject *port;   /* its callback goes through this port, or NULL */
+    struct JobObject *next_done; /* in the port's list, under its lock */
 } JobObject;
+
+/* A completion port for an event loop (AsyncClient): workers put finished
+ * jobs on its list and make its eventfd readable, without the GIL; the
+ * loop's reader (drain) calls their callbacks. A worker never waits for the
+ * GIL, and the loop wakes once for any number of finished jobs. */
+struct CompletionsObject {
+    PyObject_HEAD
+    int fd;
+    PyThread_type_lock lock;
+    JobObject *head;
+};
 
 #define WAIT_SLICE_S 0.05 /* how often a waiting batch looks at signals */
 
@@ -94,6 +114,139 @@ static void job_done(void *ud, wsig_job *job)
     gil_give(own, g);
 }
 
+/* A job delivered through a port has ended (any thread, GIL or not). */
+static void job_done_port(void *ud, wsig_job *job)
+{
+    JobObject *self = ud;
+    CompletionsObject *q = self->port;
+    PyThread_acquire_lock(q->lock, WAIT_LOCK);
+    int was_empty = q->head == NULL;
+    self->next_done = q->head;
+    q->head = self;
+    PyThread_release_lock(q->lock);
+    if (was_empty) {
+        uint64_t one = 1;
+        while (write(q->fd, &one, sizeof one) < 0 && errno == EINTR)
+            ;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* _Completions                                                       */
+
+static PyObject *Completions_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
+{
+    if (!PyArg_ParseTuple(args, ":_Completions"))
+        return NULL;
+    CompletionsObject *self = (CompletionsObject *)tp->tp_alloc(tp, 0);
+    if (!self)
+        return NULL;
+    self->fd = -1;
+    if (!(self->lock = PyThread_allocate_lock())) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    if ((self->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+        Py_DECREF(self);
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return (PyObject *)self;
+}
+
+/* Take the finished jobs, oldest first. */
+static JobObject *completions_take(CompletionsObject *self)
+{
+    uint64_t n;
+    if (self->fd >= 0)
+        while (read(self->fd, &n, sizeof n) < 0 && errno == EINTR)
+            ;
+    PyThread_acquire_lock(self->lock, WAIT_LOCK);
+    JobObject *list = self->head, *fifo = NULL;
+    self->head = NULL;
+    PyThread_release_lock(self->lock);
+    while (list) {
+        JobObject *next = list->next_done;
+        list->next_done = fifo;
+        fifo = list;
+        list = next;
+    }
+    return fifo;
+}
+
+/* Each finished job: its callback (unless discarding), then the references
+ * its submission took (on the job and on this port) are dropped. */
+static void completions_run(CompletionsObject *self, int call)
+{
+    for (JobObject *j = completions_take(self); j;) {
+        JobObject *next = j->next_done;
+        j->next_done = NULL;
+        if (call) {
+            PyObject *r = PyObject_CallOneArg(j->callback, (PyObject *)j);
+            if (r)
+                Py_DECREF(r);
+            else
+                PyErr_WriteUnraisable(j->callback);
+        }
+        Py_CLEAR(j->port);
+        Py_DECREF(j);
+        j = next;
+    }
+}
+
+static void Completions_dealloc(CompletionsObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    /* Every job on the list holds a reference to this port: none is left. */
+    if (self->fd >= 0)
+        close(self->fd);
+    if (self->lock)
+        PyThread_free_lock(self->lock);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyObject *Completions_drain(CompletionsObject *self, PyObject *Py_UNUSED(ignored))
+{
+    completions_run(self, 1);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Completions_discard(CompletionsObject *self, PyObject *Py_UNUSED(ignored))
+{
+    completions_run(self, 0);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Completions_fileno(CompletionsObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromLong(self->fd);
+}
+
+static PyMethodDef Completions_methods[] = {
+    {"drain", (PyCFunction)Completions_drain, METH_NOARGS,
+     "Call the callbacks of the jobs finished since the last drain (the loop's reader)."},
+    {"discard", (PyCFunction)Completions_discard, METH_NOARGS,
+     "Drop the finished jobs without calling their callbacks (the loop is gone)."},
+    {"fileno", (PyCFunction)Completions_fileno, METH_NOARGS,
+     "The eventfd that is readable while finished jobs wait."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot Completions_slots[] = {
+    {Py_tp_new, Completions_new},
+    {Py_tp_dealloc, Completions_dealloc},
+    {Py_tp_methods, Completions_methods},
+    {Py_tp_doc, (void *)"_Completions(): finished jobs for an event loop (an eventfd)."},
+    {0, NULL},
+};
+
+PyType_Spec wsp_Completions_spec = {
+    .name = "walletsign._walletsign._Completions",
+    .basicsize = sizeof(CompletionsObject),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = Completions_slots,
+};
+
 /* ------------------------------------------------------------------ */
 /* _Job                                                               */
 
@@ -103,6 +256,7 @@ static void Job_dealloc(JobObject *self)
     PyObject_GC_UnTrack(self);
     wsig_job_free(self->job); /* a running job goes on; the pool lets go of it */
     Py_CLEAR(self->callback);
+    Py_CLEAR(self->port);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
@@ -216,6 +370,7 @@ static void Pool_dealloc(PoolObject *self)
     PyObject_GC_UnTrack(self);
     pool_close(self);
     Py_CLEAR(self->client);
+    Py_CLEAR(self->port);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
@@ -224,12 +379,14 @@ static int Pool_traverse(PoolObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->client);
+    Py_VISIT(self->port);
     return 0;
 }
 
 static int Pool_clear(PoolObject *self)
 {
     Py_CLEAR(self->client);
+    Py_CLEAR(self->port);
     return 0;
 }
 
@@ -272,6 +429,17 @@ static int pool_open(PoolObject *self)
     return -1;
 }
 
+static PyObject *Pool_deliver_to(PoolObject *self, PyObject *port)
+{
+    wsmod_state *st = STATE_OF(self);
+    if (!st)
+        return NULL;
+    if (port != Py_None && !PyObject_TypeCheck(port, st->Completions_Type))
+        return PyErr_Format(PyExc_TypeError, "deliver_to takes a _Completions or None");
+    Py_XSETREF(self->port, port == Py_None ? NULL : (CompletionsObject *)Py_NewRef(port));
+    Py_RETURN_NONE;
+}
+
 static PyObject *Pool_close(PoolObject *self, PyObject *Py_UNUSED(ignored))
 {
     pool_close(self);
@@ -306,11 +474,16 @@ static PyObject *submit(wsmod_state *st, PoolObject *self, const wsig_job_spec *
     job->kind = spec->kind;
     job->taken = 0;
     job->callback = callback ? Py_NewRef(callback) : NULL;
+    job->port = callback && self->port ? (CompletionsObject *)Py_NewRef(self->port) : NULL;
+    job->next_done = NULL;
     PyObject_GC_Track(job);
+    /* Until the callback has run: job_done (which waits for the GIL we
+     * hold) or the port's drain drops it. */
     if (callback)
-        Py_INCREF(job); /* until job_done; job_done waits for the GIL we hold */
+        Py_INCREF(job);
     wsig_error err = WSIG_ERROR_INIT;
-    int rc = wsig_pool_submit(self->pool, &job->job, spec, callback ? job_done : NULL, job, &err);
+    wsig_job_done_fn done = !callback ? NULL : job->port ? job_done_port : job_done;
+    int rc = wsig_pool_submit(self->pool, &job->job, spec, done, job, &err);
     if (rc != WSIG_OK) {
         if (callback)
             Py_DECREF(job);
@@ -670,6 +843,8 @@ static PyMethodDef Pool_methods[] = {
     {"check_items", (PyCFunction)Pool_check_items, METH_VARARGS,
      "check_items(kind, items): refuse a batch as run_many would, sending nothing."},
     {"set_workers", (PyCFunction)Pool_set_workers, METH_O, "How many calls may run at once."},
+    {"deliver_to", (PyCFunction)Pool_deliver_to, METH_O,
+     "Deliver the callbacks of jobs submitted from now on through a _Completions (or None)."},
     {"close", (PyCFunction)Pool_close, METH_NOARGS, "Abort what runs and stop the workers."},
     {NULL, NULL, 0, NULL},
 };

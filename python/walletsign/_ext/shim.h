@@ -45,7 +45,7 @@ typedef struct {
     PyTypeObject *HmacVerifier_Type;
     PyTypeObject *MessageVerifier_Type;
     PyTypeObject *Client_Type;
-    PyTypeObject *Pool_Type, *Job_Type;
+    PyTypeObject *Pool_Type, *Job_Type, *Completions_Type;
     /* exceptions (walletsign._errors) */
     PyObject *Error, *KeyFormatError, *PasswordError, *CryptoError, *FileError;
     PyObject *SignatureError, *TransportError, *Timeout, *ProtocolError;
@@ -159,7 +159,7 @@ extern PyType_Spec wsp_Key_spec;
 wsig_key *wsp_key_arg(wsmod_state *st, PyObject *o, const char *what);
 extern PyType_Spec wsp_Auth_spec, wsp_JwtAuth_spec, wsp_HmacAuth_spec, wsp_MessageAuth_spec;
 extern PyType_Spec wsp_HmacVerifier_spec, wsp_MessageVerifier_spec;
-extern PyType_Spec wsp_Client_spec, wsp_Pool_spec, wsp_Job_spec;
+extern PyType_Spec wsp_Client_spec, wsp_Pool_spec, wsp_Job_spec, wsp_Completions_spec;
 
 /* Shared by client.c and pool.c */
 PyObject *wsp_call_failed(wsmod_state *st, int rc, wsig_error *err);
