@@ -182,3 +182,20 @@ def test_ctrl_c_cancels_the_whole_batch(server, client, sigint_after):
     assert all(e["client_closed_ms"] is not None for e in sent)   # each transfer was closed
     server.reset()
     assert [r["asset"] for r in client.query_many([(QUERY, None)] * 2)] == ["MYR", "MYR"]
+
+
+def test_the_workers_log_their_retries_and_waits(unlimited, auth, caplog):
+    import logging
+    caplog.set_level(logging.INFO, logger="walletsign")
+    unlimited.queue_faults("/query", ["status:503", "status:429:retry_after=0"])
+    with ws.Client(unlimited.url, auth, rate_limit=None, backoff=0.01) as c:
+        out = c.query_many(account_items(4), concurrency=2)
+    assert all(isinstance(r, dict) for r in out)
+    lines = [r.getMessage() for r in caplog.records if r.name == "walletsign"]
+    assert any(m.startswith("retrying POST /query (attempt 2)") and m.endswith("HTTP 503")
+               for m in lines), lines
+    assert any(m.startswith("waiting 0 s before POST /query (attempt 2) after HTTP 429")
+               for m in lines), lines
+    assert not any("Bearer" in m or "eyJ" in m or "accountIds" in m for m in lines)
+    # Logged from the core's worker threads, not this one.
+    assert {r.threadName for r in caplog.records if r.name == "walletsign"} != {"MainThread"}
