@@ -22,7 +22,12 @@ def progress_reporter(progress: Any, total: int) -> Tuple[Optional[Callable], Ca
         return None, lambda: None
     if progress is True:
         try:
-            from tqdm.auto import tqdm
+            from tqdm.std import TqdmWarning
+            with warnings.catch_warnings():
+                # A notebook without ipywidgets gets the text bar, without
+                # tqdm's warning about it (docs/quickstart-python.md).
+                warnings.simplefilter("ignore", TqdmWarning)
+                from tqdm.auto import tqdm
         except ImportError:
             warnings.warn("progress=True needs tqdm (Debian: python3-tqdm); no progress shown",
                           RuntimeWarning, stacklevel=3)

@@ -107,6 +107,7 @@ def test_the_notebook_runs_against_the_mock(jupyter_env, server):
     assert "<table" in everything
     assert any("image/png" in o.get("data", {}) for c in code for o in c.get("outputs", []))
     assert "walletsign" in everything and "4/4" in everything                 # tqdm's bar
+    assert "IProgress" not in everything and "Warning" not in everything
     # What the kernel sent went through the mock, signed by the key.
     sent = [e for e in server.log() if e["path"] == "/query"]
     assert len(sent) >= 8 and all(e["verified_by"].startswith("jwt:ES256") for e in sent)
