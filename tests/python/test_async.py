@@ -206,3 +206,31 @@ def test_clients_left_unclosed_are_collected(server, auth):
     assert b.query_many([(QUERY, None)])[0]["asset"] == "MYR"
     del b
     gc.collect()
+
+
+def test_ctrl_c_in_asyncio_run_aborts_the_transfer(server, auth):
+    import signal
+    import threading
+    server.queue_faults("/query", ["delay:8000"])
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(0.3, signal.pthread_kill,
+                            (threading.main_thread().ident, signal.SIGINT))
+
+    async def main():
+        async with ws.AsyncClient(server.url, auth) as c:
+            await c.query(QUERY)
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            asyncio.run(main())     # the runner cancels the task: the call is aborted
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert time.monotonic() - started < 1.0
+    for _ in range(40):
+        sent = halogen_log(server)
+        if sent and sent[0]["client_closed_ms"] is not None:
+            break
+        time.sleep(0.05)
+    assert sent[0]["client_closed_ms"] is not None and sent[0]["client_closed_ms"] < 1500
