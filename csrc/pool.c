@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
@@ -47,6 +48,7 @@ struct wsig_pool {
     worker *workers[WSIG_POOL_MAX_WORKERS];
     int n_workers, limit;
     int closing; /* atomic */
+    long pid;    /* its threads exist only in this process (fork) */
 };
 
 struct wsig_job {
@@ -279,6 +281,7 @@ int wsig_pool_new(wsig_pool **out, wsig_client *client, int max_workers,
     pthread_condattr_destroy(&ca);
     p->refs = 1;
     p->limit = max_workers;
+    p->pid = (long)getpid();
     if (hooks)
         p->hooks = *hooks;
     int rc = wsig__client_clone(&p->model, client, NULL, NULL, NULL, NULL, err);
@@ -399,6 +402,10 @@ int wsig_pool_submit(wsig_pool *p, wsig_job **out, const wsig_job_spec *spec,
     int rc = check_spec(spec, err);
     if (rc != WSIG_OK)
         return rc;
+    /* A forked child has none of the pool's threads: its jobs would wait forever. */
+    if (p->pid != (long)getpid())
+        return wsig__fail(err, WSIG_ERR_ARG, "the pool was made in another process (before "
+                          "fork()): make a new one");
     wsig_job *j = job_from_spec(spec);
     if (!j)
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
@@ -507,6 +514,11 @@ int wsig_job_result(wsig_job *j, char **result_json, wsig_response *res, wsig_er
 void wsig_pool_free(wsig_pool *p)
 {
     if (!p)
+        return;
+    /* In a forked child the workers do not exist (nothing to join) and
+     * their connections are the parent's (not to be closed from here, as
+     * client.c's ensure_own_handle says): the pool is abandoned, not freed. */
+    if (p->pid != (long)getpid())
         return;
     pthread_mutex_lock(&p->lock);
     __atomic_store_n(&p->closing, 1, __ATOMIC_RELEASE);

@@ -1182,7 +1182,10 @@ WSIG_API void wsig_job_free(wsig_job *job);
  *  Returns: nothing.
  *  Args:    pool (NULL is a no-op). Jobs the caller holds stay valid.
  *  Thread safety: no other call on the pool after. From a done callback it
- *           works too (that worker is detached and ends by itself). */
+ *           works too (that worker is detached and ends by itself). In a
+ *           child of fork() a pool made before it has no workers: submit
+ *           refuses it (WSIG_ERR_ARG) and free abandons it (releases nothing,
+ *           closes none of the parent's connections); make a new pool. */
 WSIG_API void wsig_pool_free(wsig_pool *pool);
 
 /* ------------------------------------------------------------------ */

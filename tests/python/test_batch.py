@@ -201,3 +201,20 @@ def test_the_workers_log_their_retries_and_waits(unlimited, auth, caplog):
     assert not any("Bearer" in m or "eyJ" in m or "accountIds" in m for m in lines)
     # Logged from the core's worker threads, not this one.
     assert {r.threadName for r in caplog.records if r.name == "walletsign"} != {"MainThread"}
+
+
+def test_a_forked_child_makes_its_own_pool(server, auth):
+    import os
+    with ws.Client(server.url, auth) as c:
+        assert c.query_many([(QUERY, None)])[0]["asset"] == "MYR"     # the parent's pool
+        pid = os.fork()
+        if pid == 0:                                                   # the child
+            code = 1
+            try:
+                out = c.query_many([(QUERY, None)] * 2)
+                code = 0 if [r["asset"] for r in out] == ["MYR", "MYR"] else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        assert c.query_many([(QUERY, None)])[0]["asset"] == "MYR"     # the parent's goes on

@@ -509,6 +509,8 @@ static PyObject *Client_pool(ClientObject *self, PyObject *workers)
         return NULL;
     if (!self->client)
         return closed_error();
+    if (self->pool && wsp_pool_is_inherited(self->pool))
+        Py_CLEAR(self->pool); /* a forked child's: abandoned by the core, not joined */
     if (!self->pool) {
         self->pool = PyObject_CallFunction((PyObject *)st->Pool_Type, "Ol", (PyObject *)self, n);
         return self->pool ? Py_NewRef(self->pool) : NULL;

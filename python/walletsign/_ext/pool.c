@@ -20,6 +20,7 @@ typedef struct {
     wsig_pool *pool;
     PyObject *client;          /* the Client it was made from */
     CompletionsObject *port;   /* where callbacks are delivered (deliver_to), or NULL */
+    long pid;                  /* the process the pool's threads run in */
 } PoolObject;
 
 typedef struct JobObject {
@@ -418,7 +419,15 @@ static PyObject *Pool_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
         return wsp_raise_wsig(st, rc, &err);
     }
     self->client = Py_NewRef(client_o);
+    self->pid = (long)getpid();
     return (PyObject *)self;
+}
+
+/* A pool made before fork() has no workers in the child (Client._pool
+ * makes a new one there). */
+int wsp_pool_is_inherited(PyObject *pool)
+{
+    return ((PoolObject *)pool)->pid != (long)getpid();
 }
 
 static int pool_open(PoolObject *self)

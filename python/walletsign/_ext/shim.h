@@ -166,6 +166,7 @@ PyObject *wsp_call_failed(wsmod_state *st, int rc, wsig_error *err);
 int wsp_payload_json(wsmod_state *st, PyObject *o, PyObject **out);
 PyObject *wsp_response_object(wsmod_state *st, wsig_response *res);
 void wsp_log_client_event(const wsig_client_event *e);
+int wsp_pool_is_inherited(PyObject *pool);
 
 PyObject *wsp_verify_jwt(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                          PyObject *kwnames);
