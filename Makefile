@@ -1,7 +1,7 @@
 # walletsign — `make` builds the library, `make test` runs every suite,
 # `make check` adds sanitizers and valgrind, `make bench` the benchmarks.
 CC      ?= cc
-PKGS    := openssl libcurl libcjson libsecp256k1
+PKGS    := openssl libcurl libcjson libsecp256k1 hiredis
 BUILD   ?= build
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 OPT     ?= -O2 -g
@@ -47,8 +47,9 @@ test: deps
 	@$(MAKE) --no-print-directory lib
 	@scripts/run-tests.sh $(SCRIPT_SUITES)
 
+# The redis groups need a redis-server: with-redis.sh starts a private one.
 test-c: $(BUILD)/test_c
-	$(BUILD)/test_c
+	scripts/with-redis.sh $(BUILD)/test_c
 
 # One suite alone: make test-python, make test-lua, ...
 $(SCRIPT_SUITES:%=test-%): lib

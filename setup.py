@@ -16,7 +16,7 @@ import subprocess
 from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PKGS = ["openssl", "libcurl", "libcjson", "libsecp256k1"]
+PKGS = ["openssl", "libcurl", "libcjson", "libsecp256k1", "hiredis"]
 
 
 def rel(*parts):
@@ -51,8 +51,8 @@ def pkg_config():
 # The CPython shim, one file per type; shim.h holds what they share.
 SHIM_DIR = rel("python", "walletsign", "_ext")
 SHIM_SOURCES = [rel(SHIM_DIR, name) for name in (
-    "module.c", "convert.c", "errors.c", "key.c", "auth.c", "verify.c", "rpc.c", "client.c",
-    "pool.c")]
+    "module.c", "convert.c", "errors.c", "key.c", "auth.c", "verify.c", "replay_store.c", "rpc.c",
+    "client.c", "ratelimit.c", "pool.c")]
 
 os.chdir(HERE)
 # Like the rockspec check in scripts/build-lua.sh: a shim file left out of the

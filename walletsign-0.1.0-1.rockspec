@@ -38,6 +38,8 @@ external_dependencies = {
    CURL = { library = "curl" },
    CJSON = { header = "cjson/cJSON.h" },
    SECP256K1 = { header = "secp256k1_recovery.h" },
+   -- hiredis (libhiredis-dev): the core's Redis replay store and rate limit.
+   HIREDIS = { library = "hiredis" },
 }
 build = {
    type = "builtin",
@@ -60,7 +62,10 @@ build = {
             "csrc/message_verify.c",
             "csrc/options.c",
             "csrc/pool.c",
+            "csrc/rate_limit.c",
+            "csrc/redis.c",
             "csrc/replay.c",
+            "csrc/replay_store.c",
             "csrc/rpc.c",
             "csrc/secp.c",
          },
@@ -68,8 +73,8 @@ build = {
          -- is exported (the Lua module's export map, as Python's has one).
          defines = { "WSIG_EMBEDDED" },
          incdirs = { "csrc/include", "$(CJSON_INCDIR)", "$(OPENSSL_INCDIR)", "$(SECP256K1_INCDIR)" },
-         libdirs = { "$(OPENSSL_LIBDIR)", "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)", "$(SECP256K1_LIBDIR)" },
-         libraries = { "ssl", "crypto", "curl", "cjson", "secp256k1", "pthread" },
+         libdirs = { "$(OPENSSL_LIBDIR)", "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)", "$(SECP256K1_LIBDIR)", "$(HIREDIS_LIBDIR)" },
+         libraries = { "ssl", "crypto", "curl", "cjson", "secp256k1", "hiredis", "pthread" },
       },
       ["walletsign"] = "lua/walletsign/init.lua",
       ["walletsign.nginx"] = "lua/walletsign/nginx.lua",

@@ -128,3 +128,26 @@ bool wsig__auth_sets_header(const wsig_auth *auth, const char *name)
     }
     return false;
 }
+
+/* What the server's rate limit counts per (docs/protocols.md: 10 requests/s
+ * per key): the key id, the api key or the address, hashed with the protocol
+ * so that neither an identity nor anything secret is kept by a limiter. */
+bool wsig__auth_rate_identity(const wsig_auth *auth, unsigned char out[32])
+{
+    const char *kind = NULL, *id = NULL;
+    switch (auth->kind) {
+    case WSIG_AUTH_JWT:
+        kind = "jwt:", id = auth->u.jwt.key_id;
+        break;
+    case WSIG_AUTH_HMAC:
+        kind = "hmac:", id = auth->u.hmac.api_key;
+        break;
+    case WSIG_AUTH_MESSAGE:
+        kind = "message:", id = auth->u.msg.address;
+        break;
+    default:
+        return false;
+    }
+    wsig_piece pieces[] = {{kind, strlen(kind)}, {id, strlen(id)}};
+    return wsig__sha256_pieces(out, pieces, 2);
+}

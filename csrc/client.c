@@ -1,6 +1,7 @@
 /* The HTTP client: one libcurl easy handle per client, reused for keep-alive.
  * Every attempt is signed afresh; retries are bounded (docs/protocols.md, jwt). */
 #include "internal.h"
+#include "rate_limit.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -25,26 +26,15 @@ struct wsig_client {
     wsig_auth *auth;
     wsig_client_options opt;
     char user_agent[160];
-    double tokens;          /* rate limiter bucket */
-    double last_refill;     /* 0 until the first answer: see limiter_wait */
+    wsig_rate_limit *limiter; /* NULL: no limiter (rate < 0); else shared (rate_limit.h) */
+    char limiter_id[WSIG_RATE_ID_SIZE]; /* the auth's rate identity, names a store's bucket */
+    bool answer_told;       /* the limiter heard of this client's first answer */
     long pid;               /* a forked child makes its own curl handle */
     uint64_t rng;           /* jitter only */
     double deadline;        /* of the call in progress (monotonic_s) */
     bool reached;           /* an attempt of this call may have reached the server */
     double started;         /* when the call in progress began (monotonic_s) */
     int attempts;           /* attempts made by the call in progress */
-    wsig__bucket *bucket;   /* shared with a pool's workers, or NULL (see shared_bucket_*) */
-};
-
-/* One rate-limit bucket for a client and the workers of its pools
- * (wsig_pool_new): the limiter's own state (tokens, last_refill) is kept
- * here between attempts and loaded into the client that takes a token.
- * Interim: once the limiter keeps one bucket per key in the process, the
- * workers (same auth and rate) share it without this. */
-struct wsig__bucket {
-    pthread_mutex_t lock;
-    int refs;               /* under g_bucket_refs_lock */
-    double tokens, last_refill;
 };
 
 typedef struct {
@@ -256,7 +246,6 @@ double wsig__parse_retry_after(const char *value, size_t len, time_t now)
 /* Construction                                                       */
 
 static void set_fixed_options(wsig_client *c);
-static void bucket_release(wsig__bucket *b);
 
 static const wsig_client_options DEFAULT_OPTIONS = WSIG_CLIENT_OPTIONS_INIT;
 
@@ -344,6 +333,7 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
     c->opt = *opt;
     /* No reference of ours yet: a failure below must not free the caller's. */
     c->opt.response_verifier = NULL;
+    c->opt.rate_limit = NULL;
     apply_defaults(&c->opt);
     /* The caller's strings are not retained: the client owns copies. */
     const char *ca_file = c->opt.ca_file, *ca_path = c->opt.ca_path;
@@ -369,7 +359,12 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
     c->auth = wsig__auth_ref(auth);
     if (opt->response_verifier)
         c->opt.response_verifier = wsig__message_verifier_ref(opt->response_verifier);
-    c->tokens = c->opt.burst;
+    if (c->opt.rate >= 0 &&
+        (rc = wsig__rate_limit_for_client(&c->limiter, c->limiter_id, opt->rate_limit, c->auth,
+                                          c->opt.rate, c->opt.burst, err)) != WSIG_OK) {
+        wsig_client_free(c);
+        return rc;
+    }
     c->pid = (long)getpid();
     set_fixed_options(c);
     if (RAND_bytes((unsigned char *)&c->rng, sizeof c->rng) != 1 || !c->rng)
@@ -382,6 +377,7 @@ void wsig_client_get_options(const wsig_client *c, wsig_client_options *out)
 {
     *out = c->opt;
     out->user_agent = c->user_agent;
+    out->rate_limit = c->limiter; /* NULL with no limiter (rate < 0) */
 }
 
 void wsig_client_free(wsig_client *c)
@@ -395,9 +391,9 @@ void wsig_client_free(wsig_client *c)
     free((char *)c->opt.ca_file);
     free((char *)c->opt.ca_path);
     free(c->base_url);
+    wsig_rate_limit_free(c->limiter);
     wsig_auth_free(c->auth);
     wsig_message_verifier_free(c->opt.response_verifier);
-    bucket_release(c->bucket);
     free(c);
 }
 
@@ -458,154 +454,57 @@ const char *wsig_response_header(const wsig_response *res, const char *name, siz
 /* ------------------------------------------------------------------ */
 /* One attempt                                                        */
 
-/* A token bucket that never runs ahead of the server's: the server's bucket
- * starts at the arrival of our first request, so ours only starts refilling
- * once the first answer is back (no earlier than that arrival). */
+/* Take a token from the client's bucket (rate_limit.h: shared with the
+ * other clients of the key), waiting for it within the call's deadline. A
+ * wait cut short gives its token back: the bucket is left as time fills it. */
 static int limiter_wait(wsig_client *c, wsig_client_event *ev, wsig_error *err)
 {
-    if (c->opt.rate < 0)
+    if (!c->limiter)
         return WSIG_OK;
-    double now = monotonic_s();
-    if (c->last_refill > 0) {
-        c->tokens += (now - c->last_refill) * c->opt.rate;
-        if (c->tokens > c->opt.burst)
-            c->tokens = c->opt.burst;
-        c->last_refill = now;
-    }
-    if (c->tokens < 1 && c->last_refill == 0)
-        c->last_refill = now; /* a burst with no answer at all: start the clock */
-    if (c->tokens < 1) {
-        /* A token is only taken once the wait is over: an aborted or
-         * timed-out wait leaves the bucket as time fills it. */
-        ev->kind = WSIG_EVENT_WAIT_RATE;
-        ev->cause = "the rate limit";
-        int rc = pause_call(c, (1 - c->tokens) / c->opt.rate, "the rate limiter's wait", ev, err);
-        if (rc != WSIG_OK)
-            return rc;
-        c->tokens = 1;
-        c->last_refill = monotonic_s();
-    }
-    c->tokens -= 1;
-    return WSIG_OK;
+    double wait, max_wait = c->deadline - monotonic_s();
+    int rc = wsig__rate_limit_take(c->limiter, c->limiter_id, max_wait, &wait, err);
+    if (rc != WSIG_OK || wait <= 0)
+        return rc;
+    ev->kind = WSIG_EVENT_WAIT_RATE;
+    ev->cause = "the rate limit";
+    rc = pause_call(c, wait, "the rate limiter's wait", ev, err);
+    if (rc != WSIG_OK && wait <= max_wait)
+        wsig__rate_limit_refund(c->limiter, c->limiter_id);
+    return rc;
 }
 
+/* The bucket's refill starts at the first answer (rate_limit.h). */
 static void limiter_answer_seen(wsig_client *c)
 {
-    if (c->last_refill == 0)
-        c->last_refill = monotonic_s();
+    if (c->limiter && !c->answer_told) {
+        wsig__rate_limit_answer_seen(c->limiter, c->limiter_id);
+        c->answer_told = true;
+    }
 }
 
 /* A request that never left (no connection) costs the server nothing. */
 static void limiter_refund(wsig_client *c)
 {
-    if (c->opt.rate >= 0 && c->tokens + 1 <= c->opt.burst)
-        c->tokens += 1;
+    if (c->limiter)
+        wsig__rate_limit_refund(c->limiter, c->limiter_id);
 }
 
-/* ------------------------------------------------------------------ */
-/* The shared bucket (struct wsig__bucket): the limiter above runs on   */
-/* the bucket's state, loaded into the client under the bucket's lock.  */
-
-static pthread_mutex_t g_bucket_refs_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void bucket_release(wsig__bucket *b)
-{
-    if (!b)
-        return;
-    pthread_mutex_lock(&g_bucket_refs_lock);
-    bool last = --b->refs == 0;
-    pthread_mutex_unlock(&g_bucket_refs_lock);
-    if (last) {
-        pthread_mutex_destroy(&b->lock);
-        free(b);
-    }
-}
-
-/* Take the bucket's lock and load its state into c. Another worker may hold
- * it through a whole limiter wait, so abort_check is asked meanwhile. */
-static int bucket_load(wsig_client *c, wsig_error *err)
-{
-    if (!c->bucket)
-        return WSIG_OK;
-    while (pthread_mutex_trylock(&c->bucket->lock) != 0) {
-        if (monotonic_s() >= c->deadline)
-            return deadline_failure(c, "the wait for the shared rate limiter", 0, err);
-        if (abort_requested(c))
-            return aborted_failure("the wait for the shared rate limiter", c->reached, err);
-        sleep_s(0.001);
-    }
-    c->tokens = c->bucket->tokens;
-    c->last_refill = c->bucket->last_refill;
-    return WSIG_OK;
-}
-
-static void bucket_store(wsig_client *c)
-{
-    if (!c->bucket)
-        return;
-    c->bucket->tokens = c->tokens;
-    c->bucket->last_refill = c->last_refill;
-    pthread_mutex_unlock(&c->bucket->lock);
-}
-
-static int limiter_take(wsig_client *c, wsig_client_event *ev, wsig_error *err)
-{
-    if (c->opt.rate < 0)
-        return WSIG_OK;
-    int rc = bucket_load(c, err);
-    if (rc != WSIG_OK)
-        return rc;
-    rc = limiter_wait(c, ev, err);
-    bucket_store(c);
-    return rc;
-}
-
-/* limiter_answer_seen or limiter_refund, on the shared state. */
-static void limiter_update(wsig_client *c, void (*update)(wsig_client *))
-{
-    if (c->opt.rate < 0)
-        return;
-    if (c->bucket) {
-        pthread_mutex_lock(&c->bucket->lock);
-        c->tokens = c->bucket->tokens;
-        c->last_refill = c->bucket->last_refill;
-    }
-    update(c);
-    if (c->bucket)
-        bucket_store(c);
-}
-
+/* A pool's worker (pool.c): the model's base URL, auth and options, its
+ * limiter too (one more reference: the same bucket, process-wide or a
+ * store's, so N workers keep one key's rate), and the worker's own hooks. */
 int wsig__client_clone(wsig_client **out, wsig_client *like, int (*abort_check)(void *),
                        void *abort_ud, void (*on_event)(void *, const wsig_client_event *),
                        void *event_ud, wsig_error *err)
 {
-    *out = NULL;
-    if (!like->bucket) {
-        wsig__bucket *b = calloc(1, sizeof *b);
-        if (!b || pthread_mutex_init(&b->lock, NULL) != 0) {
-            free(b);
-            return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
-        }
-        b->refs = 1;
-        b->tokens = like->tokens;
-        b->last_refill = like->last_refill;
-        like->bucket = b;
-    }
     wsig_client_options opt = like->opt;
     opt.user_agent = like->user_agent; /* the final one: copied again */
     opt.binding = NULL;
+    opt.rate_limit = like->limiter;
     opt.abort_check = abort_check;
     opt.abort_ud = abort_ud;
     opt.on_event = on_event;
     opt.event_ud = event_ud;
-    int rc = wsig_client_new(out, like->base_url, like->auth, &opt, err);
-    if (rc != WSIG_OK)
-        return rc;
-    pthread_mutex_lock(&g_bucket_refs_lock);
-    like->bucket->refs++;
-    pthread_mutex_unlock(&g_bucket_refs_lock);
-    (*out)->bucket = like->bucket;
-    return WSIG_OK;
+    return wsig_client_new(out, like->base_url, like->auth, &opt, err);
 }
 
 /* After fork() the child must not touch the parent's connections (a TLS
@@ -1008,7 +907,7 @@ static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, 
     for (int attempts = 1;; attempts++) {
         wsig_error_clear(err);
         ev.attempt = attempts;
-        if ((rc = limiter_take(c, &ev, err)) != WSIG_OK)
+        if ((rc = limiter_wait(c, &ev, err)) != WSIG_OK)
             return rc;
         if (abort_requested(c))
             return aborted_failure("the wait before sending", c->reached, err);
@@ -1017,13 +916,13 @@ static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, 
         res->attempts = c->attempts = attempts;
         ev.attempt = attempts + 1; /* what any wait below leads to */
         if (rc == WSIG_OK)
-            limiter_update(c, limiter_answer_seen);
+            limiter_answer_seen(c);
         /* A 429 is the server's refusal to process; any other sent request may have run. */
         if (c->sends > 0 && !(rc == WSIG_OK && res->status == 429))
             c->reached = true;
         if (rc != WSIG_OK) {
             if (never_sent(code))
-                limiter_update(c, limiter_refund);
+                limiter_refund(c);
             bool retry = (rc == WSIG_ERR_TRANSPORT || rc == WSIG_ERR_TIMEOUT) &&
                          (never_sent(code) || (idempotent && transient(code))) &&
                          retries < c->opt.max_retries && monotonic_s() < c->deadline;

@@ -67,6 +67,18 @@ int wsig__reject(wsig_error *err, int reason, const char *fmt, ...)
     return WSIG_INVALID;
 }
 
+int wsig__fail_store(wsig_error *err, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vset(err, WSIG_ERR_STORE, fmt, ap);
+        va_end(ap);
+        err->reason = WSIG_REASON_STORE_UNAVAILABLE;
+    }
+    return WSIG_ERR_STORE;
+}
+
 /* Every public call starts here, so it touches only what a failure sets
  * instead of clearing the whole ~900-byte record (a rep stos per call). */
 void wsig__reset(wsig_error *err)
@@ -103,7 +115,7 @@ unsigned wsig_error_fields(const wsig_error *err)
     if (!err || err->status == WSIG_OK)
         return 0;
     unsigned f = 0;
-    if (err->status == WSIG_INVALID)
+    if (err->status == WSIG_INVALID || err->status == WSIG_ERR_STORE)
         f |= WSIG_FIELD_REASON;
     if (err->http_status > 0)
         f |= WSIG_FIELD_HTTP_STATUS;
@@ -129,7 +141,7 @@ const char *wsig_status_name(int status)
     static const char *const names[] = {
         "ok",        "invalid",  "argument_error", "key_error",       "password_error",
         "crypto_error", "out_of_memory", "io_error", "protocol_error", "transport_error",
-        "timeout",   "http_error", "rpc_error", "aborted",
+        "timeout",   "http_error", "rpc_error", "aborted", "store_error",
     };
     if (status < 0 || (size_t)status >= sizeof names / sizeof names[0])
         return "unknown";
@@ -141,7 +153,7 @@ const char *wsig_reason_name(int reason)
     static const char *const names[] = {
         "",        "bad_signature",    "untrusted_address", "stale_timestamp", "replay",
         "malformed_header", "missing_header", "expired", "malformed", "lifetime_too_long",
-        "request_mismatch",
+        "request_mismatch", "store_unavailable",
     };
     if (reason < 0 || (size_t)reason >= sizeof names / sizeof names[0])
         return "unknown";

@@ -20,12 +20,16 @@ WSIG_LOCAL int wsig__fail(wsig_error *err, int status, const char *fmt, ...) WSI
 WSIG_LOCAL int wsig__fail_ossl(wsig_error *err, int status, const char *fmt, ...) WSIG_PRINTF(3, 4);
 /* Record a verification rejection: status WSIG_INVALID with a reason. */
 WSIG_LOCAL int wsig__reject(wsig_error *err, int reason, const char *fmt, ...) WSIG_PRINTF(3, 4);
+/* Record a store failure: WSIG_ERR_STORE, reason store_unavailable. */
+WSIG_LOCAL int wsig__fail_store(wsig_error *err, const char *fmt, ...) WSIG_PRINTF(2, 3);
 /* Reset err to "no error" at the start of a public call. */
 WSIG_LOCAL void wsig__reset(wsig_error *err);
 
 /* --- codecs (codec.c) --- */
 WSIG_LOCAL size_t wsig__hex_encode(char *out, const unsigned char *in, size_t len);
 /* Decode exactly out_len bytes from 2*out_len hex digits; false on bad input. */
+/* The value of one hex digit (either case), or -1. */
+WSIG_LOCAL int wsig__hex_value(char c);
 WSIG_LOCAL bool wsig__hex_decode(unsigned char *out, size_t out_len, const char *hex, size_t hex_len);
 WSIG_LOCAL size_t wsig__b64_len(size_t n, bool url);
 WSIG_LOCAL size_t wsig__b64_encode(char *restrict out, const unsigned char *restrict in, size_t len, bool url);
@@ -129,11 +133,8 @@ WSIG_LOCAL wsig_auth *wsig__auth_ref(wsig_auth *auth);
 WSIG_LOCAL wsig_message_verifier *wsig__message_verifier_ref(wsig_message_verifier *v);
 
 /* Pools (pool.c) make their workers' clients like a model client
- * (client.c), sharing its rate-limit bucket. */
-typedef struct wsig__bucket wsig__bucket;
-/* A new client with like's base URL, auth and options, but this
- * abort_check and on_event, in like's rate-limit bucket (made now if like
- * had none). */
+ * (client.c): like's base URL, auth, options and rate limiter (the same
+ * bucket), with this abort_check and on_event. */
 WSIG_LOCAL int wsig__client_clone(wsig_client **out, wsig_client *like,
                                   int (*abort_check)(void *), void *abort_ud,
                                   void (*on_event)(void *, const wsig_client_event *),
@@ -141,6 +142,10 @@ WSIG_LOCAL int wsig__client_clone(wsig_client **out, wsig_client *like,
 /* True if the auth sets a header of this name (case-insensitive): a caller's
  * header of that name would go out beside, or instead of, the signed one. */
 WSIG_LOCAL bool wsig__auth_sets_header(const wsig_auth *auth, const char *name);
+/* The identity a server's rate limit counts requests by, hashed:
+ * SHA-256("jwt:" key id | "hmac:" api key | "message:" EIP-55 address).
+ * False if hashing failed. */
+WSIG_LOCAL bool wsig__auth_rate_identity(const wsig_auth *auth, unsigned char out[32]);
 WSIG_LOCAL int wsig__jwt_sign_headers(struct wsig_jwt_auth *a, wsig_headers *out, const char *uri,
                                       const void *body, size_t body_len, int64_t now_ms,
                                       wsig_error *err);

@@ -5,7 +5,6 @@
 #include <inttypes.h>
 #include <secp256k1_recovery.h>
 #include <stdio.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +16,10 @@ struct wsig_message_verifier {
     size_t n_trusted;
     int64_t window_ms;
     int digest;
-    wsig_replay *replay;          /* NULL when the caller keeps its own */
+    /* The replay record: at most one of the two; neither when the caller
+     * keeps its own (no_replay_cache). */
+    wsig_replay *replay;          /* in this process */
+    wsig_replay_store *store;     /* shared (Redis); a reference of ours */
     atomic_int refs;              /* the owner's, plus one per client using it */
 };
 
@@ -76,7 +78,9 @@ int wsig_message_verifier_new(wsig_message_verifier **out, const char *const *tr
         wsig__address_eip55(v->trusted_eip55[i], v->trusted[i]);
     v->window_ms = opt->window_ms ? opt->window_ms : 60000;
     v->digest = opt->digest;
-    if (!opt->no_replay_cache &&
+    if (!opt->no_replay_cache && opt->replay_store)
+        v->store = wsig__replay_store_ref(opt->replay_store);
+    else if (!opt->no_replay_cache &&
         !(v->replay = wsig__replay_new(opt->cache_size ? opt->cache_size : 100000, v->window_ms))) {
         wsig_message_verifier_free(v);
         return wsig__fail(err, WSIG_ERR_NOMEM, "cannot allocate the replay cache");
@@ -93,12 +97,22 @@ int64_t wsig_message_verifier_window_ms(const wsig_message_verifier *v)
 /* docs/protocols.md: the replay identity is (address, session, sequence), as
  * numbers, and an entry must outlive the message's freshness: a timestamp
  * up to one window in the future stays fresh until two windows from now. */
+static void format_replay_key(char key[WSIG_REPLAY_KEY_SIZE], const char *eip55, uint64_t session,
+                              uint64_t sequence)
+{
+    snprintf(key, WSIG_REPLAY_KEY_SIZE, "%s:%" PRIu64 ":%" PRIu64, eip55, session, sequence);
+}
+
+static int64_t replay_ttl_ms(const wsig_message_verifier *v)
+{
+    return 2 * v->window_ms + 1000;
+}
+
 int wsig_message_replay_key(const wsig_message_verifier *v, const wsig_message *m,
                             char key[WSIG_REPLAY_KEY_SIZE], int64_t *ttl_ms)
 {
-    snprintf(key, WSIG_REPLAY_KEY_SIZE, "%s:%" PRIu64 ":%" PRIu64, m->address, m->session_id,
-             m->sequence_no);
-    *ttl_ms = 2 * v->window_ms + 1000;
+    format_replay_key(key, m->address, m->session_id, m->sequence_no);
+    *ttl_ms = replay_ttl_ms(v);
     return WSIG_OK;
 }
 
@@ -113,6 +127,7 @@ void wsig_message_verifier_free(wsig_message_verifier *v)
     if (!v || atomic_fetch_sub(&v->refs, 1) != 1)
         return;
     wsig__replay_free(v->replay);
+    wsig_replay_store_free(v->store);
     free(v->trusted);
     free(v->trusted_eip55);
     free(v);
@@ -212,6 +227,59 @@ static bool parse_u64_header(uint64_t *out, const char *s)
     return wsig__parse_u64(s, strlen(s), out);
 }
 
+static wsig_replay_key memory_key(const unsigned char addr[20], uint64_t session, uint64_t sequence)
+{
+    /* The cache hashes and compares whole keys: zero the padding too. */
+    wsig_replay_key key;
+    memset(&key, 0, sizeof key);
+    memcpy(key.address, addr, 20);
+    key.session = session;
+    key.sequence = sequence;
+    return key;
+}
+
+/* Record a verified message in the verifier's replay record, unless it is
+ * already there. The message is inside the window (checked before): with a
+ * store, whose TTL outlives that window, this is the whole of the in-memory
+ * cache's floor rule (a message older than the window never reaches it). */
+static int reserve(wsig_message_verifier *v, const unsigned char addr[20], const char *eip55,
+                   uint64_t session, uint64_t sequence, int64_t ts, int64_t now, wsig_error *err)
+{
+    if (v->store) {
+        char key[WSIG_REPLAY_KEY_SIZE];
+        format_replay_key(key, eip55, session, sequence);
+        return wsig_replay_store_reserve(v->store, key, replay_ttl_ms(v), err);
+    }
+    if (!v->replay)
+        return WSIG_OK;
+    wsig_replay_key key = memory_key(addr, session, sequence);
+    int reason = wsig__replay_add(v->replay, &key, ts, now);
+    if (reason == WSIG_REASON_REPLAY)
+        return wsig__reject(err, reason, "message (session, sequence) already seen");
+    if (reason)
+        return wsig__reject(err, reason, "message older than the replay cache can vouch for");
+    return WSIG_OK;
+}
+
+int wsig_message_release(wsig_message_verifier *v, const wsig_message *m, wsig_error *err)
+{
+    wsig__reset(err);
+    if (!v->store && !v->replay)
+        return wsig__fail(err, WSIG_ERR_ARG, "the verifier keeps no replay record (no_replay_cache)");
+    unsigned char addr[20];
+    if (!parse_address(addr, m->address, true))
+        return wsig__fail(err, WSIG_ERR_ARG, "message address is not 0x + 40 hex digits");
+    if (v->store) {
+        char key[WSIG_REPLAY_KEY_SIZE], eip55[WSIG_ADDRESS_SIZE];
+        wsig__address_eip55(eip55, addr); /* the key's form, whatever case m holds */
+        format_replay_key(key, eip55, m->session_id, m->sequence_no);
+        return wsig_replay_store_release(v->store, key, err);
+    }
+    wsig_replay_key key = memory_key(addr, m->session_id, m->sequence_no);
+    wsig__replay_remove(v->replay, &key);
+    return WSIG_OK;
+}
+
 int wsig_message_verify(wsig_message_verifier *v, wsig_message *out, const wsig_header_ref *headers,
                     size_t n_headers, const void *body, size_t body_len, int64_t now_ms,
                     wsig_error *err)
@@ -254,20 +322,10 @@ int wsig_message_verify(wsig_message_verifier *v, wsig_message *out, const wsig_
             return wsig__fail_ossl(err, WSIG_ERR_CRYPTO, "digest failed");
     if ((rc = check_recovery(&ps, digests, n_digests, addr, err)) != WSIG_OK)
         return rc;
-    if (v->replay) {
-        /* The cache hashes and compares whole keys: zero the padding too. */
-        wsig_replay_key key;
-        memset(&key, 0, sizeof key);
-        memcpy(key.address, addr, 20);
-        key.session = session;
-        key.sequence = sequence;
-        int reason = wsig__replay_add(v->replay, &key, (int64_t)ts, now);
-        if (reason == WSIG_REASON_REPLAY)
-            return wsig__reject(err, reason, "message (session, sequence) already seen");
-        if (reason)
-            return wsig__reject(err, reason, "message older than the replay cache can vouch for");
-    }
-    memcpy(out->address, v->trusted_eip55[hit - v->trusted], WSIG_ADDRESS_SIZE);
+    const char *eip55 = v->trusted_eip55[hit - v->trusted];
+    if ((rc = reserve(v, addr, eip55, session, sequence, (int64_t)ts, now, err)) != WSIG_OK)
+        return rc;
+    memcpy(out->address, eip55, WSIG_ADDRESS_SIZE);
     /* As received (docs/protocols.md: the prehash holds the header text, so
      * "0915" is what was signed, not "915"); parse_u64_header allowed at
      * most 20 digits, which fit. */

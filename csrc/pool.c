@@ -10,8 +10,9 @@
  * multi handle for every transfer with its sockets driven by the binding's
  * event loop, would need the retry and wait logic rewritten as a state
  * machine, and puts every byte through the loop thread; docs/c-api.md says
- * what was measured. The workers share one rate-limit bucket with the model
- * client (client.c, limiter_take), so a batch keeps the key's rate.
+ * what was measured. The workers take their tokens from the model client's
+ * rate limiter (rate_limit.h: its key's process-wide bucket, or a store's),
+ * so a batch keeps the key's rate.
  *
  * Locking: pool->lock guards the queue, the workers' table, and every job's
  * state and refs. A job's cancelled flag and the pool's closing flag are

@@ -102,7 +102,9 @@ static void pop_oldest(wsig_replay *r)
     entry *e = &r->ring[r->head];
     bool found;
     size_t slot = find_slot(r, &e->key, &found);
-    if (found)
+    /* Only if the index still points here: a removed key may have been
+     * added again, at a newer place in the ring. */
+    if (found && r->slots[slot] - 1 == r->head)
         delete_slot(r, slot);
     r->head = (r->head + 1) % r->cap;
     r->count--;
@@ -147,4 +149,16 @@ int wsig__replay_add(wsig_replay *r, const wsig_replay_key *key, int64_t ts_ms, 
     }
     pthread_mutex_unlock(&r->lock);
     return rc;
+}
+
+/* The ring keeps the entry (it leaves with its time, raising the floor as
+ * any other); only the index forgets it. */
+void wsig__replay_remove(wsig_replay *r, const wsig_replay_key *key)
+{
+    pthread_mutex_lock(&r->lock);
+    bool found;
+    size_t slot = find_slot(r, key, &found);
+    if (found)
+        delete_slot(r, slot);
+    pthread_mutex_unlock(&r->lock);
 }

@@ -752,11 +752,12 @@ static int error_tostring(lua_State *L)
 /* ------------------------------------------------------------------ */
 /* Handles                                                             */
 
-enum { T_KEY, T_AUTH, T_HMACV, T_MSGV, T_CLIENT, T_COUNT };
+enum { T_KEY, T_AUTH, T_HMACV, T_MSGV, T_CLIENT, T_RATE, T_STORE, T_COUNT };
 
 static const char *const TYPE_NAMES[T_COUNT] = {
     "walletsign.Key", "walletsign.Auth", "walletsign.HmacVerifier",
-    "walletsign.MessageVerifier", "walletsign.Client",
+    "walletsign.MessageVerifier", "walletsign.Client", "walletsign.RateLimit",
+    "walletsign.ReplayStore",
 };
 
 typedef struct handle {
@@ -764,6 +765,7 @@ typedef struct handle {
     int type;
     int closed;
     int replay_cache;
+    int replay_store; /* a message verifier with a (blocking) Redis replay store */
 } handle;
 
 /* Free what the handle holds, once. A client holds its own core references
@@ -780,6 +782,8 @@ static void free_handle(handle *h)
     case T_HMACV: wsig_hmac_verifier_free((wsig_hmac_verifier *)p); break;
     case T_MSGV: wsig_message_verifier_free((wsig_message_verifier *)p); break;
     case T_CLIENT: wsig_client_free((wsig_client *)p); break;
+    case T_RATE: wsig_rate_limit_free((wsig_rate_limit *)p); break;
+    case T_STORE: wsig_replay_store_free((wsig_replay_store *)p); break;
     }
 }
 
@@ -1395,7 +1399,87 @@ static int l_hmac_verify(lua_State *L)
     return 1;
 }
 
-/* ws.message_verifier{trusted={...}, window_ms=60000, cache_size=100000, replay_cache=true, digest=} */
+/* libcurl and hiredis block: inside an nginx request handler (or timer) one
+ * call would stall every request of the worker, so the client, and a
+ * verifier with a Redis replay store, refuse to run there (`what`, and what
+ * to do `instead`). */
+static void refuse_in_nginx(lua_State *L, const char *what, const char *instead)
+{
+    static const char *const blocking[] = {
+        "set", "rewrite", "server_rewrite", "access", "content", "header_filter", "body_filter",
+        "log", "timer", "balancer", "ssl_cert", "ssl_session_fetch", "ssl_session_store",
+        "ssl_client_hello", "preread", NULL,
+    };
+    lua_getglobal(L, "ngx");
+    if (lua_type(L, -1) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_getfield(L, -1, "get_phase");
+    if (lua_type(L, -1) != LUA_TFUNCTION) {
+        lua_pop(L, 2);
+        return;
+    }
+    lua_call(L, 0, 1);
+    const char *phase = lua_tostring(L, -1);
+    for (int i = 0; phase && blocking[i]; i++)
+        if (strcmp(phase, blocking[i]) == 0)
+            luaL_error(L, "walletsign: %s would block the nginx worker in the %s phase; %s", what,
+                       phase, instead);
+    lua_pop(L, 2);
+}
+
+#define CLIENT_INSTEAD "sign with walletsign.nginx and let nginx do the I/O (proxy_pass)"
+#define STORE_INSTEAD "use walletsign.nginx verify_callback with replay = {redis = {...}} (cosockets)"
+
+/* ------------------------------------------------------------------ */
+/* Replay stores                                                       */
+
+/* ws.redis_replay_store(url [, {prefix=, timeout=}]) -> store | nil, err.
+ * The URL, the ranges and the defaults are the core's; nothing connects
+ * until the first use (wsig_replay_store_redis_new). */
+static int l_redis_replay_store(lua_State *L)
+{
+    const char *url = luaL_checkstring(L, 1);
+    int t = opt_table(L, 2);
+    wsig_redis_options opt;
+    memset(&opt, 0, sizeof opt); /* 0 and NULL: the core's defaults */
+    opt.timeout = opt_number(L, t, "timeout", 0);
+    opt.prefix = opt_string(L, t, "prefix", NULL, NULL); /* anchored by the table; copied */
+    handle *h = new_handle(L, T_STORE);
+    wsig_error e = WSIG_ERROR_INIT;
+    if (wsig_replay_store_redis_new((wsig_replay_store **)&h->p, url, &opt, &e) != WSIG_OK)
+        return push_error(L, &e);
+    return 1;
+}
+
+/* The verified messages, for verifier:release(msg): a weak-keyed registry
+ * table from each result table of verifier:verify to a copy of its
+ * wsig_message, so release() hands the core the message it verified, never
+ * one rebuilt from fields a caller may have changed. */
+static const char VERIFIED_KEY[] = "walletsign.verified";
+
+static void remember_message(lua_State *L, int result, const wsig_message *m)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, VERIFIED_KEY);
+    lua_pushvalue(L, result);
+    memcpy(lua_newuserdata(L, sizeof *m), m, sizeof *m);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+static const wsig_message *remembered_message(lua_State *L, int result)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, VERIFIED_KEY);
+    lua_pushvalue(L, result);
+    lua_rawget(L, -2);
+    const wsig_message *m = (const wsig_message *)lua_touserdata(L, -1);
+    lua_pop(L, 2); /* the result table keeps the userdata alive */
+    return m;
+}
+
+/* ws.message_verifier{trusted={...}, window_ms=60000, cache_size=100000, replay_cache=true, digest=,
+ *                     replay_store=} */
 static int l_message_verifier(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -1405,6 +1489,8 @@ static int l_message_verifier(lua_State *L)
     opt.cache_size = size_field(opt_i64(L, 1, "cache_size", 0));
     opt.no_replay_cache = !opt_bool(L, 1, "replay_cache", 1);
     opt.digest = opt_option(L, 1, "digest", WSIG_OPTION_DIGEST, WSIG_DIGEST_SHA256);
+    handle *store = field_handle(L, 1, "replay_store", T_STORE, 0); /* the verifier keeps a reference */
+    opt.replay_store = store ? (wsig_replay_store *)store->p : NULL;
     if (get_field(L, 1, "trusted") != LUA_TTABLE)
         field_error(L, "trusted", "table");
     int trusted = lua_gettop(L);
@@ -1419,6 +1505,7 @@ static int l_message_verifier(lua_State *L)
     }
     handle *h = new_handle(L, T_MSGV);
     h->replay_cache = !opt.no_replay_cache;
+    h->replay_store = store != NULL;
     wsig_error e = WSIG_ERROR_INIT;
     if (wsig_message_verifier_new((wsig_message_verifier **)&h->p, addrs, n, &opt, &e) != WSIG_OK)
         return push_error(L, &e);
@@ -1428,7 +1515,10 @@ static int l_message_verifier(lua_State *L)
 /* verifier:verify(headers, body [, {now=ms}]) -> {address=, session=, sequence=, timestamp=} | nil, err */
 static int l_message_verify(lua_State *L)
 {
-    wsig_message_verifier *v = CHECK(L, 1, T_MSGV, wsig_message_verifier);
+    handle *h = check_handle(L, 1, T_MSGV);
+    wsig_message_verifier *v = (wsig_message_verifier *)h->p;
+    if (h->replay_store)
+        refuse_in_nginx(L, "a message verifier with a replay_store", STORE_INSTEAD);
     luaL_checktype(L, 2, LUA_TTABLE);
     size_t body_len = 0;
     const char *body = luaL_optlstring(L, 3, NULL, &body_len);
@@ -1453,6 +1543,28 @@ static int l_message_verify(lua_State *L)
     set_str(L, "replay_key", key);
     push_i64(L, ttl_ms);
     lua_setfield(L, -2, "replay_ttl_ms");
+    remember_message(L, lua_gettop(L), &m);
+    return 1;
+}
+
+/* verifier:release(msg) -> true | nil, err: free the reservation of a
+ * message this verifier accepted, because its handler failed and the
+ * sender will redeliver; the redelivery is then accepted once. msg is a
+ * result of verifier:verify. The rules (no_replay_cache, a store that
+ * cannot be reached) are the core's (wsig_message_release). */
+static int l_message_release(lua_State *L)
+{
+    handle *h = check_handle(L, 1, T_MSGV);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    const wsig_message *m = remembered_message(L, 2);
+    if (!m)
+        return luaL_argerror(L, 2, "a message returned by verifier:verify expected");
+    if (h->replay_store)
+        refuse_in_nginx(L, "a message verifier with a replay_store", STORE_INSTEAD);
+    wsig_error e = WSIG_ERROR_INIT;
+    if (wsig_message_release((wsig_message_verifier *)h->p, m, &e) != WSIG_OK)
+        return push_error(L, &e);
+    lua_pushboolean(L, 1);
     return 1;
 }
 
@@ -1561,42 +1673,15 @@ static int l_keccak256_hex(lua_State *L)
 /* ------------------------------------------------------------------ */
 /* Client                                                              */
 
-/* libcurl blocks: inside an nginx request handler (or timer) one call would
- * stall every request of the worker, so the client refuses to run there. */
-static void refuse_in_nginx(lua_State *L)
-{
-    static const char *const blocking[] = {
-        "set", "rewrite", "server_rewrite", "access", "content", "header_filter", "body_filter",
-        "log", "timer", "balancer", "ssl_cert", "ssl_session_fetch", "ssl_session_store",
-        "ssl_client_hello", "preread", NULL,
-    };
-    lua_getglobal(L, "ngx");
-    if (lua_type(L, -1) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        return;
-    }
-    lua_getfield(L, -1, "get_phase");
-    if (lua_type(L, -1) != LUA_TFUNCTION) {
-        lua_pop(L, 2);
-        return;
-    }
-    lua_call(L, 0, 1);
-    const char *phase = lua_tostring(L, -1);
-    for (int i = 0; phase && blocking[i]; i++)
-        if (strcmp(phase, blocking[i]) == 0)
-            luaL_error(L, "walletsign: ws.client would block the nginx worker in the %s phase; "
-                          "sign with walletsign.nginx and let nginx do the I/O (proxy_pass)", phase);
-    lua_pop(L, 2);
-}
-
 /* ws.client{base_url=, auth=, timeout=10, attempt_timeout=, connect_timeout=5,
  *           verify=true|false|cafile,
- *           ca_path=, rate_limit={10, 10}|false, retries=, user_agent=, max_response=,
+ *           ca_path=, rate_limit={10, 10}|false|ws.redis_rate_limit(...), retries=,
+ *           user_agent=, max_response=,
  *           max_429_attempts=, max_retry_after=, backoff=, response_verifier=} */
 static int l_client(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    refuse_in_nginx(L);
+    refuse_in_nginx(L, "ws.client", CLIENT_INSTEAD);
     const char *base_url = opt_string(L, 1, "base_url", NULL, NULL);
     if (!base_url)
         return luaL_error(L, "bad option 'base_url' (string expected, got nil)");
@@ -1624,7 +1709,13 @@ static int l_client(lua_State *L)
     lua_pop(L, 1);
 
     ty = get_field(L, 1, "rate_limit");
-    if (ty == LUA_TBOOLEAN) {
+    handle *limiter = ty == LUA_TUSERDATA ? (handle *)luaL_testudata(L, -1, TYPE_NAMES[T_RATE])
+                                          : NULL;
+    if (limiter) {
+        if (limiter->closed || !limiter->p)
+            luaL_error(L, "bad option 'rate_limit' (a closed %s)", TYPE_NAMES[T_RATE]);
+        opt.rate_limit = (wsig_rate_limit *)limiter->p; /* the client takes a reference */
+    } else if (ty == LUA_TBOOLEAN) {
         if (!lua_toboolean(L, -1))
             opt.rate = -1; /* rate_limit = false: the core's "no limiter" */
     } else if (ty == LUA_TTABLE) {
@@ -1635,7 +1726,7 @@ static int l_client(lua_State *L)
         opt.burst = lua_isnumber(L, -1) ? (double)lua_tonumber(L, -1) : opt_number(L, t, "burst", opt.burst);
         lua_pop(L, 2);
     } else if (ty != LUA_TNIL) {
-        field_error(L, "rate_limit", "{rate, burst} or false");
+        field_error(L, "rate_limit", "{rate, burst}, false or a ws.redis_rate_limit");
     }
     lua_pop(L, 1);
 
@@ -1659,11 +1750,28 @@ static int l_client(lua_State *L)
     return 1;
 }
 
+/* ws.redis_rate_limit(url [, {rate=10, burst=10, prefix="walletsign:", timeout=0.5}])
+ * -> a token bucket in Redis shared by processes and machines, for
+ * ws.client{rate_limit = limiter} | nil, err. Nothing is connected here. */
+static int l_redis_rate_limit(lua_State *L)
+{
+    const char *url = check_cstr(L, 1);
+    int t = opt_table(L, 2);
+    double rate = opt_number(L, t, "rate", 10), burst = opt_number(L, t, "burst", 10);
+    wsig_redis_options ro = {.timeout = opt_number(L, t, "timeout", 0.5),
+                             .prefix = opt_string(L, t, "prefix", NULL, NULL)};
+    handle *h = new_handle(L, T_RATE);
+    wsig_error e = WSIG_ERROR_INIT;
+    if (wsig_rate_limit_redis_new((wsig_rate_limit **)&h->p, url, rate, burst, &ro, &e) != WSIG_OK)
+        return push_error(L, &e);
+    return 1;
+}
+
 /* c:query(name [, payload]) -> decoded response | nil, err */
 static int l_client_query(lua_State *L)
 {
     wsig_client *c = CHECK(L, 1, T_CLIENT, wsig_client);
-    refuse_in_nginx(L);
+    refuse_in_nginx(L, "ws.client", CLIENT_INSTEAD);
     const char *name = check_cstr(L, 2);
     scratch *enc;
     const char *payload = payload_arg(L, 3, &enc);
@@ -1679,7 +1787,7 @@ static int l_client_query(lua_State *L)
 static int l_client_command(lua_State *L)
 {
     wsig_client *c = CHECK(L, 1, T_CLIENT, wsig_client);
-    refuse_in_nginx(L);
+    refuse_in_nginx(L, "ws.client", CLIENT_INSTEAD);
     const char *name = check_cstr(L, 2);
     scratch *enc;
     const char *payload = payload_arg(L, 3, &enc);
@@ -1696,7 +1804,7 @@ static int l_client_command(lua_State *L)
 static int l_client_call(lua_State *L)
 {
     wsig_client *c = CHECK(L, 1, T_CLIENT, wsig_client);
-    refuse_in_nginx(L);
+    refuse_in_nginx(L, "ws.client", CLIENT_INSTEAD);
     const char *method = check_cstr(L, 2);
     const char *path = check_cstr(L, 3);
     scratch *enc;
@@ -1743,7 +1851,7 @@ static void push_response_headers(lua_State *L, const wsig_response *res)
 static int l_client_request(lua_State *L)
 {
     wsig_client *c = CHECK(L, 1, T_CLIENT, wsig_client);
-    refuse_in_nginx(L);
+    refuse_in_nginx(L, "ws.client", CLIENT_INSTEAD);
     const char *method = check_cstr(L, 2);
     const char *path = check_cstr(L, 3);
     int t = opt_table(L, 4);
@@ -1832,18 +1940,24 @@ static const luaL_Reg HMACV_METHODS[] = {{"verify", l_hmac_verify}, {NULL, NULL}
 
 static const luaL_Reg MSGV_METHODS[] = {
     {"verify", l_message_verify},
+    {"release", l_message_release},
     {"window_ms", l_message_window},
     {"replay_cache", l_message_replay_cache},
     {NULL, NULL},
 };
+
+static const luaL_Reg STORE_METHODS[] = {{NULL, NULL}};
 
 static const luaL_Reg CLIENT_METHODS[] = {
     {"query", l_client_query}, {"command", l_client_command}, {"request", l_client_request},
     {"call", l_client_call},   {NULL, NULL},
 };
 
+static const luaL_Reg RATE_METHODS[] = {{NULL, NULL}};
+
 static const luaL_Reg *const METHODS[T_COUNT] = {KEY_METHODS, AUTH_METHODS, HMACV_METHODS,
-                                                 MSGV_METHODS, CLIENT_METHODS};
+                                                 MSGV_METHODS, CLIENT_METHODS, RATE_METHODS,
+                                                 STORE_METHODS};
 
 static const luaL_Reg FUNCTIONS[] = {
     {"key_generate", l_key_generate},
@@ -1859,10 +1973,12 @@ static const luaL_Reg FUNCTIONS[] = {
     {"verify_jwt", l_verify_jwt},
     {"hmac_verifier", l_hmac_verifier},
     {"message_verifier", l_message_verifier},
+    {"redis_replay_store", l_redis_replay_store},
     {"rpc_result", l_rpc_result},
     {"rpc_error", l_rpc_error},
     {"rpc_parse", l_rpc_parse},
     {"client", l_client},
+    {"redis_rate_limit", l_redis_rate_limit},
     {"json_encode", l_json_encode},
     {"json_decode", l_json_decode},
     {"keccak256_hex", l_keccak256_hex},
@@ -1921,6 +2037,13 @@ int luaopen_walletsign_core(lua_State *L)
 
     luaL_newmetatable(L, ARRAY_MT);
     lua_pop(L, 1);
+
+    lua_newtable(L); /* VERIFIED_KEY: weak keys, so a result's entry goes with it */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, VERIFIED_KEY);
 
     lua_newtable(L);
     luaL_setfuncs(L, FUNCTIONS, 0);

@@ -6,7 +6,7 @@
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: bench-bin bench-c bench-python bench-lua
+.PHONY: bench-bin bench-c bench-redis bench-python bench-lua
 bench-bin: $(BENCH_BIN)
 
 $(BENCH_BIN): $(BUILD)/bench/%: bench/%.c bench/stats.h $(BUILD)/libwalletsign.a csrc/include/walletsign.h
@@ -14,7 +14,7 @@ $(BENCH_BIN): $(BUILD)/bench/%: bench/%.c bench/stats.h $(BUILD)/libwalletsign.a
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libwalletsign.a $(LIBS) $(EXTRA_LDFLAGS)
 
 # One part of `make bench` alone (BENCH_ONLY in scripts/bench.sh):
-# bench-c (c_sign, no callgrind), bench-python, bench-lua.
-bench-c bench-python bench-lua: lib
+# bench-c (c_sign, no callgrind), bench-redis (redis_store), bench-python, bench-lua.
+bench-c bench-redis bench-python bench-lua: lib
 	@scripts/ensure-deps.sh --bench
 	@BENCH_ONLY=$(@:bench-%=%) scripts/bench.sh

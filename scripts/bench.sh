@@ -14,6 +14,9 @@
 #   c          bench/c_sign.c: walletsign / the bare primitive
 #   callgrind  instructions per operation of the same (deterministic)
 #   http       bench/http_loop.c: wsig_client_query / bare libcurl, vs nginx
+#   redis      bench/redis_store.c: verify with the Redis replay store /
+#              (verify with the memory cache + one bare hiredis SET NX PX),
+#              against a private redis-server (scripts/lib.sh start_redis)
 #   python     bench/python_bench.py in build/venv: JwtAuth, HmacAuth,
 #              MessageAuth, MessageVerifier, Client.query vs PyJWT, hmac +
 #              base64, python-ecdsa, requests, and vs the C floor
@@ -22,6 +25,13 @@
 #              and vs 8 hand-made threads, AsyncClient.query vs Client.query
 #   lua        bench/lua_bench.lua under lua5.4, then luajit: HMAC headers
 #              and ES256 vs luaossl, and vs the C floor
+#   pyredis    bench/python_replay_bench.py in build/venv: MessageVerifier
+#              with a RedisReplayStore vs the in-memory cache + one redis-py
+#              SET NX PX, against a private redis-server (scripts/lib.sh
+#              start_redis, not pinned)
+#   nginx_replay  bench/nginx_replay.sh: nginx verify_callback with the
+#              Redis replay store vs with the shared dict (its own nginx and
+#              redis-server, pinned to the same core; recorded, no target)
 # The Python and Lua modules are (re)built first by scripts/build-python.sh
 # and scripts/build-lua.sh (both are no-ops when nothing changed).
 #
@@ -40,17 +50,18 @@ SIGN_ROUNDS=${BENCH_SIGN_ROUNDS:-41}
 SIGN_ROUND_MS=${BENCH_SIGN_ROUND_MS:-10}
 HTTP_REQUESTS=${BENCH_HTTP_REQUESTS:-500}
 HTTP_ROUNDS=${BENCH_HTTP_ROUNDS:-31}
-ONLY=${BENCH_ONLY:-c,callgrind,http,python,lua}
+ONLY=${BENCH_ONLY:-c,callgrind,http,redis,python,lua,pyredis,nginx_replay}
 if [ "${BENCH_CALLGRIND:-1}" != 1 ]; then
   ONLY=$(echo "$ONLY" | sed 's/callgrind//; s/,,*/,/g; s/^,//; s/,$//')
 fi
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 make --no-print-directory -s lib
-make --no-print-directory -s "$BUILD/bench/c_sign" "$BUILD/bench/http_loop"
-if want python; then scripts/build-python.sh; fi
-if want lua; then scripts/build-lua.sh; fi
+make --no-print-directory -s "$BUILD/bench/c_sign" "$BUILD/bench/http_loop" "$BUILD/bench/redis_store"
+if want python || want pyredis; then scripts/build-python.sh; fi
+if want lua || want nginx_replay; then scripts/build-lua.sh; fi
 
+. scripts/lib.sh # start_redis, stop_redis
 pin() { taskset -c "$CPU" "$@"; }
 version() { "$@" 2>&1 | head -1 || true; }
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -69,6 +80,7 @@ cleanup() {
     kill -KILL "$nginx_pid" 2>/dev/null || true
     wait "$nginx_pid" 2>/dev/null || true
   fi
+  stop_redis
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -205,6 +217,22 @@ if want http && [ -n "$base_url" ]; then
   echo
 fi
 
+# ---------------------------------------------------------------- Redis
+# The client pinned as the others; redis-server (a private one, no
+# persistence) is not, like a store on another core or host.
+if want redis; then
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "# redis-server is not installed (make deps): redis_store skipped"
+  elif start_redis "$tmp/redis"; then
+    echo "# redis-server $(redis-server --version | grep -o 'v=[^ ]*' | cut -c3-) on 127.0.0.1:$REDIS_PORT (not pinned)"
+    pin "$BUILD/bench/redis_store" "$REDIS_URL" | tee -a "$results"
+    stop_redis
+  else
+    echo "# redis-server did not start: redis_store skipped"
+  fi
+  echo
+fi
+
 # ---------------------------------------------------------------- Python
 if want python; then
   PYTHONUNBUFFERED=1 WALLETSIGN_C_SIGN=$C_SIGN WALLETSIGN_BENCH_URL=$base_url \
@@ -226,6 +254,27 @@ if want lua; then
       WALLETSIGN_C_SIGN=$C_SIGN pin "$interp" bench/lua_bench.lua | tee -a "$results"
     echo
   done
+fi
+
+# ---------------------------------------------------------------- Python + Redis
+if want pyredis; then
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "# redis-server is not installed (make deps): pyredis skipped"
+  elif start_redis "$tmp/redis-py"; then
+    echo "# redis-server on 127.0.0.1:$REDIS_PORT (not pinned, as for redis_store)"
+    PYTHONUNBUFFERED=1 WALLETSIGN_BENCH_REDIS_URL=$REDIS_URL \
+      pin "$BUILD/venv/bin/python" bench/python_replay_bench.py | tee -a "$results"
+    stop_redis
+  else
+    echo "# redis-server did not start: pyredis skipped"
+  fi
+  echo
+fi
+
+# ---------------------------------------------------------------- nginx replay store
+if want nginx_replay; then
+  BENCH_CPU=$CPU BUILD=$BUILD bench/nginx_replay.sh | tee -a "$results"
+  echo
 fi
 
 summary

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make check: the C suite under ASan+UBSan (halt on error, leaks on) and under
+# make check: the C suite (with a private Redis, scripts/with-redis.sh) under
+# ASan+UBSan (halt on error, leaks on) and under
 # valgrind memcheck (0 errors, 0 definite leaks), and built with OpenSSL's
 # deprecated API hidden (HMAC over EVP); the Python and Lua suites
 # under ASan when their scripts support it (scripts/check-*.sh).
@@ -13,7 +14,7 @@ if make --no-print-directory -s BUILD=build/asan OPT="-O1 -g" EXTRA_CFLAGS="$SAN
      build/asan/test_c build/asan/readme_examples; then
   export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-  if WSIG_TEST_SCALE=${WSIG_TEST_SCALE:-1} build/asan/test_c; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+  if WSIG_TEST_SCALE=${WSIG_TEST_SCALE:-1} scripts/with-redis.sh build/asan/test_c; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
   for ex in build/asan/readme_examples/*; do
     if "$ex" >/dev/null; then pass=$((pass + 1)); else echo "FAIL $ex"; fail=$((fail + 1)); fi
   done
@@ -25,8 +26,8 @@ fi
 echo "== c under valgrind"
 make --no-print-directory -s build/test_c || fail=$((fail + 1))
 # The thread and fork stress groups shrink under valgrind (WSIG_TEST_SCALE).
-if WSIG_TEST_SCALE=10 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-     --show-leak-kinds=definite --trace-children=no build/test_c; then
+if WSIG_TEST_SCALE=10 scripts/with-redis.sh valgrind -q --error-exitcode=99 --leak-check=full \
+     --errors-for-leak-kinds=definite --show-leak-kinds=definite --trace-children=no build/test_c; then
   pass=$((pass + 1))
 else
   echo "valgrind reported errors"; fail=$((fail + 1))
@@ -39,7 +40,7 @@ fi
 echo "== c with OpenSSL's deprecated API hidden"
 if make --no-print-directory -s BUILD=build/no-deprecated \
      EXTRA_CFLAGS="-DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED" build/no-deprecated/test_c; then
-  if build/no-deprecated/test_c; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+  if scripts/with-redis.sh build/no-deprecated/test_c; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 else
   echo "build without OpenSSL's deprecated API failed"; fail=$((fail + 1))
 fi

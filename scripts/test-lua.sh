@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Lua suite: builds walletsign for Lua 5.4 and LuaJIT (scripts/build-lua.sh),
 # runs the busted specs of tests/lua under lua5.4 and under luajit, then the
-# nginx end-to-end test (tests/nginx/run.sh). Prints failures as they come and,
+# nginx end-to-end tests (tests/nginx/run.sh, and tests/nginx/replay.sh with
+# a private redis-server). Prints failures as they come and,
 # as its last line, "N passed, M failed" summed over all runs. Exits non-zero
 # on any failure or when nothing ran. Full logs: $BUILD/lua-test-*.log.
 set -uo pipefail
@@ -55,6 +56,10 @@ tally "busted luajit" "$BUILD/lua-test-luajit.log" $rcjit
 
 tests/nginx/run.sh >"$BUILD/lua-test-nginx.log" 2>&1
 tally "nginx" "$BUILD/lua-test-nginx.log" $?
+
+# Replays refused across two nginx instances through a private Redis (#13).
+tests/nginx/replay.sh >"$BUILD/lua-test-nginx-replay.log" 2>&1
+tally "nginx replay (Redis)" "$BUILD/lua-test-nginx-replay.log" $?
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ] && [ "$total_pass" -gt 0 ]

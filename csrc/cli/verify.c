@@ -175,7 +175,7 @@ static int verify_message(cli_args *a)
     static const char *const formats[] = {"text", "json", NULL};
     int json = 0, rc;
     int64_t window = 60000, now = 0;
-    wsig_message_verifier_options o = {0, 0, 0, 0};
+    wsig_message_verifier_options o = {0};
     if ((rc = cli_positionals(a, 0, 0)) != CLI_OK ||
         (rc = cli_opt_choice(a, "format", formats, &json)) != CLI_OK ||
         (rc = cli_opt_i64(a, "window-ms", INT64_MIN, INT64_MAX, &window)) != CLI_OK ||

@@ -39,8 +39,10 @@
  *    number of threads.
  *  - wsig_hmac_verifier, wsig_message_verifier: shareable (the replay cache has
  *    its own lock).
+ *  - wsig_replay_store: shareable (one Redis connection under its own lock).
  *  - wsig_client: one thread at a time (it owns one libcurl handle). Use one
- *    client per thread, or serialise calls yourself.
+ *    client per thread, or serialise calls yourself. The clients of one key
+ *    share one rate-limit bucket (wsig_rate_limit, shareable, own lock).
  */
 #ifndef WALLETSIGN_H
 #define WALLETSIGN_H
@@ -104,8 +106,11 @@ enum wsig_status {
     WSIG_ERR_TIMEOUT = 10,    /* libcurl timeout; err->curl_code */
     WSIG_ERR_HTTP = 11,       /* HTTP status not 2xx; err->http_status, code, body, location */
     WSIG_ERR_RPC = 12,        /* JSON-RPC error object; err->rpc_code, data_json */
-    WSIG_ERR_ABORTED = 13     /* a client call stopped by its abort_check; the message
+    WSIG_ERR_ABORTED = 13,    /* a client call stopped by its abort_check; the message
                                  says whether the request may have reached the server */
+    WSIG_ERR_STORE = 14       /* a replay or rate-limit store (Redis) could not be reached
+                                 or answered an error: nothing was accepted (fail closed);
+                                 err->reason is WSIG_REASON_STORE_UNAVAILABLE */
 };
 
 enum wsig_reason {
@@ -119,12 +124,14 @@ enum wsig_reason {
     WSIG_REASON_EXPIRED,      /* jwt: exp passed or iat in the future */
     WSIG_REASON_MALFORMED,    /* jwt: not a well-formed token */
     WSIG_REASON_LIFETIME_TOO_LONG, /* jwt: exp - iat above the verifier's max_ttl */
-    WSIG_REASON_REQUEST_MISMATCH   /* jwt: a valid token made for another uri or body */
+    WSIG_REASON_REQUEST_MISMATCH,  /* jwt: a valid token made for another uri or body */
+    WSIG_REASON_STORE_UNAVAILABLE  /* with WSIG_ERR_STORE: the store could not answer */
 };
 
 typedef struct wsig_error {
     int status;               /* enum wsig_status of the last failure */
-    int reason;               /* enum wsig_reason when status == WSIG_INVALID */
+    int reason;               /* enum wsig_reason when status == WSIG_INVALID or
+                                 WSIG_ERR_STORE */
     long http_status;         /* WSIG_ERR_HTTP (and last HTTP status otherwise) */
     int curl_code;            /* WSIG_ERR_TRANSPORT / WSIG_ERR_TIMEOUT */
     long long rpc_code;       /* WSIG_ERR_RPC */
@@ -690,6 +697,69 @@ WSIG_API WSIG_WARN_UNUSED int wsig_hmac_verify(const wsig_hmac_verifier *v, char
                                                const void *body, size_t body_len, int64_t now_ms,
                                                wsig_error *err) WSIG_NONNULL(1, 3, 4);
 
+/* ------------------------------------------------------------------ */
+/* Replay stores shared by processes and machines (Redis)             */
+/* The message verifier's replay check against a store outside the    */
+/* process (docs/c-api.md, "Replay stores"). A store that cannot      */
+/* answer fails closed: WSIG_ERR_STORE, nothing accepted.             */
+
+/* Options of every Redis-backed object (zero = default). */
+typedef struct wsig_redis_options {
+    double timeout;           /* connect, and each command, in seconds; 0 = 0.5; 0.001..60 */
+    const char *prefix;       /* prepended to every key; NULL = "walletsign:" (copied);
+                                 at most WSIG_REDIS_PREFIX_MAX bytes */
+} wsig_redis_options;
+
+#define WSIG_REDIS_PREFIX_MAX 256
+
+typedef struct wsig_replay_store wsig_replay_store;
+
+/** A replay store in Redis. url is redis://[[username]:password@]host[:port][/db]
+ *  (port 6379 and db 0 by default; username and password percent-decoded; an
+ *  IPv6 host in brackets). After each connect: AUTH [username] password when
+ *  a password is given, SELECT db when db is not 0. No TLS (hiredis 0.14 has
+ *  none): rediss:// is refused. Nothing is connected here: the first use
+ *  connects, a failed command drops the connection and the next use
+ *  reconnects (so Redis coming back works without recreating anything).
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (a URL not of that form, or options out of
+ *           range; the message never holds the password); WSIG_ERR_NOMEM.
+ *  Out:     *out, owned by the caller (wsig_replay_store_free); NULL on failure.
+ *  In:      url (copied; the password is wiped on free), opt (NULL = defaults).
+ *  Thread safety: shareable by any number of threads and verifiers; its one
+ *  connection is used under a lock. A child process after fork() opens its
+ *  own connection on first use. */
+WSIG_API WSIG_WARN_UNUSED int wsig_replay_store_redis_new(wsig_replay_store **out, const char *url,
+                                                          const wsig_redis_options *opt,
+                                                          wsig_error *err) WSIG_NONNULL(1, 2);
+
+/** Reserve key for ttl_ms, unless it is already reserved: in Redis one
+ *  `SET prefix+key 1 NX PX ttl_ms` (a single key, so Redis Cluster can
+ *  hold it on any shard).
+ *  Returns: WSIG_OK (new: now reserved); WSIG_INVALID with reason
+ *           WSIG_REASON_REPLAY (already reserved); WSIG_ERR_STORE (the store
+ *           could not answer: treat as not accepted); WSIG_ERR_ARG (empty
+ *           key, ttl_ms < 1).
+ *  Args:    s.
+ *  In:      key (NUL-terminated, at most WSIG_REPLAY_KEY_SIZE - 1 bytes), ttl_ms.
+ *  Thread safety: as wsig_replay_store_redis_new. */
+WSIG_API WSIG_WARN_UNUSED int wsig_replay_store_reserve(wsig_replay_store *s, const char *key,
+                                                        int64_t ttl_ms, wsig_error *err)
+    WSIG_NONNULL(1, 2);
+
+/** Free a reservation (`DEL prefix+key`), so the key can be reserved again.
+ *  Returns: WSIG_OK (also when it was not reserved); WSIG_ERR_STORE;
+ *           WSIG_ERR_ARG (empty or too long key).
+ *  Args:    s.
+ *  In:      key. */
+WSIG_API WSIG_WARN_UNUSED int wsig_replay_store_release(wsig_replay_store *s, const char *key,
+                                                        wsig_error *err) WSIG_NONNULL(1, 2);
+
+/** Drop the caller's reference; the store is freed (connection closed,
+ *  password wiped) when its last holder, the caller or a verifier, lets go.
+ *  Returns: nothing.
+ *  Args:    s (NULL is a no-op). */
+WSIG_API void wsig_replay_store_free(wsig_replay_store *s);
+
 typedef struct wsig_message_verifier wsig_message_verifier;
 
 typedef struct wsig_message_verifier_options {
@@ -697,6 +767,10 @@ typedef struct wsig_message_verifier_options {
     size_t cache_size;        /* replay cache entries; 0 = 100000, at most WSIG_MAX_CACHE_SIZE */
     int no_replay_cache;      /* 1: skip the replay check (nginx keeps its own) */
     int digest;               /* enum wsig_digest */
+    wsig_replay_store *replay_store; /* NULL: the verifier's own in-memory cache (cache_size);
+                                        set: this store, shared by every process using it
+                                        (the verifier keeps a reference); ignored with
+                                        no_replay_cache */
 } wsig_message_verifier_options;
 
 /** Message verifier trusting the given addresses.
@@ -742,9 +816,12 @@ typedef struct wsig_message {
  *  (address, session, sequence) not seen before. A verified message is
  *  recorded in the replay cache. When the cache is full its oldest entry is
  *  evicted and messages not newer than that entry are refused as stale, so a
- *  replay can never slip through an eviction.
- *  Returns: WSIG_OK (out filled); WSIG_INVALID (err->reason); or an error
- *           status.
+ *  replay can never slip through an eviction. With opt->replay_store the
+ *  record is the store's (wsig_message_replay_key's key and TTL), asked only
+ *  once everything else passed; a store that cannot answer is WSIG_ERR_STORE
+ *  and the message is not accepted.
+ *  Returns: WSIG_OK (out filled); WSIG_INVALID (err->reason); WSIG_ERR_STORE;
+ *           or another error status.
  *  Args:    v.
  *  Out:     out, the verified message.
  *  In:      headers/n_headers, body/body_len, now_ms (0 = system clock).
@@ -771,6 +848,19 @@ WSIG_API WSIG_WARN_UNUSED int wsig_message_verify(wsig_message_verifier *v, wsig
 WSIG_API int wsig_message_replay_key(const wsig_message_verifier *v, const wsig_message *m,
                                      char key[WSIG_REPLAY_KEY_SIZE], int64_t *ttl_ms)
     WSIG_NONNULL(1, 2, 3, 4);
+
+/** Free the replay record of a message this verifier accepted, because its
+ *  handler failed and the sender will deliver it again: the redelivery is
+ *  then accepted, once. Works with the in-memory cache and with a store.
+ *  Returns: WSIG_OK (also when there was no record); WSIG_ERR_STORE (the
+ *           store could not answer: the record may still be there);
+ *           WSIG_ERR_ARG (a verifier made with no_replay_cache, or m's
+ *           address is not "0x" + 40 hex).
+ *  Args:    v.
+ *  In:      m, as wsig_message_verify returned it.
+ *  Thread safety: as wsig_message_verify. */
+WSIG_API WSIG_WARN_UNUSED int wsig_message_release(wsig_message_verifier *v, const wsig_message *m,
+                                                   wsig_error *err) WSIG_NONNULL(1, 2);
 
 /* ------------------------------------------------------------------ */
 /* JSON-RPC-like envelope of the Wallet Manager                       */
@@ -803,6 +893,50 @@ WSIG_API WSIG_WARN_UNUSED int wsig_rpc_result(char **out, size_t *out_len, const
 WSIG_API WSIG_WARN_UNUSED int wsig_rpc_error(char **out, size_t *out_len, long long code,
                                              const char *message, const char *data_json,
                                              wsig_error *err) WSIG_NONNULL(1, 2, 4);
+
+/* ------------------------------------------------------------------ */
+/* Rate limits shared by clients                                      */
+/* A client takes a token from a bucket before each attempt, so that it  */
+/* stays within the server's limit (Halogen: 10 requests/s per key,      */
+/* bursts of 10). By default the bucket is process-wide: every client    */
+/* that signs with the same key (JWT key id, HMAC api key, message       */
+/* address) at the same rate and burst shares one, so four clients with  */
+/* one key in four threads together stay within rate and burst. A        */
+/* wsig_rate_limit given in wsig_client_options.rate_limit replaces it   */
+/* (docs/scale-out.md, "Rate limits").                                   */
+
+typedef struct wsig_rate_limit wsig_rate_limit; /* shareable, own lock, refcounted */
+
+/** Drop the caller's reference to a rate limit; the clients using it keep
+ *  theirs, and it is freed with the last.
+ *  Returns: nothing.
+ *  Args:    l (NULL is a no-op).
+ *  Thread safety: any thread; a limiter is shared by any number of
+ *                 clients and threads. */
+WSIG_API void wsig_rate_limit_free(wsig_rate_limit *l);
+
+/** A token bucket in Redis, shared by every process and machine that uses
+ *  the same url, prefix and key identity: one atomic script per request on
+ *  one key, prefix + "rate:" + the hex SHA-256 of the client's key identity
+ *  (docs/scale-out.md, "Rate limits"; a single key, so it works unchanged on
+ *  Redis Cluster), on Redis's clock (TIME), so the machines' clocks do not
+ *  matter. EVALSHA, and EVAL when Redis answers NOSCRIPT. The key expires
+ *  once the bucket would be full again. A client given it (rate_limit)
+ *  takes a token before each attempt; when Redis cannot answer, the call
+ *  fails with WSIG_ERR_STORE and nothing is sent (fail closed). url and
+ *  opt: as wsig_replay_store_redis_new (no connection is made here).
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (the URL, the options, a rate outside
+ *           0.001..1e6 per second or a burst outside 1..1e6; 0 = 10 for
+ *           both); WSIG_ERR_NOMEM.
+ *  Out:     *out, owned by the caller (wsig_rate_limit_free); NULL on failure.
+ *  In:      url (copied; the password is wiped on free), rate (tokens per
+ *           second), burst (bucket size), opt (NULL = defaults).
+ *  Thread safety: shareable by any number of clients and threads; its one
+ *  connection is used under a lock (a wait happens outside it). */
+WSIG_API WSIG_WARN_UNUSED int wsig_rate_limit_redis_new(wsig_rate_limit **out, const char *url,
+                                                        double rate, double burst,
+                                                        const wsig_redis_options *opt,
+                                                        wsig_error *err) WSIG_NONNULL(1, 2);
 
 /* ------------------------------------------------------------------ */
 /* HTTP client (libcurl)                                              */
@@ -880,6 +1014,12 @@ typedef struct wsig_client_options {
      * must not call into this client. */
     void (*on_event)(void *event_ud, const wsig_client_event *event);
     void *event_ud;
+    wsig_rate_limit *rate_limit; /* NULL: the process-wide bucket shared by every client
+                                    that signs with the same key (JWT key id, HMAC api
+                                    key, message address) at the same rate and burst;
+                                    set: this limiter, with its own rate and burst (the
+                                    client keeps a reference); rate < 0 still means no
+                                    limiter at all */
 } wsig_client_options;
 
 #define WSIG_CLIENT_MAX_SECONDS 86400.0          /* a day: the longest duration option */
@@ -891,7 +1031,7 @@ typedef struct wsig_client_options {
  * attempt but the call's, no abort_check, no on_event. */
 #define WSIG_CLIENT_OPTIONS_INIT                                                          \
     {10.0, 5.0, 0, NULL, NULL, NULL, NULL, 16u << 20, 5, 30.0, 3, 0.25, 10.0, 10.0, NULL, \
-     0.0, NULL, NULL, NULL, NULL}
+     0.0, NULL, NULL, NULL, NULL, NULL}
 
 /** A client for one base URL and one auth.
  *  Returns: WSIG_OK; WSIG_ERR_ARG (base_url not http(s), or with spaces, a
@@ -911,7 +1051,8 @@ WSIG_API WSIG_WARN_UNUSED int wsig_client_new(wsig_client **out, const char *bas
  *  (a 0 that means "the default" reads as that default).
  *  Returns: nothing.
  *  Args:    client.
- *  Out:     *out; its pointers (strings, verifier, callbacks) are borrowed
+ *  Out:     *out; its pointers (strings, verifier, rate_limit: the limiter
+ *           in use, NULL without one, callbacks) are borrowed
  *           from the client and live as long as it does.
  *  Thread safety: any thread (the options never change). */
 WSIG_API void wsig_client_get_options(const wsig_client *client, wsig_client_options *out)
@@ -1046,7 +1187,7 @@ WSIG_API WSIG_WARN_UNUSED int wsig_client_call(wsig_client *c, char **result_jso
 /* Pools: many calls at once (batches, async bindings)                */
 /* A pool runs client calls on its own worker threads, each with its   */
 /* own wsig_client made like the one the pool was made from (same      */
-/* base URL, auth, options; one rate-limit bucket shared by them all).  */
+/* base URL, auth, options and rate limiter: one bucket for them all).  */
 /* Every job keeps a call's rules: retries, 429 waits, the rate limit,  */
 /* the timeout (counted from when a worker starts it); cancelling a job */
 /* aborts it as abort_check would (WSIG_ERR_ABORTED). A job's result    */
@@ -1104,9 +1245,10 @@ typedef struct wsig_pool_hooks {
  *  Returns: WSIG_OK; WSIG_ERR_ARG (max_workers not 1 to WSIG_POOL_MAX_WORKERS),
  *           WSIG_ERR_NOMEM.
  *  Args:    client: the model (base URL, auth, options); its on_event and
- *           abort_check are not used by the pool's workers. From now on the
- *           client and the pool share one rate-limit bucket (the client's
- *           tokens move into it). The client may be freed before the pool.
+ *           abort_check are not used by the pool's workers. The workers use
+ *           the client's rate limiter (the same bucket: the process-wide one
+ *           of its key, or the store's it was given), so together they keep
+ *           one key's rate. The client may be freed before the pool.
  *           hooks: NULL for none (copied).
  *  Out:     *out (wsig_pool_free).
  *  In:      max_workers: workers are started when jobs wait and fewer run.

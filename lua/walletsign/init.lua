@@ -44,13 +44,17 @@ local ws = {
 
    verify_jwt = core.verify_jwt,             -- (token, key_or_pem [, {leeway=, now=, uri=, body=, max_ttl=}])
    hmac_verifier = core.hmac_verifier,       -- {secrets={api_key=secret}, window_ms=30000, replay_cache=false}
-   message_verifier = core.message_verifier, -- {trusted={...}, window_ms=60000, cache_size=, replay_cache=}
+   message_verifier = core.message_verifier, -- {trusted={...}, window_ms=60000, cache_size=, replay_cache=, replay_store=}
+   -- A replay store shared by processes and machines: redis://[[user]:password@]host[:port][/db].
+   -- Blocking (hiredis): not for nginx request handlers (walletsign.nginx has its own).
+   redis_replay_store = core.redis_replay_store, -- (url [, {prefix="walletsign:", timeout=0.5}])
 
    rpc_result = core.rpc_result,
    rpc_error = core.rpc_error,
    rpc_parse = core.rpc_parse,
 
-   client = core.client,
+   client = core.client,             -- {base_url=, auth=, rate_limit={10, 10}|false|limiter, ...}
+   redis_rate_limit = core.redis_rate_limit, -- (url [, {rate=10, burst=10, prefix=, timeout=0.5}])
 
    -- For tests and tools; not part of the stable API.
    _json_encode = core.json_encode,

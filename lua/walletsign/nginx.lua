@@ -21,6 +21,8 @@
 --   location = /wallet/callback {
 --       set $walletsign_verdict "";           # "ok" or the reason, for access_log
 --       access_by_lua_block { require("walletsign.nginx").verify_callback(callbacks) }
+--       -- several hosts: verify_callback(callbacks, {replay = {redis = {host = ..., port = ...}}})
+--       log_by_lua_block { require("walletsign.nginx").release_on_error() } -- 5xx: redelivery accepted
 --       proxy_pass http://merchant_app;       # ngx.ctx.walletsign holds the verified sender
 --   }
 --   location = /metrics {                     # Prometheus text; counters in lua_shared_dict walletsign_metrics
@@ -62,6 +64,7 @@ local METRICS_DICT = "walletsign_metrics"
 local METRIC_HELP = {
    walletsign_callbacks_total = "Callbacks checked by verify_callback, by verdict (ok, rejected, error) and reason.",
    walletsign_upstream_signed_total = "Requests signed by sign_upstream, by protocol and verdict (ok, error).",
+   walletsign_callbacks_released_total = "Accepted callbacks released by release_on_error after a 5xx answer, by verdict (ok, error).",
 }
 
 -- A Prometheus label value: backslash, double quote and newline escaped.
@@ -226,24 +229,217 @@ local function request_headers(opts)
    return headers
 end
 
+---------------------------------------------------------------- replay stores
+-- verify_callback records each accepted message's replay key in one of two
+-- stores: a lua_shared_dict (one machine, every worker) or Redis (every
+-- machine, through the cosockets of resty.redis). Both answer reserve() with
+-- true (new), false (seen before) or nil, reason, detail (the store cannot
+-- answer: the callback is refused with 503, never accepted), and free a
+-- reservation with release(). The key and its lifetime are the core's
+-- (msg.replay_key, msg.replay_ttl_ms; docs/protocols.md), prefixed as the
+-- core's Redis store prefixes them, so nginx and the Python or plain-Lua
+-- receivers sharing one Redis refuse each other's replays.
+
+local DEFAULT_PREFIX = "walletsign:"
+
+-- Debian's lua-nginx-redis installs resty.redis as nginx.redis.
+local function load_redis_client()
+   local ok, mod = pcall(require, "resty.redis")
+   if ok then return mod end
+   ok, mod = pcall(require, "nginx.redis")
+   if ok then return mod end
+   error("walletsign.nginx: replay = {redis = ...} needs resty.redis (Debian: lua-nginx-redis)", 0)
+end
+local redis_client -- loaded on first use: the shared-dict store needs none
+
+local function check_integer(o, name, default, min, max)
+   local v = o[name]
+   if v == nil then return default end
+   if type(v) ~= "number" or v % 1 ~= 0 or v < min or v > max then
+      error(string.format("walletsign.nginx: bad replay.redis option '%s' (an integer %d..%d expected)",
+                          name, min, max), 0)
+   end
+   return v
+end
+
+local function check_string(o, name, default)
+   local v = o[name]
+   if v == nil then return default end
+   if type(v) ~= "string" or v == "" then
+      error("walletsign.nginx: bad replay.redis option '" .. name .. "' (a non-empty string expected)", 0)
+   end
+   return v
+end
+
+-- The rules of the options this store shares with the core's Redis store
+-- (timeout range, prefix length, host, port and db) are the core's: a core
+-- store is made from them and dropped, which connects nowhere.
+local function check_with_core(cfg, o)
+   local host = cfg.host:find(":", 1, true) and "[" .. cfg.host .. "]" or cfg.host
+   local store, err = ws.redis_replay_store(string.format("redis://%s:%d/%d", host, cfg.port, cfg.db),
+                                            {prefix = o.prefix, timeout = o.timeout})
+   if not store then
+      error("walletsign.nginx: bad replay.redis options: " .. tostring(err), 0)
+   end
+   store:close()
+end
+
+-- The Redis settings, checked once per options table (weak keys: a table
+-- built per request is checked per request, one built in init_by_lua* once).
+local redis_configs = setmetatable({}, {__mode = "k"})
+
+local function redis_config(o)
+   local cfg = redis_configs[o]
+   if cfg then return cfg end
+   if type(o) ~= "table" then
+      error("walletsign.nginx: bad option 'replay.redis' (a table expected)", 0)
+   end
+   cfg = {
+      host = check_string(o, "host", "127.0.0.1"),
+      port = check_integer(o, "port", 6379, 1, 65535),
+      db = check_integer(o, "db", 0, 0, 1000000),
+   }
+   check_with_core(cfg, o) -- before any arithmetic on them: timeout and prefix are fit
+   cfg.username = check_string(o, "username", nil)
+   cfg.password = check_string(o, "password", nil)
+   cfg.pool_size = check_integer(o, "pool_size", 32, 1, 100000)
+   cfg.idle_timeout_ms = check_integer(o, "idle_timeout", 60, 1, 86400) * 1000
+   -- nil or 0: 0.5 s, the core's default (0 would be nginx's 60 s socket default)
+   cfg.timeout_ms = math.ceil((o.timeout == nil or o.timeout == 0) and 500 or o.timeout * 1000)
+   cfg.prefix = o.prefix or DEFAULT_PREFIX
+   if cfg.username and not cfg.password then
+      error("walletsign.nginx: bad replay.redis option 'username' (needs a password)", 0)
+   end
+   -- A pooled connection has been AUTHed and SELECTed for one server,
+   -- account and database: the pool's name says which (a digest of the
+   -- credentials, never the password itself).
+   cfg.pool = string.format("walletsign:%s:%d:%d:%s", cfg.host, cfg.port, cfg.db,
+                            cfg.password and ngx.md5((cfg.username or "") .. "\0" .. cfg.password) or "-")
+   cfg.where = "redis " .. cfg.host .. ":" .. cfg.port
+   redis_client = redis_client or load_redis_client()
+   redis_configs[o] = cfg
+   return cfg
+end
+
+-- A connection from the keep-alive pool, or a new one; AUTH and SELECT run
+-- on a new connection only (a pooled one already did them).
+local function redis_connect(cfg)
+   local red, err = redis_client:new()
+   if not red then return nil, err end
+   red:set_timeout(cfg.timeout_ms) -- connect, send and each read
+   local ok
+   ok, err = red:connect(cfg.host, cfg.port, {pool = cfg.pool, pool_size = cfg.pool_size})
+   if not ok then return nil, "connect: " .. tostring(err) end
+   if red:get_reused_times() == 0 then
+      if cfg.password then
+         if cfg.username then
+            ok, err = red:auth(cfg.username, cfg.password)
+         else
+            ok, err = red:auth(cfg.password)
+         end
+         if not ok then red:close(); return nil, "AUTH: " .. tostring(err) end
+      end
+      if cfg.db ~= 0 then
+         ok, err = red:select(cfg.db)
+         if not ok then red:close(); return nil, "SELECT: " .. tostring(err) end
+      end
+   end
+   return red
+end
+
+-- Run one command: its reply (ngx.null included), or nil, detail. The
+-- connection goes back to the pool after a reply, and is closed after any
+-- failure (a timeout leaves an answer in flight), as the core's client does.
+local function redis_command(cfg, cmd, ...)
+   local red, err = redis_connect(cfg)
+   if not red then return nil, cfg.where .. ": " .. err end
+   local res
+   res, err = red[cmd](red, ...)
+   if res == nil or res == false then -- nil: I/O error or timeout; false: an error reply
+      red:close()
+      return nil, cfg.where .. ": " .. cmd:upper() .. ": " .. tostring(err)
+   end
+   local ok, kerr = red:set_keepalive(cfg.idle_timeout_ms, cfg.pool_size)
+   if not ok then ngx.log(ngx.WARN, "walletsign: ", cfg.where, ": keepalive: ", kerr) end
+   return res
+end
+
+local redis_store = {}
+
+-- One SET key 1 NX PX ttl: a single key, so it works unchanged on Redis
+-- Cluster (docs/protocols.md, replay protection).
+function redis_store.reserve(cfg, key, ttl_ms)
+   local res, err = redis_command(cfg, "set", cfg.prefix .. key, "1", "NX", "PX",
+                                  string.format("%d", ttl_ms))
+   if res == nil then return nil, "store_unavailable", err end
+   if res == ngx.null then return false end -- NX: the key was there
+   return true
+end
+
+function redis_store.release(cfg, key)
+   local res, err = redis_command(cfg, "del", cfg.prefix .. key)
+   if res == nil then return nil, err end
+   return true
+end
+
+local dict_store = {}
+
+-- safe_add never evicts a live entry to make room (an evicted entry would
+-- let its replay through): a full dictionary refuses, and so does the store.
+function dict_store.reserve(cfg, key, ttl_ms)
+   local ok, err = cfg.dict:safe_add(DEFAULT_PREFIX .. key, true, ttl_ms / 1000)
+   if ok then return true end
+   if err == "exists" then return false end
+   return nil, "replay_store_full", "replay dictionary " .. cfg.name .. ": " .. tostring(err)
+end
+
+function dict_store.release(cfg, key)
+   cfg.dict:delete(DEFAULT_PREFIX .. key)
+   return true
+end
+
+-- The store verify_callback's options name: replay = {redis = {...}}, or
+-- the lua_shared_dict replay_dict (default). nil, detail when the
+-- dictionary is not declared.
+local function replay_store(opts)
+   local replay = opts and opts.replay
+   if replay ~= nil then
+      if type(replay) ~= "table" or replay.redis == nil then
+         error("walletsign.nginx: bad option 'replay' ({redis = {host=, port=, ...}} expected)", 0)
+      end
+      return redis_store, redis_config(replay.redis)
+   end
+   local name = opts and opts.replay_dict or "walletsign_replay"
+   local dict = ngx.shared[name]
+   if not dict then return nil, "lua_shared_dict " .. name .. " is not defined" end
+   return dict_store, {dict = dict, name = name}
+end
+
 --- Verify a signed callback (access_by_lua*). The verifier must be made
--- with replay_cache = false: replays are caught here, in a lua_shared_dict
--- that every worker shares, with an atomic add.
--- opts: {replay_dict = "walletsign_replay", metrics_dict = "walletsign_metrics",
--- max_headers = 100 (0: no limit)}.
+-- with replay_cache = false: replays are caught here, in a store every
+-- worker shares: a lua_shared_dict (atomic safe_add), or with
+-- replay = {redis = {...}} a Redis every machine shares (SET NX PX).
+-- opts: {replay_dict = "walletsign_replay", replay = {redis = {host =
+-- "127.0.0.1", port = 6379, username =, password =, db = 0, pool_size = 32,
+-- idle_timeout = 60, timeout = 0.5, prefix = "walletsign:"}},
+-- metrics_dict = "walletsign_metrics", max_headers = 100 (0: no limit)}.
 -- On success sets ngx.ctx.walletsign = {address=, session=, sequence=,
--- timestamp=} and returns it; on failure answers 401 with a JSON-RPC error
--- body {"error":{"code":401,"message":"Unauthorized","data":{"reason":R}}}
+-- timestamp=, replay_key=, replay_ttl_ms=} and returns it; on failure
+-- answers 401 with a JSON-RPC error body
+-- {"error":{"code":401,"message":"Unauthorized","data":{"reason":R}}}
 -- (431 with reason too_many_headers for more than max_headers headers)
 -- and logs the reason at WARN with the claimed sender, session and sequence.
+-- When the store cannot answer (Redis unreachable or answering an error, a
+-- full dictionary) it answers 503 (the sender redelivers later): a
+-- callback is never accepted unchecked.
 -- Sets $walletsign_verdict (when declared) to "ok" or the reason, and counts
--- walletsign_callbacks_total{verdict=,reason=}.
+-- walletsign_callbacks_total{verdict=,reason=}. With release_on_error() in
+-- the location's log_by_lua*, a callback whose handler answers 5xx is
+-- released, so its redelivery is accepted.
 function M.verify_callback(verifier, opts)
-   local dict_name = opts and opts.replay_dict or "walletsign_replay"
-   local dict = ngx.shared[dict_name]
-   if not dict then
-      return callback_error(opts, "internal_error", ngx.HTTP_INTERNAL_SERVER_ERROR,
-                            "lua_shared_dict " .. dict_name .. " is not defined")
+   local store, cfg = replay_store(opts)
+   if not store then
+      return callback_error(opts, "internal_error", ngx.HTTP_INTERNAL_SERVER_ERROR, cfg)
    end
    local headers = request_headers(opts)
    if not headers then
@@ -264,23 +460,60 @@ function M.verify_callback(verifier, opts)
       return reject(opts, verr.reason, verr.message, sender_fields(nil, headers))
    end
 
-   -- The key and how long it must live are the core's (replay_key,
-   -- replay_ttl_ms). safe_add never evicts a live entry to make room (an
-   -- evicted entry would let its replay through): a full dictionary refuses.
-   local ok, aerr = dict:safe_add("walletsign:" .. msg.replay_key, true, msg.replay_ttl_ms / 1000)
-   if not ok then
-      if aerr == "exists" then
-         return reject(opts, "replay", "message (session, sequence) already seen", sender_fields(msg))
-      end
-      return callback_error(opts, "replay_store_full", ngx.HTTP_SERVICE_UNAVAILABLE,
-                            "replay dictionary " .. dict_name .. ": " .. tostring(aerr))
+   local fresh, reason, detail = store.reserve(cfg, msg.replay_key, msg.replay_ttl_ms)
+   if fresh == false then
+      return reject(opts, "replay", "message (session, sequence) already seen", sender_fields(msg))
+   elseif not fresh then
+      return callback_error(opts, reason, ngx.HTTP_SERVICE_UNAVAILABLE, detail .. sender_fields(msg))
    end
 
    set_verdict("ok")
    count(opts, "walletsign_callbacks_total", {"verdict", "ok"})
    ngx.log(ngx.INFO, "walletsign: callback accepted", sender_fields(msg))
    ngx.ctx.walletsign = msg
+   ngx.ctx.walletsign_reservation = {store = store, cfg = cfg, key = msg.replay_key,
+                                     who = sender_fields(msg)}
    return msg
+end
+
+-- The release of a Redis reservation, in a timer: the log phase, where
+-- the final status is known, cannot use cosockets; a zero-delay timer runs
+-- right after it, also when the worker is shutting down (premature).
+local function release_later(premature, opts, r)
+   local ok, err = r.store.release(r.cfg, r.key)
+   if not ok then
+      count(opts, "walletsign_callbacks_released_total", {"verdict", "error"})
+      ngx.log(ngx.ERR, "walletsign: callback not released: ", err, r.who,
+              premature and " (worker exiting)" or "")
+      return
+   end
+   count(opts, "walletsign_callbacks_released_total", {"verdict", "ok"})
+   ngx.log(ngx.WARN, "walletsign: callback released after a ", r.status, " answer", r.who)
+end
+
+--- Free the replay reservation of a callback that verify_callback accepted
+-- when the answer is a 5xx (log_by_lua* of the callback location): the
+-- handler or the upstream failed, the sender will redeliver, and the
+-- redelivery is then accepted (once: it reserves again). Any other status
+-- keeps the reservation. A shared-dict reservation is freed at once; a
+-- Redis one by a zero-delay timer right after the log phase (cosockets are
+-- not allowed there), a few milliseconds after the answer was sent. If
+-- nginx dies in between, or Redis cannot be reached, the reservation lives
+-- on until it expires (replay_ttl_ms, two windows) and a redelivery before
+-- then is refused as a replay. opts: {metrics_dict = "walletsign_metrics"}.
+-- Counts walletsign_callbacks_released_total{verdict="ok"|"error"}.
+function M.release_on_error(opts)
+   local r = ngx.ctx.walletsign_reservation
+   local status = ngx.status
+   if not r or status < 500 or status > 599 then return end
+   ngx.ctx.walletsign_reservation = nil
+   r.status = status
+   if r.store == dict_store then return release_later(false, opts, r) end
+   local ok, err = ngx.timer.at(0, release_later, opts, r)
+   if not ok then
+      count(opts, "walletsign_callbacks_released_total", {"verdict", "error"})
+      ngx.log(ngx.ERR, "walletsign: callback not released: cannot start a timer: ", err, r.who)
+   end
 end
 
 return M

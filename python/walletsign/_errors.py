@@ -15,7 +15,7 @@ __all__ = [
     "SignatureError", "TransportError", "Timeout", "ProtocolError",
     "ApiError", "BadRequest", "Unauthorized", "Forbidden", "NotFound", "Gone",
     "PreconditionFailed", "RateLimited", "ServerError", "RpcError",
-    "WeakKeyWarning", "Redirect",
+    "WeakKeyWarning", "Redirect", "StoreError", "ReplayStoreError",
 ]
 
 
@@ -189,6 +189,18 @@ class RpcError(Error):
         return "RPC error %s: %s" % (self.rpc_code, self.message)
 
 
+class StoreError(Error):
+    """A replay store or a shared rate limit (Redis) could not be reached, timed
+    out, or answered an error. Nothing was accepted (the store fails closed):
+    ``kind`` is ``"store_error"``, ``reason`` is ``"store_unavailable"``, the
+    message names the server and the cause (never the password). A receiver
+    answers 503 so that the sender delivers again."""
+
+
+#: The name issue #13 gave it: the same class.
+ReplayStoreError = StoreError
+
+
 class WeakKeyWarning(UserWarning):
     """A key works but is weaker than the API expects (RSA below 4096 bits for
     Halogen)."""
@@ -197,5 +209,5 @@ class WeakKeyWarning(UserWarning):
 # Show (and pickle) the public names: walletsign.KeyFormatError, not
 # walletsign._errors.KeyFormatError.
 for _name in __all__:
-    globals()[_name].__module__ = "walletsign"
+    globals()[_name].__module__ = "walletsign"  # ReplayStoreError is StoreError: set twice
 del _name

@@ -11,7 +11,7 @@ import json as _json
 import os
 from typing import Any, Mapping, NamedTuple, Optional
 
-__all__ = ["Message", "Response", "dumps", "loads", "client_from_env"]
+__all__ = ["Message", "Response", "Verified", "dumps", "loads", "client_from_env"]
 
 def dumps(obj: Any) -> bytes:
     """Compact JSON (no spaces, UTF-8, NaN refused) as bytes: the exact body
@@ -37,6 +37,47 @@ class Message(NamedTuple):
     session: str
     sequence: str
     timestamp: int
+
+
+class Verified:
+    """What ``MessageVerifier.verified(headers, body, now=None)`` returns: a
+    context manager whose ``__enter__`` verifies and gives the Message, and
+    whose ``__exit__``, when the block raised, releases the message's
+    reservation (``verifier.release``) so the sender's redelivery is
+    accepted, then lets the exception propagate. A failed release (the
+    store went away too) does not hide the block's exception: it is added
+    to it as a note, and the redelivery is refused as a replay until the
+    entry expires."""
+
+    __slots__ = ("_verifier", "_headers", "_body", "_now", "_message")
+
+    def __init__(self, verifier: Any, headers: Any, body: Any = None, now: Optional[int] = None):
+        self._verifier = verifier
+        self._headers = headers
+        self._body = b"" if body is None else body
+        self._now = now
+        self._message: Optional[Message] = None
+
+    def __enter__(self) -> Message:
+        if self._message is not None:
+            raise RuntimeError("verified(): this context was already entered")
+        self._message = self._verifier.verify(self._headers, self._body, now=self._now)
+        return self._message
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc_type is not None and self._message is not None:
+            from ._errors import Error
+            try:
+                self._verifier.release(self._message)
+            except (Error, ValueError) as err:   # store gone; a verifier without a cache
+                if exc is not None and hasattr(exc, "add_note"):
+                    exc.add_note("walletsign: the message was not released (%s: %s); its "
+                                 "redelivery is refused until the entry expires"
+                                 % (type(err).__name__, err))
+        return False
+
+    def __repr__(self) -> str:
+        return "<walletsign.Verified %s>" % ("entered" if self._message else "not entered")
 
 
 class Response:
@@ -97,4 +138,5 @@ def client_from_env(cls, environ: Optional[Mapping[str, str]] = None, **options:
 
 
 Message.__module__ = "walletsign"
+Verified.__module__ = "walletsign"
 Response.__module__ = "walletsign"

@@ -3,6 +3,7 @@
  * CRYPTO_set_mem_functions) is scanned for the secret while a watch is armed. */
 #define _GNU_SOURCE
 #define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init & co., to check sha256_block() */
+#include "redisctl.h"
 #include "testlib.h"
 #include "walletsign.h"
 
@@ -231,6 +232,29 @@ static void key_file_lifecycle(void)
     CHECK(leaks == 0, "%d freed blocks still held the key file's text", leaks);
 }
 
+/* A Redis password goes from the URL to AUTH and is wiped on the way (the
+ * AUTH command is written by the core, not formatted inside hiredis). */
+static void redis_password_lifecycle(void)
+{
+    static const char password[] = "redis-pass-that-must-not-linger-42";
+    t_redis srv = {0};
+    if (!t_redis_start(&srv, 0, password)) {
+        CHECK(false, "could not start redis-server with a password");
+        return;
+    }
+    wsig_error err = WSIG_ERROR_INIT;
+    arm(password, strlen(password));
+    wsig_replay_store *s = NULL;
+    int rc = wsig_replay_store_redis_new(&s, srv.url, NULL, &err);
+    if (rc == WSIG_OK)
+        rc = wsig_replay_store_reserve(s, "secrets-test", 1000, &err);
+    wsig_replay_store_free(s);
+    int leaks = disarm(true);
+    t_redis_stop(&srv, false);
+    CHECK(rc == WSIG_OK, "store with a password: %s", err.message);
+    CHECK(leaks == 0, "%d freed blocks still held the Redis password", leaks);
+}
+
 static void error_messages_hold_no_secret(void)
 {
     wsig_error err = WSIG_ERROR_INIT;
@@ -249,5 +273,6 @@ void test_secrets(void)
     secp256k1_key_lifecycle();
     hmac_secret_lifecycle();
     key_file_lifecycle();
+    redis_password_lifecycle();
     error_messages_hold_no_secret();
 }

@@ -17,7 +17,11 @@
     X(test_client) \
     X(test_client_wire) \
     X(test_client_tls) \
-    X(test_pool)
+    X(test_pool) \
+    X(test_rate_limit) \
+    X(test_rate_limit_redis) \
+    X(test_redis) \
+    X(test_redis_outage)
 
 #define X(name) void name(void);
 WSIG_TEST_GROUPS

@@ -317,6 +317,30 @@ def retry_seeds(c):
         c.add("fuzz_retry_after", f"ra-{i}", u64(1730998051), v.encode())
 
 
+# ---------------------------------------------------------------- redis
+
+REDIS_REPLIES = [b"+OK\r\n", b"$-1\r\n", b"*-1\r\n", b"+QUEUED\r\n", b":1\r\n", b":0\r\n",
+                 b"-ERR wrong number of arguments for 'set' command\r\n",
+                 b"-NOAUTH Authentication required.\r\n",
+                 b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+                 b"-MOVED 3999 127.0.0.1:6381\r\n", b"-LOADING Redis is loading\r\n",
+                 b"$2\r\nOK\r\n", b"*4\r\n:1\r\n:9\r\n:0\r\n:100\r\n",
+                 b"*2\r\n$1\r\na\r\n:5\r\n", b"*0\r\n", b"+OK\r\n$-1\r\n+OK\r\n",
+                 b"+O", b"$5\r\nhel", b"*3\r\n*1\r\n*1\r\n:1\r\n"]
+
+REDIS_URLS = ["redis://127.0.0.1", "redis://localhost:6380/2", "redis://:secret@h:6379/0",
+              "redis://app:p%40ss%3Aw@cache.internal:7000/15", "redis://[::1]:6379/3",
+              "rediss://h", "redis://user@h", "redis://:@h", "redis://h:0", "redis://h/x",
+              "redis://:a%zz@h", "redis://h?timeout=1"]
+
+
+def redis_seeds(c):
+    for i, r in enumerate(REDIS_REPLIES):
+        c.add("fuzz_redis_reply", f"reply-{i}", r)
+    for i, u in enumerate(REDIS_URLS):
+        c.add("fuzz_redis_url", f"url-{i}", u.encode())
+
+
 # ---------------------------------------------------------------- responses
 
 def http(status, reason, headers, body, chunked=False):
@@ -395,6 +419,7 @@ def main():
     json_api_seeds(c, bodies)
     retry_seeds(c)
     response_seeds(c)
+    redis_seeds(c)
     print("seed corpora in %s: %s" % (sys.argv[1], ", ".join(
         f"{t} {n}" for t, n in sorted(c.counts.items()))))
 

@@ -110,10 +110,24 @@ local function access_log()
    return lines
 end
 
-local function count_access(uri)
+local function count_uri(uri)
    local n = 0
    for _, line in ipairs(access_log()) do
       if line.uri == uri then n = n + 1 end
+   end
+   return n
+end
+
+-- The access log lines for uri so far. nginx logs after answering, so the
+-- line of the request just answered may still be on its way: wait until
+-- the count holds still (else the next line counted would be that one).
+local function count_access(uri)
+   local n = count_uri(uri)
+   for _ = 1, 50 do
+      os.execute("sleep 0.02")
+      local again = count_uri(uri)
+      if again == n then return n end
+      n = again
    end
    return n
 end

@@ -67,3 +67,14 @@ def p256_key():
 def halogen_kid(mock, p256_key):
     """The P-256 key registered with the mock through a CSR (the real onboarding)."""
     return mock.register_csr(p256_key.csr("/C=MY/O=walletsign tests/CN=python").encode())
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A private redis-server (tests/python/redis_server.py) for one test:
+    127.0.0.1, a free port, no persistence; .stop()/.start()/.restart() keep
+    the port; stopped in teardown whatever the test did."""
+    from redis_server import RedisServer
+    srv = RedisServer(tmp_path / "redis").start()
+    yield srv
+    srv.stop()

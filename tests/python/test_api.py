@@ -69,7 +69,7 @@ def _normalise(params, drop_self):
 
 
 NATIVE_CLASSES = {"Key", "Auth", "JwtAuth", "HmacAuth", "MessageAuth", "HmacVerifier",
-                  "MessageVerifier", "Client"}
+                  "MessageVerifier", "Client", "RedisReplayStore"}
 
 
 def test_stub_matches_runtime_signatures():
@@ -107,8 +107,15 @@ def test_stub_names_match_all():
             names.add(node.name)
         elif isinstance(node, ast.AnnAssign):
             names.add(node.target.id)
+        elif isinstance(node, ast.Assign):  # an alias: ReplayStoreError = StoreError
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
     public = {n for n in names if not n.startswith("_")}
     assert public - {"TypeVar"} == set(ws.__all__) - {"__version__"}
+
+
+def test_store_error_is_one_class_under_two_names():
+    assert ws.ReplayStoreError is ws.StoreError and issubclass(ws.StoreError, ws.Error)
+    assert ws.StoreError.__module__ == "walletsign" and ws.StoreError.__doc__
 
 
 def test_exception_hierarchy():

@@ -12,12 +12,15 @@ EXAMPLES = dict(BLOCK.findall(DOC.read_text(encoding="utf-8")))
 
 
 def test_examples_found():
-    assert {"keys", "halogen", "hmac", "callbacks", "requests"} <= set(EXAMPLES)
+    assert {"keys", "halogen", "hmac", "callbacks", "requests", "scale_out"} <= set(EXAMPLES)
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_example_runs(name, server, p256_key, halogen_kid, tmp_path, monkeypatch, capsys):
+def test_example_runs(name, server, p256_key, halogen_kid, tmp_path, monkeypatch, capsys,
+                      request):
     monkeypatch.chdir(tmp_path)
+    if name == "scale_out":   # a private Redis for the replay store
+        monkeypatch.setenv("WALLETSIGN_REDIS_URL", request.getfixturevalue("redis_server").url)
     monkeypatch.setenv("WALLETSIGN_BASE_URL", server.url)
     monkeypatch.setenv("HALOGEN_WALLET_KEY_ID", halogen_kid)
     monkeypatch.setenv("HALOGEN_WALLET_PRIVATE_KEY_PEM", p256_key.private_pem())

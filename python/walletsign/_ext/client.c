@@ -172,6 +172,8 @@ static PyObject *Client_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
     }
     if (rate_o == Py_None) {
         opt.rate = -1; /* rate_limit=None: the core's "no limiter" */
+    } else if (rate_o && PyObject_TypeCheck(rate_o, st->RedisRateLimit_Type)) {
+        opt.rate_limit = ((RateLimitObject *)rate_o)->limit; /* the client takes a reference */
     } else if (rate_o) {
         PyObject *pair = PyTuple_Check(rate_o) || PyList_Check(rate_o) ? PySequence_Tuple(rate_o)
                                                                       : NULL;
@@ -181,7 +183,8 @@ static PyObject *Client_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
             if (!pair || PyErr_ExceptionMatches(PyExc_TypeError)) {
                 PyErr_Clear();
                 PyErr_SetString(PyExc_TypeError,
-                                "rate_limit must be (requests_per_second, burst) or None");
+                                "rate_limit must be (requests_per_second, burst), a "
+                                "RedisRateLimit or None");
             }
             return NULL;
         }
@@ -645,7 +648,10 @@ PyDoc_STRVAR(Client_doc,
 "one attempt (0: only the call's timeout); connect_timeout: seconds (each\n"
 "0.001 to 86400, 0 for the default); retries: retries of 5xx/transport failures,\n"
 "0 to 100 (None: 3; 0: none); rate_limit: (requests per second, burst) of\n"
-"the client-side token bucket, or None to disable; verify:\n"
+"the token bucket shared by every client of this process that signs with\n"
+"the same key at that rate and burst, a RedisRateLimit (shared by\n"
+"processes and machines; StoreError when Redis cannot answer), or None to\n"
+"disable; verify:\n"
 "True (system CAs), False (no TLS verification) or a CA file path;\n"
 "response_verifier: a MessageVerifier that every response must satisfy;\n"
 "max_429_attempts: attempts when answered 429, 1 to 100 (0: 5);\n"

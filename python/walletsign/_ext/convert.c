@@ -405,6 +405,68 @@ void wsp_header_list_release(header_list *h)
     memset(h, 0, sizeof *h);
 }
 
+/* 1 when dict d holds key (a str), 0 when not, -1 with an exception. */
+static int dict_has(PyObject *d, const char *key)
+{
+    PyObject *k = PyUnicode_FromString(key);
+    if (!k)
+        return -1;
+    int rc = PyDict_Contains(d, k);
+    Py_DECREF(k);
+    return rc;
+}
+
+/* Which converter of walletsign._web a verifier's headers argument needs:
+ * a WSGI environ (PEP 3333 makes it a dict with wsgi.* keys; a hand-made one
+ * has REQUEST_METHOD) or an ASGI scope (a dict with a "type" of "http" or
+ * "websocket" and "headers"). NULL (no exception) for plain headers: a
+ * mapping of header names holds none of these names. */
+static PyObject *web_converter(wsmod_state *st, PyObject *headers, int *failed)
+{
+    static const char *const environ_keys[] = {"wsgi.input", "wsgi.version", "REQUEST_METHOD"};
+    *failed = 0;
+    if (!PyDict_Check(headers))
+        return NULL;
+    for (size_t i = 0; i < sizeof environ_keys / sizeof *environ_keys; i++) {
+        int has = dict_has(headers, environ_keys[i]);
+        if (has)
+            return has < 0 ? (*failed = 1, NULL) : st->wsgi_headers;
+    }
+    PyObject *type = PyDict_GetItemString(headers, "type"); /* borrowed */
+    if (type && PyUnicode_Check(type) &&
+        (PyUnicode_CompareWithASCIIString(type, "http") == 0 ||
+         PyUnicode_CompareWithASCIIString(type, "websocket") == 0)) {
+        int has = dict_has(headers, "headers");
+        if (has)
+            return has < 0 ? (*failed = 1, NULL) : st->asgi_headers;
+    }
+    return NULL;
+}
+
+/* wsp_header_list_get for a verifier, which also takes a WSGI environ or an
+ * ASGI scope whole (walletsign._web converts it): without this, an environ's
+ * HTTP_X_MESSAGE_* keys name no header and verify() answered missing_header. */
+int wsp_verify_headers_get(wsmod_state *st, header_list *h, PyObject *headers)
+{
+    int failed;
+    PyObject *convert = web_converter(st, headers, &failed);
+    if (failed) {
+        memset(h, 0, sizeof *h);
+        return -1;
+    }
+    if (!convert)
+        return wsp_header_list_get(h, headers);
+    PyObject *converted = PyObject_CallOneArg(convert, headers);
+    if (!converted) {
+        memset(h, 0, sizeof *h);
+        return -1;
+    }
+    /* h->items holds the pairs (and so the strings) once built */
+    int rc = wsp_header_list_get(h, converted);
+    Py_DECREF(converted);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Options shared by the signers (auth.c) and verifiers (verify.c)    */
 

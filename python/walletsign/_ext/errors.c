@@ -102,6 +102,7 @@ PyObject *wsp_raise_wsig(wsmod_state *st, int rc, wsig_error *err)
     case WSIG_ERR_TIMEOUT: cls = st->Timeout; break;
     case WSIG_ERR_HTTP: cls = api_error_class(st, http_status); break;
     case WSIG_ERR_RPC: cls = st->RpcError; break;
+    case WSIG_ERR_STORE: cls = st->StoreError; break;
     default: cls = st->Error; break;
     }
 

@@ -65,13 +65,13 @@ static int wsmod_exec(PyObject *m)
         "SignatureError", "TransportError", "Timeout", "ProtocolError", "ApiError",
         "BadRequest", "Unauthorized", "Forbidden", "NotFound", "Gone",
         "PreconditionFailed", "RateLimited", "ServerError", "RpcError", "WeakKeyWarning",
-        "Redirect", NULL};
+        "Redirect", "StoreError", NULL};
     PyObject **const error_slots[] = {
         &st->Error, &st->KeyFormatError, &st->PasswordError, &st->CryptoError, &st->FileError,
         &st->SignatureError, &st->TransportError, &st->Timeout, &st->ProtocolError,
         &st->ApiError, &st->BadRequest, &st->Unauthorized, &st->Forbidden, &st->NotFound,
         &st->Gone, &st->PreconditionFailed, &st->RateLimited, &st->ServerError, &st->RpcError,
-        &st->WeakKeyWarning, &st->Redirect};
+        &st->WeakKeyWarning, &st->Redirect, &st->StoreError};
     int rc = import_attrs(errors, error_names, error_slots);
     Py_DECREF(errors);
     if (rc < 0)
@@ -81,11 +81,21 @@ static int wsmod_exec(PyObject *m)
     if (!types)
         return -1;
     static const char *const type_names[] = {"Message", "Response", "dumps", "loads",
-                                             "client_from_env", NULL};
+                                             "client_from_env", "Verified", NULL};
     PyObject **const type_slots[] = {&st->Message, &st->Response, &st->json_dumps,
-                                     &st->json_loads, &st->client_from_env};
+                                     &st->json_loads, &st->client_from_env, &st->Verified};
     rc = import_attrs(types, type_names, type_slots);
     Py_DECREF(types);
+    if (rc < 0)
+        return -1;
+
+    PyObject *web = PyImport_ImportModule("walletsign._web");
+    if (!web)
+        return -1;
+    static const char *const web_names[] = {"wsgi_headers", "asgi_headers", NULL};
+    PyObject **const web_slots[] = {&st->wsgi_headers, &st->asgi_headers};
+    rc = import_attrs(web, web_names, web_slots);
+    Py_DECREF(web);
     if (rc < 0)
         return -1;
 
@@ -97,6 +107,8 @@ static int wsmod_exec(PyObject *m)
         add_type(m, &st->HmacVerifier_Type, &wsp_HmacVerifier_spec, NULL) < 0 ||
         add_type(m, &st->MessageVerifier_Type, &wsp_MessageVerifier_spec, NULL) < 0 ||
         add_type(m, &st->Client_Type, &wsp_Client_spec, NULL) < 0 ||
+        add_type(m, &st->RedisRateLimit_Type, &wsp_RedisRateLimit_spec, NULL) < 0 ||
+        add_type(m, &st->RedisReplayStore_Type, &wsp_RedisReplayStore_spec, NULL) < 0 ||
         add_type(m, &st->Pool_Type, &wsp_Pool_spec, NULL) < 0 ||
         add_type(m, &st->Job_Type, &wsp_Job_spec, NULL) < 0 ||
         add_type(m, &st->Completions_Type, &wsp_Completions_spec, NULL) < 0)

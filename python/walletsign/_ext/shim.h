@@ -18,7 +18,7 @@
  * The shim is split by type, one file each (pycurl's src/module.c, easy.c,
  * ...): module.c (module state, method table, exec slot), convert.c (argument
  * parsing and value conversion), errors.c (status -> exception), key.c,
- * auth.c, verify.c, rpc.c and client.c. This private header declares what
+ * auth.c, verify.c, replay_store.c, rpc.c, client.c and ratelimit.c. This private header declares what
  * they share; every shared name starts with wsp_ and nothing but
  * PyInit__walletsign is exported (_walletsign.map).
  */
@@ -45,16 +45,21 @@ typedef struct {
     PyTypeObject *HmacVerifier_Type;
     PyTypeObject *MessageVerifier_Type;
     PyTypeObject *Client_Type;
+    PyTypeObject *RedisRateLimit_Type;
+    PyTypeObject *RedisReplayStore_Type;
     PyTypeObject *Pool_Type, *Job_Type, *Completions_Type;
     /* exceptions (walletsign._errors) */
     PyObject *Error, *KeyFormatError, *PasswordError, *CryptoError, *FileError;
     PyObject *SignatureError, *TransportError, *Timeout, *ProtocolError;
     PyObject *ApiError, *BadRequest, *Unauthorized, *Forbidden, *NotFound, *Gone;
     PyObject *PreconditionFailed, *RateLimited, *ServerError, *RpcError;
-    PyObject *Redirect;
+    PyObject *Redirect, *StoreError;
     PyObject *WeakKeyWarning;
     /* helpers (walletsign._types) */
     PyObject *Message, *Response, *json_dumps, *json_loads, *client_from_env;
+    PyObject *Verified; /* MessageVerifier.verified()'s context manager */
+    /* helpers (walletsign._web) */
+    PyObject *wsgi_headers, *asgi_headers;
 } wsmod_state;
 
 wsmod_state *wsp_state_of_module(PyObject *module);
@@ -80,10 +85,16 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     wsig_message_verifier *v;
-    PyObject *trusted; /* tuple of the addresses as given (public), for repr */
-    int digest;        /* enum wsig_digest, for repr */
-    int replay_cache;
+    PyObject *store;      /* the RedisReplayStore given, or NULL (for repr and .replay_store) */
+    Py_ssize_t n_trusted; /* for repr */
+    int replay_cache;     /* for repr: 0 when made with replay_cache=False */
 } MessageVerifierObject;
+
+typedef struct {
+    PyObject_HEAD
+    wsig_rate_limit *limit; /* a client given it takes its own reference */
+    double rate, burst;     /* as given, for repr */
+} RateLimitObject;
 
 #include <pythread.h>
 
@@ -141,6 +152,7 @@ int wsp_as_option(wsmod_state *st, PyObject *o, const char *what, int option, in
 PyObject *wsp_to_json(wsmod_state *st, PyObject *obj);
 PyObject *wsp_from_json(wsmod_state *st, const char *text, size_t len);
 int wsp_header_list_get(header_list *h, PyObject *headers);
+int wsp_verify_headers_get(wsmod_state *st, header_list *h, PyObject *headers);
 void wsp_header_list_release(header_list *h);
 int wsp_hmac_options(wsmod_state *st, wsig_hmac_options *o, PyObject *enc, PyObject *sep,
                      PyObject *akh, PyObject *sigh, PyObject *tsh);
@@ -159,7 +171,12 @@ extern PyType_Spec wsp_Key_spec;
 wsig_key *wsp_key_arg(wsmod_state *st, PyObject *o, const char *what);
 extern PyType_Spec wsp_Auth_spec, wsp_JwtAuth_spec, wsp_HmacAuth_spec, wsp_MessageAuth_spec;
 extern PyType_Spec wsp_HmacVerifier_spec, wsp_MessageVerifier_spec;
-extern PyType_Spec wsp_Client_spec, wsp_Pool_spec, wsp_Job_spec, wsp_Completions_spec;
+extern PyType_Spec wsp_Client_spec;
+extern PyType_Spec wsp_RedisRateLimit_spec;
+extern PyType_Spec wsp_RedisReplayStore_spec;
+/* The store of a RedisReplayStore (borrowed), or NULL with TypeError. */
+wsig_replay_store *wsp_replay_store_arg(wsmod_state *st, PyObject *o);
+extern PyType_Spec wsp_Pool_spec, wsp_Job_spec, wsp_Completions_spec;
 
 /* Shared by client.c and pool.c */
 PyObject *wsp_call_failed(wsmod_state *st, int rc, wsig_error *err);

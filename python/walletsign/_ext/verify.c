@@ -183,8 +183,9 @@ fail:
 PyDoc_STRVAR(HmacVerifier_verify_doc,
 "verify($self, /, method, path, headers, body=b'', *, now=None)\n--\n\n"
 "Verify an HMAC-signed request (server side) and return the caller's API key.\n\n"
-"headers: a mapping or a list of (name, value) pairs; names match\n"
-"case-insensitively. now: Unix ms (None: the clock). Raises SignatureError\n"
+"headers: a mapping or a list of (name, value) pairs (names match\n"
+"case-insensitively), or a WSGI environ or ASGI scope whole (see\n"
+"walletsign.wsgi_headers and asgi_headers). now: Unix ms (None: the clock). Raises SignatureError\n"
 "(.reason bad_signature, stale_timestamp, missing_header, malformed_header,\n"
 "replay); an unknown API key is bad_signature, like a wrong signature (the\n"
 "message tells them apart for logs: answer callers with .reason only).\n"
@@ -204,7 +205,7 @@ static PyObject *HmacVerifier_verify(HmacVerifierObject *self, PyObject *const *
     if (!path || wsp_as_time(a[4], "now", &now) < 0)
         return NULL;
     header_list hl;
-    if (wsp_header_list_get(&hl, a[2]) < 0) {
+    if (wsp_verify_headers_get(st, &hl, a[2]) < 0) {
         wsp_header_list_release(&hl);
         return NULL;
     }
@@ -267,21 +268,21 @@ static void MessageVerifier_dealloc(MessageVerifierObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     wsig_message_verifier_free(self->v);
-    Py_CLEAR(self->trusted);
+    Py_XDECREF(self->store);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
 
 static PyObject *MessageVerifier_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"trusted", "window_ms", "cache_size", "digest", "replay_cache",
-                             NULL};
-    PyObject *trusted_o, *win_o = NULL, *cache_o = NULL, *digest_o = NULL;
+    static char *kwlist[] = {"trusted",      "window_ms",    "cache_size", "digest",
+                             "replay_cache", "replay_store", NULL};
+    PyObject *trusted_o, *win_o = NULL, *cache_o = NULL, *digest_o = NULL, *store_o = NULL;
     int replay_cache = 1;
     wsmod_state *st = wsp_state_of_type(tp);
-    if (!st || !PyArg_ParseTupleAndKeywords(args, kwargs, "O|OOO$p:MessageVerifier", kwlist,
+    if (!st || !PyArg_ParseTupleAndKeywords(args, kwargs, "O|OOO$pO:MessageVerifier", kwlist,
                                             &trusted_o, &win_o, &cache_o, &digest_o,
-                                            &replay_cache))
+                                            &replay_cache, &store_o))
         return NULL;
     if (PyUnicode_Check(trusted_o) || PyBytes_Check(trusted_o))
         return PyErr_Format(PyExc_TypeError, "trusted must be a list of addresses, not a string");
@@ -296,6 +297,10 @@ static PyObject *MessageVerifier_new(PyTypeObject *tp, PyObject *args, PyObject 
     opt.window_ms = window;
     opt.cache_size = (size_t)cache;
     opt.no_replay_cache = !replay_cache;
+    /* The core keeps its own reference to the store; which combinations of
+     * replay_cache and replay_store make sense is its rule. */
+    if (store_o && store_o != Py_None && !(opt.replay_store = wsp_replay_store_arg(st, store_o)))
+        return NULL;
     PyObject *list = PySequence_List(trusted_o);
     if (!list)
         return NULL;
@@ -317,41 +322,49 @@ static PyObject *MessageVerifier_new(PyTypeObject *tp, PyObject *args, PyObject 
     wsig_error err = WSIG_ERROR_INIT;
     int rc = wsig_message_verifier_new(&v, addrs, (size_t)n, &opt, &err);
     PyMem_Free(addrs);
-    PyObject *trusted = rc == WSIG_OK ? PyList_AsTuple(list) : NULL;
     Py_DECREF(list);
     if (rc != WSIG_OK)
         return wsp_raise_wsig(st, rc, &err);
     wsig_error_clear(&err);
-    MessageVerifierObject *self = trusted ? (MessageVerifierObject *)tp->tp_alloc(tp, 0) : NULL;
+    MessageVerifierObject *self = (MessageVerifierObject *)tp->tp_alloc(tp, 0);
     if (!self) {
-        Py_XDECREF(trusted);
         wsig_message_verifier_free(v);
         return NULL;
     }
     self->v = v;
-    self->trusted = trusted;
-    self->digest = opt.digest;
+    self->store = opt.replay_store ? Py_NewRef(store_o) : NULL;
+    self->n_trusted = n;
     self->replay_cache = replay_cache;
     return (PyObject *)self;
 }
 
-/* Public settings only: a verifier holds no secret. */
 static PyObject *MessageVerifier_repr(MessageVerifierObject *self)
 {
-    const char *digest = wsig_option_name(WSIG_OPTION_DIGEST, self->digest);
-    return PyUnicode_FromFormat("<walletsign.MessageVerifier trusted=%R window_ms=%lld "
-                                "digest='%s' replay_cache=%s>",
-                                self->trusted ? self->trusted : Py_None,
-                                (long long)wsig_message_verifier_window_ms(self->v),
-                                digest ? digest : "?", self->replay_cache ? "True" : "False");
+    if (self->store)
+        return PyUnicode_FromFormat("<walletsign.MessageVerifier trusted=%zd replay_store=%R>",
+                                    self->n_trusted, self->store);
+    return PyUnicode_FromFormat("<walletsign.MessageVerifier trusted=%zd replay=%s>",
+                                self->n_trusted, self->replay_cache ? "memory" : "off");
 }
+
+static PyObject *MessageVerifier_get_replay_store(MessageVerifierObject *self, void *closure)
+{
+    return Py_NewRef(self->store ? self->store : Py_None);
+}
+
+static PyGetSetDef MessageVerifier_getset[] = {
+    {"replay_store", (getter)MessageVerifier_get_replay_store, NULL,
+     "The RedisReplayStore given, or None (the in-memory cache, or none).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
 
 PyDoc_STRVAR(MessageVerifier_verify_doc,
 "verify($self, /, headers, body=b'', *, now=None)\n--\n\n"
 "Verify a signed message (a Wallet Manager callback, or a request to one) and\n"
 "return a Message(address, session, sequence, timestamp).\n\n"
-"headers: a mapping or a list of (name, value) pairs; names match\n"
-"case-insensitively. now: Unix ms (None: the clock). Raises SignatureError\n"
+"headers: a mapping or a list of (name, value) pairs (names match\n"
+"case-insensitively), or a WSGI environ or ASGI scope whole (see\n"
+"walletsign.wsgi_headers and asgi_headers). now: Unix ms (None: the clock). Raises SignatureError\n"
 "with .reason missing_header, malformed_header, stale_timestamp,\n"
 "bad_signature, untrusted_address or replay. A verified message is recorded,\n"
 "so delivering it again is refused as a replay.");
@@ -368,7 +381,7 @@ static PyObject *MessageVerifier_verify(MessageVerifierObject *self, PyObject *c
     if (wsp_as_time(a[2], "now", &now) < 0)
         return NULL;
     header_list hl;
-    if (wsp_header_list_get(&hl, a[0]) < 0) {
+    if (wsp_verify_headers_get(st, &hl, a[0]) < 0) {
         wsp_header_list_release(&hl);
         return NULL;
     }
@@ -392,25 +405,122 @@ static PyObject *MessageVerifier_verify(MessageVerifierObject *self, PyObject *c
                                  (long long)m.timestamp_ms);
 }
 
+/* Copy a str field of a Message into a fixed buffer of the core's record. */
+static int copy_field(PyObject *o, const char *what, char *buf, size_t size)
+{
+    Py_ssize_t len;
+    const char *text = wsp_as_cstr(o, what, &len);
+    if (!text)
+        return -1;
+    if ((size_t)len >= size) {
+        PyErr_Format(PyExc_ValueError, "%s is too long for a verified message", what);
+        return -1;
+    }
+    memcpy(buf, text, (size_t)len + 1);
+    return 0;
+}
+
+/* A Message returned by verify() back to the core's record. The core's
+ * replay key reads the numbers (docs/protocols.md: "0915" and "915" are one
+ * message), so session and sequence are also read as decimals. */
+static int message_arg(wsmod_state *st, PyObject *o, wsig_message *m)
+{
+    memset(m, 0, sizeof *m);
+    int is_message = PyObject_IsInstance(o, st->Message);
+    if (is_message <= 0) {
+        if (is_message == 0)
+            PyErr_Format(PyExc_TypeError,
+                         "message must be a walletsign.Message returned by verify(), not %.100s",
+                         Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    PyObject *session = PyTuple_GET_ITEM(o, 1), *sequence = PyTuple_GET_ITEM(o, 2);
+    long long ts = PyLong_AsLongLong(PyTuple_GET_ITEM(o, 3));
+    if ((ts == -1 && PyErr_Occurred()) ||
+        copy_field(PyTuple_GET_ITEM(o, 0), "message.address", m->address, sizeof m->address) < 0 ||
+        copy_field(session, "message.session", m->session, sizeof m->session) < 0 ||
+        copy_field(sequence, "message.sequence", m->sequence, sizeof m->sequence) < 0 ||
+        wsp_as_u64(session, "message.session", &m->session_id) < 0 ||
+        wsp_as_u64(sequence, "message.sequence", &m->sequence_no) < 0)
+        return -1;
+    m->timestamp_ms = ts;
+    return 0;
+}
+
+PyDoc_STRVAR(MessageVerifier_release_doc,
+"release($self, message, /)\n--\n\n"
+"Free the reservation of a verified message whose handling failed (answer\n"
+"the sender 5xx): its redelivery is then accepted, once. message: the\n"
+"Message verify() returned. Works with the in-memory cache and with a\n"
+"replay_store; raises ReplayStoreError when the store cannot be reached (the\n"
+"redelivery is then refused as replay until the entry expires) and\n"
+"ValueError for a verifier made with replay_cache=False.");
+
+static PyObject *MessageVerifier_release(MessageVerifierObject *self, PyObject *message)
+{
+    wsmod_state *st = STATE_OF(self);
+    wsig_message m;
+    if (!st || message_arg(st, message, &m) < 0)
+        return NULL;
+    wsig_error err = WSIG_ERROR_INIT;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS /* a Redis round trip */
+    rc = wsig_message_release(self->v, &m, &err);
+    Py_END_ALLOW_THREADS
+    if (rc != WSIG_OK)
+        return wsp_raise_wsig(st, rc, &err);
+    wsig_error_clear(&err);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(MessageVerifier_verified_doc,
+"verified($self, /, headers, body=b'', *, now=None)\n--\n\n"
+"A context manager: verify(headers, body, now=now) on entry, giving the\n"
+"Message; when the block raises, release() the message (so the sender's\n"
+"redelivery is accepted) and re-raise. A release that fails is added to the\n"
+"exception as a note; the block's exception is the one raised.\n\n"
+"    with verifier.verified(environ, body) as message:\n"
+"        handle(message, body)        # raises: answer 5xx, redelivery accepted");
+
+static PyObject *MessageVerifier_verified(MessageVerifierObject *self, PyObject *const *args,
+                                          Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"headers", "body", "now", NULL};
+    PyObject *a[NARGS(names)];
+    wsmod_state *st = STATE_OF(self);
+    if (!st || wsp_parse_args("verified", names, 2, 1, args, nargs, kwnames, a) < 0)
+        return NULL;
+    return PyObject_CallFunctionObjArgs(st->Verified, (PyObject *)self, a[0],
+                                        a[1] ? a[1] : Py_None, a[2] ? a[2] : Py_None, NULL);
+}
+
 static PyMethodDef MessageVerifier_methods[] = {
     {"verify", (PyCFunction)(void (*)(void))MessageVerifier_verify,
      METH_FASTCALL | METH_KEYWORDS, MessageVerifier_verify_doc},
+    {"release", (PyCFunction)MessageVerifier_release, METH_O, MessageVerifier_release_doc},
+    {"verified", (PyCFunction)(void (*)(void))MessageVerifier_verified,
+     METH_FASTCALL | METH_KEYWORDS, MessageVerifier_verified_doc},
     {NULL, NULL, 0, NULL},
 };
 
 PyDoc_STRVAR(MessageVerifier_doc,
 "MessageVerifier(trusted, window_ms=60000, cache_size=100000, digest='sha256', *,\n"
-"                replay_cache=True)\n--\n\n"
+"                replay_cache=True, replay_store=None)\n--\n\n"
 "Merchant side of MessageAuth: accepts messages signed by one of the trusted\n"
 "addresses (any case), with a timestamp within window_ms of now, never seen\n"
-"before (a bounded replay cache of cache_size entries; replay_cache=False\n"
-"leaves replay protection to the caller). Shareable between threads.");
+"before (a bounded replay cache of cache_size entries, this process's only;\n"
+"replay_cache=False leaves replay protection to the caller). replay_store: a\n"
+"RedisReplayStore shared by several processes and machines instead of the\n"
+"in-memory cache (a message outside the window is refused before Redis is\n"
+"asked; Redis unreachable = ReplayStoreError, never an acceptance).\n"
+"Shareable between threads.");
 
 static PyType_Slot MessageVerifier_slots[] = {
     {Py_tp_new, MessageVerifier_new},
     {Py_tp_dealloc, MessageVerifier_dealloc},
-    {Py_tp_repr, MessageVerifier_repr},
     {Py_tp_methods, MessageVerifier_methods},
+    {Py_tp_getset, MessageVerifier_getset},
+    {Py_tp_repr, MessageVerifier_repr},
     {Py_tp_doc, (void *)MessageVerifier_doc},
     {0, NULL},
 };
