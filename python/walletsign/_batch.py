@@ -106,7 +106,9 @@ class AsyncClient:
     same rules as Client (signing, retries, 429 waits, the deadline); the
     event loop only receives the finished answer. Cancelling the awaiting
     task aborts the call (a transfer in progress is closed within 50 ms).
-    All calls of one AsyncClient share one rate-limit bucket."""
+    All calls of one AsyncClient share one rate-limit bucket (the key's).
+    Use one AsyncClient from one event loop at a time (a later loop, e.g. a
+    second asyncio.run, takes it over)."""
 
     def __init__(self, base_url: str, auth: Any, *, workers: int = DEFAULT_CONCURRENCY,
                  **options: Any):
