@@ -23,7 +23,9 @@
 #   python     bench/python_bench.py in build/venv: JwtAuth, HmacAuth,
 #              MessageAuth, MessageVerifier, Client.query vs PyJWT, hmac +
 #              base64, python-ecdsa, requests, and vs the C floor
-#              (`c_sign --floor OP N`, interleaved with the Python rounds)
+#              (`c_sign --floor OP N`, interleaved with the Python rounds);
+#              then bench/python_async_bench.py: query_many vs httpx.AsyncClient
+#              and vs 8 hand-made threads, AsyncClient.query vs Client.query
 #   lua        bench/lua_bench.lua under lua5.4, then luajit: HMAC headers
 #              and ES256 vs luaossl, and vs the C floor
 #   pyredis    bench/python_replay_bench.py in build/venv: MessageVerifier
@@ -242,6 +244,11 @@ fi
 if want python; then
   PYTHONUNBUFFERED=1 WALLETSIGN_C_SIGN=$C_SIGN WALLETSIGN_BENCH_URL=$base_url \
     pin "$BUILD/venv/bin/python" bench/python_bench.py | tee -a "$results"
+  echo
+  # Batches and AsyncClient (#14): query_many vs httpx.AsyncClient and hand-made
+  # threads, AsyncClient.query vs Client.query; the same nginx, the same core.
+  PYTHONUNBUFFERED=1 WALLETSIGN_BENCH_URL=$base_url \
+    pin "$BUILD/venv/bin/python" bench/python_async_bench.py | tee -a "$results"
   echo
 fi
 
