@@ -131,6 +131,14 @@ struct wsig_auth {
  * wsig_auth_free and wsig_message_verifier_free drop one. */
 WSIG_LOCAL wsig_auth *wsig__auth_ref(wsig_auth *auth);
 WSIG_LOCAL wsig_message_verifier *wsig__message_verifier_ref(wsig_message_verifier *v);
+
+/* Pools (pool.c) make their workers' clients like a model client
+ * (client.c): like's base URL, auth, options and rate limiter (the same
+ * bucket), with this abort_check and on_event. */
+WSIG_LOCAL int wsig__client_clone(wsig_client **out, wsig_client *like,
+                                  int (*abort_check)(void *), void *abort_ud,
+                                  void (*on_event)(void *, const wsig_client_event *),
+                                  void *event_ud, wsig_error *err);
 /* True if the auth sets a header of this name (case-insensitive): a caller's
  * header of that name would go out beside, or instead of, the signed one. */
 WSIG_LOCAL bool wsig__auth_sets_header(const wsig_auth *auth, const char *name);
