@@ -510,6 +510,19 @@ static void redis_unreachable(void)
         CHECK(log && cJSON_GetArraySize(log) == 0, "unreachable: the mock saw %d requests",
               log ? cJSON_GetArraySize(log) : -1);
         cJSON_Delete(log);
+        /* rate < 0 still means no limiter, the given one included. */
+        wsig_client *unlimited = NULL;
+        opt.rate = -1;
+        opt.rate_limit = NULL;
+        if (wsig_rate_limit_redis_new(&opt.rate_limit, url, 0, 0, &ro, &err) == WSIG_OK &&
+            wsig_client_new(&unlimited, M.url, auth, &opt, &err) == WSIG_OK) {
+            json = NULL;
+            rc = wsig_client_query(unlimited, &json, "list_display_currencies", NULL, &err);
+            wsig_free(json);
+            CHECK(rc == WSIG_OK, "rate -1 with a rate_limit: %s", err.message);
+        }
+        wsig_client_free(unlimited);
+        wsig_rate_limit_free(opt.rate_limit);
     }
     wsig_error_clear(&err);
     CHECK(wsig_rate_limit_redis_new(&l, url, -1, 0, NULL, &err) == WSIG_ERR_ARG && !l,
