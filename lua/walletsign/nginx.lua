@@ -302,7 +302,9 @@ local function redis_config(o)
       db = check_integer(o, "db", 0, 0, 1000000),
       pool_size = check_integer(o, "pool_size", 32, 1, 100000),
       idle_timeout_ms = check_integer(o, "idle_timeout", 60, 1, 86400) * 1000,
-      timeout_ms = math.ceil((o.timeout or 0.5) * 1000), -- 0.5: the core's default too
+      -- nil or 0: 0.5 s, the core's default (a socket timeout of 0 would
+      -- be nginx's lua_socket_*_timeout, 60 s by default)
+      timeout_ms = math.ceil((o.timeout ~= nil and o.timeout ~= 0 and o.timeout or 0.5) * 1000),
       prefix = o.prefix or DEFAULT_PREFIX,
    }
    check_with_core(cfg, o)
@@ -372,7 +374,10 @@ function redis_store.reserve(cfg, key, ttl_ms)
                                   string.format("%d", ttl_ms))
    if res == nil then return nil, "store_unavailable", err end
    if res == ngx.null then return false end -- NX: the key was there
-   return true
+   if res == "OK" then return true end
+   -- Not a Redis SET answer (a proxy, another server): fail closed, as the
+   -- core's store does (wsig__replay_store_decide).
+   return nil, "store_unavailable", cfg.where .. ": SET NX answered something other than OK or nil"
 end
 
 function redis_store.release(cfg, key)

@@ -45,6 +45,7 @@ cleanup() {
   stop_redis
   # a Redis the cases restarted on the same port (they write its pid here)
   if [ -f "$DIR/redis/restarted.pid" ]; then kill "$(cat "$DIR/redis/restarted.pid")" 2>/dev/null; fi
+  for f in "$DIR"/redis/fake-*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
   if [ "${KEEP:-0}" = 1 ]; then echo "# kept $DIR"; else rm -rf "$DIR"; fi
 }
 trap cleanup EXIT

@@ -159,8 +159,17 @@ local function free_ports(k)
    return ports
 end
 
-local ports = free_ports(7)
+local ports = free_ports(9)
 local CLOSED_PORT = ports[7] -- nothing listens there: the "down" upstream
+-- Stand-ins for a Redis that answers wrongly (tests/nginx/fake_redis.py);
+-- replay.sh's trap stops them by their pid files.
+local FAKE_QUEUED, FAKE_SILENT = ports[8], ports[9]
+for _, f in ipairs{{FAKE_QUEUED, "queued"}, {FAKE_SILENT, "silent"}} do
+   local pidfile = DIR .. "/redis/fake-" .. f[2] .. ".pid"
+   os.execute("/usr/bin/python3 tests/nginx/fake_redis.py " .. f[1] .. " " .. f[2] .. " " ..
+              shq(pidfile) .. " >/dev/null 2>&1 &")
+   assert(eventually(function() return read(pidfile) end), "fake redis " .. f[2] .. " did not start")
+end
 local template = assert(read(WORK .. "/receiver.conf.in"))
 
 local function replace_plain(text, old, new)
@@ -184,6 +193,9 @@ init_worker_by_lua_block {
     package.loaded.test_blocking_verifier = assert(ws.message_verifier{
         trusted = {"0x0000000000000000000000000000000000000001"},
         replay_store = assert(ws.redis_replay_store("redis://127.0.0.1:" .. o.port .. "/0"))})
+    package.loaded.test_odd_reply = {replay = {redis = {host = "127.0.0.1", port = FAKE_QUEUED}}}
+    package.loaded.test_zero_timeout = {replay = {redis = {host = "127.0.0.1", port = FAKE_SILENT,
+                                                            timeout = 0}}}
 }
 server {
     listen 127.0.0.1:APP_PORT;
@@ -226,6 +238,18 @@ server {
         }
         log_by_lua_block { require("walletsign.nginx").release_on_error() }
         proxy_pass http://127.0.0.1:CLOSED_PORT;
+    }
+    location = /oddreply/callback {
+        access_by_lua_block {
+            require("walletsign.nginx").verify_callback(receiver.verifier, package.loaded.test_odd_reply)
+        }
+        content_by_lua_block { ngx.say("accepted on a reply other than OK") }
+    }
+    location = /zerotimeout/callback {
+        access_by_lua_block {
+            require("walletsign.nginx").verify_callback(receiver.verifier, package.loaded.test_zero_timeout)
+        }
+        content_by_lua_block { ngx.say("accepted by a hung Redis") }
     }
     location = /badpass/callback {
         access_by_lua_block {
@@ -270,6 +294,7 @@ local function instance(name, port, app_port, test_port)
    write(prefix .. "/receiver.conf", conf)
    write(prefix .. "/conf.d/test.conf", (TEST_CONF:gsub("APP_PORT", app_port):gsub("TEST_PORT", test_port)
                                           :gsub("CLOSED_PORT", CLOSED_PORT)
+                                          :gsub("FAKE_QUEUED", FAKE_QUEUED):gsub("FAKE_SILENT", FAKE_SILENT)
                                           :gsub("BAD_PASSWORD", string.format("%q", BAD_PASSWORD))))
    return {name = name, prefix = prefix, base = "http://127.0.0.1:" .. port,
            test = "http://127.0.0.1:" .. test_port}
@@ -501,6 +526,18 @@ check("a replay.redis option out of the core's range: 500, and the core's words 
    local log = read(A.prefix .. "/logs/error.log") or ""
    assert(log:find("walletsign.nginx: bad replay.redis options: walletsign argument_error: timeout must be",
                    1, true), "no bad-option line in the error log")
+end)
+
+check("a reply to SET NX other than OK or nil fails closed (503), as in the core", function()
+   local cb = callback()
+   refused(503, nil, deliver(A.test, cb, "/oddreply/callback"))
+   refused(503, nil, deliver(B.test, cb, "/oddreply/callback"))
+end)
+
+check("timeout = 0 is the core's default (0.5 s), not nginx's 60 s socket timeout", function()
+   local status, body, took = deliver(A.test, callback(), "/zerotimeout/callback")
+   refused(503, nil, status, body)
+   assert(took < 2, "a hung Redis answered after " .. took .. " s")
 end)
 
 local REDIS_DIR = DIR .. "/redis"
