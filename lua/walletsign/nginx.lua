@@ -499,17 +499,44 @@ end
 -- when the answer is a 5xx (log_by_lua* of the callback location): the
 -- handler or the upstream failed, the sender will redeliver, and the
 -- redelivery is then accepted (once: it reserves again). Any other status
--- keeps the reservation. A shared-dict reservation is freed at once; a
+-- keeps the reservation, and so does a 5xx of nginx's own after an upstream
+-- took the callback without answering (a 504 after proxy_read_timeout, a
+-- reset after the send): the upstream may have processed it. An upstream
+-- that answered 5xx itself, or that could not be connected to, releases. A shared-dict reservation is freed at once; a
 -- Redis one by a zero-delay timer right after the log phase (cosockets are
 -- not allowed there), a few milliseconds after the answer was sent. If
 -- nginx dies in between, or Redis cannot be reached, the reservation lives
 -- on until it expires (replay_ttl_ms, two windows) and a redelivery before
 -- then is refused as a replay. opts: {metrics_dict = "walletsign_metrics"}.
 -- Counts walletsign_callbacks_released_total{verdict="ok"|"error"}.
+-- True when an upstream took the request but gave no answer (nginx's own
+-- 504 after proxy_read_timeout, a connection reset after the send): it may
+-- have processed the callback, and a release would let the redelivery be
+-- processed a second time. Per upstream tried, $upstream_connect_time is
+-- "-" when no connection was made (nothing sent), $upstream_header_time
+-- "-" when no answer came; both list the upstreams in the same order.
+local function upstream_may_have_processed()
+   local connect = ngx.var.upstream_connect_time
+   if not connect or connect == "" then return false end -- no upstream: the content handler
+   local headers = {}
+   for h in (ngx.var.upstream_header_time or ""):gmatch("[^,:%s]+") do headers[#headers + 1] = h end
+   local i = 0
+   for c in connect:gmatch("[^,:%s]+") do
+      i = i + 1
+      if c ~= "-" and (headers[i] == nil or headers[i] == "-") then return true end
+   end
+   return false
+end
+
 function M.release_on_error(opts)
    local r = ngx.ctx.walletsign_reservation
    local status = ngx.status
    if not r or status < 500 or status > 599 then return end
+   if upstream_may_have_processed() then
+      ngx.log(ngx.WARN, "walletsign: callback not released: the upstream took it and gave no answer",
+              " (", status, "), it may have processed it", r.who)
+      return
+   end
    ngx.ctx.walletsign_reservation = nil
    r.status = status
    if r.store == dict_store then return release_later(false, opts, r) end

@@ -210,6 +210,7 @@ server {
                 return ngx.exit(500)
             end
             if mark == "client_error" then return ngx.exit(400) end
+            if mark == "slow" then ngx.sleep(1.5) end -- processed, after nginx gave up (504)
             ngx.header["Content-Type"] = "application/json"
             ngx.say(string.format('{"received":"%s","sender":"%s"}', id, ngx.var.http_x_verified_sender or ""))
         }
@@ -238,6 +239,14 @@ server {
         }
         log_by_lua_block { require("walletsign.nginx").release_on_error() }
         proxy_pass http://127.0.0.1:CLOSED_PORT;
+    }
+    location = /slow/callback {
+        access_by_lua_block {
+            require("walletsign.nginx").verify_callback(receiver.verifier, receiver.options)
+        }
+        log_by_lua_block { require("walletsign.nginx").release_on_error() }
+        proxy_read_timeout 300ms;
+        proxy_pass http://127.0.0.1:APP_PORT;
     }
     location = /oddreply/callback {
         access_by_lua_block {
@@ -482,6 +491,14 @@ check("release: an upstream that is down (502), redelivery accepted exactly once
    assert(eventually(gone(cb.key)), "the record was not released")
    accepted(cb, deliver(A.base, cb))
    refused(401, "replay", deliver(B.base, cb))
+end)
+
+check("no release when the upstream took the callback and gave no answer (504): it may have processed it", function()
+   local cb = callback("slow")
+   eq(504, (deliver(B.test, cb, "/slow/callback")), "the timed-out delivery")
+   sleep(0.5) -- a release would have run by now (a zero-delay timer)
+   eq("1", redis("EXISTS " .. shq(cb.key)), "the record of a callback the application may have processed")
+   refused(401, "replay", deliver(A.base, cb))
 end)
 
 check("no release for a 4xx answer: the redelivery is refused", function()
