@@ -284,6 +284,19 @@ local function check_with_core(cfg, o)
    store:close()
 end
 
+-- A number per (username, password) seen by this process, for pool names.
+local credentials_numbers, credentials_count = {}, 0
+local function credentials_number(username, password)
+   local k = (username or "") .. "\0" .. password
+   local n = credentials_numbers[k]
+   if not n then
+      credentials_count = credentials_count + 1
+      n = "account" .. credentials_count
+      credentials_numbers[k] = n
+   end
+   return n
+end
+
 -- The Redis settings, checked once per options table (weak keys: a table
 -- built per request is checked per request, one built in init_by_lua* once).
 local redis_configs = setmetatable({}, {__mode = "k"})
@@ -312,10 +325,11 @@ local function redis_config(o)
       error("walletsign.nginx: bad replay.redis option 'username' (needs a password)", 0)
    end
    -- A pooled connection has been AUTHed and SELECTed for one server,
-   -- account and database: the pool's name says which (a digest of the
-   -- credentials, never the password itself).
+   -- account and database: the pool's name says which, the account by a
+   -- number of this process (pools are per worker), never by the password
+   -- or a digest of it (a debug log shows pool names).
    cfg.pool = string.format("walletsign:%s:%d:%d:%s", cfg.host, cfg.port, cfg.db,
-                            cfg.password and ngx.md5((cfg.username or "") .. "\0" .. cfg.password) or "-")
+                            cfg.password and credentials_number(cfg.username, cfg.password) or "-")
    cfg.where = "redis " .. cfg.host .. ":" .. cfg.port
    redis_client = redis_client or load_redis_client()
    redis_configs[o] = cfg

@@ -219,6 +219,10 @@ server {
 server {
     listen 127.0.0.1:TEST_PORT;
     set $walletsign_verdict "";
+    # Debian's nginx is built --with-debug: what a debug log shows (the
+    # cosockets' pool names) must not give the Redis password away either.
+    error_log logs/error.log warn;
+    error_log logs/debug.log debug;
     location = /handler/callback {
         access_by_lua_block {
             require("walletsign.nginx").verify_callback(receiver.verifier, receiver.options)
@@ -641,6 +645,15 @@ check("the logs hold no password, no signature, and no crash", function()
                 "unexpected: " .. line)
       end
    end
+end)
+
+check("a debug log holds neither the Redis password nor a digest of it (the pool's name)", function()
+   local log = read(A.prefix .. "/logs/debug.log") or ""
+   assert(log:find("connection pool", 1, true), "no pool lines in the debug log")
+   assert(not log:find(REDIS_PASSWORD, 1, true), "the Redis password is in the debug log")
+   local md5 = sh("printf '\\000%s' " .. shq(REDIS_PASSWORD) .. " | md5sum"):match("%x+")
+   assert(md5 and #md5 == 32, "md5sum")
+   assert(not log:find(md5, 1, true), "an unsalted MD5 of the Redis password is in the debug log")
 end)
 
 if failed > 0 then
