@@ -28,6 +28,8 @@ WSIG_LOCAL void wsig__reset(wsig_error *err);
 /* --- codecs (codec.c) --- */
 WSIG_LOCAL size_t wsig__hex_encode(char *out, const unsigned char *in, size_t len);
 /* Decode exactly out_len bytes from 2*out_len hex digits; false on bad input. */
+/* The value of one hex digit (either case), or -1. */
+WSIG_LOCAL int wsig__hex_value(char c);
 WSIG_LOCAL bool wsig__hex_decode(unsigned char *out, size_t out_len, const char *hex, size_t hex_len);
 WSIG_LOCAL size_t wsig__b64_len(size_t n, bool url);
 WSIG_LOCAL size_t wsig__b64_encode(char *restrict out, const unsigned char *restrict in, size_t len, bool url);

@@ -43,9 +43,16 @@ stop_nginx() { # stop_nginx PREFIX
 cleanup() {
   stop_nginx "$DIR/a"; stop_nginx "$DIR/b"
   stop_redis
-  # a Redis the cases restarted on the same port (they write its pid here)
-  if [ -f "$DIR/redis/restarted.pid" ]; then kill "$(cat "$DIR/redis/restarted.pid")" 2>/dev/null; fi
-  for f in "$DIR"/redis/fake-*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+  # a Redis the cases restarted on the same port (they write its pid here);
+  # not our child, so its pid is checked to still be a redis-server first
+  local pid
+  pid=$(cat "$DIR/redis/restarted.pid" 2>/dev/null)
+  if [ -n "$pid" ] && grep -qs redis-server "/proc/$pid/cmdline"; then kill "$pid" 2>/dev/null; fi
+  # the fake Redis servers of the cases (tests/nginx/fake_redis.py), checked likewise
+  for f in "$DIR"/redis/fake-*.pid; do
+    pid=$(cat "$f" 2>/dev/null)
+    if [ -n "$pid" ] && grep -qs fake_redis "/proc/$pid/cmdline"; then kill "$pid" 2>/dev/null; fi
+  done
   if [ "${KEEP:-0}" = 1 ]; then echo "# kept $DIR"; else rm -rf "$DIR"; fi
 }
 trap cleanup EXIT

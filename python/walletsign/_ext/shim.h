@@ -84,6 +84,9 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     wsig_message_verifier *v;
+    PyObject *store;      /* the RedisReplayStore given, or NULL (for repr and .replay_store) */
+    Py_ssize_t n_trusted; /* for repr */
+    int replay_cache;     /* for repr: 0 when made with replay_cache=False */
 } MessageVerifierObject;
 
 typedef struct {
