@@ -909,9 +909,12 @@ static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, 
         ev.attempt = attempts;
         if ((rc = limiter_wait(c, &ev, err)) != WSIG_OK)
             return rc;
-        if (abort_requested(c))
+        if (abort_requested(c)) {
+            limiter_refund(c); /* taken, never sent */
             return aborted_failure("the wait before sending", c->reached, err);
+        }
         CURLcode code = CURLE_OK;
+        c->sends = 0; /* attempt() may fail before set_options() resets it */
         rc = attempt(c, res, url, rq, &code, err);
         res->attempts = c->attempts = attempts;
         ev.attempt = attempts + 1; /* what any wait below leads to */
@@ -921,7 +924,9 @@ static int exchange(wsig_client *c, wsig_response *res, const request_spec *rq, 
         if (c->sends > 0 && !(rc == WSIG_OK && res->status == 429))
             c->reached = true;
         if (rc != WSIG_OK) {
-            if (never_sent(code))
+            /* Nothing left (no connection, signing failed, aborted before
+             * sending): the token cost the server nothing. */
+            if (never_sent(code) || c->sends == 0)
                 limiter_refund(c);
             bool retry = (rc == WSIG_ERR_TRANSPORT || rc == WSIG_ERR_TIMEOUT) &&
                          (never_sent(code) || (idempotent && transient(code))) &&

@@ -404,6 +404,48 @@ static void fork_while_registering(void)
     wsig_auth_free(auth);
 }
 
+static int abort_if_set(void *ud)
+{
+    return atomic_load((atomic_int *)ud);
+}
+
+/* A call that ends before its request left (abort_check already true once
+ * the token is taken) gives the token back: the next call of the key does
+ * not wait for a token that cost the server nothing (rate 0.2, burst 1: a
+ * lost token is a 5 s wait, past the 2 s call). */
+static void refund_when_nothing_sent(void)
+{
+    wsig_auth *a = jwt("c-refund");
+    wsig_client *c = NULL;
+    wsig_error err = WSIG_ERROR_INIT;
+    atomic_int waits = 0, abort_now = 1;
+    wsig_client_options o = WSIG_CLIENT_OPTIONS_INIT;
+    o.rate = 0.2, o.burst = 1, o.timeout = 2;
+    o.on_event = count_rate_wait;
+    o.event_ud = &waits;
+    o.abort_check = abort_if_set;
+    o.abort_ud = &abort_now;
+    int rc = a ? wsig_client_new(&c, M.url, a, &o, &err) : WSIG_ERR_ARG;
+    CHECK(rc == WSIG_OK, "refund: client: %s", err.message);
+    if (rc == WSIG_OK) {
+        char *json = NULL;
+        t_mock_clean(&M);
+        rc = wsig_client_query(c, &json, "list_display_currencies", NULL, &err);
+        wsig_free(json);
+        json = NULL;
+        CHECK(rc == WSIG_ERR_ABORTED, "refund: the aborted call: %s", wsig_status_name(rc));
+        atomic_store(&abort_now, 0);
+        rc = wsig_client_query(c, &json, "list_display_currencies", NULL, &err);
+        wsig_free(json);
+        CHECK(rc == WSIG_OK && atomic_load(&waits) == 0,
+              "refund: the call after an aborted one: %s, %d rate-limit waits (%s)",
+              wsig_status_name(rc), atomic_load(&waits), err.message);
+    }
+    wsig_client_free(c);
+    wsig_auth_free(a);
+    wsig_error_clear(&err);
+}
+
 void test_rate_limit(void)
 {
     if (!t_mock_start(&M, NULL)) {
@@ -414,7 +456,7 @@ void test_rate_limit(void)
     int rc = wsig_key_generate(&g_key, WSIG_KEY_P256, 0, &err);
     CHECK(rc == WSIG_OK, "generate P-256: %s", err.message);
     const char *const ids[] = {"c-shared", "c-unlimited", "c-key-a", "c-key-b", "c-key-c",
-                               "c-key-d", "c-by-rate"};
+                               "c-key-d", "c-by-rate", "c-refund"};
     bool ok = rc == WSIG_OK;
     for (size_t i = 0; ok && i < sizeof ids / sizeof ids[0]; i++)
         ok = register_key(ids[i]);
@@ -429,6 +471,7 @@ void test_rate_limit(void)
         buckets_by_rate();
         identities();
         fork_while_registering();
+        refund_when_nothing_sent();
     }
     wsig_key_free(g_key);
     g_key = NULL;
