@@ -1509,6 +1509,7 @@ static void curl_send(wsig_client *c, wsig_call *call, const wsig_call_send *sen
     CURLcode code = CURLE_OK;
     wsig_response res = {0};
     wsig_error *err = &call->err;
+    c->sends = 0; /* attempt() may fail before set_options() resets it */
     int rc = attempt(c, &res, send, call->reached, &code, err);
     if (rc == WSIG_OK) {
         limiter_answer_seen(c);
@@ -1519,14 +1520,16 @@ static void curl_send(wsig_client *c, wsig_call *call, const wsig_call_send *sen
         return;
     }
     wipe_signed(call);
+    /* Nothing left (no connection, aborted before sending): the token cost
+     * the server nothing. */
+    if (never_sent(code) || c->sends == 0)
+        limiter_refund(c);
     if (rc != WSIG_ERR_TRANSPORT && rc != WSIG_ERR_TIMEOUT) { /* aborted, protocol, memory */
         if (c->sends > 0)
             call->reached = true;
         call_finish(call, rc);
         return;
     }
-    if (never_sent(code))
-        limiter_refund(c);
     int outcome = never_sent(code) ? WSIG_SEND_NOT_SENT
                   : transient(code) ? WSIG_SEND_TRANSIENT : WSIG_SEND_FAILED;
     call_take_failure(call, rc, outcome, c->sends > 0, curl_easy_strerror(code));
@@ -1564,6 +1567,7 @@ static int run_call(wsig_client *c, wsig_call *call)
     if (rc != WSIG_OK)
         return call_finish(call, rc);
     wsig_call_step step;
+    bool token_held = false;
     for (;;) {
         switch (wsig_call_next(call, &step)) {
         case WSIG_STEP_TOKEN:
@@ -1573,12 +1577,16 @@ static int run_call(wsig_client *c, wsig_call *call)
             call->ev.attempt = call->attempts + 1;
             if ((rc = limiter_wait(c, &call->ev, &call->err)) != WSIG_OK)
                 return call_finish(call, rc);
-            if (abort_requested(c))
+            if (abort_requested(c)) {
+                limiter_refund(c); /* taken, never sent */
                 return call_finish(call, aborted_failure("the wait before sending",
                                                          call->reached, &call->err));
+            }
             wsig_call_token(call, 0, 1);
+            token_held = true;
             break;
         case WSIG_STEP_SEND:
+            token_held = false; /* curl_send decides */
             curl_send(c, call, &step.send);
             break;
         case WSIG_STEP_WAIT:
@@ -1586,6 +1594,8 @@ static int run_call(wsig_client *c, wsig_call *call)
                 call_aborted_wait(call);
             break;
         default:
+            if (token_held) /* taken, then nothing left (signing failed) */
+                limiter_refund(c);
             return call->rc;
         }
     }

@@ -57,6 +57,11 @@ int wsig_message_verifier_new(wsig_message_verifier **out, const char *const *tr
         return wsig__fail(err, WSIG_ERR_ARG, "digest must be sha256, keccak256 or eip191");
     if (n_trusted && !trusted)
         return wsig__fail(err, WSIG_ERR_ARG, "trusted is NULL");
+    /* Both asked for: a store the verifier would not use (no replay record
+     * at all) is a mistake to report, not to carry out silently. */
+    if (opt->no_replay_cache && opt->replay_store)
+        return wsig__fail(err, WSIG_ERR_ARG,
+                          "replay_store and no_replay_cache exclude each other (the store would be unused)");
     wsig_message_verifier *v = calloc(1, sizeof *v);
     if (!v || !(v->trusted = calloc(n_trusted ? n_trusted : 1, 20))) {
         free(v);

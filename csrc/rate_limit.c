@@ -154,9 +154,28 @@ static void memory_answer_seen(wsig_rate_limit *l)
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static wsig_rate_limit *registry; /* its members' refs change under registry_lock only */
+static pthread_once_t registry_once = PTHREAD_ONCE_INIT;
+
+/* fork() copies only the calling thread: a lock another thread held at that
+ * moment would stay held in the child for ever, and its first client of a
+ * key would hang. The child starts with every registry lock free (the
+ * buckets' state is a copy; a child shares nothing with its parent anyway:
+ * processes share a bucket through Redis). */
+static void registry_child_after_fork(void)
+{
+    pthread_mutex_init(&registry_lock, NULL);
+    for (wsig_rate_limit *l = registry; l; l = l->next)
+        pthread_mutex_init(&l->lock, NULL);
+}
+
+static void registry_init(void)
+{
+    pthread_atfork(NULL, NULL, registry_child_after_fork);
+}
 
 static wsig_rate_limit *registry_get(const unsigned char identity[32], double rate, double burst)
 {
+    pthread_once(&registry_once, registry_init);
     pthread_mutex_lock(&registry_lock);
     wsig_rate_limit *l = registry;
     while (l && !(l->rate == rate && l->burst == burst &&

@@ -55,6 +55,11 @@ def handle_callback(message: ws.Message, body: bytes, spool_dir: str) -> None:
         raise
 
 
+class HandlerFailed(Exception):
+    """handle_callback raised (whatever it raised, a walletsign error of its
+    own included): answered 500, never taken for a refused callback."""
+
+
 def _answer(start_response, status: str, body: bytes, extra=()):
     start_response(status, [("Content-Type", "application/json"),
                             ("Content-Length", str(len(body)))] + list(extra))
@@ -77,7 +82,18 @@ def make_app(trusted, redis_url: str, spool_dir: str):
             return _answer(start_response, "400 Bad Request", ws.rpc_error(400, str(err)))
         try:
             with verifier.verified(environ, body) as message:
-                handle_callback(message, body, spool_dir)
+                try:
+                    handle_callback(message, body, spool_dir)
+                except Exception as err:
+                    # A SignatureError of the handler's own (a Client call
+                    # whose answer fails verification) must not become a
+                    # 401: the sender would not redeliver a released callback.
+                    raise HandlerFailed() from err
+        except HandlerFailed:
+            # verified() has released the reservation: the redelivery is accepted.
+            log.exception("callback handler failed")
+            return _answer(start_response, "500 Internal Server Error",
+                           ws.rpc_error(500, "handler failed"))
         except ws.ReplayStoreError as err:
             # Fail closed: nothing was accepted; the sender redelivers.
             log.warning("replay store unavailable: %s", err)
@@ -85,11 +101,6 @@ def make_app(trusted, redis_url: str, spool_dir: str):
                            ws.rpc_error(503, "store_unavailable"), [("Retry-After", "5")])
         except ws.SignatureError as err:
             return _answer(start_response, "401 Unauthorized", ws.rpc_error(401, err.reason))
-        except Exception:
-            # verified() has released the reservation: the redelivery is accepted.
-            log.exception("callback handler failed")
-            return _answer(start_response, "500 Internal Server Error",
-                           ws.rpc_error(500, "handler failed"))
         return _answer(start_response, "200 OK", ws.rpc_result({"received": True}))
 
     return app

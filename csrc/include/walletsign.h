@@ -769,13 +769,14 @@ typedef struct wsig_message_verifier_options {
     int digest;               /* enum wsig_digest */
     wsig_replay_store *replay_store; /* NULL: the verifier's own in-memory cache (cache_size);
                                         set: this store, shared by every process using it
-                                        (the verifier keeps a reference); ignored with
-                                        no_replay_cache */
+                                        (the verifier keeps a reference); with
+                                        no_replay_cache it is WSIG_ERR_ARG */
 } wsig_message_verifier_options;
 
 /** Message verifier trusting the given addresses.
  *  Returns: WSIG_OK; WSIG_ERR_ARG (an address that is not "0x" + 40 hex,
- *           options out of range); WSIG_ERR_NOMEM.
+ *           options out of range, replay_store with no_replay_cache);
+ *           WSIG_ERR_NOMEM.
  *  Out:     *out, owned by the caller (wsig_message_verifier_free); NULL on
  *           failure.
  *  In:      trusted/n_trusted: addresses in any case, "0x" + 40 hex (copied);

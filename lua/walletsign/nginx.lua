@@ -284,6 +284,19 @@ local function check_with_core(cfg, o)
    store:close()
 end
 
+-- A number per (username, password) seen by this process, for pool names.
+local credentials_numbers, credentials_count = {}, 0
+local function credentials_number(username, password)
+   local k = (username or "") .. "\0" .. password
+   local n = credentials_numbers[k]
+   if not n then
+      credentials_count = credentials_count + 1
+      n = "account" .. credentials_count
+      credentials_numbers[k] = n
+   end
+   return n
+end
+
 -- The Redis settings, checked once per options table (weak keys: a table
 -- built per request is checked per request, one built in init_by_lua* once).
 local redis_configs = setmetatable({}, {__mode = "k"})
@@ -311,10 +324,11 @@ local function redis_config(o)
       error("walletsign.nginx: bad replay.redis option 'username' (needs a password)", 0)
    end
    -- A pooled connection has been AUTHed and SELECTed for one server,
-   -- account and database: the pool's name says which (a digest of the
-   -- credentials, never the password itself).
+   -- account and database: the pool's name says which, the account by a
+   -- number of this process (pools are per worker), never by the password
+   -- or a digest of it (a debug log shows pool names).
    cfg.pool = string.format("walletsign:%s:%d:%d:%s", cfg.host, cfg.port, cfg.db,
-                            cfg.password and ngx.md5((cfg.username or "") .. "\0" .. cfg.password) or "-")
+                            cfg.password and credentials_number(cfg.username, cfg.password) or "-")
    cfg.where = "redis " .. cfg.host .. ":" .. cfg.port
    redis_client = redis_client or load_redis_client()
    redis_configs[o] = cfg
@@ -373,7 +387,10 @@ function redis_store.reserve(cfg, key, ttl_ms)
                                   string.format("%d", ttl_ms))
    if res == nil then return nil, "store_unavailable", err end
    if res == ngx.null then return false end -- NX: the key was there
-   return true
+   if res == "OK" then return true end
+   -- Not a Redis SET answer (a proxy, another server): fail closed, as the
+   -- core's store does (wsig__replay_store_decide).
+   return nil, "store_unavailable", cfg.where .. ": SET NX answered something other than OK or nil"
 end
 
 function redis_store.release(cfg, key)
@@ -495,17 +512,44 @@ end
 -- when the answer is a 5xx (log_by_lua* of the callback location): the
 -- handler or the upstream failed, the sender will redeliver, and the
 -- redelivery is then accepted (once: it reserves again). Any other status
--- keeps the reservation. A shared-dict reservation is freed at once; a
+-- keeps the reservation, and so does a 5xx of nginx's own after an upstream
+-- took the callback without answering (a 504 after proxy_read_timeout, a
+-- reset after the send): the upstream may have processed it. An upstream
+-- that answered 5xx itself, or that could not be connected to, releases. A shared-dict reservation is freed at once; a
 -- Redis one by a zero-delay timer right after the log phase (cosockets are
 -- not allowed there), a few milliseconds after the answer was sent. If
 -- nginx dies in between, or Redis cannot be reached, the reservation lives
 -- on until it expires (replay_ttl_ms, two windows) and a redelivery before
 -- then is refused as a replay. opts: {metrics_dict = "walletsign_metrics"}.
 -- Counts walletsign_callbacks_released_total{verdict="ok"|"error"}.
+-- True when an upstream took the request but gave no answer (nginx's own
+-- 504 after proxy_read_timeout, a connection reset after the send): it may
+-- have processed the callback, and a release would let the redelivery be
+-- processed a second time. Per upstream tried, $upstream_connect_time is
+-- "-" when no connection was made (nothing sent), $upstream_header_time
+-- "-" when no answer came; both list the upstreams in the same order.
+local function upstream_may_have_processed()
+   local connect = ngx.var.upstream_connect_time
+   if not connect or connect == "" then return false end -- no upstream: the content handler
+   local headers = {}
+   for h in (ngx.var.upstream_header_time or ""):gmatch("[^,:%s]+") do headers[#headers + 1] = h end
+   local i = 0
+   for c in connect:gmatch("[^,:%s]+") do
+      i = i + 1
+      if c ~= "-" and (headers[i] == nil or headers[i] == "-") then return true end
+   end
+   return false
+end
+
 function M.release_on_error(opts)
    local r = ngx.ctx.walletsign_reservation
    local status = ngx.status
    if not r or status < 500 or status > 599 then return end
+   if upstream_may_have_processed() then
+      ngx.log(ngx.WARN, "walletsign: callback not released: the upstream took it and gave no answer",
+              " (", status, "), it may have processed it", r.who)
+      return
+   end
    ngx.ctx.walletsign_reservation = nil
    r.status = status
    if r.store == dict_store then return release_later(false, opts, r) end

@@ -17,11 +17,15 @@
 #include "redisctl.h"
 #include "testlib.h"
 #include "walletsign.h"
+#include "../../csrc/rate_limit.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -329,6 +333,119 @@ static void identities(void)
     wsig_error_clear(&err);
 }
 
+/* fork() while another thread takes and drops the bucket of one key (the
+ * registry's lock taken and released all the time): each child takes that
+ * bucket at once and must not hang on a lock the other thread held at the
+ * fork. Through the registry's own calls (rate_limit.h), as a client does:
+ * wsig_client_new would also take OpenSSL's and libcurl's locks, whose
+ * state after a fork is theirs to answer for. */
+static atomic_int churn_stop;
+
+static bool take_and_drop(const wsig_auth *auth)
+{
+    wsig_rate_limit *l = NULL;
+    char id[WSIG_RATE_ID_SIZE];
+    bool ok = wsig__rate_limit_for_client(&l, id, NULL, auth, 10, 10, NULL) == WSIG_OK;
+    wsig_rate_limit_free(l);
+    return ok;
+}
+
+static void *churn(void *arg)
+{
+    while (!atomic_load(&churn_stop))
+        take_and_drop(arg);
+    return NULL;
+}
+
+/* The child's answer comes through a pipe, not its exit status: under
+ * valgrind a child's exit reports the other thread's memory, copied by the
+ * fork and never freed, as lost. The fork part is skipped there (it tests
+ * locks, not memory). */
+static void fork_while_registering(void)
+{
+    if (slack() > 1)
+        return;
+    wsig_auth *auth = hmac("fork-key", "s");
+    pthread_t t;
+    int forks = 100, hung = 0, failed = 0;
+    atomic_store(&churn_stop, 0);
+    if (!auth || pthread_create(&t, NULL, churn, auth) != 0) {
+        CHECK(0, "fork: set-up");
+        wsig_auth_free(auth);
+        return;
+    }
+    for (int i = 0; i < forks && !hung; i++) { /* one hang is enough */
+        int fds[2];
+        if (pipe(fds) != 0) {
+            failed++;
+            break;
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+            char ok = take_and_drop(auth) ? '1' : '0';
+            _exit(write(fds[1], &ok, 1) == 1 ? 0 : 1);
+        }
+        close(fds[1]);
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        char answer = 0;
+        if (pid < 0 || poll(&pfd, 1, 5000) != 1 || read(fds[0], &answer, 1) != 1)
+            hung += pid > 0;
+        failed += answer != '1';
+        close(fds[0]);
+        if (pid > 0) {
+            kill(pid, SIGKILL); /* a hung child; a finished one is reaped as well */
+            waitpid(pid, NULL, 0);
+        }
+    }
+    atomic_store(&churn_stop, 1);
+    pthread_join(t, NULL);
+    CHECK(hung == 0 && failed == 0, "fork: a child hung (%d), %d of %d failed", hung, failed,
+          forks);
+    wsig_auth_free(auth);
+}
+
+static int abort_if_set(void *ud)
+{
+    return atomic_load((atomic_int *)ud);
+}
+
+/* A call that ends before its request left (abort_check already true once
+ * the token is taken) gives the token back: the next call of the key does
+ * not wait for a token that cost the server nothing (rate 0.2, burst 1: a
+ * lost token is a 5 s wait, past the 2 s call). */
+static void refund_when_nothing_sent(void)
+{
+    wsig_auth *a = jwt("c-refund");
+    wsig_client *c = NULL;
+    wsig_error err = WSIG_ERROR_INIT;
+    atomic_int waits = 0, abort_now = 1;
+    wsig_client_options o = WSIG_CLIENT_OPTIONS_INIT;
+    o.rate = 0.2, o.burst = 1, o.timeout = 2;
+    o.on_event = count_rate_wait;
+    o.event_ud = &waits;
+    o.abort_check = abort_if_set;
+    o.abort_ud = &abort_now;
+    int rc = a ? wsig_client_new(&c, M.url, a, &o, &err) : WSIG_ERR_ARG;
+    CHECK(rc == WSIG_OK, "refund: client: %s", err.message);
+    if (rc == WSIG_OK) {
+        char *json = NULL;
+        t_mock_clean(&M);
+        rc = wsig_client_query(c, &json, "list_display_currencies", NULL, &err);
+        wsig_free(json);
+        json = NULL;
+        CHECK(rc == WSIG_ERR_ABORTED, "refund: the aborted call: %s", wsig_status_name(rc));
+        atomic_store(&abort_now, 0);
+        rc = wsig_client_query(c, &json, "list_display_currencies", NULL, &err);
+        wsig_free(json);
+        CHECK(rc == WSIG_OK && atomic_load(&waits) == 0,
+              "refund: the call after an aborted one: %s, %d rate-limit waits (%s)",
+              wsig_status_name(rc), atomic_load(&waits), err.message);
+    }
+    wsig_client_free(c);
+    wsig_auth_free(a);
+    wsig_error_clear(&err);
+}
+
 void test_rate_limit(void)
 {
     if (!t_mock_start(&M, NULL)) {
@@ -339,7 +456,7 @@ void test_rate_limit(void)
     int rc = wsig_key_generate(&g_key, WSIG_KEY_P256, 0, &err);
     CHECK(rc == WSIG_OK, "generate P-256: %s", err.message);
     const char *const ids[] = {"c-shared", "c-unlimited", "c-key-a", "c-key-b", "c-key-c",
-                               "c-key-d", "c-by-rate"};
+                               "c-key-d", "c-by-rate", "c-refund"};
     bool ok = rc == WSIG_OK;
     for (size_t i = 0; ok && i < sizeof ids / sizeof ids[0]; i++)
         ok = register_key(ids[i]);
@@ -353,6 +470,8 @@ void test_rate_limit(void)
         separate_keys();
         buckets_by_rate();
         identities();
+        fork_while_registering();
+        refund_when_nothing_sent();
     }
     wsig_key_free(g_key);
     g_key = NULL;
@@ -434,6 +553,19 @@ static void redis_unreachable(void)
         CHECK(log && cJSON_GetArraySize(log) == 0, "unreachable: the mock saw %d requests",
               log ? cJSON_GetArraySize(log) : -1);
         cJSON_Delete(log);
+        /* rate < 0 still means no limiter, the given one included. */
+        wsig_client *unlimited = NULL;
+        opt.rate = -1;
+        opt.rate_limit = NULL;
+        if (wsig_rate_limit_redis_new(&opt.rate_limit, url, 0, 0, &ro, &err) == WSIG_OK &&
+            wsig_client_new(&unlimited, M.url, auth, &opt, &err) == WSIG_OK) {
+            json = NULL;
+            rc = wsig_client_query(unlimited, &json, "list_display_currencies", NULL, &err);
+            wsig_free(json);
+            CHECK(rc == WSIG_OK, "rate -1 with a rate_limit: %s", err.message);
+        }
+        wsig_client_free(unlimited);
+        wsig_rate_limit_free(opt.rate_limit);
     }
     wsig_error_clear(&err);
     CHECK(wsig_rate_limit_redis_new(&l, url, -1, 0, NULL, &err) == WSIG_ERR_ARG && !l,

@@ -604,9 +604,30 @@ static void test_release_memory_ring(void)
     wsig_error_clear(&err);
 }
 
+/* A replay_store beside no_replay_cache asks for two opposite things: an
+ * error, not a verifier that silently keeps no replay record at all. No
+ * connection is made (nothing is verified). */
+static void test_store_without_cache(void)
+{
+    wsig_replay_store *s = NULL;
+    wsig_message_verifier *v = NULL;
+    wsig_error err = WSIG_ERROR_INIT;
+    const char *list[1] = {"0x00000000000000000000000000000000000000aa"};
+    int rc = wsig_replay_store_redis_new(&s, "redis://127.0.0.1:1", NULL, &err);
+    CHECK(rc == WSIG_OK, "store: %s", err.message);
+    wsig_message_verifier_options o = {.replay_store = s, .no_replay_cache = 1};
+    rc = s ? wsig_message_verifier_new(&v, list, 1, &o, &err) : WSIG_ERR_ARG;
+    CHECK(rc == WSIG_ERR_ARG && !v && strstr(err.message, "replay_store"),
+          "replay_store with no_replay_cache: %s (%s)", wsig_status_name(rc), err.message);
+    wsig_message_verifier_free(v);
+    wsig_replay_store_free(s);
+    wsig_error_clear(&err);
+}
+
 void test_redis(void)
 {
     test_urls();
+    test_store_without_cache();
     test_release_memory();
     test_release_memory_ring();
     const char *url = shared_url();

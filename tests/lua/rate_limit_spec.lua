@@ -39,9 +39,15 @@ describe("rate limits shared by clients", function()
       local a, b = client(info.hmac_api_key, {5, 1}), client(info.hmac_api_key, {5, 1})
       local g = alternate(a, b, "/v1/wallet/list")
       assert.equals(3, #g)
+      -- 200 ms apart at 5/s (a few ms without sharing). The mock stamps
+      -- arrivals: a request it reads late shortens the next gap by as much
+      -- on a loaded machine (138 ms seen in make test), not their sum.
+      local sum = 0
       for _, gap in ipairs(g) do
-         assert.is_true(gap >= 150, "gap " .. gap .. " ms: the second client did not wait")
+         assert.is_true(gap >= 100, "gap " .. gap .. " ms: the second client did not wait")
+         sum = sum + gap
       end
+      assert.is_true(sum >= 500, "gaps " .. table.concat(g, ", ") .. " ms: the clients did not share one bucket")
       a:close()
       b:close()
    end)

@@ -194,6 +194,12 @@ describe("ws.redis_replay_store", function()
       expect_error("invalid", "replay", other:verify(h, BODY))
    end)
 
+   it("a replay_store with replay_cache = false is refused, not silently unused", function()
+      local store = assert(ws.redis_replay_store("redis://127.0.0.1:1/0")) -- connects nowhere
+      expect_error("argument_error", nil,
+                   ws.message_verifier{trusted = {key:address()}, replay_cache = false, replay_store = store})
+   end)
+
    it("release works with the in-memory cache too, and refuses what it cannot release", function()
       local v = assert(ws.message_verifier{trusted = {key:address()}})
       local h = signed()

@@ -48,6 +48,11 @@ cleanup() {
   local pid
   pid=$(cat "$DIR/redis/restarted.pid" 2>/dev/null)
   if [ -n "$pid" ] && grep -qs redis-server "/proc/$pid/cmdline"; then kill "$pid" 2>/dev/null; fi
+  # the fake Redis servers of the cases (tests/nginx/fake_redis.py), checked likewise
+  for f in "$DIR"/redis/fake-*.pid; do
+    pid=$(cat "$f" 2>/dev/null)
+    if [ -n "$pid" ] && grep -qs fake_redis "/proc/$pid/cmdline"; then kill "$pid" 2>/dev/null; fi
+  done
   if [ "${KEEP:-0}" = 1 ]; then echo "# kept $DIR"; else rm -rf "$DIR"; fi
 }
 trap cleanup EXIT

@@ -159,8 +159,17 @@ local function free_ports(k)
    return ports
 end
 
-local ports = free_ports(7)
+local ports = free_ports(8)
 local CLOSED_PORT = ports[7] -- nothing listens there: the "down" upstream
+-- Stand-ins for a Redis that answers wrongly (tests/nginx/fake_redis.py);
+-- replay.sh's trap stops them by their pid files.
+local FAKE_QUEUED = ports[8]
+for _, f in ipairs{{FAKE_QUEUED, "queued"}} do
+   local pidfile = DIR .. "/redis/fake-" .. f[2] .. ".pid"
+   os.execute("/usr/bin/python3 tests/nginx/fake_redis.py " .. f[1] .. " " .. f[2] .. " " ..
+              shq(pidfile) .. " >/dev/null 2>&1 &")
+   assert(eventually(function() return read(pidfile) end), "fake redis " .. f[2] .. " did not start")
+end
 local template = assert(read(WORK .. "/receiver.conf.in"))
 
 local function replace_plain(text, old, new)
@@ -186,6 +195,7 @@ init_worker_by_lua_block {
     package.loaded.test_blocking_verifier = assert(ws.message_verifier{
         trusted = {"0x0000000000000000000000000000000000000001"},
         replay_store = assert(ws.redis_replay_store("redis://127.0.0.1:" .. o.port .. "/0"))})
+    package.loaded.test_odd_reply = {replay = {redis = {host = "127.0.0.1", port = FAKE_QUEUED}}}
 }
 server {
     listen 127.0.0.1:APP_PORT;
@@ -200,6 +210,7 @@ server {
                 return ngx.exit(500)
             end
             if mark == "client_error" then return ngx.exit(400) end
+            if mark == "slow" then ngx.sleep(1.5) end -- processed, after nginx gave up (504)
             ngx.header["Content-Type"] = "application/json"
             ngx.say(string.format('{"received":"%s","sender":"%s"}', id, ngx.var.http_x_verified_sender or ""))
         }
@@ -208,6 +219,10 @@ server {
 server {
     listen 127.0.0.1:TEST_PORT;
     set $walletsign_verdict "";
+    # Debian's nginx is built --with-debug: what a debug log shows (the
+    # cosockets' pool names) must not give the Redis password away either.
+    error_log logs/error.log warn;
+    error_log logs/debug.log debug;
     location = /handler/callback {
         access_by_lua_block {
             require("walletsign.nginx").verify_callback(receiver.verifier, receiver.options)
@@ -228,6 +243,20 @@ server {
         }
         log_by_lua_block { require("walletsign.nginx").release_on_error() }
         proxy_pass http://127.0.0.1:CLOSED_PORT;
+    }
+    location = /slow/callback {
+        access_by_lua_block {
+            require("walletsign.nginx").verify_callback(receiver.verifier, receiver.options)
+        }
+        log_by_lua_block { require("walletsign.nginx").release_on_error() }
+        proxy_read_timeout 300ms;
+        proxy_pass http://127.0.0.1:APP_PORT;
+    }
+    location = /oddreply/callback {
+        access_by_lua_block {
+            require("walletsign.nginx").verify_callback(receiver.verifier, package.loaded.test_odd_reply)
+        }
+        content_by_lua_block { ngx.say("accepted on a reply other than OK") }
     }
     location = /badpass/callback {
         access_by_lua_block {
@@ -278,6 +307,7 @@ local function instance(name, port, app_port, test_port)
    write(prefix .. "/receiver.conf", conf)
    write(prefix .. "/conf.d/test.conf", (TEST_CONF:gsub("APP_PORT", app_port):gsub("TEST_PORT", test_port)
                                           :gsub("CLOSED_PORT", CLOSED_PORT)
+                                          :gsub("FAKE_QUEUED", FAKE_QUEUED)
                                           :gsub("BAD_PASSWORD", string.format("%q", BAD_PASSWORD))))
    return {name = name, prefix = prefix, base = "http://127.0.0.1:" .. port,
            test = "http://127.0.0.1:" .. test_port}
@@ -467,6 +497,14 @@ check("release: an upstream that is down (502), redelivery accepted exactly once
    refused(401, "replay", deliver(B.base, cb))
 end)
 
+check("no release when the upstream took the callback and gave no answer (504): it may have processed it", function()
+   local cb = callback("slow")
+   eq(504, (deliver(B.test, cb, "/slow/callback")), "the timed-out delivery")
+   sleep(0.5) -- a release would have run by now (a zero-delay timer)
+   eq("1", redis("EXISTS " .. shq(cb.key)), "the record of a callback the application may have processed")
+   refused(401, "replay", deliver(A.base, cb))
+end)
+
 check("no release for a 4xx answer: the redelivery is refused", function()
    local cb = callback("client_error")
    eq(400, (deliver(A.base, cb)), "the application's 400")
@@ -509,6 +547,12 @@ check("a replay.redis option out of the core's range: 500, and the core's words 
    local log = read(A.prefix .. "/logs/error.log") or ""
    assert(log:find("walletsign.nginx: bad replay.redis options: walletsign argument_error: timeout must be",
                    1, true), "no bad-option line in the error log")
+end)
+
+check("a reply to SET NX other than OK or nil fails closed (503), as in the core", function()
+   local cb = callback()
+   refused(503, nil, deliver(A.test, cb, "/oddreply/callback"))
+   refused(503, nil, deliver(B.test, cb, "/oddreply/callback"))
 end)
 
 local REDIS_DIR = DIR .. "/redis"
@@ -599,6 +643,15 @@ check("the logs hold no password, no signature, and no crash", function()
                 "unexpected: " .. line)
       end
    end
+end)
+
+check("a debug log holds neither the Redis password nor a digest of it (the pool's name)", function()
+   local log = read(A.prefix .. "/logs/debug.log") or ""
+   assert(log:find("connection pool", 1, true), "no pool lines in the debug log")
+   assert(not log:find(REDIS_PASSWORD, 1, true), "the Redis password is in the debug log")
+   local md5 = sh("printf '\\000%s' " .. shq(REDIS_PASSWORD) .. " | md5sum"):match("%x+")
+   assert(md5 and #md5 == 32, "md5sum")
+   assert(not log:find(md5, 1, true), "an unsalted MD5 of the Redis password is in the debug log")
 end)
 
 if failed > 0 then

@@ -163,3 +163,45 @@ def test_bad_requests(receiver, sender):
     big = b"x" * (64 * 1024 + 1)
     assert receiver.post(sender.sign("POST", "/callbacks/wallet", big), big)[0] == 400
     assert receiver.spooled() == []
+
+
+def test_handler_raising_a_walletsign_error_is_500_not_401(redis_server, sender, tmp_path,
+                                                           monkeypatch):
+    """A handler of your own may use walletsign too (a Client call whose
+    answer fails verification raises SignatureError): that is the handler
+    failing (500, released, the redelivery accepted once), not a refused
+    callback (401: the sender would not redeliver, while the release left it
+    open to anyone holding a copy). The example runs in this process, with
+    its handler replaced."""
+    import importlib.util
+    import io
+    from wsgiref.util import setup_testing_defaults
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setenv("WALLETSIGN_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("WALLET_MANAGER_ADDRESSES", sender.address)
+    monkeypatch.setenv("RECEIVER_SPOOL_DIR", str(spool))
+    spec = importlib.util.spec_from_file_location("receiver_wsgi_inproc",
+                                                  EXAMPLES / "receiver_wsgi.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+
+    def handler_verifies_something_bad(message, body, spool_dir):
+        ws.MessageVerifier([sender.address]).verify({}, b"")   # raises SignatureError
+
+    def call(headers):
+        environ = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(len(BODY)),
+                   "wsgi.input": io.BytesIO(BODY)}
+        for name, value in headers.items():
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
+        setup_testing_defaults(environ)
+        status = []
+        example.app(environ, lambda s, h: status.append(s))
+        return int(status[0].split()[0])
+
+    headers = sender.sign("POST", "/callbacks/wallet", BODY)
+    monkeypatch.setattr(example, "handle_callback", handler_verifies_something_bad)
+    assert call(headers) == 500
+    monkeypatch.setattr(example, "handle_callback", lambda message, body, spool_dir: None)
+    assert [call(headers) for _ in range(2)] == [200, 401]

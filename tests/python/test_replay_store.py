@@ -233,6 +233,13 @@ def test_release_bad_arguments(redis_server, sender):
         ws.MessageVerifier([sender.address], replay_cache=False).release(msg)
 
 
+def test_store_with_replay_cache_false_is_refused(sender):
+    # Both asked for: not a verifier that silently keeps no replay record.
+    store = ws.RedisReplayStore("redis://127.0.0.1:1")   # nothing connects
+    with pytest.raises(ValueError, match="replay_store"):
+        ws.MessageVerifier([sender.address], replay_cache=False, replay_store=store)
+
+
 def test_release_when_redis_is_gone(redis_server, sender):
     verifier = verifier_for(sender, ws.RedisReplayStore(redis_server.url))
     msg = verifier.verify(sender.sign("POST", "/c", BODY), BODY)
