@@ -24,8 +24,20 @@
 # target is on requests/s (wrk, wall clock): signed / bare proxy.
 # Everything (both nginx, wrk, c_sign) is pinned to one core (BENCH_CPU).
 #
+# Then, unless BENCH_CALLGRIND=0, the same in instructions (deterministic,
+# immune to the noise and to cache effects): a second front nginx runs
+# under valgrind --tool=callgrind (master_process off); per location, the
+# counters are zeroed, wrk sends requests for BENCH_NGINX_CG_SECONDS, the
+# counters are dumped: Ir per request = user-space instructions of the
+# worker / requests answered. extra Ir = location - bare location; the raw
+# Ir = `c_sign --profile raw_OP N` minus its set-up, per op (as the
+# callgrind part of scripts/bench.sh). Informational: the time figures carry
+# what instructions do not (kernel work, cache misses).
+#
 # Knobs: BENCH_CPU (0), BENCH_NGINX_ROUNDS (5), BENCH_NGINX_SECONDS (1),
-# BENCH_NGINX_CONNECTIONS (4), BENCH_NGINX_SIGNED (per round; 25000), BUILD.
+# BENCH_NGINX_CONNECTIONS (4), BENCH_NGINX_SIGNED (per round; 25000),
+# BENCH_NGINX_FLOOR_N (2000), BENCH_CALLGRIND (1), BENCH_NGINX_CG_SECONDS (3),
+# BUILD.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -260,3 +272,70 @@ printf '%s\n' "${rows[@]}" | awk -v rounds="$ROUNDS" -v c="$CONNECTIONS" -v secs
            "nginx_sign_upstream_hmac", median(h, NR), median(b, NR), median(q, NR), lo(q, NR), hi(q, NR),
            (median(q, NR) >= 0.9 ? "PASS" : "MISS")
   }'
+
+# ---------------------------------------------------------------- instructions
+[ "${BENCH_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null && command -v callgrind_control >/dev/null ||
+  exit 0
+CG_SECONDS=${BENCH_NGINX_CG_SECONDS:-3}
+CG_PORT=$(free_port)
+front_conf "$CG_PORT" cg "master_process off; daemon off;" >"$tmp/cg.conf"
+# LuaJIT writes its machine code at run time: valgrind must watch for it.
+env -u LUA_PATH -u LUA_CPATH taskset -c "$CPU" valgrind --tool=callgrind --smc-check=all-non-file \
+  --callgrind-out-file="$tmp/cg/out" nginx -p "$tmp" -c "$tmp/cg.conf" -e "$tmp/logs/error.log" \
+  2>"$tmp/logs/valgrind.log" &
+cg_pid=$!
+mkdir -p "$tmp/cg"
+stop_cg() { kill -QUIT "$cg_pid" 2>/dev/null || true; wait "$cg_pid" 2>/dev/null || true; }
+trap 'stop_cg; cleanup' EXIT
+for _ in $(seq 100); do
+  curl -s -o /dev/null -X POST --data '{}' "http://127.0.0.1:$CG_PORT/bare/proxy" && break
+  sleep 0.3
+done
+# (valgrind: ~50 times slower; every wrk run of the verified location gets
+# callbacks of its own)
+for f in cg-verify-1 cg-verify-$CG_SECONDS; do
+  taskset -c "$CPU" luajit bench/nginx_replay_sign.lua "$KEY_HEX" "127.0.0.1:$CG_PORT" /verify/callback \
+    5000 "$tmp/work/$f"
+done
+cp "$tmp/work/bare-callback" "$tmp/work/cg-bare"
+cg_wrk() { # cg_wrk LOCATION SECONDS -> requests answered (all 2xx, or fail)
+  local script=bench/nginx_sign_wrk.lua reqs="" out
+  case $1 in
+    verify/callback) script=bench/nginx_replay_wrk.lua reqs=$tmp/work/cg-verify-$2 ;;
+    bare/callback) script=bench/nginx_replay_wrk.lua reqs=$tmp/work/cg-bare ;;
+  esac
+  out=$(WS_REQUESTS=$reqs taskset -c "$CPU" wrk -t1 -c2 -d"${2}s" -s "$script" \
+          "http://127.0.0.1:$CG_PORT/$1" | grep '^RESULT')
+  read -r _ n non2xx errors _ <<<"$out"
+  [ "$non2xx" = 0 ] && [ "$errors" = 0 ] ||
+    { echo "nginx_sign: callgrind /$1: $non2xx non-2xx, $errors errors of $n" >&2; return 1; }
+  echo "$n"
+}
+cg_ir() { awk '/^(summary|totals):/ {print $2; exit}' "$1"; }
+declare -A cg=()
+for loc in $LOCATIONS; do
+  cg_wrk "$loc" 1 >/dev/null # warm-up (JIT, pools)
+  callgrind_control -z "$cg_pid" >/dev/null 2>&1
+  n=$(cg_wrk "$loc" "$CG_SECONDS")
+  rm -f "$tmp/cg/out".*
+  callgrind_control -d "$cg_pid" >/dev/null 2>&1
+  cg[$loc]=$(( $(cg_ir "$(ls -t "$tmp/cg/out".* | head -1)") / n ))
+done
+raw_ir() { # raw_ir OP N -> instructions per op of c_sign --profile OP, set-up excluded
+  local f=$tmp/cg/raw
+  valgrind --tool=callgrind --callgrind-out-file="$f" "$C_SIGN" --profile "$1" "$2" >/dev/null 2>&1
+  local with; with=$(cg_ir "$f")
+  valgrind --tool=callgrind --callgrind-out-file="$f" "$C_SIGN" --profile es256 0 >/dev/null 2>&1
+  echo $(( (with - $(cg_ir "$f")) / $2 ))
+}
+echo "# nginx_sign callgrind: front worker user-space instructions per request (deterministic); extra = location - bare location; ratio = extra / raw Ir (c_sign --profile raw_OP)"
+for spec in "nginx_sign_upstream_jwt_ir jwt/proxy bare/proxy raw_es256 200" \
+            "nginx_sign_upstream_message_ir message/proxy bare/proxy raw_msg_sign 200" \
+            "nginx_verify_callback_ir verify/callback bare/callback raw_msg_verify 200" \
+            "nginx_sign_upstream_hmac_ir hmac/proxy bare/proxy raw_hmac 4000"; do
+  read -r label loc base op n <<<"$spec"
+  r=$(raw_ir "$op" "$n")
+  awk -v l="$label" -v a="${cg[$loc]}" -v b="${cg[$base]}" -v r="$r" 'BEGIN {
+        printf "%-30s extra %8d Ir/req (%8d - bare %6d)  raw %8d Ir  ratio %6.3f  (informational)\n",
+               l, a - b, a, b, r, (a - b) / r }'
+done
