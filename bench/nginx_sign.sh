@@ -7,6 +7,8 @@
 # return 200) over keep-alive. Front locations differ only in the Lua phase:
 #   /bare/proxy            proxy_pass, nothing else
 #   /{hmac,jwt,message}/proxy   access_by_lua sign_upstream(auth) + the same proxy_pass
+#   /lua/proxy             an access_by_lua that does nothing + the same proxy_pass
+#                          (lua-nginx-module's own cost of the phase: informational)
 #   /bare/callback         content_by_lua ngx.say("ok")
 #   /verify/callback       access_by_lua verify_callback(verifier) + the same content
 # wrk POSTs a JSON body to the proxy locations, and distinct pre-signed
@@ -143,6 +145,10 @@ $(common)
     server {
         listen 127.0.0.1:$FRONT;
         location = /bare/proxy { $proxy }
+        location = /lua/proxy {
+            access_by_lua_block { local _ = require("walletsign.nginx") }
+            $proxy
+        }
         location = /hmac/proxy {
             access_by_lua_block { require("walletsign.nginx").sign_upstream(bench.hmac) }
             $proxy
@@ -217,7 +223,7 @@ floor() { # floor OP -> CPU us per op of `c_sign --floor OP`
     sed -n 's/.*"cpu_ns_per_op":\([0-9.]*\).*/\1/p' | awk '{printf "%.3f\n", $1 / 1e3}'
 }
 
-LOCATIONS="bare/proxy hmac/proxy jwt/proxy message/proxy bare/callback verify/callback"
+LOCATIONS="bare/proxy hmac/proxy jwt/proxy message/proxy bare/callback verify/callback lua/proxy"
 FLOORS="raw_hmac raw_es256 raw_msg_sign raw_msg_verify hmac es256 msg_sign msg_verify"
 for loc in $LOCATIONS; do measure "$loc" >/dev/null; done # warm-up: JIT, pools, caches
 rows=()
@@ -244,10 +250,10 @@ printf '%s\n' "${rows[@]}" | awk -v rounds="$ROUNDS" -v c="$CONNECTIONS" -v secs
   function hi(a, n,   i, m) { m = a[1]; for (i = 2; i <= n; i++) if (a[i] > m) m = a[i]; return m }
   function verdict(v, max) { return v <= max ? "PASS" : "MISS" }
   {
-    # locations: 1 bare proxy, 2 hmac, 3 jwt, 4 message, 5 bare callback, 6 verify
-    for (i = 1; i <= 6; i++) { rps[i, NR] = $(2 * i - 1); cpu[i, NR] = $(2 * i) }
+    # locations: 1 bare proxy, 2 hmac, 3 jwt, 4 message, 5 bare callback, 6 verify, 7 empty access_by_lua
+    for (i = 1; i <= 7; i++) { rps[i, NR] = $(2 * i - 1); cpu[i, NR] = $(2 * i) }
     # floors: 13 raw_hmac 14 raw_es256 15 raw_msg_sign 16 raw_msg_verify 17 hmac 18 es256 19 msg_sign 20 msg_verify
-    for (i = 13; i <= 20; i++) fl[i, NR] = $i
+    for (i = 15; i <= 22; i++) fl[i - 2, NR] = $i
   }
   function line(label, loc, base, raw, wsig, target,   r, x, e, f, w, rr, rw) {
     for (r = 1; r <= NR; r++) {
@@ -267,6 +273,9 @@ printf '%s\n' "${rows[@]}" | awk -v rounds="$ROUNDS" -v c="$CONNECTIONS" -v secs
     line("nginx_sign_upstream_message", 4, 1, 15, 19, 1.3)
     line("nginx_verify_callback", 6, 5, 16, 20, 1.3)
     line("nginx_sign_upstream_hmac_cpu", 2, 1, 13, 17, 0)
+    for (r = 1; r <= NR; r++) { x[r] = cpu[7, r] - cpu[1, r] }
+    printf "%-30s extra worker CPU %6.2f us/req (%6.2f - bare %6.2f)  lua-nginx-module'"'"'s own cost of an access_by_lua phase  (informational)\n",
+           "nginx_access_by_lua_empty", median(x, NR), medloc(7), medloc(1)
     for (r = 1; r <= NR; r++) { q[r] = rps[2, r] / rps[1, r]; b[r] = rps[1, r]; h[r] = rps[2, r] }
     printf "%-30s hmac %7.0f req/s  bare proxy %7.0f req/s  ratio %5.3f  [%.3f..%.3f]  target >= 0.90  %s\n",
            "nginx_sign_upstream_hmac", median(h, NR), median(b, NR), median(q, NR), lo(q, NR), hi(q, NR),
@@ -332,10 +341,11 @@ echo "# nginx_sign callgrind: front worker user-space instructions per request (
 for spec in "nginx_sign_upstream_jwt_ir jwt/proxy bare/proxy raw_es256 200" \
             "nginx_sign_upstream_message_ir message/proxy bare/proxy raw_msg_sign 200" \
             "nginx_verify_callback_ir verify/callback bare/callback raw_msg_verify 200" \
-            "nginx_sign_upstream_hmac_ir hmac/proxy bare/proxy raw_hmac 4000"; do
+            "nginx_sign_upstream_hmac_ir hmac/proxy bare/proxy raw_hmac 4000" \
+            "nginx_access_by_lua_empty_ir lua/proxy bare/proxy - 0"; do
   read -r label loc base op n <<<"$spec"
-  r=$(raw_ir "$op" "$n")
+  r=0; [ "$op" = - ] || r=$(raw_ir "$op" "$n")
   awk -v l="$label" -v a="${cg[$loc]}" -v b="${cg[$base]}" -v r="$r" 'BEGIN {
         printf "%-30s extra %8d Ir/req (%8d - bare %6d)  raw %8d Ir  ratio %6.3f  (informational)\n",
-               l, a - b, a, b, r, (a - b) / r }'
+               l, a - b, a, b, r, r ? (a - b) / r : 0 }'
 done
