@@ -140,7 +140,18 @@ $(common)
             jwt = ws.assert(ws.jwt_auth{key = ws.assert(ws.key.load_file("$tmp/keys/p256_sec1.pem")), key_id = "bench"}),
             message = ws.assert(ws.message_auth{key = ws.assert(ws.key.from_hex("$KEY_HEX"))}),
             verifier = ws.assert(ws.message_verifier{trusted = {"$ADDRESS"}, replay_cache = false}),
+            timed = {},
         }
+        function bench.read_body() ngx.req.read_body(); return ngx.req.get_body_data() or "" end
+        function bench.insitu(name, fn, ...)
+            local c0 = os.clock()
+            local ok = fn(...)
+            local dt = os.clock() - c0
+            if not ok then return ngx.exit(500) end
+            local t = bench.timed[name] or {s = 0, n = 0}
+            bench.timed[name] = t
+            t.s, t.n = t.s + dt, t.n + 1
+        end
     }
     server {
         listen 127.0.0.1:$FRONT;
@@ -160,6 +171,27 @@ $(common)
         location = /message/proxy {
             access_by_lua_block { require("walletsign.nginx").sign_upstream(bench.message) }
             $proxy
+        }
+        # The C call alone, timed inside the worker per request (os.clock:
+        # process CPU time; its two clock reads are in the figure).
+        location = /insitu/jwt {
+            access_by_lua_block { bench.insitu("jwt", bench.jwt.sign, bench.jwt, "POST", "/insitu/jwt", bench.read_body()) }
+            $proxy
+        }
+        location = /insitu/message {
+            access_by_lua_block { bench.insitu("message", bench.message.sign, bench.message, "POST", "/insitu/message", bench.read_body()) }
+            $proxy
+        }
+        location = /insitu/verify {
+            access_by_lua_block { bench.insitu("verify", bench.verifier.verify, bench.verifier, ngx.req.get_headers(), bench.read_body()) }
+            content_by_lua_block { ngx.say("ok") }
+        }
+        location = /insitu/report {
+            content_by_lua_block {
+                local t = bench.timed[ngx.var.arg_name]
+                ngx.say(string.format("%.3f", t.s / t.n * 1e6))
+                bench.timed[ngx.var.arg_name] = nil
+            }
         }
         location = /bare/callback {
             content_by_lua_block { ngx.say("ok") }
@@ -198,6 +230,10 @@ measure() {
       taskset -c "$CPU" luajit bench/nginx_replay_sign.lua "$KEY_HEX" "127.0.0.1:$FRONT" "/$loc" \
         "$SIGNED" "$tmp/work/verify-callback"
       script=bench/nginx_replay_wrk.lua reqs=$tmp/work/verify-callback ;;
+    insitu/verify)
+      taskset -c "$CPU" luajit bench/nginx_replay_sign.lua "$KEY_HEX" "127.0.0.1:$FRONT" "/$loc" \
+        "$SIGNED" "$tmp/work/insitu-verify"
+      script=bench/nginx_replay_wrk.lua reqs=$tmp/work/insitu-verify ;;
     bare/callback) script=bench/nginx_replay_wrk.lua reqs=$tmp/work/bare-callback ;;
   esac
   c0=$(worker_ns)
@@ -235,6 +271,10 @@ for r in $(seq "$ROUNDS"); do
   row=""
   for loc in $LOCATIONS; do row="$row ${got[$loc]}"; done
   for op in $FLOORS; do row="$row $(floor "$op")"; done
+  for name in jwt message verify; do
+    measure "insitu/$name" >/dev/null
+    row="$row $(curl -fsS "http://127.0.0.1:$FRONT/insitu/report?name=$name")"
+  done
   rows+=("$row")
 done
 
@@ -254,25 +294,29 @@ printf '%s\n' "${rows[@]}" | awk -v rounds="$ROUNDS" -v c="$CONNECTIONS" -v secs
     for (i = 1; i <= 7; i++) { rps[i, NR] = $(2 * i - 1); cpu[i, NR] = $(2 * i) }
     # floors: 13 raw_hmac 14 raw_es256 15 raw_msg_sign 16 raw_msg_verify 17 hmac 18 es256 19 msg_sign 20 msg_verify
     for (i = 15; i <= 22; i++) fl[i - 2, NR] = $i
+    # the C call timed in the worker: 21 jwt sign, 22 message sign, 23 verify
+    for (i = 23; i <= 25; i++) fl[i - 2, NR] = $i
   }
-  function line(label, loc, base, raw, wsig, target,   r, x, e, f, w, rr, rw) {
+  function line(label, loc, base, raw, wsig, insitu, target,   r, x, e, f, w, rr, rw, iw, ri) {
     for (r = 1; r <= NR; r++) {
       e[r] = cpu[loc, r] - cpu[base, r]; f[r] = fl[raw, r]; w[r] = fl[wsig, r]
       rr[r] = e[r] / f[r]; rw[r] = e[r] / w[r]
+      if (insitu) { iw[r] = fl[insitu, r]; ri[r] = e[r] / iw[r] }
     }
-    printf "%-30s extra worker CPU %6.2f us/req (%6.2f - bare %6.2f)  raw C floor %6.2f us  ratio %5.3f  [%.3f..%.3f]  vs walletsign C call %6.2f us %5.3f  ",
+    printf "%-30s extra worker CPU %6.2f us/req (%6.2f - bare %6.2f)  raw C floor %6.2f us  ratio %5.3f  [%.3f..%.3f]  / walletsign C call %6.2f us = %5.3f  ",
            label, median(e, NR), medloc(loc), medloc(base), median(f, NR),
            median(rr, NR), lo(rr, NR), hi(rr, NR), median(w, NR), median(rw, NR)
+    if (insitu) printf "/ the call timed in the worker %6.2f us = %5.3f  ", median(iw, NR), median(ri, NR)
     if (target) printf "target <= %.2f  %s\n", target, verdict(median(rr, NR), target)
     else printf "(informational)\n"
   }
   function medloc(loc,   r, a) { for (r = 1; r <= NR; r++) a[r] = cpu[loc, r]; return median(a, NR) }
   END {
     printf "# nginx_sign: front nginx worker CPU per request (/proc schedstat), median of %d rounds x %ds, %d connections; extra = location - bare location, same round; ratio = extra / raw C floor (c_sign --floor raw_OP)\n", rounds, secs, c
-    line("nginx_sign_upstream_jwt", 3, 1, 14, 18, 1.3)
-    line("nginx_sign_upstream_message", 4, 1, 15, 19, 1.3)
-    line("nginx_verify_callback", 6, 5, 16, 20, 1.3)
-    line("nginx_sign_upstream_hmac_cpu", 2, 1, 13, 17, 0)
+    line("nginx_sign_upstream_jwt", 3, 1, 14, 18, 21, 1.3)
+    line("nginx_sign_upstream_message", 4, 1, 15, 19, 22, 1.3)
+    line("nginx_verify_callback", 6, 5, 16, 20, 23, 1.3)
+    line("nginx_sign_upstream_hmac_cpu", 2, 1, 13, 17, 0, 0)
     for (r = 1; r <= NR; r++) { x[r] = cpu[7, r] - cpu[1, r] }
     printf "%-30s extra worker CPU %6.2f us/req (%6.2f - bare %6.2f)  lua-nginx-module'"'"'s own cost of an access_by_lua phase  (informational)\n",
            "nginx_access_by_lua_empty", median(x, NR), medloc(7), medloc(1)
