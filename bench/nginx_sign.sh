@@ -390,6 +390,7 @@ for spec in "nginx_sign_upstream_jwt_ir jwt/proxy bare/proxy raw_es256 200" \
   read -r label loc base op n <<<"$spec"
   r=0; [ "$op" = - ] || r=$(raw_ir "$op" "$n")
   awk -v l="$label" -v a="${cg[$loc]}" -v b="${cg[$base]}" -v r="$r" 'BEGIN {
-        printf "%-30s extra %8d Ir/req (%8d - bare %6d)  raw %8d Ir  ratio %6.3f  (informational)\n",
-               l, a - b, a, b, r, r ? (a - b) / r : 0 }'
+        printf "%-30s extra %8d Ir/req (%8d - bare %6d)  ", l, a - b, a, b
+        if (r) printf "raw %8d Ir  ratio %6.3f  (informational)\n", r, (a - b) / r
+        else printf "lua-nginx-module'"'"'s own cost of an access_by_lua phase  (informational)\n" }'
 done
