@@ -11,6 +11,9 @@
 #                          (lua-nginx-module's own cost of the phase: informational)
 #   /bare/callback         content_by_lua ngx.say("ok")
 #   /verify/callback       access_by_lua verify_callback(verifier) + the same content
+#   /insitu/{jwt,message,verify}  auth:sign / verifier:verify alone, timed with
+#                          os.clock() around the call in the worker, once per
+#                          request (the call's cache-cold cost; /insitu/report)
 # wrk POSTs a JSON body to the proxy locations, and distinct pre-signed
 # callbacks (bench/nginx_replay_sign.lua) to the callback ones, so every
 # callback is verified, recorded in the shared dict and accepted; a round
@@ -22,7 +25,9 @@
 # location = its CPU/request - the bare location's in the same round. The
 # raw C floor = `c_sign --floor raw_OP N` (thread CPU time of the bare
 # primitive: OpenSSL ES256, libsecp256k1 sign, recover), run after every
-# round; ratio = extra / floor, the median of the rounds [min..max]. hmac's
+# round; ratio = extra / floor, the median of the rounds [min..max]. Also
+# printed: extra / walletsign's C call in c_sign's loop (--floor OP), and
+# extra / the call timed in the worker (/insitu/*). hmac's
 # target is on requests/s (wrk, wall clock): signed / bare proxy.
 # Everything (both nginx, wrk, c_sign) is pinned to one core (BENCH_CPU).
 #
