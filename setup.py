@@ -52,7 +52,7 @@ def pkg_config():
 SHIM_DIR = rel("python", "walletsign", "_ext")
 SHIM_SOURCES = [rel(SHIM_DIR, name) for name in (
     "module.c", "convert.c", "errors.c", "key.c", "auth.c", "verify.c", "replay_store.c", "rpc.c",
-    "client.c", "ratelimit.c")]
+    "client.c", "ratelimit.c", "pool.c")]
 
 os.chdir(HERE)
 # Like the rockspec check in scripts/build-lua.sh: a shim file left out of the

@@ -61,6 +61,7 @@ build = {
             "csrc/message.c",
             "csrc/message_verify.c",
             "csrc/options.c",
+            "csrc/pool.c",
             "csrc/rate_limit.c",
             "csrc/redis.c",
             "csrc/replay.c",

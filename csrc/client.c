@@ -373,6 +373,13 @@ int wsig_client_new(wsig_client **out, const char *base_url, wsig_auth *auth,
     return WSIG_OK;
 }
 
+void wsig_client_get_options(const wsig_client *c, wsig_client_options *out)
+{
+    *out = c->opt;
+    out->user_agent = c->user_agent;
+    out->rate_limit = c->limiter; /* NULL with no limiter (rate < 0) */
+}
+
 void wsig_client_free(wsig_client *c)
 {
     if (!c)
@@ -480,6 +487,24 @@ static void limiter_refund(wsig_client *c)
 {
     if (c->limiter)
         wsig__rate_limit_refund(c->limiter, c->limiter_id);
+}
+
+/* A pool's worker (pool.c): the model's base URL, auth and options, its
+ * limiter too (one more reference: the same bucket, process-wide or a
+ * store's, so N workers keep one key's rate), and the worker's own hooks. */
+int wsig__client_clone(wsig_client **out, wsig_client *like, int (*abort_check)(void *),
+                       void *abort_ud, void (*on_event)(void *, const wsig_client_event *),
+                       void *event_ud, wsig_error *err)
+{
+    wsig_client_options opt = like->opt;
+    opt.user_agent = like->user_agent; /* the final one: copied again */
+    opt.binding = NULL;
+    opt.rate_limit = like->limiter;
+    opt.abort_check = abort_check;
+    opt.abort_ud = abort_ud;
+    opt.on_event = on_event;
+    opt.event_ud = event_ud;
+    return wsig_client_new(out, like->base_url, like->auth, &opt, err);
 }
 
 /* After fork() the child must not touch the parent's connections (a TLS
@@ -1025,6 +1050,32 @@ static void redirect_failure(const wsig_response *res, wsig_error *err)
         err->location = strndup(loc, len);
 }
 
+#define CLOCK_SKEW_NOTE_S 3 /* Date has whole seconds; less than this is not worth a word */
+
+/* A 401 for an expired token, an iat in the future (docs/protocols.md, jwt)
+ * or a stale timestamp (hmac, message) is most often our clock, not the
+ * key: the message says how far ours is from the server's Date. */
+static void note_clock_skew(const wsig_response *res, wsig_error *err)
+{
+    size_t len;
+    const char *v = wsig_response_header(res, "Date", &len);
+    char date[64];
+    if (!err || !v || len == 0 || len >= sizeof date)
+        return;
+    memcpy(date, v, len);
+    date[len] = '\0';
+    time_t server = curl_getdate(date, NULL);
+    if (server == -1)
+        return;
+    double skew = difftime(time(NULL), server);
+    if (skew > -CLOCK_SKEW_NOTE_S && skew < CLOCK_SKEW_NOTE_S)
+        return;
+    size_t used = strlen(err->message);
+    snprintf(err->message + used, sizeof err->message - used,
+             "; your clock is %.0f s %s the server's (its Date: %s)", skew > 0 ? skew : -skew,
+             skew > 0 ? "ahead of" : "behind", date);
+}
+
 /* Map an answer that is not a success to WSIG_ERR_HTTP, with Halogen's
  * {code, message} or a redirect's Location. */
 static int http_failure(const wsig_response *res, wsig_error *err)
@@ -1037,6 +1088,8 @@ static int http_failure(const wsig_response *res, wsig_error *err)
     else
         wsig__fail(err, WSIG_ERR_HTTP, "HTTP %ld%s%s", res->status,
                    cJSON_IsString(msg) ? ": " : "", cJSON_IsString(msg) ? msg->valuestring : "");
+    if (res->status == 401)
+        note_clock_skew(res, err);
     if (err) {
         err->http_status = res->status;
         if (cJSON_IsString(code))

@@ -16,7 +16,7 @@ size_t wsig__hex_encode(char *out, const unsigned char *in, size_t len)
     return 2 * len;
 }
 
-static int hex_value(char c)
+int wsig__hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -32,7 +32,7 @@ bool wsig__hex_decode(unsigned char *out, size_t out_len, const char *hex, size_
     if (hex_len != 2 * out_len)
         return false;
     for (size_t i = 0; i < out_len; i++) {
-        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        int hi = wsig__hex_value(hex[2 * i]), lo = wsig__hex_value(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (unsigned char)(hi << 4 | lo);

@@ -28,6 +28,8 @@ WSIG_LOCAL void wsig__reset(wsig_error *err);
 /* --- codecs (codec.c) --- */
 WSIG_LOCAL size_t wsig__hex_encode(char *out, const unsigned char *in, size_t len);
 /* Decode exactly out_len bytes from 2*out_len hex digits; false on bad input. */
+/* The value of one hex digit (either case), or -1. */
+WSIG_LOCAL int wsig__hex_value(char c);
 WSIG_LOCAL bool wsig__hex_decode(unsigned char *out, size_t out_len, const char *hex, size_t hex_len);
 WSIG_LOCAL size_t wsig__b64_len(size_t n, bool url);
 WSIG_LOCAL size_t wsig__b64_encode(char *restrict out, const unsigned char *restrict in, size_t len, bool url);
@@ -129,6 +131,14 @@ struct wsig_auth {
  * wsig_auth_free and wsig_message_verifier_free drop one. */
 WSIG_LOCAL wsig_auth *wsig__auth_ref(wsig_auth *auth);
 WSIG_LOCAL wsig_message_verifier *wsig__message_verifier_ref(wsig_message_verifier *v);
+
+/* Pools (pool.c) make their workers' clients like a model client
+ * (client.c): like's base URL, auth, options and rate limiter (the same
+ * bucket), with this abort_check and on_event. */
+WSIG_LOCAL int wsig__client_clone(wsig_client **out, wsig_client *like,
+                                  int (*abort_check)(void *), void *abort_ud,
+                                  void (*on_event)(void *, const wsig_client_event *),
+                                  void *event_ud, wsig_error *err);
 /* True if the auth sets a header of this name (case-insensitive): a caller's
  * header of that name would go out beside, or instead of, the signed one. */
 WSIG_LOCAL bool wsig__auth_sets_header(const wsig_auth *auth, const char *name);

@@ -43,13 +43,15 @@ static double monotonic_s(void)
 /* ------------------------------------------------------------------ */
 /* The in-process bucket                                              */
 
-static wsig_rate_limit *memory_new(double rate, double burst)
+/* A new limiter of either kind, one reference (its maker's); a Redis
+ * bucket's state is in Redis, the fields below unused. */
+static wsig_rate_limit *limit_new(int kind, double rate, double burst)
 {
     wsig_rate_limit *l = calloc(1, sizeof *l);
     if (!l)
         return NULL;
     atomic_init(&l->refs, 1);
-    l->kind = LIMIT_MEMORY;
+    l->kind = kind;
     l->rate = rate;
     l->burst = burst;
     l->tokens = burst;
@@ -124,7 +126,7 @@ static wsig_rate_limit *registry_get(const unsigned char identity[32], double ra
         l = l->next;
     if (l) {
         atomic_fetch_add(&l->refs, 1);
-    } else if ((l = memory_new(rate, burst))) {
+    } else if ((l = limit_new(LIMIT_MEMORY, rate, burst))) {
         l->registered = true;
         memcpy(l->identity, identity, 32);
         l->next = registry;
@@ -157,7 +159,7 @@ static void registry_release(wsig_rate_limit *l)
 /* takes nothing. Returns the wait in µs (0 = send now). The key lives */
 /* until the bucket would be full again (+1 s). TIME before a write    */
 /* needs effects replication: the default since Redis 5, asked for on  */
-/* older ones. docs/scale-out.md ("Rate limits") shows this script.    */
+/* older ones. docs/scale-out.md ("Rate limits") shows it, exactly.  */
 
 static const char RATE_SCRIPT[] =
     "if redis.replicate_commands then redis.replicate_commands() end\n"
@@ -245,10 +247,9 @@ int wsig_rate_limit_redis_new(wsig_rate_limit **out, const char *url, double rat
                           "1000000 per second");
     if (!(burst >= 1 && burst <= 1e6))
         return wsig__fail(err, WSIG_ERR_ARG, "burst must be 0 (the default, 10) or 1 to 1000000");
-    wsig_rate_limit *l = memory_new(rate, burst);
+    wsig_rate_limit *l = limit_new(LIMIT_REDIS, rate, burst);
     if (!l)
         return wsig__fail(err, WSIG_ERR_NOMEM, "out of memory");
-    l->kind = LIMIT_REDIS;
     int rc = wsig__redis_new(&l->redis, url, opt, err);
     if (rc != WSIG_OK) {
         limit_destroy(l);

@@ -43,17 +43,6 @@ static int url_error(wsig_error *err, const char *what)
                       what);
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode s[0..n) into out (cap bytes with the NUL); false on a bad
  * escape, an encoded NUL or no room. */
 static bool percent_decode(char *out, size_t cap, const char *s, size_t n)
@@ -64,7 +53,7 @@ static bool percent_decode(char *out, size_t cap, const char *s, size_t n)
         if (c == '%') {
             if (n - i < 3) /* fewer than two characters follow */
                 return false;
-            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+            int hi = wsig__hex_value(s[i + 1]), lo = wsig__hex_value(s[i + 2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                 return false;
             c = (char)(hi * 16 + lo);
@@ -98,7 +87,7 @@ static bool parse_small_uint(const char *s, size_t n, long max, long *out)
 static bool host_char(char c, bool ipv6)
 {
     if (ipv6)
-        return hex_value(c) >= 0 || c == ':' || c == '.';
+        return wsig__hex_value(c) >= 0 || c == ':' || c == '.';
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            c == '.' || c == '-' || c == '_';
 }

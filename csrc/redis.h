@@ -59,7 +59,8 @@ typedef struct wsig_redis_reply {
  * we cannot read (NULL, an unknown type). */
 WSIG_LOCAL bool wsig__redis_reply_copy(wsig_redis_reply *out, const struct redisReply *r);
 
-/* Run one command (argv form) under the lock, connecting first if needed.
+/* Run one command (argv form; argvlen NULL = strlen of each) under the
+ * lock, connecting first if needed.
  * WSIG_OK with *reply filled; any failure (connect, AUTH, SELECT, timeout,
  * I/O, an error reply) is WSIG_ERR_STORE (reason store_unavailable, the
  * cause in the message, never the password) and drops the connection so the

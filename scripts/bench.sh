@@ -16,11 +16,16 @@
 #   http       bench/http_loop.c: wsig_client_query / bare libcurl, vs nginx
 #   redis      bench/redis_store.c: verify with the Redis replay store /
 #              (verify with the memory cache + one bare hiredis SET NX PX),
-#              against a private redis-server (scripts/lib.sh start_redis)
+#              against a private redis-server (scripts/lib.sh start_redis);
+#              bench/rate_limit_redis.c: a query with the Redis rate limit /
+#              (a query without a limiter + one bare EVALSHA of a script of
+#              the same Redis commands), against nginx and that Redis
 #   python     bench/python_bench.py in build/venv: JwtAuth, HmacAuth,
 #              MessageAuth, MessageVerifier, Client.query vs PyJWT, hmac +
 #              base64, python-ecdsa, requests, and vs the C floor
-#              (`c_sign --floor OP N`, interleaved with the Python rounds)
+#              (`c_sign --floor OP N`, interleaved with the Python rounds);
+#              then bench/python_async_bench.py: query_many vs httpx.AsyncClient
+#              and vs 8 hand-made threads, AsyncClient.query vs Client.query
 #   lua        bench/lua_bench.lua under lua5.4, then luajit: HMAC headers
 #              and ES256 vs luaossl, and vs the C floor
 #   pyredis    bench/python_replay_bench.py in build/venv: MessageVerifier
@@ -58,7 +63,8 @@ fi
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 make --no-print-directory -s lib
-make --no-print-directory -s "$BUILD/bench/c_sign" "$BUILD/bench/http_loop" "$BUILD/bench/redis_store"
+make --no-print-directory -s "$BUILD/bench/c_sign" "$BUILD/bench/http_loop" "$BUILD/bench/redis_store" \
+  "$BUILD/bench/rate_limit_redis"
 if want python || want pyredis; then scripts/build-python.sh; fi
 if want lua || want nginx_replay || want nginx_sign; then scripts/build-lua.sh; fi
 
@@ -191,7 +197,7 @@ EOF
 }
 
 base_url=""
-if want http || want python; then
+if want http || want python || want redis; then
   if ! command -v nginx >/dev/null 2>&1; then
     echo "# nginx is not installed (make deps): http_loop and Client.query skipped"
     echo
@@ -227,6 +233,9 @@ if want redis; then
   elif start_redis "$tmp/redis"; then
     echo "# redis-server $(redis-server --version | grep -o 'v=[^ ]*' | cut -c3-) on 127.0.0.1:$REDIS_PORT (not pinned)"
     pin "$BUILD/bench/redis_store" "$REDIS_URL" | tee -a "$results"
+    if [ -n "$base_url" ]; then
+      pin "$BUILD/bench/rate_limit_redis" "$base_url" "$REDIS_URL" | tee -a "$results"
+    fi
     stop_redis
   else
     echo "# redis-server did not start: redis_store skipped"
@@ -238,6 +247,11 @@ fi
 if want python; then
   PYTHONUNBUFFERED=1 WALLETSIGN_C_SIGN=$C_SIGN WALLETSIGN_BENCH_URL=$base_url \
     pin "$BUILD/venv/bin/python" bench/python_bench.py | tee -a "$results"
+  echo
+  # Batches and AsyncClient (#14): query_many vs httpx.AsyncClient and hand-made
+  # threads, AsyncClient.query vs Client.query; the same nginx, the same core.
+  PYTHONUNBUFFERED=1 WALLETSIGN_BENCH_URL=$base_url \
+    pin "$BUILD/venv/bin/python" bench/python_async_bench.py | tee -a "$results"
   echo
 fi
 

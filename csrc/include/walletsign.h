@@ -1047,6 +1047,17 @@ WSIG_API WSIG_WARN_UNUSED int wsig_client_new(wsig_client **out, const char *bas
                                               wsig_auth *auth, const wsig_client_options *opt,
                                               wsig_error *err) WSIG_NONNULL(1, 2, 3);
 
+/** The options in effect: as given to wsig_client_new, defaults applied
+ *  (a 0 that means "the default" reads as that default).
+ *  Returns: nothing.
+ *  Args:    client.
+ *  Out:     *out; its pointers (strings, verifier, rate_limit: the limiter
+ *           in use, NULL without one, callbacks) are borrowed
+ *           from the client and live as long as it does.
+ *  Thread safety: any thread (the options never change). */
+WSIG_API void wsig_client_get_options(const wsig_client *client, wsig_client_options *out)
+    WSIG_NONNULL(1, 2);
+
 /** Free a client and release its references to the auth and the
  *  response_verifier.
  *  Returns: nothing.
@@ -1171,6 +1182,153 @@ WSIG_API WSIG_WARN_UNUSED int wsig_client_call(wsig_client *c, char **result_jso
                                                const char *method, const char *path,
                                                const char *params_json, wsig_error *err)
     WSIG_NONNULL(1, 2, 3, 4);
+
+/* ------------------------------------------------------------------ */
+/* Pools: many calls at once (batches, async bindings)                */
+/* A pool runs client calls on its own worker threads, each with its   */
+/* own wsig_client made like the one the pool was made from (same      */
+/* base URL, auth, options and rate limiter: one bucket for them all).  */
+/* Every job keeps a call's rules: retries, 429 waits, the rate limit,  */
+/* the timeout (counted from when a worker starts it); cancelling a job */
+/* aborts it as abort_check would (WSIG_ERR_ABORTED). A job's result    */
+/* is reported by its done callback and/or wsig_job_wait.               */
+
+typedef struct wsig_pool wsig_pool;
+typedef struct wsig_job wsig_job;
+
+enum wsig_job_kind {
+    WSIG_JOB_QUERY = 1,         /* wsig_client_query(name, payload_json) */
+    WSIG_JOB_COMMAND = 2,       /* wsig_client_command(name, payload_json, idempotency_key) */
+    WSIG_JOB_CALL = 3,          /* wsig_client_call(method, path, payload_json) */
+    WSIG_JOB_REQUEST = 4,       /* wsig_client_request(method, path, body, extra) */
+    WSIG_JOB_REQUEST_JSON = 5   /* wsig_client_request_json(method, path, body, extra) */
+};
+
+/* What one job does. The pool copies everything it needs at submission:
+ * the caller's strings and buffers may be freed as soon as submit returns. */
+typedef struct wsig_job_spec {
+    int kind;                       /* enum wsig_job_kind */
+    const char *name;               /* QUERY, COMMAND: the operation */
+    const char *payload_json;       /* QUERY, COMMAND: payload (NULL = {}); CALL: params */
+    const char *idempotency_key;    /* COMMAND: NULL for none */
+    const char *method, *path;      /* CALL, REQUEST*: method and path with query */
+    const void *body;               /* REQUEST*: the body (JSON text for REQUEST_JSON) */
+    size_t body_len;
+    const wsig_header_ref *extra;   /* REQUEST*: extra headers */
+    size_t n_extra;
+    int require_idempotency_key;    /* non-zero: a COMMAND without a key is refused
+                                       (batches: a repeated batch must not run a
+                                       command twice) */
+} wsig_job_spec;
+
+/* Called once per job, in a worker thread (or in the thread that cancels a
+ * job still queued, or that frees the pool), after the job is finished:
+ * wsig_job_result may be called from it. It must not block for long (it
+ * holds up that worker); it may free the job's pool (wsig_pool_free). */
+typedef void (*wsig_job_done_fn)(void *done_ud, wsig_job *job);
+
+#define WSIG_POOL_MAX_WORKERS 64
+
+/* How a pool's workers report to the caller. Both hooks run in a worker
+ * thread; NULL = none. */
+typedef struct wsig_pool_hooks {
+    /* The workers' on_event (wsig_client_options.on_event). */
+    void (*on_event)(void *ud, const wsig_client_event *event);
+    /* Once in each worker thread when it starts (started = 1), and once
+     * before it ends (started = 0): a binding may keep per-thread state
+     * (Python: a thread state, so done callbacks need not make one each). */
+    void (*on_thread)(void *ud, int started);
+    void *ud;
+} wsig_pool_hooks;
+
+/** A pool of up to max_workers workers, made like client.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (max_workers not 1 to WSIG_POOL_MAX_WORKERS),
+ *           WSIG_ERR_NOMEM.
+ *  Args:    client: the model (base URL, auth, options); its on_event and
+ *           abort_check are not used by the pool's workers. The workers use
+ *           the client's rate limiter (the same bucket: the process-wide one
+ *           of its key, or the store's it was given), so together they keep
+ *           one key's rate. The client may be freed before the pool.
+ *           hooks: NULL for none (copied).
+ *  Out:     *out (wsig_pool_free).
+ *  In:      max_workers: workers are started when jobs wait and fewer run.
+ *  Thread safety: call while no other thread uses client. */
+WSIG_API WSIG_WARN_UNUSED int wsig_pool_new(wsig_pool **out, wsig_client *client,
+                                            int max_workers, const wsig_pool_hooks *hooks,
+                                            wsig_error *err) WSIG_NONNULL(1, 2);
+
+/** How many jobs may run at once from now on (a batch's concurrency).
+ *  Returns: WSIG_OK; WSIG_ERR_ARG unless 1 <= n <= WSIG_POOL_MAX_WORKERS.
+ *  Args:    pool; n: the new limit (above max_workers it raises that too).
+ *  Thread safety: any thread. */
+WSIG_API WSIG_WARN_UNUSED int wsig_pool_set_workers(wsig_pool *pool, int n, wsig_error *err)
+    WSIG_NONNULL(1);
+
+/** Queue one job.
+ *  Returns: WSIG_OK; WSIG_ERR_ARG (a bad spec: unknown kind, a missing
+ *           name/method/path, a COMMAND without a required key, a closed
+ *           pool), WSIG_ERR_NOMEM, WSIG_ERR_TRANSPORT (no worker could start).
+ *           Errors of the call itself are the job's (wsig_job_result).
+ *  Args:    pool; spec (copied); done/done_ud: called when the job finishes
+ *           (NULL: none; use wsig_job_wait).
+ *  Out:     *out: the job (wsig_job_free, also after the pool is freed).
+ *  Thread safety: any thread. */
+WSIG_API WSIG_WARN_UNUSED int wsig_pool_submit(wsig_pool *pool, wsig_job **out,
+                                               const wsig_job_spec *spec,
+                                               wsig_job_done_fn done, void *done_ud,
+                                               wsig_error *err)
+    WSIG_NONNULL(1, 2, 3);
+
+/** Check a job spec as wsig_pool_submit would, without queuing it (a
+ *  batch checks every item before it sends any).
+ *  Returns: WSIG_OK or WSIG_ERR_ARG (as wsig_pool_submit's spec errors).
+ *  Args:    spec.
+ *  Thread safety: any thread. */
+WSIG_API WSIG_WARN_UNUSED int wsig_job_spec_check(const wsig_job_spec *spec, wsig_error *err)
+    WSIG_NONNULL(1);
+
+/** Abort a job: a queued one finishes at once (its done runs in this
+ *  thread), a running one within 50 ms (its transfer is closed). Either
+ *  ends with WSIG_ERR_ABORTED; a finished job is left as it is.
+ *  Returns: nothing.
+ *  Args:    job.
+ *  Thread safety: any thread; may be called more than once. */
+WSIG_API void wsig_job_cancel(wsig_job *job) WSIG_NONNULL(1);
+
+/** Wait for a job to finish, for at most timeout_s seconds (0: just look).
+ *  Returns: 1 when the job is finished, 0 when the time ran out first.
+ *  Args:    job; timeout_s.
+ *  Thread safety: any thread. */
+WSIG_API int wsig_job_wait(wsig_job *job, double timeout_s) WSIG_NONNULL(1);
+
+/** A finished job's outcome, handed over once (a second call finds nothing).
+ *  Returns: the call's status (as wsig_client_query & co.); WSIG_ERR_ARG if
+ *           the job is not finished.
+ *  Args:    job.
+ *  Out:     *result_json (QUERY, COMMAND, CALL; wsig_free), *res (REQUEST*;
+ *           wsig_response_clear); either may be NULL when the kind has no
+ *           use for it. err: the call's error, its body and location too.
+ *  Thread safety: any thread, once the job is finished. */
+WSIG_API WSIG_WARN_UNUSED int wsig_job_result(wsig_job *job, char **result_json,
+                                              wsig_response *res, wsig_error *err)
+    WSIG_NONNULL(1);
+
+/** Release the caller's hold on a job (the pool lets go of it when it ends).
+ *  Returns: nothing.
+ *  Args:    job (NULL is a no-op); a job still running is not cancelled.
+ *  Thread safety: once per job. */
+WSIG_API void wsig_job_free(wsig_job *job);
+
+/** Close a pool: queued jobs finish as aborted, running ones are aborted,
+ *  then the workers are joined and their connections closed.
+ *  Returns: nothing.
+ *  Args:    pool (NULL is a no-op). Jobs the caller holds stay valid.
+ *  Thread safety: no other call on the pool after. From a done callback it
+ *           works too (that worker is detached and ends by itself). In a
+ *           child of fork() a pool made before it has no workers: submit
+ *           refuses it (WSIG_ERR_ARG) and free abandons it (releases nothing,
+ *           closes none of the parent's connections); make a new pool. */
+WSIG_API void wsig_pool_free(wsig_pool *pool);
 
 /* ------------------------------------------------------------------ */
 /* JSON for bindings                                                  */

@@ -315,15 +315,16 @@ local function redis_config(o)
    cfg = {
       host = check_string(o, "host", "127.0.0.1"),
       port = check_integer(o, "port", 6379, 1, 65535),
-      username = check_string(o, "username", nil),
-      password = check_string(o, "password", nil),
       db = check_integer(o, "db", 0, 0, 1000000),
-      pool_size = check_integer(o, "pool_size", 32, 1, 100000),
-      idle_timeout_ms = check_integer(o, "idle_timeout", 60, 1, 86400) * 1000,
-      timeout_ms = math.ceil((o.timeout or 0.5) * 1000), -- 0.5: the core's default too
-      prefix = o.prefix or DEFAULT_PREFIX,
    }
-   check_with_core(cfg, o)
+   check_with_core(cfg, o) -- before any arithmetic on them: timeout and prefix are fit
+   cfg.username = check_string(o, "username", nil)
+   cfg.password = check_string(o, "password", nil)
+   cfg.pool_size = check_integer(o, "pool_size", 32, 1, 100000)
+   cfg.idle_timeout_ms = check_integer(o, "idle_timeout", 60, 1, 86400) * 1000
+   -- nil or 0: 0.5 s, the core's default (0 would be nginx's 60 s socket default)
+   cfg.timeout_ms = math.ceil((o.timeout == nil or o.timeout == 0) and 500 or o.timeout * 1000)
+   cfg.prefix = o.prefix or DEFAULT_PREFIX
    if cfg.username and not cfg.password then
       error("walletsign.nginx: bad replay.redis option 'username' (needs a password)", 0)
    end

@@ -35,9 +35,10 @@ from ._errors import Redirect, ReplayStoreError, StoreError
 from ._types import Message, Response
 from ._web import asgi_headers, wsgi_body, wsgi_headers
 from ._walletsign import RedisReplayStore
-from ._walletsign import (Auth, Client, HmacAuth, HmacVerifier, JwtAuth, Key, MessageAuth,
+from ._walletsign import (Auth, HmacAuth, HmacVerifier, JwtAuth, Key, MessageAuth,
                           MessageVerifier, RedisRateLimit, __version__, rpc_error, rpc_parse,
                           rpc_result, verify_jwt)
+from ._batch import AsyncClient, Client
 from ._walletsign import HALOGEN_BASE_URL as DEFAULT_BASE_URL  # the core's WSIG_HALOGEN_BASE_URL
 
 __all__ = [
@@ -46,7 +47,7 @@ __all__ = [
     "verify_jwt", "HmacVerifier", "MessageVerifier", "Message",
     "rpc_result", "rpc_error", "rpc_parse", "wsgi_headers", "wsgi_body", "asgi_headers",
     "RedisReplayStore", "RedisRateLimit",
-    "Client", "Response", "requests_auth", "httpx_auth", "to_frame",
+    "Client", "AsyncClient", "Response", "requests_auth", "httpx_auth", "to_frame",
     "Error", "KeyFormatError", "PasswordError", "CryptoError", "FileError", "SignatureError",
     "TransportError", "Timeout", "ProtocolError", "ApiError", "BadRequest", "Unauthorized",
     "Forbidden", "NotFound", "Gone", "PreconditionFailed", "RateLimited", "ServerError",

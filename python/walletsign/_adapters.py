@@ -205,18 +205,43 @@ def httpx_auth(auth):
     return WalletsignAuth(auth)
 
 
-def to_frame(records: Any):
-    """A pandas DataFrame from API results: a list of records, or a result
-    holding exactly one list of records (e.g. ``{"accounts": [...], ...}``).
-    Nested objects become dotted columns (pandas.json_normalize)."""
+def to_frame(records: Any, record_path: Any = None, meta: Any = None):
+    """A pandas DataFrame from API results, built on pandas.json_normalize:
+    nested objects become dotted columns ("permanentAddress.city").
+
+    records: a list of records, or one result. A result holding exactly one
+    list of records (``{"amount": ..., "asset": ..., "accounts": [...]}``)
+    gives a row per record, and its other top-level fields (amount, asset)
+    are kept as columns beside them (unless a record has a field of the same
+    name). Any other result is one row.
+    record_path, meta: as pandas.json_normalize's, for nested lists (a row
+    per element of ``record_path``, with ``meta`` fields of the parents);
+    with a result and no meta, its top-level fields are the meta."""
     try:
         import pandas
     except ImportError:
         raise _missing("pandas", "to_frame") from None
     if isinstance(records, dict):
-        lists = [v for v in records.values() if isinstance(v, list)]
-        if len(lists) == 1:
-            records = lists[0]
-        else:
-            records = [records]
-    return pandas.json_normalize(records)
+        if record_path is None:
+            lists = [k for k, v in records.items()
+                     if isinstance(v, list) and all(isinstance(r, dict) for r in v)]
+            if len(lists) != 1:
+                return pandas.json_normalize(records)
+            record_path = lists[0]
+        if meta is None:
+            meta = _top_level_meta(records, record_path)
+        records = [records]
+    return pandas.json_normalize(records, record_path=record_path, meta=meta)
+
+
+def _top_level_meta(result: dict, record_path: Any) -> list:
+    """The result's scalar top-level fields, except the path and any name a
+    record of the path already has (json_normalize refuses a clash)."""
+    path = [record_path] if isinstance(record_path, str) else list(record_path)
+    rows = result.get(path[0]) if len(path) == 1 else None
+    taken = set()
+    for row in rows if isinstance(rows, list) else []:
+        if isinstance(row, dict):
+            taken.update(row)
+    return [k for k, v in result.items()
+            if k != path[0] and k not in taken and not isinstance(v, (dict, list))]

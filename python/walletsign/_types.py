@@ -109,7 +109,9 @@ class Response:
         return 200 <= self.status < 300
 
     def __repr__(self) -> str:
-        return "<walletsign.Response %d, %d bytes>" % (self.status, len(self.body))
+        kind = self.headers.get("content-type", "no content-type").split(";")[0]
+        return "<walletsign.Response %d, %s, %d bytes, %d attempt%s>" % (
+            self.status, kind, len(self.body), self.attempts, "" if self.attempts == 1 else "s")
 
 
 def client_from_env(cls, environ: Optional[Mapping[str, str]] = None, **options: Any):

@@ -17,6 +17,7 @@
     X(test_client) \
     X(test_client_wire) \
     X(test_client_tls) \
+    X(test_pool) \
     X(test_rate_limit) \
     X(test_rate_limit_redis) \
     X(test_redis) \

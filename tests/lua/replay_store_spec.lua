@@ -61,7 +61,8 @@ end
 
 local function stop_redis()
    if not redis.pid then return end
-   run("kill " .. redis.pid .. " 2>/dev/null")
+   -- not our child (started through sh): make sure the pid is still ours
+   run("grep -qs redis-server /proc/" .. redis.pid .. "/cmdline && kill " .. redis.pid .. " 2>/dev/null")
    for _ = 1, 100 do
       if sh("kill -0 " .. redis.pid .. " 2>/dev/null && echo up") ~= "up" then break end
       sleep(0.05)

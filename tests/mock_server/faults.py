@@ -15,6 +15,9 @@ server would before its answer is lost or replaced.
 
 import collections
 import email.utils
+import select
+import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -99,10 +102,33 @@ class FaultQueue:
 
 # ---------------------------------------------------------------- applying
 
-def delay(faults):
+def delay(faults, connection=None) -> bool:
+    """Sleep for each delay:MS. With a plain (not TLS) connection given, watch
+    it meanwhile: True as soon as the client has closed it (an aborted or
+    cancelled call), so the log can say so."""
     for fault in faults:
-        if fault.kind == "delay":
+        if fault.kind != "delay":
+            continue
+        if connection is None or isinstance(connection, ssl.SSLSocket):
             time.sleep(fault.value / 1000.0)
+        elif _closed_while_waiting(connection, fault.value / 1000.0):
+            return True
+    return False
+
+
+def _closed_while_waiting(connection, seconds) -> bool:
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        readable, _, _ = select.select([connection], [], [], min(left, 0.01))
+        if not readable:
+            continue
+        try:
+            if connection.recv(1, socket.MSG_PEEK) == b"":
+                return True                      # FIN: the client hung up
+        except OSError:
+            return True                          # RST
+        time.sleep(min(left, 0.01))              # pipelined bytes: not ours to read
+    return False
 
 
 def transform(faults, resp: Response, error_body) -> Response:

@@ -165,8 +165,13 @@ class Handler(BaseHTTPRequestHandler):
                                  error_code="mock_bug")
         resp = faults.transform(plan, resp, app.error_body(req.path))
         mode, arg = faults.delivery(plan)
-        app.log.add(self.log_entry(req, resp, plan, mode, started))
-        faults.delay(plan)
+        entry = self.log_entry(req, resp, plan, mode, started)
+        app.log.add(entry)
+        if faults.delay(plan, self.connection):
+            # The client closed the connection during a delay: no answer goes out.
+            entry["client_closed_ms"] = int((time.time() - started) * 1000)
+            self.close_connection = True
+            return
         self.deliver(resp, mode, arg)
 
     def faults_for(self, req: Request) -> list:
@@ -182,6 +187,7 @@ class Handler(BaseHTTPRequestHandler):
                 "status": None if mode == "drop" else resp.status,
                 "verified_by": resp.verified_by, "error_code": resp.error_code,
                 "fault": ",".join(f.spec for f in plan) or None,
+                "client_closed_ms": None,
                 "t_ms": int(started * 1000)}
 
     # -- writing
@@ -193,7 +199,8 @@ class Handler(BaseHTTPRequestHandler):
             reason = "Status"
         lines = ["HTTP/1.1 %d %s" % (resp.status, reason),
                  "Server: " + self.server_version,
-                 "Date: " + email.utils.formatdate(usegmt=True),
+                 # The server's own (possibly skewed, POST /_mock/clock) time.
+                 "Date: " + email.utils.formatdate(self.server.app.clock.now(), usegmt=True),
                  "Content-Type: " + resp.content_type,
                  "Content-Length: %d" % resp.content_length]
         lines += ["%s: %s" % (name, value) for name, value in resp.headers]

@@ -43,8 +43,11 @@ stop_nginx() { # stop_nginx PREFIX
 cleanup() {
   stop_nginx "$DIR/a"; stop_nginx "$DIR/b"
   stop_redis
-  # a Redis the cases restarted on the same port (they write its pid here)
-  if [ -f "$DIR/redis/restarted.pid" ]; then kill "$(cat "$DIR/redis/restarted.pid")" 2>/dev/null; fi
+  # a Redis the cases restarted on the same port (they write its pid here);
+  # not our child, so its pid is checked to still be a redis-server first
+  local pid
+  pid=$(cat "$DIR/redis/restarted.pid" 2>/dev/null)
+  if [ -n "$pid" ] && grep -qs redis-server "/proc/$pid/cmdline"; then kill "$pid" 2>/dev/null; fi
   if [ "${KEEP:-0}" = 1 ]; then echo "# kept $DIR"; else rm -rf "$DIR"; fi
 }
 trap cleanup EXIT

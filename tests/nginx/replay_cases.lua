@@ -179,6 +179,8 @@ init_worker_by_lua_block {
     local o = receiver.options.replay.redis
     package.loaded.test_bad_options = {replay = {redis = {host = o.host, port = o.port, db = o.db,
                                                           password = BAD_PASSWORD}}}
+    package.loaded.test_zero_timeout = {replay = {redis = {host = o.host, port = o.port, db = o.db,
+                                                           password = o.password, timeout = 0}}}
     -- the core's (blocking) store: refused inside request handlers
     local ws = require "walletsign"
     package.loaded.test_blocking_verifier = assert(ws.message_verifier{
@@ -239,6 +241,12 @@ server {
             local ok, err = pcall(v.verify, v, {}, "")
             ngx.say(ok and "allowed" or tostring(err))
         }
+    }
+    location = /zero-timeout/callback {
+        access_by_lua_block {
+            require("walletsign.nginx").verify_callback(receiver.verifier, package.loaded.test_zero_timeout)
+        }
+        content_by_lua_block { ngx.say("handled") }
     }
     location = /badopt/callback {
         access_by_lua_block {
@@ -558,7 +566,7 @@ check("Redis back: verification recovers without reloading nginx", function()
    refused(401, "replay", deliver(A.base, cb))
 end)
 
-check("Redis hanging: 503 after the timeout (0.5 s), within about 1 s, then recovers", function()
+check("Redis hanging: 503 after the timeout (0.5 s; also for timeout = 0), within about 1 s, then recovers", function()
    local pid = redis_pid()
    os.execute("kill -STOP " .. pid)
    local ok, err = pcall(function()
@@ -568,6 +576,10 @@ check("Redis hanging: 503 after the timeout (0.5 s), within about 1 s, then reco
          refused(503, nil, status, body)
          assert(took < 1.5, "answered after " .. took .. " s")
       end
+      -- timeout = 0 is the core's default (0.5 s), not nginx's 60 s
+      local status, body, took = deliver(A.test, cb, "/zero-timeout/callback")
+      refused(503, nil, status, body)
+      assert(took < 1.5, "timeout = 0: answered after " .. took .. " s")
    end)
    os.execute("kill -CONT " .. pid)
    assert(ok, err)

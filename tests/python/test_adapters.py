@@ -83,6 +83,53 @@ def test_to_frame():
                          "asset": "MYR"})
     assert isinstance(frame, pandas.DataFrame)
     assert list(frame["id"]) == ["a", "b"] and list(frame["x.y"]) == [1, 2]
+    assert list(frame["asset"]) == ["MYR", "MYR"]        # top-level fields kept
+
+
+def test_to_frame_keeps_top_level_fields_of_a_real_answer(server, p256_key, halogen_kid):
+    pytest.importorskip("pandas")
+    with ws.Client(server.url, ws.JwtAuth(p256_key, halogen_kid)) as c:
+        frame = ws.to_frame(c.query("list_client_accounts"))
+    assert list(frame["id"]) == ["account_123", "account_456", "account_789"]
+    assert set(frame["asset"]) == {"MYR"} and "amount" in frame and "canCreateAccount" in frame
+    assert "accounts" not in frame
+
+
+def test_to_frame_flattens_nested_lists():
+    pytest.importorskip("pandas")
+    result = {"asset": "MYR", "accounts": [
+        {"id": "a", "holdings": [{"fund": "f1", "units": 1}, {"fund": "f2", "units": 2}]},
+        {"id": "b", "holdings": [{"fund": "f1", "units": 3}]}]}
+    frame = ws.to_frame(result, record_path=["accounts", "holdings"],
+                        meta=["asset", ["accounts", "id"]])
+    assert list(frame["fund"]) == ["f1", "f2", "f1"] and list(frame["units"]) == [1, 2, 3]
+    assert list(frame["accounts.id"]) == ["a", "a", "b"] and set(frame["asset"]) == {"MYR"}
+    rows = ws.to_frame(result["accounts"], record_path="holdings", meta=["id"])
+    assert list(rows["id"]) == ["a", "a", "b"]
+
+
+def test_to_frame_of_a_plain_result_is_one_row():
+    pytest.importorskip("pandas")
+    frame = ws.to_frame({"name": "x", "address": {"city": "KL"}})
+    assert len(frame) == 1 and frame["address.city"][0] == "KL"
+
+
+def test_reprs_show_settings_never_secrets(server, p256_key, halogen_kid):
+    info = server.info
+    verifier = ws.MessageVerifier([info["wallet_manager_address"]], window_ms=30000)
+    assert repr(verifier) == "<walletsign.MessageVerifier trusted=1 replay=memory>"
+    hmac = ws.HmacAuth("my-api-key", "c2VjcmV0LXNlY3JldA==")
+    with ws.Client(server.url, hmac, timeout=3, rate_limit=(5, 2)) as c:
+        text = repr(c)
+        assert text == ("<walletsign.Client %r %r timeout=3 retries=3 rate_limit=(5, 2)>"
+                        % (server.url, hmac))
+        assert "c2VjcmV0" not in text
+    with ws.Client(server.url, ws.JwtAuth(p256_key, halogen_kid), rate_limit=None) as c:
+        assert "rate_limit=None" in repr(c) and halogen_kid in repr(c)
+        res = c.request("POST", "/query", json={"name": "list_client_accounts", "payload": {}})
+    assert repr(res) == "<walletsign.Response 200, application/json, %d bytes, 1 attempt>" \
+        % len(res.body)
+    assert "Bearer" not in repr(res)
 
 
 # ---------------------------------------------------------------- redirects

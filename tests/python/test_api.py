@@ -181,7 +181,7 @@ def test_response_type():
     assert r.status == 201 and r.ok and r.attempts == 2
     assert r.headers == {"content-type": "application/json", "set-cookie": "a=1, b=2"}
     assert r.json() == {"x": 1}
-    assert repr(r) == "<walletsign.Response 201, 7 bytes>"
+    assert repr(r) == "<walletsign.Response 201, application/json, 7 bytes, 2 attempts>"
 
 
 def test_message_type():

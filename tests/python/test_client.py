@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import sys
+import re
 import threading
 import time
 
@@ -758,3 +759,28 @@ def test_response_verifier_applies_to_every_call(server, p256_key, halogen_kid):
             with pytest.raises(ws.SignatureError) as info_:
                 call()                      # Halogen's answers carry no X-Message-* signature
             assert info_.value.reason == "missing_header" and info_.value.status == 200
+
+
+# ---------------------------------------------------------------- clock skew in 401s
+
+@pytest.mark.parametrize("server_offset_s, words", [
+    (-120, "ahead of"),     # the server is behind: our iat is in its future
+    (120, "behind"),        # the server is ahead: our token has expired for it
+])
+def test_a_401_from_a_skewed_clock_says_by_how_much(server, p256_key, halogen_kid,
+                                                    server_offset_s, words):
+    server.app.clock.offset_ms = server_offset_s * 1000
+    with ws.Client(server.url, ws.JwtAuth(p256_key, halogen_kid)) as c:
+        with pytest.raises(ws.Unauthorized) as info:
+            c.query("list_client_accounts")
+    msg = str(info.value)
+    m = re.search(r"your clock is (\d+) s (ahead of|behind) the server's \(its Date: ", msg)
+    assert m, msg
+    assert abs(int(m.group(1)) - 120) <= 2 and m.group(2) == words
+
+
+def test_a_401_with_clocks_in_step_says_nothing_of_clocks(server, p256_key):
+    with ws.Client(server.url, ws.JwtAuth(p256_key, "no-such-kid")) as c:
+        with pytest.raises(ws.Unauthorized) as info:
+            c.query("list_client_accounts")
+    assert "clock" not in str(info.value)

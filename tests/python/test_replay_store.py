@@ -80,6 +80,31 @@ def test_another_process_sees_the_reservation(redis_server, sender, tmp_path):
     assert info.value.reason == "replay"
 
 
+def test_store_made_before_a_fork(redis_server, sender):
+    """gunicorn --preload: the store is made (and here even used) in the
+    parent; a forked child opens its own connection and shares the record."""
+    verifier = verifier_for(sender, ws.RedisReplayStore(redis_server.url))
+    verifier.verify(sender.sign("POST", "/c", BODY), BODY)         # parent connected
+    headers = sender.sign("POST", "/c", BODY)
+    pid = os.fork()
+    if pid == 0:   # the child: accept, then see the replay; report by exit code
+        code = 1
+        try:
+            verifier.verify(headers, BODY)
+            try:
+                verifier.verify(headers, BODY)
+            except ws.SignatureError as err:
+                code = 0 if err.reason == "replay" else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with pytest.raises(ws.SignatureError) as info:                 # the parent sees it
+        verifier.verify(headers, BODY)
+    assert info.value.reason == "replay"
+    assert verifier.verify(sender.sign("POST", "/c", BODY), BODY)   # its own link still works
+
+
 def test_old_message_refused_without_asking_redis(redis_server, sender):
     store = ws.RedisReplayStore(redis_server.url)
     verifier = verifier_for(sender, store)
@@ -87,12 +112,41 @@ def test_old_message_refused_without_asking_redis(redis_server, sender):
     verifier.verify(sender.sign("POST", "/c", BODY), BODY)     # connected: one SET
     before = redis_server.commandstats().get("set", 0)
     old = sender._sign_fixed(sender.session, 7, BODY, now - WINDOW_MS - 5000)
-    for _ in range(3):
+    future = sender._sign_fixed(sender.session, 8, BODY, now + WINDOW_MS + 5000)
+    for headers in (old, future) * 2:
         with pytest.raises(ws.SignatureError) as info:
-            verifier.verify(old, BODY)
+            verifier.verify(headers, BODY)
         assert info.value.reason == "stale_timestamp"
     assert redis_server.commandstats().get("set", 0) == before
     assert len(replay_keys(redis_server)) == 1
+
+
+def test_threads_share_one_store(redis_server, sender):
+    """16 threads, one verifier and one store: the same message is accepted
+    by exactly one thread; distinct messages are each accepted."""
+    verifier = verifier_for(sender, ws.RedisReplayStore(redis_server.url))
+    same = sender.sign("POST", "/c", BODY)
+    distinct = [sender.sign("POST", "/c", BODY) for _ in range(16)]
+    start = threading.Barrier(16)
+    outcomes = []
+
+    def worker(mine):
+        start.wait()
+        for headers in (same, mine):
+            try:
+                verifier.verify(headers, BODY)
+                outcomes.append(("accepted", headers is same))
+            except ws.SignatureError as err:
+                outcomes.append((err.reason, headers is same))
+
+    threads = [threading.Thread(target=worker, args=(h,)) for h in distinct]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(r for r, is_same in outcomes if is_same) == ["accepted"] + ["replay"] * 15
+    assert [r for r, is_same in outcomes if not is_same] == ["accepted"] * 16
+    assert len(replay_keys(redis_server)) == 17
 
 
 def test_redis_gone_fails_closed_and_recovers(redis_server, sender):
@@ -228,6 +282,9 @@ def test_verified_without_a_cache_keeps_the_block_error(sender):
 
 def test_verified_does_not_release_on_success(sender):
     verifier = ws.MessageVerifier([sender.address])
+    assert verifier.replay_store is None
+    assert repr(verifier) == "<walletsign.MessageVerifier trusted=1 replay=memory>"
+    assert "replay=off" in repr(ws.MessageVerifier([sender.address], replay_cache=False))
     headers = sender.sign("POST", "/c", BODY)
     cm = verifier.verified(headers, body=BODY)
     assert "not entered" in repr(cm)
@@ -275,6 +332,10 @@ def test_repr_and_errors_never_show_the_password(tmp_path, sender):
                                                 srv.port)
         bad_store = ws.RedisReplayStore(wrong)
         assert "s3cr3t" not in repr(bad_store)
+        verifier = verifier_for(sender, bad_store)
+        assert verifier.replay_store is bad_store
+        assert repr(verifier).startswith("<walletsign.MessageVerifier trusted=1 replay_store=<")
+        assert "s3cr3t" not in repr(verifier) and "***@127.0.0.1" in repr(verifier)
         with pytest.raises(ws.ReplayStoreError) as info:
             verifier_for(sender, bad_store).verify(sender.sign("POST", "/c", BODY), BODY)
         assert "s3cr3t" not in str(info.value) and "s3cr3t" not in repr(info.value)

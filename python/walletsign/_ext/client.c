@@ -6,20 +6,23 @@
 /* ------------------------------------------------------------------ */
 /* Client                                                             */
 
-typedef struct {
-    PyObject_HEAD
-    wsig_client *client; /* holds its own references on the C auth and verifier */
-    PyObject *auth;      /* for the auth property */
-    PyObject *base_url;
-    PyThread_type_lock lock; /* a wsig_client is one-thread-at-a-time */
-    PyThreadState *caller;   /* the thread state a call in progress released */
-} ClientObject;
-
 static int Client_traverse(ClientObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->auth);
+    Py_VISIT(self->pool);
     return 0;
+}
+
+/* With the GIL: the pool's close releases it while its workers stop. */
+static void pool_close(ClientObject *self)
+{
+    if (self->pool) {
+        PyObject *r = PyObject_CallMethod(self->pool, "close", NULL);
+        Py_XDECREF(r);
+        PyErr_Clear(); /* close() of a pool does not fail */
+        Py_CLEAR(self->pool);
+    }
 }
 
 static void client_close(ClientObject *self)
@@ -32,6 +35,7 @@ static void client_close(ClientObject *self)
 
 static int Client_clear(ClientObject *self)
 {
+    pool_close(self);
     client_close(self);
     Py_CLEAR(self->auth);
     return 0;
@@ -66,7 +70,7 @@ static int interrupted(void *ud)
 /* One event to logging.getLogger("walletsign"): WARNING for a retry, INFO
  * for a wait, with logging's own lazy % formatting (a handler sees args).
  * The event holds no secret and no query string (walletsign.h). */
-static void log_to_python(const wsig_client_event *e)
+void wsp_log_client_event(const wsig_client_event *e)
 {
     PyObject *path = PyUnicode_DecodeASCII(e->path, (Py_ssize_t)e->path_len, "replace");
     PyObject *logging = path ? PyImport_ImportModule("logging") : NULL;
@@ -100,13 +104,13 @@ static void log_event(void *ud, const wsig_client_event *e)
     PyEval_RestoreThread(self->caller);
 #if PY_VERSION_HEX >= 0x030C0000
     PyObject *saved = PyErr_GetRaisedException();
-    log_to_python(e);
+    wsp_log_client_event(e);
     PyErr_Clear();
     PyErr_SetRaisedException(saved);
 #else
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    log_to_python(e);
+    wsp_log_client_event(e);
     PyErr_Clear();
     PyErr_Restore(type, value, tb);
 #endif
@@ -258,7 +262,7 @@ static PyObject *closed_error(void)
 
 /* A failed call: the exception a signal handler raised when it aborted the
  * call (KeyboardInterrupt) goes on as it is; anything else is the core's. */
-static PyObject *call_failed(wsmod_state *st, int rc, wsig_error *err)
+PyObject *wsp_call_failed(wsmod_state *st, int rc, wsig_error *err)
 {
     if (rc == WSIG_ERR_ABORTED && PyErr_Occurred()) {
         wsig_error_clear(err);
@@ -269,7 +273,7 @@ static PyObject *call_failed(wsmod_state *st, int rc, wsig_error *err)
 
 /* payload -> JSON bytes: None -> NULL (the core sends {}), bytes-like taken
  * verbatim as JSON text, anything else through json.dumps. */
-static int payload_json(wsmod_state *st, PyObject *o, PyObject **out)
+int wsp_payload_json(wsmod_state *st, PyObject *o, PyObject **out)
 {
     *out = NULL;
     if (!o || o == Py_None)
@@ -293,7 +297,7 @@ static PyObject *json_call_result(wsmod_state *st, int rc, char *out, wsig_error
     if (rc < 0)
         return closed_error();
     if (rc != WSIG_OK)
-        return call_failed(st, rc, err);
+        return wsp_call_failed(st, rc, err);
     wsig_error_clear(err);
     PyObject *res = wsp_from_json(st, out, strlen(out));
     wsig_free(out);
@@ -318,7 +322,7 @@ static PyObject *Client_query(ClientObject *self, PyObject *const *args, Py_ssiz
         return NULL;
     const char *name = wsp_as_str(a[0], "name");
     PyObject *payload;
-    if (!name || payload_json(st, a[1], &payload) < 0)
+    if (!name || wsp_payload_json(st, a[1], &payload) < 0)
         return NULL;
     const char *p = payload ? PyBytes_AS_STRING(payload) : NULL;
     char *out = NULL;
@@ -348,7 +352,7 @@ static PyObject *Client_command(ClientObject *self, PyObject *const *args, Py_ss
         return NULL;
     const char *idem = wsp_as_opt_str(a[2], "idempotency_key", &failed);
     PyObject *payload;
-    if (failed || payload_json(st, a[1], &payload) < 0)
+    if (failed || wsp_payload_json(st, a[1], &payload) < 0)
         return NULL;
     const char *p = payload ? PyBytes_AS_STRING(payload) : NULL;
     char *out = NULL;
@@ -376,7 +380,7 @@ static PyObject *Client_call(ClientObject *self, PyObject *const *args, Py_ssize
     const char *method = wsp_as_str(a[0], "method");
     const char *path = method ? wsp_as_str(a[1], "path") : NULL;
     PyObject *params;
-    if (!path || payload_json(st, a[2], &params) < 0)
+    if (!path || wsp_payload_json(st, a[2], &params) < 0)
         return NULL;
     const char *p = params ? PyBytes_AS_STRING(params) : NULL;
     char *out = NULL;
@@ -419,6 +423,22 @@ static PyObject *response_headers(const wsig_response *res)
             Py_CLEAR(d);
     }
     return d;
+}
+
+/* A Response(status, headers, body, attempts) made from res, which is cleared. */
+PyObject *wsp_response_object(wsmod_state *st, wsig_response *res)
+{
+    PyObject *hdr = response_headers(res);
+    PyObject *bdy = PyBytes_FromStringAndSize(res->body ? res->body : "", (Py_ssize_t)res->body_len);
+    long status = res->status;
+    int attempts = res->attempts;
+    wsig_response_clear(res);
+    if (!hdr || !bdy) {
+        Py_XDECREF(hdr);
+        Py_XDECREF(bdy);
+        return NULL;
+    }
+    return PyObject_CallFunction(st->Response, "lNNi", status, hdr, bdy, attempts);
 }
 
 static PyObject *Client_request(ClientObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -467,21 +487,10 @@ static PyObject *Client_request(ClientObject *self, PyObject *const *args, Py_ss
         return closed_error();
     if (rc != WSIG_OK) {
         wsig_response_clear(&res);
-        return call_failed(st, rc, &err);
+        return wsp_call_failed(st, rc, &err);
     }
     wsig_error_clear(&err);
-    PyObject *hdr = response_headers(&res);
-    PyObject *bdy = PyBytes_FromStringAndSize(res.body ? res.body : "", (Py_ssize_t)res.body_len);
-    long status = res.status;
-    int attempts = res.attempts;
-    wsig_response_clear(&res);
-    if (!hdr || !bdy) {
-        Py_XDECREF(hdr);
-        Py_XDECREF(bdy);
-        return NULL;
-    }
-    PyObject *out = PyObject_CallFunction(st->Response, "lNNi", status, hdr, bdy, attempts);
-    return out;
+    return wsp_response_object(st, &res);
 fail:
     wsp_header_list_release(&hl);
     wsp_inbuf_release(&body);
@@ -489,11 +498,39 @@ fail:
     return NULL;
 }
 
+PyDoc_STRVAR(Client_pool_doc,
+"_pool($self, /, workers)\n--\n\n"
+"The client's pool of worker threads (made on first use, closed with the\n"
+"client) with room for at least `workers` calls at once: query_many and\n"
+"AsyncClient run on it.");
+
+static PyObject *Client_pool(ClientObject *self, PyObject *workers)
+{
+    wsmod_state *st = STATE_OF(self);
+    long n;
+    if (!st || wsp_as_long_in(workers, "workers", INT_MIN, INT_MAX, &n) < 0)
+        return NULL;
+    if (!self->client)
+        return closed_error();
+    if (self->pool && wsp_pool_is_inherited(self->pool))
+        Py_CLEAR(self->pool); /* a forked child's: abandoned by the core, not joined */
+    if (!self->pool) {
+        self->pool = PyObject_CallFunction((PyObject *)st->Pool_Type, "Ol", (PyObject *)self, n);
+        return self->pool ? Py_NewRef(self->pool) : NULL;
+    }
+    PyObject *r = PyObject_CallMethod(self->pool, "set_workers", "l", n);
+    if (!r)
+        return NULL;
+    Py_DECREF(r);
+    return Py_NewRef(self->pool);
+}
+
 PyDoc_STRVAR(Client_close_doc,
 "close($self, /)\n--\n\nClose the connection and free the client. Idempotent.");
 
 static PyObject *Client_close(ClientObject *self, PyObject *Py_UNUSED(ignored))
 {
+    pool_close(self);
     Py_BEGIN_ALLOW_THREADS
     PyThread_acquire_lock(self->lock, WAIT_LOCK);
     client_close(self);
@@ -555,10 +592,24 @@ static PyObject *Client_get_closed(ClientObject *self, void *closure)
     return PyBool_FromLong(self->client == NULL);
 }
 
+/* What a notebook wants to see: where it goes, who signs, the limits in
+ * effect. Never a secret (the auth's repr holds none). */
 static PyObject *Client_repr(ClientObject *self)
 {
-    return PyUnicode_FromFormat("<walletsign.Client %R%s>", self->base_url ? self->base_url : Py_None,
-                                self->client ? "" : " closed");
+    PyObject *url = self->base_url ? self->base_url : Py_None;
+    PyObject *auth = self->auth ? self->auth : Py_None;
+    if (!self->client)
+        return PyUnicode_FromFormat("<walletsign.Client %R %R closed>", url, auth);
+    wsig_client_options o;
+    wsig_client_get_options(self->client, &o);
+    char limits[160];
+    if (o.rate < 0)
+        snprintf(limits, sizeof limits, "timeout=%g retries=%d rate_limit=None", o.timeout,
+                 o.max_retries);
+    else
+        snprintf(limits, sizeof limits, "timeout=%g retries=%d rate_limit=(%g, %g)", o.timeout,
+                 o.max_retries, o.rate, o.burst);
+    return PyUnicode_FromFormat("<walletsign.Client %R %R %s>", url, auth, limits);
 }
 
 static PyMethodDef Client_methods[] = {
@@ -571,6 +622,7 @@ static PyMethodDef Client_methods[] = {
     {"request", (PyCFunction)(void (*)(void))Client_request, METH_FASTCALL | METH_KEYWORDS,
      Client_request_doc},
     {"close", (PyCFunction)Client_close, METH_NOARGS, Client_close_doc},
+    {"_pool", (PyCFunction)Client_pool, METH_O, Client_pool_doc},
     {"__enter__", (PyCFunction)Client_enter, METH_NOARGS, "Use the client as a context manager."},
     {"__exit__", (PyCFunction)Client_exit, METH_VARARGS, "Close the client."},
     {"from_env", (PyCFunction)(void (*)(void))Client_from_env,

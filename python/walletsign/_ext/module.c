@@ -108,7 +108,10 @@ static int wsmod_exec(PyObject *m)
         add_type(m, &st->MessageVerifier_Type, &wsp_MessageVerifier_spec, NULL) < 0 ||
         add_type(m, &st->Client_Type, &wsp_Client_spec, NULL) < 0 ||
         add_type(m, &st->RedisRateLimit_Type, &wsp_RedisRateLimit_spec, NULL) < 0 ||
-        add_type(m, &st->RedisReplayStore_Type, &wsp_RedisReplayStore_spec, NULL) < 0)
+        add_type(m, &st->RedisReplayStore_Type, &wsp_RedisReplayStore_spec, NULL) < 0 ||
+        add_type(m, &st->Pool_Type, &wsp_Pool_spec, NULL) < 0 ||
+        add_type(m, &st->Job_Type, &wsp_Job_spec, NULL) < 0 ||
+        add_type(m, &st->Completions_Type, &wsp_Completions_spec, NULL) < 0)
         return -1;
     if (PyModule_AddStringConstant(m, "__version__", wsig_version()) < 0 ||
         PyModule_AddStringConstant(m, "WSIG_VERSION", WSIG_VERSION) < 0 ||

@@ -47,6 +47,7 @@ typedef struct {
     PyTypeObject *Client_Type;
     PyTypeObject *RedisRateLimit_Type;
     PyTypeObject *RedisReplayStore_Type;
+    PyTypeObject *Pool_Type, *Job_Type, *Completions_Type;
     /* exceptions (walletsign._errors) */
     PyObject *Error, *KeyFormatError, *PasswordError, *CryptoError, *FileError;
     PyObject *SignatureError, *TransportError, *Timeout, *ProtocolError;
@@ -84,6 +85,9 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     wsig_message_verifier *v;
+    PyObject *store;      /* the RedisReplayStore given, or NULL (for repr and .replay_store) */
+    Py_ssize_t n_trusted; /* for repr */
+    int replay_cache;     /* for repr: 0 when made with replay_cache=False */
 } MessageVerifierObject;
 
 typedef struct {
@@ -91,6 +95,18 @@ typedef struct {
     wsig_rate_limit *limit; /* a client given it takes its own reference */
     double rate, burst;     /* as given, for repr */
 } RateLimitObject;
+
+#include <pythread.h>
+
+typedef struct {
+    PyObject_HEAD
+    wsig_client *client; /* holds its own references on the C auth and verifier */
+    PyObject *auth;      /* for the auth property */
+    PyObject *base_url;
+    PyObject *pool;      /* a walletsign._walletsign._Pool, made by _pool() */
+    PyThread_type_lock lock; /* a wsig_client is one-thread-at-a-time */
+    PyThreadState *caller;   /* the thread state a call in progress released */
+} ClientObject;
 
 /* ------------------------------------------------------------------ */
 /* Conversion helpers (convert.c)                                     */
@@ -160,6 +176,14 @@ extern PyType_Spec wsp_RedisRateLimit_spec;
 extern PyType_Spec wsp_RedisReplayStore_spec;
 /* The store of a RedisReplayStore (borrowed), or NULL with TypeError. */
 wsig_replay_store *wsp_replay_store_arg(wsmod_state *st, PyObject *o);
+extern PyType_Spec wsp_Pool_spec, wsp_Job_spec, wsp_Completions_spec;
+
+/* Shared by client.c and pool.c */
+PyObject *wsp_call_failed(wsmod_state *st, int rc, wsig_error *err);
+int wsp_payload_json(wsmod_state *st, PyObject *o, PyObject **out);
+PyObject *wsp_response_object(wsmod_state *st, wsig_response *res);
+void wsp_log_client_event(const wsig_client_event *e);
+int wsp_pool_is_inherited(PyObject *pool);
 
 PyObject *wsp_verify_jwt(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                          PyObject *kwnames);

@@ -268,6 +268,7 @@ static void MessageVerifier_dealloc(MessageVerifierObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     wsig_message_verifier_free(self->v);
+    Py_XDECREF(self->store);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
@@ -331,8 +332,31 @@ static PyObject *MessageVerifier_new(PyTypeObject *tp, PyObject *args, PyObject 
         return NULL;
     }
     self->v = v;
+    self->store = opt.replay_store ? Py_NewRef(store_o) : NULL;
+    self->n_trusted = n;
+    self->replay_cache = replay_cache;
     return (PyObject *)self;
 }
+
+static PyObject *MessageVerifier_repr(MessageVerifierObject *self)
+{
+    if (self->store)
+        return PyUnicode_FromFormat("<walletsign.MessageVerifier trusted=%zd replay_store=%R>",
+                                    self->n_trusted, self->store);
+    return PyUnicode_FromFormat("<walletsign.MessageVerifier trusted=%zd replay=%s>",
+                                self->n_trusted, self->replay_cache ? "memory" : "off");
+}
+
+static PyObject *MessageVerifier_get_replay_store(MessageVerifierObject *self, void *closure)
+{
+    return Py_NewRef(self->store ? self->store : Py_None);
+}
+
+static PyGetSetDef MessageVerifier_getset[] = {
+    {"replay_store", (getter)MessageVerifier_get_replay_store, NULL,
+     "The RedisReplayStore given, or None (the in-memory cache, or none).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
 
 PyDoc_STRVAR(MessageVerifier_verify_doc,
 "verify($self, /, headers, body=b'', *, now=None)\n--\n\n"
@@ -495,6 +519,8 @@ static PyType_Slot MessageVerifier_slots[] = {
     {Py_tp_new, MessageVerifier_new},
     {Py_tp_dealloc, MessageVerifier_dealloc},
     {Py_tp_methods, MessageVerifier_methods},
+    {Py_tp_getset, MessageVerifier_getset},
+    {Py_tp_repr, MessageVerifier_repr},
     {Py_tp_doc, (void *)MessageVerifier_doc},
     {0, NULL},
 };
