@@ -23,8 +23,10 @@
  *                                   record), and print one JSON line
  *                                   {"op":..., "n":..., "ns_per_op":...,
  *                                   "cpu_ns_per_op":..., "clock":...}.
- *                                   OP is es256|hmac|msg_sign|msg_verify
- *                                   (thread CPU time, like the rounds above)
+ *                                   OP is es256|hmac|msg_sign|msg_verify,
+ *                                   prefixed with raw_ for the bare
+ *                                   primitive (thread CPU time, like the
+ *                                   rounds above)
  *                                   or query (wsig_client_query of
  *                                   "list_client_accounts" with the HMAC auth
  *                                   on one keep-alive client, no limiter, no
@@ -468,6 +470,11 @@ static int floor_run(bench *b, const char *op, long n, const char *url)
         {"hmac", op_wsig_sign, offsetof(bench, hmac)},
         {"msg_sign", op_wsig_sign, offsetof(bench, msg)},
         {"msg_verify", op_wsig_verify, offsetof(bench, verify)},
+        /* the bare primitive alone (the raw side of the rounds above) */
+        {"raw_es256", op_raw_pkey_sign, offsetof(bench, raw_es256)},
+        {"raw_hmac", op_raw_hmac, offsetof(bench, raw_hmac)},
+        {"raw_msg_sign", op_raw_secp_sign, offsetof(bench, raw_secp)},
+        {"raw_msg_verify", op_raw_secp_recover, offsetof(bench, raw_secp)},
     };
     op_fn fn = NULL;
     void *ctx = NULL;
@@ -492,7 +499,7 @@ static int floor_run(bench *b, const char *op, long n, const char *url)
         g_clock = CLOCK_MONOTONIC; /* the server's share of a request is part of it */
     }
     if (!fn)
-        die("--floor: OP is es256, hmac, msg_sign, msg_verify or query", NULL);
+        die("--floor: OP is es256, hmac, msg_sign, msg_verify (raw_ for the bare primitive) or query", NULL);
     run(fn, ctx, n / 4 + 1); /* warm-up: caches, connection, allocator */
     struct timespec c0, c1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);

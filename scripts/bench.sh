@@ -35,6 +35,9 @@
 #   nginx_replay  bench/nginx_replay.sh: nginx verify_callback with the
 #              Redis replay store vs with the shared dict (its own nginx and
 #              redis-server, pinned to the same core; recorded, no target)
+#   nginx_sign bench/nginx_sign.sh: the nginx worker CPU that sign_upstream
+#              (hmac, jwt, message) and verify_callback add per request vs
+#              the raw C floor of the signature or recovery (issue #15)
 #   ngx        bench/nginx_client.sh: walletsign.nginx's client from a
 #              content handler vs a bare proxy_pass of the same request (wrk,
 #              one front worker; recorded, no target)
@@ -56,7 +59,7 @@ SIGN_ROUNDS=${BENCH_SIGN_ROUNDS:-41}
 SIGN_ROUND_MS=${BENCH_SIGN_ROUND_MS:-10}
 HTTP_REQUESTS=${BENCH_HTTP_REQUESTS:-500}
 HTTP_ROUNDS=${BENCH_HTTP_ROUNDS:-31}
-ONLY=${BENCH_ONLY:-c,callgrind,http,redis,python,lua,pyredis,nginx_replay,ngx}
+ONLY=${BENCH_ONLY:-c,callgrind,http,redis,python,lua,pyredis,nginx_replay,nginx_sign,ngx}
 if [ "${BENCH_CALLGRIND:-1}" != 1 ]; then
   ONLY=$(echo "$ONLY" | sed 's/callgrind//; s/,,*/,/g; s/^,//; s/,$//')
 fi
@@ -66,7 +69,7 @@ make --no-print-directory -s lib
 make --no-print-directory -s "$BUILD/bench/c_sign" "$BUILD/bench/http_loop" "$BUILD/bench/redis_store" \
   "$BUILD/bench/rate_limit_redis"
 if want python || want pyredis; then scripts/build-python.sh; fi
-if want lua || want nginx_replay || want ngx; then scripts/build-lua.sh; fi
+if want lua || want nginx_replay || want nginx_sign || want ngx; then scripts/build-lua.sh; fi
 
 . scripts/lib.sh # start_redis, stop_redis
 pin() { taskset -c "$CPU" "$@"; }
@@ -284,6 +287,12 @@ fi
 # ---------------------------------------------------------------- nginx replay store
 if want nginx_replay; then
   BENCH_CPU=$CPU BUILD=$BUILD bench/nginx_replay.sh | tee -a "$results"
+  echo
+fi
+
+# ---------------------------------------------------------------- nginx signing and verifying
+if want nginx_sign; then
+  BENCH_CPU=$CPU BUILD=$BUILD bench/nginx_sign.sh | tee -a "$results"
   echo
 fi
 
