@@ -24,7 +24,10 @@
  *                                   {"op":..., "n":..., "ns_per_op":...,
  *                                   "cpu_ns_per_op":..., "clock":...}.
  *                                   OP is es256|hmac|msg_sign|msg_verify
- *                                   (thread CPU time, like the rounds above)
+ *                                   (thread CPU time, like the rounds above),
+ *                                   raw_es256 (the bare EVP_PKEY_sign of a
+ *                                   digest: not a walletsign call, the sign
+ *                                   half of Client.query's CPU floor)
  *                                   or query (wsig_client_query of
  *                                   "list_client_accounts" with the HMAC auth
  *                                   on one keep-alive client, no limiter, no
@@ -465,6 +468,8 @@ static int floor_run(bench *b, const char *op, long n, const char *url)
         size_t off;
     } FLOORS[] = {
         {"es256", op_wsig_sign, offsetof(bench, es256)},
+        /* the bare ES256 signature: half of Client.query's CPU floor (#14) */
+        {"raw_es256", op_raw_pkey_sign, offsetof(bench, raw_es256)},
         {"hmac", op_wsig_sign, offsetof(bench, hmac)},
         {"msg_sign", op_wsig_sign, offsetof(bench, msg)},
         {"msg_verify", op_wsig_verify, offsetof(bench, verify)},
@@ -492,7 +497,7 @@ static int floor_run(bench *b, const char *op, long n, const char *url)
         g_clock = CLOCK_MONOTONIC; /* the server's share of a request is part of it */
     }
     if (!fn)
-        die("--floor: OP is es256, hmac, msg_sign, msg_verify or query", NULL);
+        die("--floor: OP is es256, raw_es256, hmac, msg_sign, msg_verify or query", NULL);
     run(fn, ctx, n / 4 + 1); /* warm-up: caches, connection, allocator */
     struct timespec c0, c1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);

@@ -6,6 +6,13 @@
  * --only sends N requests with one loop, untimed, for a profiler
  * (valgrind --tool=callgrind, perf record).
  *
+ *   http_loop BASE_URL --floor N
+ *
+ * --floor times N bare libcurl requests (after a warm-up of ~N/4) and prints
+ * one JSON line {"op":"bare_query","n":...,"ns_per_op":...,"cpu_ns_per_op":...}
+ * (wall and process CPU time): the round-trip half of Client.query's CPU
+ * floor in bench/python_bench.py (#14), interleaved with its rounds.
+ *
  * A round sends N requests with each of: wsig_client_query over an HMAC auth
  * (A), a bare libcurl loop (B), and wsig_client_query over an ES256 JWT auth
  * (C), as A,B,C in even rounds and C,B,A in odd ones. Ratios are per round
@@ -146,6 +153,25 @@ static void bare_setup(bare_side *b, const char *base_url)
     curl_easy_setopt(b->h, CURLOPT_WRITEDATA, b);
 }
 
+/* --floor N: the bare loop alone, one JSON line (see the top comment). */
+static int bare_floor(const char *base, long n)
+{
+    bare_side b = {0};
+    bare_setup(&b, base);
+    bare_requests(&b, n / 4 + 1);
+    double c0 = cpu_s(), t0 = now_s();
+    bare_requests(&b, n);
+    double c1 = cpu_s(), t1 = now_s();
+    printf("{\"op\":\"bare_query\",\"n\":%ld,\"ns_per_op\":%.1f,\"cpu_ns_per_op\":%.1f,"
+           "\"clock\":\"wall\"}\n",
+           n, (t1 - t0) / (double)n * 1e9, (c1 - c0) / (double)n * 1e9);
+    curl_easy_cleanup(b.h);
+    curl_slist_free_all(b.headers);
+    free(b.buf);
+    curl_global_cleanup();
+    return 0;
+}
+
 static void range(const double *v, int n, double *lo, double *hi)
 {
     *lo = *hi = v[0];
@@ -176,7 +202,7 @@ static void report(const char *label, const double *tw, const double *tb, const 
 int main(int argc, char **argv)
 {
     const char *base = NULL, *keys = "tests/vectors/keys", *only = NULL;
-    long n = 500;
+    long n = 500, floor_n = 0;
     int rounds = 21;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--keys") == 0 && i + 1 < argc)
@@ -187,6 +213,8 @@ int main(int argc, char **argv)
             rounds = atoi(argv[++i]);
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i];
+        else if (strcmp(argv[i], "--floor") == 0 && i + 1 < argc)
+            floor_n = atol(argv[++i]);
         else if (!base && argv[i][0] != '-')
             base = argv[i];
         else
@@ -194,10 +222,12 @@ int main(int argc, char **argv)
     }
     if (!base || n < 1 || rounds < 1 || rounds > MAX_ROUNDS) {
         fprintf(stderr, "usage: http_loop BASE_URL [--keys DIR] [--requests N] [--rounds 1..64] "
-                        "[--only hmac|bare|jwt]\n");
+                        "[--only hmac|bare|jwt] [--floor N]\n");
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (floor_n > 0)
+        return bare_floor(base, floor_n);
 
     wsig_error err = WSIG_ERROR_INIT;
     wsig_auth *hmac, *jwt;
