@@ -264,10 +264,11 @@ def floor_timer(op, cpu_out=None):
     return timed
 
 
-def bare_floor_timer(cpu_out):
-    """http_loop --floor N: the bare libcurl round trip, process CPU per request."""
+def bare_floor_timer(cpu_out, sign=False):
+    """http_loop --floor N: the bare libcurl round trip, process CPU per
+    request; with sign, each one after a bare ES256 sign in the same loop."""
     def timed(n):
-        cmd = [HTTP_LOOP, URL, "--floor", str(n)]
+        cmd = [HTTP_LOOP, URL, "--keys", KEYS, "--floor", str(n)] + (["--sign"] if sign else [])
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
             die(f"{' '.join(cmd)} failed: {p.stderr.strip()}")
@@ -303,23 +304,31 @@ def query_cpu_vs_floor(jwt_auth):
     sign.timed = floor_timer("raw_es256", sign.cpu)
     bare = Side("bare curl", None, "bare")
     bare.timed = bare_floor_timer(bare.cpu)
+    one_loop = Side("sign + round trip in one loop", None, "sign_bare")
+    one_loop.timed = bare_floor_timer(one_loop.cpu, sign=True)
     core = Side("C client", None, "query_es256")
     core.timed = floor_timer("query_es256", core.cpu)
-    run_rounds([a, sign, bare, core], HTTP_ROUND_S)
+    run_rounds([a, sign, bare, one_loop, core], HTTP_ROUND_S)
     client.close()
     floor = [s + b for s, b in zip(sign.cpu, bare.cpu)]
     ratios = [x / f for x, f in zip(a.cpu, floor)]
     core_ratios = [x / f for x, f in zip(core.cpu, floor)]
+    loop_ratios = [x / f for x, f in zip(one_loop.cpu, floor)]
+    py_vs_loop = [x / f for x, f in zip(a.cpu, one_loop.cpu)]
     m, med = statistics.median(ratios), lambda v: statistics.median(v) / 1e3
     ok = m <= 2.0
     misses += not ok
     print(f"# python_bench: Client.query (ES256 JwtAuth, no limiter, no retries) one at a time, "
           f"process CPU per request vs the floor = c_sign --floor raw_es256 (thread CPU) + "
           f"http_loop --floor (bare libcurl, process CPU), same rounds; C client = "
-          f"c_sign --floor query_es256 (wsig_client_query from C)", flush=True)
+          f"c_sign --floor query_es256 (wsig_client_query from C); one loop = http_loop "
+          f"--floor --sign (the same bare sign and request, alternating in one loop)",
+          flush=True)
     print(f"{'py_query_cpu_vs_floor':<30} Client.query CPU {med(a.cpu):6.1f} us  floor "
           f"{med(floor):6.1f} us (sign {med(sign.cpu):5.1f} + round trip {med(bare.cpu):5.1f})  "
           f"C client {med(core.cpu):6.1f} us ({statistics.median(core_ratios):.3f}x floor)  "
+          f"one loop {med(one_loop.cpu):6.1f} us ({statistics.median(loop_ratios):.3f}x floor; "
+          f"Client.query {statistics.median(py_vs_loop):.3f}x one loop)  "
           f"ratio {m:6.3f}  [{min(ratios):.3f}..{max(ratios):.3f}]  {len(ratios)} x {a.n} req  "
           f"target <= 2.00  {'PASS' if ok else 'MISS'}", flush=True)
 
