@@ -26,11 +26,14 @@
  *                                   OP is es256|hmac|msg_sign|msg_verify,
  *                                   prefixed with raw_ for the bare
  *                                   primitive (thread CPU time, like the
- *                                   rounds above)
+ *                                   rounds above; raw_es256 is the sign half
+ *                                   of Client.query's CPU floor)
  *                                   or query (wsig_client_query of
  *                                   "list_client_accounts" with the HMAC auth
  *                                   on one keep-alive client, no limiter, no
- *                                   retries, wall time; needs --url).
+ *                                   retries, wall time; needs --url), or
+ *                                   query_es256 (the same with the ES256 JWT
+ *                                   auth: Client.query's C core alone).
  *                                   The calling script interleaves one such
  *                                   run with each of its own rounds.
  */
@@ -486,20 +489,23 @@ static int floor_run(bench *b, const char *op, long n, const char *url)
             fn = FLOORS[i].fn;
             ctx = (char *)b + FLOORS[i].off;
         }
-    if (strcmp(op, "query") == 0) {
+    int es256_query = strcmp(op, "query_es256") == 0;
+    if (strcmp(op, "query") == 0 || es256_query) {
         if (!url)
             die("--floor query needs --url BASE_URL", NULL);
         /* As the bindings' Client(rate_limit=None, retries=0) and http_loop. */
         wsig_client_options opt = {.rate = -1, .max_retries = 0};
         wsig_error err = WSIG_ERROR_INIT;
-        if (wsig_client_new(&q.client, url, b->hmac.auth, &opt, &err) != WSIG_OK)
+        wsig_auth *auth = es256_query ? b->es256.auth : b->hmac.auth;
+        if (wsig_client_new(&q.client, url, auth, &opt, &err) != WSIG_OK)
             die("wsig_client_new", &err);
         fn = op_wsig_query;
         ctx = &q;
         g_clock = CLOCK_MONOTONIC; /* the server's share of a request is part of it */
     }
     if (!fn)
-        die("--floor: OP is es256, hmac, msg_sign, msg_verify (raw_ for the bare primitive) or query", NULL);
+        die("--floor: OP is es256, hmac, msg_sign, msg_verify (raw_ for the bare primitive), "
+            "query or query_es256", NULL);
     run(fn, ctx, n / 4 + 1); /* warm-up: caches, connection, allocator */
     struct timespec c0, c1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);

@@ -6,6 +6,17 @@
  * --only sends N requests with one loop, untimed, for a profiler
  * (valgrind --tool=callgrind, perf record).
  *
+ *   http_loop BASE_URL --floor N [--sign]
+ *
+ * --floor times N bare libcurl requests (after a warm-up of ~N/4) and prints
+ * one JSON line {"op":"bare_query","n":...,"ns_per_op":...,"cpu_ns_per_op":...}
+ * (wall and process CPU time): the round-trip half of Client.query's CPU
+ * floor in bench/python_bench.py (#14), interleaved with its rounds. With
+ * --sign each request is preceded by a bare ES256 EVP_PKEY_sign of a digest
+ * (KEYS/p256_pkcs8.pem), op "sign_bare_query": the same two halves done in
+ * one loop, as a client does them, so each runs with the caches the other
+ * left (the halves timed apart, each in its own hot loop, cost less).
+ *
  * A round sends N requests with each of: wsig_client_query over an HMAC auth
  * (A), a bare libcurl loop (B), and wsig_client_query over an ES256 JWT auth
  * (C), as A,B,C in even rounds and C,B,A in odd ones. Ratios are per round
@@ -22,6 +33,8 @@
 #include "stats.h"
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +159,61 @@ static void bare_setup(bare_side *b, const char *base_url)
     curl_easy_setopt(b->h, CURLOPT_WRITEDATA, b);
 }
 
+/* The bare ES256 signature of --floor --sign: c_sign's raw_es256. */
+typedef struct {
+    EVP_PKEY_CTX *ctx;
+    unsigned char digest[32], sig[128];
+} bare_signer;
+
+static void bare_signer_setup(bare_signer *s, const char *keys)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/p256_pkcs8.pem", keys);
+    FILE *f = fopen(path, "r");
+    EVP_PKEY *pkey = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    s->ctx = pkey ? EVP_PKEY_CTX_new(pkey, NULL) : NULL;
+    EVP_PKEY_free(pkey);
+    if (!s->ctx || EVP_PKEY_sign_init(s->ctx) != 1)
+        die("bare ES256 signer set-up", NULL);
+    memset(s->digest, 0x5a, sizeof s->digest);
+}
+
+static void bare_sign_requests(bare_side *b, bare_signer *s, long n)
+{
+    for (long i = 0; i < n; i++) {
+        size_t len = sizeof s->sig;
+        if (s->ctx && EVP_PKEY_sign(s->ctx, s->sig, &len, s->digest, sizeof s->digest) != 1)
+            die("EVP_PKEY_sign", NULL);
+        bare_requests(b, 1);
+    }
+}
+
+/* --floor N [--sign]: the bare loop alone, one JSON line (see the top comment). */
+static int bare_floor(const char *base, const char *keys, long n, int sign)
+{
+    bare_side b = {0};
+    bare_signer s = {0};
+    bare_setup(&b, base);
+    if (sign)
+        bare_signer_setup(&s, keys);
+    bare_sign_requests(&b, &s, n / 4 + 1);
+    double c0 = cpu_s(), t0 = now_s();
+    bare_sign_requests(&b, &s, n);
+    double c1 = cpu_s(), t1 = now_s();
+    printf("{\"op\":\"%s\",\"n\":%ld,\"ns_per_op\":%.1f,\"cpu_ns_per_op\":%.1f,"
+           "\"clock\":\"wall\"}\n",
+           sign ? "sign_bare_query" : "bare_query", n, (t1 - t0) / (double)n * 1e9,
+           (c1 - c0) / (double)n * 1e9);
+    EVP_PKEY_CTX_free(s.ctx);
+    curl_easy_cleanup(b.h);
+    curl_slist_free_all(b.headers);
+    free(b.buf);
+    curl_global_cleanup();
+    return 0;
+}
+
 static void range(const double *v, int n, double *lo, double *hi)
 {
     *lo = *hi = v[0];
@@ -176,7 +244,8 @@ static void report(const char *label, const double *tw, const double *tb, const 
 int main(int argc, char **argv)
 {
     const char *base = NULL, *keys = "tests/vectors/keys", *only = NULL;
-    long n = 500;
+    long n = 500, floor_n = 0;
+    int floor_sign = 0;
     int rounds = 21;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--keys") == 0 && i + 1 < argc)
@@ -187,6 +256,10 @@ int main(int argc, char **argv)
             rounds = atoi(argv[++i]);
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i];
+        else if (strcmp(argv[i], "--floor") == 0 && i + 1 < argc)
+            floor_n = atol(argv[++i]);
+        else if (strcmp(argv[i], "--sign") == 0)
+            floor_sign = 1;
         else if (!base && argv[i][0] != '-')
             base = argv[i];
         else
@@ -194,10 +267,12 @@ int main(int argc, char **argv)
     }
     if (!base || n < 1 || rounds < 1 || rounds > MAX_ROUNDS) {
         fprintf(stderr, "usage: http_loop BASE_URL [--keys DIR] [--requests N] [--rounds 1..64] "
-                        "[--only hmac|bare|jwt]\n");
+                        "[--only hmac|bare|jwt] [--floor N [--sign]]\n");
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (floor_n > 0)
+        return bare_floor(base, keys, floor_n, floor_sign);
 
     wsig_error err = WSIG_ERROR_INIT;
     wsig_auth *hmac, *jwt;

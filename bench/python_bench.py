@@ -32,7 +32,19 @@ JWTs cross-verify: walletsign's verify_jwt accepts PyJWT's token, PyJWT
 accepts walletsign's (in the raw r||s form PyJWT knows), with the same
 claims, in the same order, on the wire.
 
-Environment: WALLETSIGN_C_SIGN (build/bench/c_sign), WALLETSIGN_BENCH_URL
+* Client CPU per sequential query (#14): `Client.query` with the ES256
+  JwtAuth, one at a time against the same nginx, timed in this process's CPU
+  time (time.process_time_ns: every thread, user + system), against the floor
+  "ES256 sign + bare libcurl round trip" measured in the same rounds by two
+  C processes: `c_sign --floor raw_es256 N` (the bare EVP_PKEY_sign of a
+  digest, thread CPU) and `http_loop BASE_URL --floor N` (bench/http_loop.c's
+  bare libcurl loop, process CPU). The ratio is per round, Python CPU / (sign
+  + round trip); `c_sign --floor query_es256 N` (wsig_client_query with the
+  same auth, from C) is printed beside it to split the rest between the core
+  and the Python shim.
+
+Environment: WALLETSIGN_C_SIGN (build/bench/c_sign), WALLETSIGN_HTTP_LOOP
+(build/bench/http_loop), WALLETSIGN_BENCH_URL
 (no URL: the Client.query comparison is skipped), BENCH_PY_ROUNDS (21),
 BENCH_PY_ROUND_MS (10), BENCH_PY_HTTP_ROUND_MS (30), BENCH_KEYS
 (tests/vectors/keys). Exit status 0 even when a target is missed (the
@@ -58,6 +70,7 @@ ROUNDS = int(os.environ.get("BENCH_PY_ROUNDS", "21"))
 ROUND_S = float(os.environ.get("BENCH_PY_ROUND_MS", "10")) / 1e3
 HTTP_ROUND_S = float(os.environ.get("BENCH_PY_HTTP_ROUND_MS", "30")) / 1e3
 C_SIGN = os.environ.get("WALLETSIGN_C_SIGN", "build/bench/c_sign")
+HTTP_LOOP = os.environ.get("WALLETSIGN_HTTP_LOOP", "build/bench/http_loop")
 URL = os.environ.get("WALLETSIGN_BENCH_URL", "").rstrip("/")
 KEYS = os.environ.get("BENCH_KEYS", "tests/vectors/keys")
 
@@ -240,7 +253,7 @@ def floor_timer(op, cpu_out=None):
     cmd = [C_SIGN, "--keys", KEYS, "--floor", op]
 
     def timed(n):
-        extra = ["--url", URL] if op == "query" else []
+        extra = ["--url", URL] if op.startswith("query") else []
         p = subprocess.run(cmd + [str(n)] + extra, capture_output=True, text=True)
         if p.returncode != 0:
             die(f"{' '.join(cmd)} {n} failed: {p.stderr.strip()}")
@@ -249,6 +262,75 @@ def floor_timer(op, cpu_out=None):
             cpu_out.append(float(out["cpu_ns_per_op"]))
         return float(out["ns_per_op"])
     return timed
+
+
+def bare_floor_timer(cpu_out, sign=False):
+    """http_loop --floor N: the bare libcurl round trip, process CPU per
+    request; with sign, each one after a bare ES256 sign in the same loop."""
+    def timed(n):
+        cmd = [HTTP_LOOP, URL, "--keys", KEYS, "--floor", str(n)] + (["--sign"] if sign else [])
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            die(f"{' '.join(cmd)} failed: {p.stderr.strip()}")
+        out = json.loads(p.stdout)
+        cpu_out.append(float(out["cpu_ns_per_op"]))
+        return float(out["ns_per_op"])
+    return timed
+
+
+def query_cpu_loop(query, cpu_out):
+    """Sequential queries timed in process CPU (every thread of this process)."""
+    def timed(n):
+        it = itertools.repeat(None, n)
+        c0, t0 = time.process_time_ns(), WALL()
+        for _ in it:
+            query("list_client_accounts")
+        t1 = WALL()
+        cpu_out.append((time.process_time_ns() - c0) / n)
+        return (t1 - t0) / n
+    return timed
+
+
+def query_cpu_vs_floor(jwt_auth):
+    """#14: Client CPU per sequential query <= 2x (ES256 sign + bare libcurl
+    round trip), all measured in the same rounds (see the module docstring)."""
+    global misses
+    client = ws.Client(URL, jwt_auth, rate_limit=None, retries=0)
+    if client.query("list_client_accounts") != {}:
+        die("nginx did not answer {} to POST /query")
+    a = Side("Client.query", None)
+    a.timed = query_cpu_loop(client.query, a.cpu)
+    sign = Side("ES256 sign", None, "raw_es256")
+    sign.timed = floor_timer("raw_es256", sign.cpu)
+    bare = Side("bare curl", None, "bare")
+    bare.timed = bare_floor_timer(bare.cpu)
+    one_loop = Side("sign + round trip in one loop", None, "sign_bare")
+    one_loop.timed = bare_floor_timer(one_loop.cpu, sign=True)
+    core = Side("C client", None, "query_es256")
+    core.timed = floor_timer("query_es256", core.cpu)
+    run_rounds([a, sign, bare, one_loop, core], HTTP_ROUND_S)
+    client.close()
+    floor = [s + b for s, b in zip(sign.cpu, bare.cpu)]
+    ratios = [x / f for x, f in zip(a.cpu, floor)]
+    core_ratios = [x / f for x, f in zip(core.cpu, floor)]
+    loop_ratios = [x / f for x, f in zip(one_loop.cpu, floor)]
+    py_vs_loop = [x / f for x, f in zip(a.cpu, one_loop.cpu)]
+    m, med = statistics.median(ratios), lambda v: statistics.median(v) / 1e3
+    ok = m <= 2.0
+    misses += not ok
+    print(f"# python_bench: Client.query (ES256 JwtAuth, no limiter, no retries) one at a time, "
+          f"process CPU per request vs the floor = c_sign --floor raw_es256 (thread CPU) + "
+          f"http_loop --floor (bare libcurl, process CPU), same rounds; C client = "
+          f"c_sign --floor query_es256 (wsig_client_query from C); one loop = http_loop "
+          f"--floor --sign (the same bare sign and request, alternating in one loop)",
+          flush=True)
+    print(f"{'py_query_cpu_vs_floor':<30} Client.query CPU {med(a.cpu):6.1f} us  floor "
+          f"{med(floor):6.1f} us (sign {med(sign.cpu):5.1f} + round trip {med(bare.cpu):5.1f})  "
+          f"C client {med(core.cpu):6.1f} us ({statistics.median(core_ratios):.3f}x floor)  "
+          f"one loop {med(one_loop.cpu):6.1f} us ({statistics.median(loop_ratios):.3f}x floor; "
+          f"Client.query {statistics.median(py_vs_loop):.3f}x one loop)  "
+          f"ratio {m:6.3f}  [{min(ratios):.3f}..{max(ratios):.3f}]  {len(ratios)} x {a.n} req  "
+          f"target <= 2.00  {'PASS' if ok else 'MISS'}", flush=True)
 
 
 def calibrate(timed, target_s):
@@ -457,6 +539,7 @@ def main():
         report("py_query_vs_c_floor", a, c, "ratio")
         client.close()
         session.close()
+        query_cpu_vs_floor(jwt_auth)
 
     print(f"# python_bench: {misses} target(s) missed", flush=True)
 

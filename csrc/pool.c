@@ -58,6 +58,7 @@ struct wsig_job {
     int refs;      /* the caller's, and the pool's until the job ends */
     int state;     /* JOB_* */
     int cancelled; /* atomic */
+    int waiters;   /* threads in wsig_job_wait on it (under the pool's lock) */
     int kind;
     char *name, *payload, *idempotency_key, *method, *path;
     void *body;
@@ -131,7 +132,11 @@ static void finish(wsig_job *j)
     wsig_pool *p = j->pool;
     pthread_mutex_lock(&p->lock);
     j->state = JOB_DONE;
-    pthread_cond_broadcast(&p->finished);
+    /* Only when someone waits for this job: a batch's one waiter would
+     * otherwise wake (a futex call and a thread switch each way) at every
+     * job that ends before the one it waits for (#14, bench/RESULTS.md). */
+    if (j->waiters)
+        pthread_cond_broadcast(&p->finished);
     pthread_mutex_unlock(&p->lock);
     if (j->done)
         j->done(j->done_ud, j);
@@ -477,8 +482,10 @@ int wsig_job_wait(wsig_job *j, double timeout_s)
     }
     pthread_mutex_lock(&p->lock);
     int rc = 0;
+    j->waiters++;
     while (j->state != JOB_DONE && timeout_s > 0 && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&p->finished, &p->lock, &until);
+    j->waiters--;
     bool done = j->state == JOB_DONE;
     pthread_mutex_unlock(&p->lock);
     return done;

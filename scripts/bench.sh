@@ -23,7 +23,10 @@
 #   python     bench/python_bench.py in build/venv: JwtAuth, HmacAuth,
 #              MessageAuth, MessageVerifier, Client.query vs PyJWT, hmac +
 #              base64, python-ecdsa, requests, and vs the C floor
-#              (`c_sign --floor OP N`, interleaved with the Python rounds);
+#              (`c_sign --floor OP N`, interleaved with the Python rounds),
+#              and Client.query's CPU per request vs ES256 sign + bare
+#              libcurl round trip (`c_sign --floor raw_es256`, `http_loop
+#              --floor`);
 #              then bench/python_async_bench.py: query_many vs httpx.AsyncClient
 #              and vs 8 hand-made threads, AsyncClient.query vs Client.query
 #   lua        bench/lua_bench.lua under lua5.4, then luajit: HMAC headers
@@ -248,7 +251,8 @@ fi
 
 # ---------------------------------------------------------------- Python
 if want python; then
-  PYTHONUNBUFFERED=1 WALLETSIGN_C_SIGN=$C_SIGN WALLETSIGN_BENCH_URL=$base_url \
+  PYTHONUNBUFFERED=1 WALLETSIGN_C_SIGN=$C_SIGN WALLETSIGN_HTTP_LOOP=$(abspath "$BUILD/bench/http_loop") \
+    WALLETSIGN_BENCH_URL=$base_url \
     pin "$BUILD/venv/bin/python" bench/python_bench.py | tee -a "$results"
   echo
   # Batches and AsyncClient (#14): query_many vs httpx.AsyncClient and hand-made

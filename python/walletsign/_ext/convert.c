@@ -311,8 +311,36 @@ PyObject *wsp_to_json(wsmod_state *st, PyObject *obj)
  * like any other answer that is not JSON, never a UnicodeDecodeError. */
 /* JSON text the core has judged (a result, an envelope's member) ->
  * Python: the json module only converts it. */
+/* The whole of text through json's C scanner (_types.scan_once), or NULL
+ * with no exception set when it does not take it whole: leading or trailing
+ * whitespace, a BOM, bad UTF-8, an error of any kind (loads() then judges,
+ * and raises what json.loads raises). Same result as json.loads otherwise:
+ * loads(bytes) decodes UTF-8 with surrogatepass and calls this scanner. */
+static PyObject *scan_whole(wsmod_state *st, const char *text, size_t len)
+{
+    PyObject *s = PyUnicode_DecodeUTF8(text, (Py_ssize_t)len, "surrogatepass");
+    PyObject *zero = s ? PyLong_FromLong(0) : NULL;
+    PyObject *args[2] = {s, zero};
+    PyObject *pair = zero ? PyObject_Vectorcall(st->json_scan_once, args, 2, NULL) : NULL;
+    PyObject *res = NULL;
+    if (pair && PyTuple_Check(pair) && PyTuple_GET_SIZE(pair) == 2) {
+        Py_ssize_t end = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
+        if (end == PyUnicode_GET_LENGTH(s))
+            res = Py_NewRef(PyTuple_GET_ITEM(pair, 0));
+    }
+    Py_XDECREF(pair);
+    Py_XDECREF(zero);
+    Py_XDECREF(s);
+    if (!res)
+        PyErr_Clear();
+    return res;
+}
+
 PyObject *wsp_from_json(wsmod_state *st, const char *text, size_t len)
 {
+    PyObject *fast = scan_whole(st, text, len);
+    if (fast)
+        return fast;
     PyObject *b = PyBytes_FromStringAndSize(text, (Py_ssize_t)len);
     if (!b)
         return NULL;

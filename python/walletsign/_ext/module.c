@@ -80,10 +80,11 @@ static int wsmod_exec(PyObject *m)
     PyObject *types = PyImport_ImportModule("walletsign._types");
     if (!types)
         return -1;
-    static const char *const type_names[] = {"Message", "Response", "dumps", "loads",
-                                             "client_from_env", "Verified", NULL};
-    PyObject **const type_slots[] = {&st->Message, &st->Response, &st->json_dumps,
-                                     &st->json_loads, &st->client_from_env, &st->Verified};
+    static const char *const type_names[] = {"Message",         "Response", "dumps",     "loads",
+                                             "client_from_env", "Verified", "scan_once", NULL};
+    PyObject **const type_slots[] = {&st->Message,  &st->Response,        &st->json_dumps,
+                                     &st->json_loads, &st->client_from_env, &st->Verified,
+                                     &st->json_scan_once};
     rc = import_attrs(types, type_names, type_slots);
     Py_DECREF(types);
     if (rc < 0)

@@ -735,10 +735,14 @@ static int batch_wait(wsmod_state *st, batch *b, int kind, PyObject *results, Py
     if (report_progress(report, 0, b->n, &reported) < 0)
         return -1;
     for (Py_ssize_t i = 0; i < b->n;) {
-        int done;
-        Py_BEGIN_ALLOW_THREADS
-        done = wsig_job_wait(b->jobs[i], WAIT_SLICE_S);
-        Py_END_ALLOW_THREADS
+        /* A job that has finished already is taken without handing the GIL
+         * over and back (the workers run ahead of this loop in a batch). */
+        int done = wsig_job_wait(b->jobs[i], 0);
+        if (!done) {
+            Py_BEGIN_ALLOW_THREADS
+            done = wsig_job_wait(b->jobs[i], WAIT_SLICE_S);
+            Py_END_ALLOW_THREADS
+        }
         if (PyErr_CheckSignals() < 0 ||
             (report && report_progress(report, batch_done_count(b, i), b->n, &reported) < 0)) {
             batch_cancel(b, i);

@@ -56,7 +56,7 @@ typedef struct {
     PyObject *Redirect, *StoreError;
     PyObject *WeakKeyWarning;
     /* helpers (walletsign._types) */
-    PyObject *Message, *Response, *json_dumps, *json_loads, *client_from_env;
+    PyObject *Message, *Response, *json_dumps, *json_loads, *json_scan_once, *client_from_env;
     PyObject *Verified; /* MessageVerifier.verified()'s context manager */
     /* helpers (walletsign._web) */
     PyObject *wsgi_headers, *asgi_headers;
