@@ -1865,43 +1865,61 @@ static void push_response_headers(lua_State *L, const wsig_response *res)
 static int push_response(lua_State *L, scratch *s);
 
 /* c:request(method, path [, {json=, body=, headers=}]) -> {status=, headers=, body=, attempts=} | nil, err */
+/* The optional {json=, body=, headers=} of a request at stack index idx.
+ * A json= value is encoded into a scratch that stays on the stack while its
+ * text is in use (the caller releases a->json); the headers point into
+ * a->local or into memory on the stack. */
+typedef struct request_args {
+    const char *body;
+    size_t body_len;
+    wsig_header_ref local[STACK_HEADERS];
+    const wsig_header_ref *extra;
+    size_t n_extra;
+    scratch *json;
+} request_args;
+
+static void read_request_args(lua_State *L, int idx, request_args *a)
+{
+    a->body = NULL;
+    a->body_len = 0;
+    a->extra = NULL;
+    a->n_extra = 0;
+    a->json = NULL;
+    int t = opt_table(L, idx);
+    if (!t)
+        return;
+    a->body = opt_string(L, t, "body", NULL, &a->body_len);
+    if (get_field(L, t, "json") != LUA_TNIL) {
+        if (a->body)
+            luaL_error(L, "bad options (json and body are exclusive)");
+        a->json = encode_arg(L, -1);
+        a->body = a->json->json;
+        a->body_len = a->json->json_len;
+    }
+    int ty = get_field(L, t, "headers");
+    if (ty == LUA_TTABLE)
+        a->extra = collect_headers(L, lua_gettop(L), a->local, &a->n_extra);
+    else if (ty != LUA_TNIL)
+        field_error(L, "headers", "table");
+}
+
 static int l_client_request(lua_State *L)
 {
     wsig_client *c = CHECK(L, 1, T_CLIENT, wsig_client);
     refuse_in_nginx(L, "ws.client", CLIENT_INSTEAD);
     const char *method = check_cstr(L, 2);
     const char *path = check_cstr(L, 3);
-    int t = opt_table(L, 4);
-    size_t body_len = 0;
-    const char *body = NULL;
-    wsig_header_ref local[STACK_HEADERS];
-    const wsig_header_ref *extra = NULL;
-    size_t n_extra = 0;
-    scratch *j = NULL;
-    if (t) {
-        body = opt_string(L, t, "body", NULL, &body_len);
-        if (get_field(L, t, "json") != LUA_TNIL) {
-            if (body)
-                return luaL_error(L, "bad options (json and body are exclusive)");
-            j = encode_arg(L, -1); /* stays on the stack while the text is in use */
-            body = j->json;
-            body_len = j->json_len;
-        }
-        int ty = get_field(L, t, "headers");
-        if (ty == LUA_TTABLE)
-            extra = collect_headers(L, lua_gettop(L), local, &n_extra);
-        else if (ty != LUA_TNIL)
-            field_error(L, "headers", "table");
-    }
+    request_args a;
+    read_request_args(L, 4, &a);
     scratch *s = new_scratch(L);
     s->has_res = 1;
     /* json= goes through the core's JSON request (checked, and labelled). */
-    int rc = j ? wsig_client_request_json(c, &s->res, method, path, body, body_len, extra, n_extra,
-                                          &s->err)
-               : wsig_client_request(c, &s->res, method, path, body, body_len, extra, n_extra,
-                                     &s->err);
-    if (j)
-        scratch_release(j);
+    int rc = a.json ? wsig_client_request_json(c, &s->res, method, path, a.body, a.body_len,
+                                               a.extra, a.n_extra, &s->err)
+                    : wsig_client_request(c, &s->res, method, path, a.body, a.body_len, a.extra,
+                                          a.n_extra, &s->err);
+    if (a.json)
+        scratch_release(a.json);
     if (rc != WSIG_OK)
         return scratch_error(L, s);
     return push_response(L, s);
@@ -1993,34 +2011,14 @@ static int l_start_request(lua_State *L)
     wsig_client *c = CHECK(L, 1, T_CLIENT, wsig_client);
     const char *method = check_cstr(L, 2);
     const char *path = check_cstr(L, 3);
-    int t = opt_table(L, 4);
-    size_t body_len = 0;
-    const char *body = NULL;
-    wsig_header_ref local[STACK_HEADERS];
-    const wsig_header_ref *extra = NULL;
-    size_t n_extra = 0;
-    scratch *j = NULL;
-    if (t) {
-        body = opt_string(L, t, "body", NULL, &body_len);
-        if (get_field(L, t, "json") != LUA_TNIL) {
-            if (body)
-                return luaL_error(L, "bad options (json and body are exclusive)");
-            j = encode_arg(L, -1);
-            body = j->json;
-            body_len = j->json_len;
-        }
-        int ty = get_field(L, t, "headers");
-        if (ty == LUA_TTABLE)
-            extra = collect_headers(L, lua_gettop(L), local, &n_extra);
-        else if (ty != LUA_TNIL)
-            field_error(L, "headers", "table");
-    }
+    request_args a;
+    read_request_args(L, 4, &a);
     wsig_error e = WSIG_ERROR_INIT;
     wsig_call *call;
-    int rc = wsig_call_request(&call, c, method, path, body, body_len, extra, n_extra, j != NULL,
-                               &e);
-    if (j)
-        scratch_release(j);
+    int rc = wsig_call_request(&call, c, method, path, a.body, a.body_len, a.extra, a.n_extra,
+                               a.json != NULL, &e);
+    if (a.json)
+        scratch_release(a.json);
     return call_result_handle(L, call, CALL_RESPONSE, rc, &e);
 }
 
