@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -461,6 +462,16 @@ static void pipe_guard_off(const pipe_guard *g)
     pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
+/* Between two commands Redis owes us nothing: a connection that has
+ * something to read (the FIN of a server that restarted or closed an idle
+ * client) is dead. Checked before sending, so a command is never sent twice:
+ * retrying one whose reply was lost could take a reservation for a replay. */
+static bool closed_by_server(const redisContext *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    return poll(&p, 1, 0) != 0;
+}
+
 int wsig__redis_command(wsig_redis *r, wsig_redis_reply *reply, int argc, const char **argv,
                         const size_t *argvlen, wsig_error *err)
 {
@@ -468,7 +479,8 @@ int wsig__redis_command(wsig_redis *r, wsig_redis_reply *reply, int argc, const 
     pipe_guard guard;
     pipe_guard_on(&guard);
     pthread_mutex_lock(&r->lock);
-    if (r->ctx && r->pid != getpid()) /* inherited over fork(): the parent's stream */
+    if (r->ctx && (r->pid != getpid() /* inherited over fork(): the parent's stream */ ||
+                   closed_by_server(r->ctx)))
         disconnect(r);
     int rc = r->ctx ? WSIG_OK : connect_locked(r, err);
     if (rc == WSIG_OK) {

@@ -666,11 +666,11 @@ static void test_outage(void)
     wsig_replay_store *s = store_for(srv.url, "outage:", 0.5);
     wsig_message_verifier *v = s ? verifier_with(sg.address, s, 0) : NULL;
     wsig_error err = WSIG_ERROR_INIT;
-    signed_msg a, b, c, stale;
+    signed_msg a, b, c, d, stale;
     wsig_message m;
     int64_t t = wall_ms();
     if (v && sign_at(&sg, &a, t) && sign_at(&sg, &b, t + 1) && sign_at(&sg, &c, t + 2) &&
-        sign_at(&sg, &stale, t - 120000)) {
+        sign_at(&sg, &d, t + 3) && sign_at(&sg, &stale, t - 120000)) {
         CHECK(verify(v, &a, &m, t, &err) == WSIG_OK, "a with Redis up: %s", err.message);
         int port = srv.port;
         t_redis_stop(&srv, true);
@@ -715,6 +715,18 @@ static void test_outage(void)
             if (t_redis_start(&srv, port, NULL)) {
                 rc = verify(v, &c, &m, t + 3, &err);
                 CHECK(rc == WSIG_OK, "c after the second comeback: %s", err.message);
+                /* Restarted while the store's connection sat idle (a worker that
+                 * saw no callback meanwhile): the first verification after the
+                 * comeback must not fail on the connection the old server
+                 * closed. */
+                t_redis_stop(&srv, true);
+                if (t_redis_start(&srv, port, NULL)) {
+                    rc = verify(v, &d, &m, t + 4, &err);
+                    CHECK(rc == WSIG_OK, "d, first call after a restart while idle: %s %s",
+                          wsig_status_name(rc), err.message);
+                } else {
+                    CHECK(false, "redis-server did not come back on port %d", port);
+                }
             } else {
                 CHECK(false, "redis-server did not come back on port %d", port);
             }
