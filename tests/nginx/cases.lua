@@ -5,16 +5,12 @@
 -- curl; nginx signs and verifies with walletsign.nginx.
 local ws = require "walletsign"
 
-local DIR = assert(os.getenv("WS_NGINX_DIR"))
-local PORT = assert(os.getenv("WS_NGINX_PORT"))
-local BASE = "http://127.0.0.1:" .. PORT
-local WORK = DIR .. "/work"
-
 local H = require "harness"
+local E = H.nginx_env()
+local DIR, BASE, WORK, mock = E.dir, E.base, E.work, E.mock
 local read, write, shq = H.read, H.write, H.shq
 local check, eq = H.check, H.eq
 
-local mock = assert(ws._json_decode(assert(read(os.getenv("WS_MOCK_INFO")))))
 local MOCK = mock.url
 
 ---------------------------------------------------------------- HTTP via curl
@@ -26,15 +22,8 @@ local function http(method, url, opts)
    return status, body, headers
 end
 
-local function json(text)
-   return assert(ws._json_decode(text), "not JSON: " .. tostring(text):sub(1, 200))
-end
-
-local function mock_post(path, doc)
-   local status, body = http("POST", MOCK .. path, {body = ws._json_encode(doc)})
-   eq(200, status, "mock " .. path .. " " .. body)
-   return json(body)
-end
+local json = H.json
+local mock_post = H.mock_poster(http, MOCK)
 
 local function access_log()
    local lines = {}
@@ -88,17 +77,8 @@ end
 ---------------------------------------------------------------- credentials
 
 -- Halogen: a P-256 key registered with the mock from its CSR.
-local halogen_key = assert(ws.key.generate("P-256"))
-local halogen_key_path = DIR .. "/halogen.pem"
-assert(halogen_key:save(halogen_key_path))
-local reg
-do
-   local status, body = http("POST", MOCK .. "/_mock/halogen/register?key_id=nginx-gateway",
-                             {body = assert(halogen_key:csr("/O=walletsign tests/CN=nginx-gateway")),
-                              headers = {["Content-Type"] = "application/pkcs10"}})
-   eq(200, status, "CSR registration: " .. body)
-   reg = json(body)
-end
+local halogen_key, halogen_key_path, reg =
+   H.register_halogen(http, MOCK, DIR, "nginx-gateway", {["Content-Type"] = "application/pkcs10"})
 
 -- A second callback signer: this command line, with walletsign itself.
 local cli_key = assert(ws.key.generate("secp256k1"))

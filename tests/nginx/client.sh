@@ -9,15 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/nginx/lib.sh
 
-need_nginx
-make_prefix walletsign-ngx-client
-cleanup() {
-  stop_nginx "$DIR"
-  stop_mock
-  remove_prefix
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+nginx_with_mock_prefix walletsign-ngx-client
 
 LIB=$DIR/lib/lua/5.1 SHARE=$DIR/share/lua/5.1
 mkdir -p "$LIB/walletsign" "$SHARE/walletsign" "$DIR/logs" "$DIR/tmp" "$DIR/work" "$DIR/conf.d" "$DIR/mock"

@@ -5,16 +5,12 @@
 -- through curl; the mock (an independent verifier) judges what nginx sent.
 local ws = require "walletsign"
 
-local DIR = assert(os.getenv("WS_NGINX_DIR"))
-local PORT = assert(os.getenv("WS_NGINX_PORT"))
-local BASE = "http://127.0.0.1:" .. PORT
-local WORK = DIR .. "/work"
-
 local H = require "harness"
+local E = H.nginx_env()
+local DIR, BASE, WORK, mock = E.dir, E.base, E.work, E.mock
 local read, write, shq = H.read, H.write, H.shq
 local check, eq = H.check, H.eq
 
-local mock = assert(ws._json_decode(assert(read(os.getenv("WS_MOCK_INFO")))))
 local MOCK, CA = mock.url, mock.ca_file
 
 ---------------------------------------------------------------- HTTP via curl
@@ -36,15 +32,8 @@ end
 -- Several requests at once: {{method, url, opts}, ...} -> {{status, body, seconds, headers}, ...}
 local http_parallel = web.parallel
 
-local function json(text)
-   return assert(ws._json_decode(text), "not JSON: " .. tostring(text):sub(1, 300))
-end
-
-local function mock_post(path, doc)
-   local status, body = http("POST", MOCK .. path, {body = ws._json_encode(doc or {})})
-   eq(200, status, "mock " .. path .. " " .. body)
-   return json(body)
-end
+local json = H.json
+local mock_post = H.mock_poster(http, MOCK)
 
 local function mock_get(path)
    local status, body = http("GET", MOCK .. path)
@@ -79,16 +68,7 @@ end
 
 ---------------------------------------------------------------- credentials
 
-local halogen_key = assert(ws.key.generate("P-256"))
-local halogen_key_path = DIR .. "/halogen.pem"
-assert(halogen_key:save(halogen_key_path))
-local reg
-do
-   local status, body = http("POST", MOCK .. "/_mock/halogen/register?key_id=nginx-client",
-                             {body = assert(halogen_key:csr("/O=walletsign tests/CN=nginx-client"))})
-   eq(200, status, "CSR registration: " .. body)
-   reg = json(body)
-end
+local _, halogen_key_path, reg = H.register_halogen(http, MOCK, DIR, "nginx-client")
 
 local env = {
    HALOGEN_KEY_ID = reg.key_id,

@@ -72,6 +72,49 @@ function H.finish(extra_failed)
    os.exit(bad == 0 and passed > 0 and 0 or 1)
 end
 
+---------------------------------------------------------------- nginx and the mock
+
+-- What run.sh and client.sh export: {dir = the nginx prefix, port = nginx's,
+-- base = its URL, work = DIR/work (the test's files), mock = the info
+-- tests/mock_server printed (url, port, keys)}.
+function H.nginx_env()
+   local ws = require "walletsign"
+   local dir = assert(os.getenv("WS_NGINX_DIR"))
+   local port = assert(os.getenv("WS_NGINX_PORT"))
+   return {dir = dir, port = port, base = "http://127.0.0.1:" .. port, work = dir .. "/work",
+           mock = assert(ws._json_decode(assert(H.read(os.getenv("WS_MOCK_INFO")))))}
+end
+
+-- The JSON document text holds, or an error quoting its start.
+function H.json(text)
+   return assert(require("walletsign")._json_decode(text), "not JSON: " .. tostring(text):sub(1, 300))
+end
+
+-- mock_poster(http, url) -> mock_post(path, doc): the JSON answer of the
+-- mock at url to doc (or {}) POSTed to path, checked to be a 200. http is
+-- the driver's (method, url, opts) -> status, body.
+function H.mock_poster(http, url)
+   return function(path, doc)
+      local status, body = http("POST", url .. path, {body = require("walletsign")._json_encode(doc or {})})
+      H.eq(200, status, "mock " .. path .. " " .. body)
+      return H.json(body)
+   end
+end
+
+-- A new P-256 Halogen key, saved to dir/halogen.pem and registered with the
+-- mock at url from its CSR as key_id (the CSR sent with headers, if given):
+-- the key, its path and the mock's registration ({key_id = ...}).
+function H.register_halogen(http, url, dir, key_id, headers)
+   local ws = require "walletsign"
+   local key = assert(ws.key.generate("P-256"))
+   local path = dir .. "/halogen.pem"
+   assert(key:save(path))
+   local status, body = http("POST", url .. "/_mock/halogen/register?key_id=" .. key_id,
+                             {body = assert(key:csr("/O=walletsign tests/CN=" .. key_id)), headers = headers})
+   H.eq(200, status, "CSR registration: " .. body)
+   return key, path, H.json(body)
+end
+
 ---------------------------------------------------------------- HTTP via curl
 
 local seq = 0

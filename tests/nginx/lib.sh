@@ -37,6 +37,15 @@ make_prefix() {
   chmod 755 "$DIR"
 }
 
+# nginx_with_mock_prefix NAME: need_nginx and make_prefix NAME, for one nginx
+# in DIR and the mock: both are stopped and DIR removed on exit.
+nginx_with_mock_prefix() {
+  need_nginx
+  make_prefix "$1"
+  trap 'stop_nginx "$DIR"; stop_mock; remove_prefix' EXIT
+  trap 'exit 1' INT TERM
+}
+
 # stop_nginx PREFIX: the nginx of PREFIX (if any) stopped, gracefully first.
 stop_nginx() {
   local pid

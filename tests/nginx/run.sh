@@ -9,15 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/nginx/lib.sh
 
-need_nginx
-make_prefix walletsign-nginx
-cleanup() {
-  stop_nginx "$DIR"
-  stop_mock
-  remove_prefix
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+nginx_with_mock_prefix walletsign-nginx
 
 # The prefix is laid out as the luarocks tree docs/openresty.md installs.
 LIB=$DIR/lib/lua/5.1 SHARE=$DIR/share/lua/5.1
