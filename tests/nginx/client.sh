@@ -4,7 +4,8 @@
 # nginx + lua-nginx-module with 1 worker (and 2 for the shared rate limit), in
 # front of tests/mock_server's HTTPS mode. Prints TAP-like lines and
 # "N passed, M failed" last. Needs build/luajit (scripts/build-lua.sh luajit).
-# KEEP=1 keeps the prefix.
+# KEEP=1 keeps the prefix. WS_LUA_TREE=DIR takes the module from a luarocks
+# --lua-version 5.1 tree.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/nginx/lib.sh
