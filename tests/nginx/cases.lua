@@ -5,99 +5,25 @@
 -- curl; nginx signs and verifies with walletsign.nginx.
 local ws = require "walletsign"
 
-local DIR = assert(os.getenv("WS_NGINX_DIR"))
-local PORT = assert(os.getenv("WS_NGINX_PORT"))
-local BASE = "http://127.0.0.1:" .. PORT
-local WORK = DIR .. "/work"
+local H = require "harness"
+local E = H.nginx_env()
+local DIR, BASE, WORK, mock = E.dir, E.base, E.work, E.mock
+local read, write, shq = H.read, H.write, H.shq
+local check, eq = H.check, H.eq
 
-local function read(path)
-   local f = io.open(path, "rb")
-   if not f then return nil end
-   local s = f:read("*a")
-   f:close()
-   return s
-end
-
-local function write(path, data)
-   local f = assert(io.open(path, "wb"))
-   f:write(data)
-   f:close()
-end
-
-local mock = assert(ws._json_decode(assert(read(os.getenv("WS_MOCK_INFO")))))
 local MOCK = mock.url
-
----------------------------------------------------------------- reporting
-
-local passed, failed, n = 0, 0, 0
-
-local function check(name, fn)
-   n = n + 1
-   local ok, err = pcall(fn)
-   if ok then
-      passed = passed + 1
-      print("ok " .. n .. " - " .. name)
-   else
-      failed = failed + 1
-      print("not ok " .. n .. " - " .. name)
-      print("# " .. tostring(err):gsub("\n", "\n# "))
-   end
-end
-
-local function eq(want, got, what)
-   if want ~= got then
-      error(string.format("%s: expected %s, got %s", what or "value", tostring(want), tostring(got)), 2)
-   end
-end
 
 ---------------------------------------------------------------- HTTP via curl
 
-local function shq(s)
-   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local seq = 0
--- http(method, url, {headers=, body=}) -> status, body, headers (lower-case names)
+local web = H.http_client{work = WORK, max_time = 20}
+-- http(method, url, {headers=, header_list=, body=}) -> status, body, headers (lower-case names)
 local function http(method, url, opts)
-   opts = opts or {}
-   seq = seq + 1
-   local out, hdr = WORK .. "/out." .. seq, WORK .. "/hdr." .. seq
-   local cmd = {"curl -sS --max-time 20 -o", shq(out), "-D", shq(hdr), "-w '%{http_code}' -X", shq(method)}
-   for name, value in pairs(opts.headers or {}) do
-      cmd[#cmd + 1] = "-H " .. shq(name .. ": " .. value)
-   end
-   for _, pair in ipairs(opts.header_list or {}) do -- {{name, value}, ...} sent in this order
-      cmd[#cmd + 1] = "-H " .. shq(pair[1] .. ": " .. pair[2])
-   end
-   if opts.body then
-      local bodyfile = WORK .. "/body." .. seq
-      write(bodyfile, opts.body)
-      cmd[#cmd + 1] = "--data-binary @" .. shq(bodyfile)
-      local typed = false
-      for name in pairs(opts.headers or {}) do typed = typed or name:lower() == "content-type" end
-      if not typed then cmd[#cmd + 1] = "-H 'Content-Type: application/json'" end
-   end
-   cmd[#cmd + 1] = shq(url)
-   local p = assert(io.popen(table.concat(cmd, " ") .. " 2>&1"))
-   local code = p:read("*a")
-   p:close()
-   local headers = {}
-   for line in (read(hdr) or ""):gmatch("[^\r\n]+") do
-      local k, v = line:match("^([^:]+):%s*(.*)$")
-      if k then headers[k:lower()] = v end
-   end
-   return tonumber(code:match("(%d%d%d)$")) or 0, read(out) or "", headers
+   local status, body, _, headers = web.request(method, url, opts)
+   return status, body, headers
 end
 
-local function json(text)
-   return assert(ws._json_decode(text), "not JSON: " .. tostring(text):sub(1, 200))
-end
-
-local function mock_post(path, doc)
-   local status, body = http("POST", MOCK .. path, {body = ws._json_encode(doc)})
-   eq(200, status, "mock " .. path .. " " .. body)
-   return json(body)
-end
+local json = H.json
+local mock_post = H.mock_poster(http, MOCK)
 
 local function access_log()
    local lines = {}
@@ -151,17 +77,8 @@ end
 ---------------------------------------------------------------- credentials
 
 -- Halogen: a P-256 key registered with the mock from its CSR.
-local halogen_key = assert(ws.key.generate("P-256"))
-local halogen_key_path = DIR .. "/halogen.pem"
-assert(halogen_key:save(halogen_key_path))
-local reg
-do
-   local status, body = http("POST", MOCK .. "/_mock/halogen/register?key_id=nginx-gateway",
-                             {body = assert(halogen_key:csr("/O=walletsign tests/CN=nginx-gateway")),
-                              headers = {["Content-Type"] = "application/pkcs10"}})
-   eq(200, status, "CSR registration: " .. body)
-   reg = json(body)
-end
+local halogen_key, halogen_key_path, reg =
+   H.register_halogen(http, MOCK, DIR, "nginx-gateway", {["Content-Type"] = "application/pkcs10"})
 
 -- A second callback signer: this command line, with walletsign itself.
 local cli_key = assert(ws.key.generate("secp256k1"))
@@ -335,8 +252,7 @@ check("nginx starts with the documented nginx.conf and 2 workers", function()
    end
 end)
 if not started then
-   print(passed .. " passed, " .. (failed + 1) .. " failed")
-   os.exit(1)
+   H.finish(1)
 end
 
 ---------------------------------------------------------------- gateway: sign_upstream
@@ -670,5 +586,4 @@ check("rejections are logged at warn with their reason; no errors logged", funct
    end
 end)
 
-print(passed .. " passed, " .. failed .. " failed")
-os.exit(failed == 0 and passed > 0 and 0 or 1)
+H.finish()

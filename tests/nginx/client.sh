@@ -4,56 +4,23 @@
 # nginx + lua-nginx-module with 1 worker (and 2 for the shared rate limit), in
 # front of tests/mock_server's HTTPS mode. Prints TAP-like lines and
 # "N passed, M failed" last. Needs build/luajit (scripts/build-lua.sh luajit).
-# KEEP=1 keeps the prefix.
+# KEEP=1 keeps the prefix. WS_LUA_TREE=DIR takes the module from a luarocks
+# --lua-version 5.1 tree.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+. tests/nginx/lib.sh
 
-fail_setup() { echo "not ok - setup: $*"; echo "0 passed, 1 failed"; exit 1; }
-
-SO=$BUILD/luajit/lib/lua/5.1/walletsign/core.so
-[ -f "$SO" ] || fail_setup "missing $SO (run scripts/build-lua.sh luajit)"
-for f in /usr/sbin/nginx /usr/lib/nginx/modules/ndk_http_module.so \
-         /usr/lib/nginx/modules/ngx_http_lua_module.so /usr/bin/luajit /usr/bin/curl; do
-  [ -e "$f" ] || fail_setup "missing $f"
-done
-
-# Under /tmp: workers run as nobody and /work may not be readable by nobody.
-DIR=$(mktemp -d /tmp/walletsign-ngx-client.XXXXXX) || fail_setup "mktemp"
-chmod 755 "$DIR"
-MOCK_PID=
-cleanup() {
-  if [ -f "$DIR/logs/nginx.pid" ]; then
-    local pid; pid=$(cat "$DIR/logs/nginx.pid" 2>/dev/null)
-    if [ -n "$pid" ] && kill -QUIT "$pid" 2>/dev/null; then
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null
-    fi
-  fi
-  if [ -n "$MOCK_PID" ]; then kill "$MOCK_PID" 2>/dev/null; wait "$MOCK_PID" 2>/dev/null; fi
-  if [ "${KEEP:-0}" = 1 ]; then echo "# kept $DIR"; else rm -rf "$DIR"; fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+nginx_with_mock_prefix walletsign-ngx-client
 
 LIB=$DIR/lib/lua/5.1 SHARE=$DIR/share/lua/5.1
 mkdir -p "$LIB/walletsign" "$SHARE/walletsign" "$DIR/logs" "$DIR/tmp" "$DIR/work" "$DIR/conf.d" "$DIR/mock"
 cp "$SO" "$LIB/walletsign/core.so"
-cp lua/walletsign/init.lua lua/walletsign/nginx.lua lua/walletsign/nginx_client.lua "$SHARE/walletsign/"
+cp "$LUA_SRC/init.lua" "$LUA_SRC/nginx.lua" "$LUA_SRC/nginx_client.lua" "$SHARE/walletsign/"
 cp tests/nginx/client_handlers.lua "$SHARE/"
 
-/usr/bin/python3 -m tests.mock_server --port 0 --tls --state-dir "$DIR/mock" \
-  >"$DIR/work/mock.json" 2>"$DIR/work/mock.log" &
-MOCK_PID=$!
-for _ in $(seq 100); do [ -s "$DIR/work/mock.json" ] && break; sleep 0.1; done
-[ -s "$DIR/work/mock.json" ] || fail_setup "mock server did not start: $(cat "$DIR/work/mock.log")"
-chmod -R a+rX "$DIR"
-MOCK_PORT=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["port"])' "$DIR/work/mock.json")
-PORT=$(/usr/bin/python3 -c '
-import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start_mock --tls --state-dir "$DIR/mock"
+chmod -R a+rX "$DIR" # the mock's CA file included: nginx's workers read it
+PORT=$(free_ports 1)
 
 # The configuration is the one the documentation shows: the nginx block of
 # "Calling the APIs from a handler", with the mock as both APIs.

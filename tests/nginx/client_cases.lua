@@ -5,56 +5,15 @@
 -- through curl; the mock (an independent verifier) judges what nginx sent.
 local ws = require "walletsign"
 
-local DIR = assert(os.getenv("WS_NGINX_DIR"))
-local PORT = assert(os.getenv("WS_NGINX_PORT"))
-local BASE = "http://127.0.0.1:" .. PORT
-local WORK = DIR .. "/work"
+local H = require "harness"
+local E = H.nginx_env()
+local DIR, BASE, WORK, mock = E.dir, E.base, E.work, E.mock
+local read, write, shq = H.read, H.write, H.shq
+local check, eq = H.check, H.eq
 
-local function read(path)
-   local f = io.open(path, "rb")
-   if not f then return nil end
-   local s = f:read("*a")
-   f:close()
-   return s
-end
-
-local function write(path, data)
-   local f = assert(io.open(path, "wb"))
-   f:write(data)
-   f:close()
-end
-
-local mock = assert(ws._json_decode(assert(read(os.getenv("WS_MOCK_INFO")))))
 local MOCK, CA = mock.url, mock.ca_file
 
----------------------------------------------------------------- reporting
-
-local passed, failed, n = 0, 0, 0
-
-local function check(name, fn)
-   n = n + 1
-   local ok, err = pcall(fn)
-   if ok then
-      passed = passed + 1
-      print("ok " .. n .. " - " .. name)
-   else
-      failed = failed + 1
-      print("not ok " .. n .. " - " .. name)
-      print("# " .. tostring(err):gsub("\n", "\n# "))
-   end
-end
-
-local function eq(want, got, what)
-   if want ~= got then
-      error(string.format("%s: expected %s, got %s", what or "value", tostring(want), tostring(got)), 2)
-   end
-end
-
 ---------------------------------------------------------------- HTTP via curl
-
-local function shq(s)
-   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
 
 local function now()
    local p = io.popen("date +%s.%N")
@@ -63,63 +22,18 @@ local function now()
    return t
 end
 
-local seq = 0
-local function curl_cmd(method, url, opts)
-   opts = opts or {}
-   seq = seq + 1
-   local out = WORK .. "/out." .. seq
-   local cmd = {"curl -sS --max-time 30 --cacert", shq(CA), "-o", shq(out),
-                "-w '%{http_code} %{time_total}' -X", shq(method)}
-   for name, value in pairs(opts.headers or {}) do
-      cmd[#cmd + 1] = "-H " .. shq(name .. ": " .. value)
-   end
-   if opts.body then
-      local bodyfile = WORK .. "/body." .. seq
-      write(bodyfile, opts.body)
-      cmd[#cmd + 1] = "--data-binary @" .. shq(bodyfile) .. " -H 'Content-Type: application/json'"
-   end
-   cmd[#cmd + 1] = shq(url)
-   return table.concat(cmd, " "), out
-end
-
+local web = H.http_client{work = WORK, max_time = 30, cacert = CA}
 -- http(method, url, opts) -> status, body, seconds
 local function http(method, url, opts)
-   local cmd, out = curl_cmd(method, url, opts)
-   local p = assert(io.popen(cmd .. " 2>&1"))
-   local res = p:read("*a")
-   p:close()
-   local code, t = res:match("(%d%d%d) ([%d.]+)$")
-   return tonumber(code) or 0, read(out) or "", tonumber(t)
+   local status, body, seconds = web.request(method, url, opts)
+   return status, body, seconds
 end
 
--- Several requests at once: {{method, url}, ...} -> {{status, body, seconds}, ...}
-local function http_parallel(list)
-   local script, outs = {}, {}
-   for i, req in ipairs(list) do
-      local cmd, out = curl_cmd(req[1], req[2], req[3])
-      outs[i] = out
-      script[#script + 1] = "(" .. cmd .. " >" .. shq(out .. ".w") .. " 2>&1) &"
-   end
-   script[#script + 1] = "wait"
-   os.execute(table.concat(script, "\n"))
-   local results = {}
-   for i, out in ipairs(outs) do
-      local w = read(out .. ".w") or ""
-      local code, t = w:match("(%d%d%d) ([%d.]+)$")
-      results[i] = {tonumber(code) or 0, read(out) or "", tonumber(t)}
-   end
-   return results
-end
+-- Several requests at once: {{method, url, opts}, ...} -> {{status, body, seconds, headers}, ...}
+local http_parallel = web.parallel
 
-local function json(text)
-   return assert(ws._json_decode(text), "not JSON: " .. tostring(text):sub(1, 300))
-end
-
-local function mock_post(path, doc)
-   local status, body = http("POST", MOCK .. path, {body = ws._json_encode(doc or {})})
-   eq(200, status, "mock " .. path .. " " .. body)
-   return json(body)
-end
+local json = H.json
+local mock_post = H.mock_poster(http, MOCK)
 
 local function mock_get(path)
    local status, body = http("GET", MOCK .. path)
@@ -154,16 +68,7 @@ end
 
 ---------------------------------------------------------------- credentials
 
-local halogen_key = assert(ws.key.generate("P-256"))
-local halogen_key_path = DIR .. "/halogen.pem"
-assert(halogen_key:save(halogen_key_path))
-local reg
-do
-   local status, body = http("POST", MOCK .. "/_mock/halogen/register?key_id=nginx-client",
-                             {body = assert(halogen_key:csr("/O=walletsign tests/CN=nginx-client"))})
-   eq(200, status, "CSR registration: " .. body)
-   reg = json(body)
-end
+local _, halogen_key_path, reg = H.register_halogen(http, MOCK, DIR, "nginx-client")
 
 local env = {
    HALOGEN_KEY_ID = reg.key_id,
@@ -283,8 +188,7 @@ check("nginx starts with the documented client nginx.conf (1 worker)", function(
    assert(started, tostring(why) .. "\n" .. (read(DIR .. "/logs/error.log") or ""))
 end)
 if not started then
-   print(passed .. " passed, " .. failed .. " failed")
-   os.exit(1)
+   H.finish()
 end
 
 ---------------------------------------------------------------- one worker
@@ -516,5 +420,4 @@ check("no errors in nginx's log but the expected TLS refusal", function()
    end
 end)
 
-print(passed .. " passed, " .. failed .. " failed")
-os.exit(failed == 0 and passed > 0 and 0 or 1)
+H.finish()

@@ -8,38 +8,11 @@
 # WS_LUA_TREE=DIR takes the module from a luarocks --lua-version 5.1 tree.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 . scripts/lib.sh
+. tests/nginx/lib.sh
 
-fail_setup() { echo "not ok - setup: $*"; echo "0 passed, 1 failed"; exit 1; }
-
-if [ -n "${WS_LUA_TREE:-}" ]; then
-  SO=$WS_LUA_TREE/lib/lua/5.1/walletsign/core.so
-  LUA_SRC=$WS_LUA_TREE/share/lua/5.1/walletsign
-else
-  SO=$BUILD/luajit/lib/lua/5.1/walletsign/core.so
-  LUA_SRC=lua/walletsign
-fi
-[ -f "$SO" ] || fail_setup "missing $SO (run scripts/build-lua.sh luajit)"
-for f in /usr/sbin/nginx /usr/lib/nginx/modules/ndk_http_module.so \
-         /usr/lib/nginx/modules/ngx_http_lua_module.so /usr/bin/luajit /usr/bin/curl \
-         /usr/bin/redis-server /usr/bin/redis-cli /usr/share/lua/5.1/nginx/redis.lua; do
-  [ -e "$f" ] || fail_setup "missing $f (make deps)"
-done
-
-# Under /tmp: workers run as nobody and /work may not be readable by nobody.
-DIR=$(mktemp -d /tmp/walletsign-nginx-replay.XXXXXX) || fail_setup "mktemp"
-chmod 755 "$DIR"
-stop_nginx() { # stop_nginx PREFIX
-  local pid
-  pid=$(cat "$1/logs/nginx.pid" 2>/dev/null) || return 0
-  if [ -n "$pid" ] && kill -QUIT "$pid" 2>/dev/null; then
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-  fi
-}
+need_nginx "(make deps)" /usr/bin/redis-server /usr/bin/redis-cli /usr/share/lua/5.1/nginx/redis.lua
+make_prefix walletsign-nginx-replay
 cleanup() {
   stop_nginx "$DIR/a"; stop_nginx "$DIR/b"
   stop_redis
@@ -53,7 +26,7 @@ cleanup() {
     pid=$(cat "$f" 2>/dev/null)
     if [ -n "$pid" ] && grep -qs fake_redis "/proc/$pid/cmdline"; then kill "$pid" 2>/dev/null; fi
   done
-  if [ "${KEEP:-0}" = 1 ]; then echo "# kept $DIR"; else rm -rf "$DIR"; fi
+  remove_prefix
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM

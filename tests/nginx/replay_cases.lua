@@ -13,76 +13,17 @@ local REDIS_DB = "3"
 local BAD_PASSWORD = "bad-pw-" .. tostring(os.time())
 local WORK = DIR .. "/work"
 
-local function read(path)
-   local f = io.open(path, "rb")
-   if not f then return nil end
-   local s = f:read("*a")
-   f:close()
-   return s
-end
-
-local function write(path, data)
-   local f = assert(io.open(path, "wb"))
-   f:write(data)
-   f:close()
-end
-
-local function shq(s)
-   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function sh(cmd)
-   local p = assert(io.popen(cmd .. " 2>&1"))
-   local out = p:read("*a")
-   p:close()
-   return out
-end
-
-local function sleep(s) os.execute("sleep " .. s) end
-
----------------------------------------------------------------- reporting
-
-local passed, failed, n = 0, 0, 0
-
-local function check(name, fn)
-   n = n + 1
-   local ok, err = pcall(fn)
-   if ok then
-      passed = passed + 1
-      print("ok " .. n .. " - " .. name)
-   else
-      failed = failed + 1
-      print("not ok " .. n .. " - " .. name)
-      print("# " .. tostring(err):gsub("\n", "\n# "))
-   end
-end
-
-local function eq(want, got, what)
-   if want ~= got then
-      error(string.format("%s: expected %s, got %s", what or "value", tostring(want), tostring(got)), 2)
-   end
-end
+local H = require "harness"
+local read, write, shq, sh, sleep = H.read, H.write, H.shq, H.sh, H.sleep
+local check, eq = H.check, H.eq
 
 ---------------------------------------------------------------- HTTP via curl
 
-local seq = 0
+local web = H.http_client{work = WORK, max_time = 20}
 -- http(method, url, {headers=, body=}) -> status, body, seconds taken
 local function http(method, url, opts)
-   opts = opts or {}
-   seq = seq + 1
-   local out = WORK .. "/out." .. seq
-   local cmd = {"curl -sS --max-time 20 -o", shq(out), "-w '%{http_code} %{time_total}' -X", shq(method)}
-   for name, value in pairs(opts.headers or {}) do
-      cmd[#cmd + 1] = "-H " .. shq(name .. ": " .. value)
-   end
-   if opts.body then
-      local bodyfile = WORK .. "/body." .. seq
-      write(bodyfile, opts.body)
-      cmd[#cmd + 1] = "--data-binary @" .. shq(bodyfile) .. " -H 'Content-Type: application/json'"
-   end
-   cmd[#cmd + 1] = shq(url)
-   local code, took = sh(table.concat(cmd, " ")):match("(%d%d%d) ([%d.]+)$")
-   return tonumber(code) or 0, read(out) or "", tonumber(took)
+   local status, body, took = web.request(method, url, opts)
+   return status, body, took
 end
 
 ---------------------------------------------------------------- Redis via redis-cli
@@ -397,8 +338,7 @@ check("two receivers start with the documented receiver.conf, 2 workers each", f
    eq(2, workers(B), "workers of B")
 end)
 if not started then
-   print(passed .. " passed, " .. (failed + 1) .. " failed")
-   os.exit(1)
+   H.finish(1)
 end
 
 local first -- accepted by A before the restart
@@ -654,10 +594,9 @@ check("a debug log holds neither the Redis password nor a digest of it (the pool
    assert(not log:find(md5, 1, true), "an unsalted MD5 of the Redis password is in the debug log")
 end)
 
-if failed > 0 then
+if H.failed() > 0 then
    for _, log in ipairs{"redis.log", "redis2.log"} do
       print("# " .. log .. ": " .. (read(REDIS_DIR .. "/" .. log) or "(none)"):sub(-1500):gsub("\n", "\n# "))
    end
 end
-print(passed .. " passed, " .. failed .. " failed")
-os.exit(failed == 0 and passed > 0 and 0 or 1)
+H.finish()
