@@ -357,13 +357,29 @@ static void *churn(void *arg)
     return NULL;
 }
 
+/* ASan's allocator (gcc 12's libasan) is not fork-safe while another
+ * thread allocates: a child can hang in malloc on a lock of the runtime's,
+ * not ours (seen once in 100 forks). glibc's malloc takes its locks across
+ * fork(). */
+#if defined(__SANITIZE_ADDRESS__)
+#define ALLOCATOR_FORK_SAFE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ALLOCATOR_FORK_SAFE 0
+#endif
+#endif
+#ifndef ALLOCATOR_FORK_SAFE
+#define ALLOCATOR_FORK_SAFE 1
+#endif
+
 /* The child's answer comes through a pipe, not its exit status: under
  * valgrind a child's exit reports the other thread's memory, copied by the
- * fork and never freed, as lost. The fork part is skipped there (it tests
- * locks, not memory). */
+ * fork and never freed, as lost. The fork part is skipped there and under
+ * ASan (it tests our locks, not memory; the plain and no-deprecated builds
+ * run it). */
 static void fork_while_registering(void)
 {
-    if (slack() > 1)
+    if (slack() > 1 || !ALLOCATOR_FORK_SAFE)
         return;
     wsig_auth *auth = hmac("fork-key", "s");
     pthread_t t;
