@@ -411,6 +411,8 @@ static int connect_locked(wsig_redis *r, wsig_error *err)
         rc = context_failure(r, c, "connect", err);
     else if (redisSetTimeout(c, r->timeout) != REDIS_OK)
         rc = context_failure(r, c, "setting the timeout", err);
+    if (rc == WSIG_OK)
+        wsig__redis_bound_reader(c->reader);
     if (rc == WSIG_OK && r->url.has_password)
         rc = authenticate(r, c, err);
     if (rc == WSIG_OK && r->url.db != 0) {
@@ -427,6 +429,38 @@ static int connect_locked(wsig_redis *r, wsig_error *err)
     r->ctx = c;
     r->pid = getpid();
     return WSIG_OK;
+}
+
+/* hiredis 0.14 allocates an array reply's element table from the count the
+ * server announces ("*999999999\r\n": gigabytes, before a single element
+ * arrives). Our commands get integers, strings or arrays of a few integers:
+ * any longer array is refused (hiredis then fails the read: store error). */
+#define MAX_ARRAY_ELEMENTS 16
+
+static redisReplyObjectFunctions g_bounded_fn;
+static pthread_once_t g_bounded_once = PTHREAD_ONCE_INIT;
+static void *(*g_default_create_array)(const redisReadTask *, int);
+
+static void *create_bounded_array(const redisReadTask *task, int elements)
+{
+    return elements <= MAX_ARRAY_ELEMENTS ? g_default_create_array(task, elements) : NULL;
+}
+
+static void bounded_fn_init(void)
+{
+    redisReader *probe = redisReaderCreate();
+    if (!probe || !probe->fn)
+        abort(); /* hiredis without its default reply functions: cannot happen */
+    g_bounded_fn = *probe->fn;
+    g_default_create_array = g_bounded_fn.createArray;
+    g_bounded_fn.createArray = create_bounded_array;
+    redisReaderFree(probe);
+}
+
+void wsig__redis_bound_reader(redisReader *reader)
+{
+    pthread_once(&g_bounded_once, bounded_fn_init);
+    reader->fn = &g_bounded_fn;
 }
 
 /* hiredis writes with write(2): a peer that reset the connection would raise

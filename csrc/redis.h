@@ -57,6 +57,11 @@ typedef struct wsig_redis_reply {
 
 /* Copy hiredis's reply r (NULL: none) into *out. Returns false for a reply
  * we cannot read (NULL, an unknown type). */
+/* Make reader refuse array replies longer than our commands ever get (hiredis
+ * 0.14 would allocate the announced count up front): what every connection's
+ * reader uses, and the fuzz target's. */
+struct redisReader;
+WSIG_LOCAL void wsig__redis_bound_reader(struct redisReader *reader);
 WSIG_LOCAL bool wsig__redis_reply_copy(wsig_redis_reply *out, const struct redisReply *r);
 
 /* Run one command (argv form; argvlen NULL = strlen of each) under the

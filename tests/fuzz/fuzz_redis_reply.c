@@ -58,6 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     redisReader *reader = redisReaderCreate();
     if (!reader)
         abort();
+    wsig__redis_bound_reader(reader); /* as every connection's reader */
     if (redisReaderFeed(reader, (const char *)data, size) == REDIS_OK) {
         for (int i = 0; i < 64; i++) {
             void *reply = NULL;
