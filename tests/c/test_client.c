@@ -35,21 +35,6 @@ static const char QUERY_BODY[] = "{\"name\":\"list_client_accounts\",\"payload\"
 /* ------------------------------------------------------------------ */
 /* Helpers                                                            */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Upper time bounds grow under valgrind (WSIG_TEST_SCALE=10). */
-static double slack(void)
-{
-    const char *s = getenv("WSIG_TEST_SCALE");
-    double v = s ? atof(s) : 1;
-    return v > 1 ? v : 1;
-}
-
 static char *sha256_hex(const void *data, size_t len)
 {
     unsigned char md[32];

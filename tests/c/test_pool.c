@@ -15,20 +15,6 @@
 static t_mock M;
 static wsig_auth *g_auth;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double slack(void)
-{
-    const char *s = getenv("WSIG_TEST_SCALE");
-    double v = s ? atof(s) : 1;
-    return v > 1 ? v : 1;
-}
-
 static bool setup_auth(void)
 {
     wsig_error err = WSIG_ERROR_INIT;

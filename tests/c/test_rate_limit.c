@@ -35,20 +35,6 @@
 static t_mock M;
 static wsig_key *g_key;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double slack(void)
-{
-    const char *s = getenv("WSIG_TEST_SCALE");
-    double v = s ? atof(s) : 1;
-    return v > 1 ? v : 1;
-}
-
 /* Register g_key with the mock under key_id; false (and a FAIL) if refused. */
 static bool register_key(const char *key_id)
 {

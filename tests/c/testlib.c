@@ -1,4 +1,5 @@
 #include "testlib.h"
+#include <time.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -265,4 +266,18 @@ int t_scale(void)
     const char *s = getenv("WSIG_TEST_SCALE");
     int v = s ? atoi(s) : 1;
     return v >= 1 ? v : 1;
+}
+
+double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double slack(void)
+{
+    const char *s = getenv("WSIG_TEST_SCALE");
+    double v = s ? atof(s) : 1;
+    return v > 1 ? v : 1;
 }

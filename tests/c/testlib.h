@@ -63,4 +63,9 @@ int t_scale(void);
 /* Run a shell command, capture its stdout (up to cap-1 bytes); returns the exit status. */
 int t_run(const char *cmd, char *out, size_t cap);
 
+/* Monotonic seconds, for timing a call in a test. */
+double now_s(void);
+/* How much upper time bounds grow: WSIG_TEST_SCALE (10 under valgrind), at least 1. */
+double slack(void);
+
 #endif
